@@ -1,0 +1,263 @@
+//! Who may do what, where. The one place that turns a person's role grants and a permission into the
+//! [`Scope`] of organisations they may act on. Store functions filter by that scope; nothing else decides.
+
+use crate::ids::OrgId;
+use crate::validation::FieldError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A role, granted to a person in one organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Runs the hub: the whole region, every setting.
+    HubAdmin,
+    /// Works the hub's service desk: reads the whole region.
+    HubAgent,
+    /// Administers one member: its settings, departments, sites, people.
+    MemberAdmin,
+    /// Works at a member; requests and follows IT services.
+    MemberStaff,
+    /// Reads everything in the organisation granted (the whole region when granted on the hub), changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Self::HubAdmin, Self::HubAgent, Self::MemberAdmin, Self::MemberStaff, Self::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HubAdmin => "hub-admin",
+            Self::HubAgent => "hub-agent",
+            Self::MemberAdmin => "member-admin",
+            Self::MemberStaff => "member-staff",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::HubAdmin => "Hub administrator",
+            Self::HubAgent => "Hub agent",
+            Self::MemberAdmin => "Member administrator",
+            Self::MemberStaff => "Member staff",
+            Self::Auditor => "Auditor",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw.trim()).ok_or_else(|| {
+            FieldError::new("role", "must be one of hub-admin, hub-agent, member-admin, member-staff, auditor")
+        })
+    }
+
+    /// Hub roles exist only in the hub organisation, member roles only in members; auditors in either.
+    pub fn check_grantable(self, on_hub: bool) -> Result<(), FieldError> {
+        match (self, on_hub) {
+            (Self::HubAdmin | Self::HubAgent, false) => {
+                Err(FieldError::new("role", "hub roles can be granted only in the hub organisation"))
+            }
+            (Self::MemberAdmin | Self::MemberStaff, true) => {
+                Err(FieldError::new("role", "member roles can be granted only in a member organisation"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An action on a kind of data. Routes name the permission they need; the isolation matrix lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// See an organisation and its settings.
+    OrgRead,
+    /// Create members, edit any member, deactivate and reactivate them.
+    OrgManage,
+    /// Edit an organisation's own settings (time zone, calendar, fiscal year, population).
+    OrgSettingsWrite,
+    /// See departments and sites.
+    DirectoryRead,
+    /// Add, edit and remove departments and sites.
+    DirectoryWrite,
+    /// See the people of an organisation and their grants.
+    UserRead,
+    /// Add people, disable them, grant and revoke roles.
+    UserManage,
+    /// Browse the audit log.
+    AuditRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Self::OrgRead,
+        Self::OrgManage,
+        Self::OrgSettingsWrite,
+        Self::DirectoryRead,
+        Self::DirectoryWrite,
+        Self::UserRead,
+        Self::UserManage,
+        Self::AuditRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrgRead => "org-read",
+            Self::OrgManage => "org-manage",
+            Self::OrgSettingsWrite => "org-settings-write",
+            Self::DirectoryRead => "directory-read",
+            Self::DirectoryWrite => "directory-write",
+            Self::UserRead => "user-read",
+            Self::UserManage => "user-manage",
+            Self::AuditRead => "audit-read",
+        }
+    }
+}
+
+/// Whether a role carries a permission at all (where it applies is [`Grant::reach`]'s business).
+pub fn role_allows(role: Role, perm: Permission) -> bool {
+    use Permission as P;
+    match role {
+        Role::HubAdmin => true,
+        Role::HubAgent | Role::Auditor => matches!(perm, P::OrgRead | P::DirectoryRead | P::UserRead)
+            || (role == Role::Auditor && perm == P::AuditRead),
+        Role::MemberAdmin => !matches!(perm, P::OrgManage),
+        Role::MemberStaff => matches!(perm, P::OrgRead | P::DirectoryRead),
+    }
+}
+
+/// One role in one organisation, as loaded for a signed-in person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub org_id: OrgId,
+    pub role: Role,
+    /// Whether `org_id` is the hub: a grant there reaches the whole region.
+    pub on_hub: bool,
+}
+
+impl Grant {
+    /// The organisations this grant reaches for a permission: none, its own organisation, or the region.
+    fn reach(&self, perm: Permission) -> Reach {
+        if !role_allows(self.role, perm) {
+            return Reach::None;
+        }
+        if self.on_hub { Reach::Region } else { Reach::Org(self.org_id) }
+    }
+}
+
+enum Reach {
+    None,
+    Org(OrgId),
+    Region,
+}
+
+/// The organisations a principal may act on for one permission. Store functions take it and filter by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every organisation in the region.
+    Region,
+    /// Just these (possibly none).
+    Orgs(BTreeSet<OrgId>),
+}
+
+impl Scope {
+    /// The scope that the union of `grants` gives for `perm`.
+    pub fn for_grants(grants: &[Grant], perm: Permission) -> Self {
+        let mut orgs = BTreeSet::new();
+        for g in grants {
+            match g.reach(perm) {
+                Reach::Region => return Self::Region,
+                Reach::Org(o) => {
+                    orgs.insert(o);
+                }
+                Reach::None => {}
+            }
+        }
+        Self::Orgs(orgs)
+    }
+
+    /// A scope of one organisation: for system jobs and for tests.
+    pub fn org(org: OrgId) -> Self {
+        Self::Orgs(BTreeSet::from([org]))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Orgs(o) if o.is_empty())
+    }
+
+    pub fn contains(&self, org: OrgId) -> bool {
+        match self {
+            Self::Region => true,
+            Self::Orgs(o) => o.contains(&org),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Region => f.write_str("region"),
+            Self::Orgs(o) => write!(f, "{} org(s)", o.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(role: Role, on_hub: bool) -> (Grant, OrgId) {
+        let org = OrgId::new();
+        (Grant { org_id: org, role, on_hub }, org)
+    }
+
+    #[test]
+    fn hub_admin_reaches_the_region_for_everything() {
+        let (g, _) = grant(Role::HubAdmin, true);
+        for p in Permission::ALL {
+            assert_eq!(Scope::for_grants(&[g.clone()], p), Scope::Region);
+        }
+    }
+
+    #[test]
+    fn member_admin_reaches_only_its_member_and_never_manages_orgs() {
+        let (g, org) = grant(Role::MemberAdmin, false);
+        assert_eq!(Scope::for_grants(&[g.clone()], Permission::UserManage), Scope::org(org));
+        assert!(Scope::for_grants(&[g], Permission::OrgManage).is_empty());
+    }
+
+    #[test]
+    fn staff_reads_only_and_auditors_never_write() {
+        let (s, org) = grant(Role::MemberStaff, false);
+        assert_eq!(Scope::for_grants(&[s.clone()], Permission::DirectoryRead), Scope::org(org));
+        assert!(Scope::for_grants(&[s], Permission::UserRead).is_empty());
+        let (a, _) = grant(Role::Auditor, true);
+        assert_eq!(Scope::for_grants(&[a.clone()], Permission::AuditRead), Scope::Region);
+        for p in [Permission::OrgManage, Permission::OrgSettingsWrite, Permission::DirectoryWrite, Permission::UserManage] {
+            assert!(Scope::for_grants(&[a.clone()], p).is_empty(), "auditor must not have {p:?}");
+        }
+    }
+
+    #[test]
+    fn grants_in_several_members_add_up() {
+        let (a, o1) = grant(Role::MemberAdmin, false);
+        let (b, o2) = grant(Role::MemberStaff, false);
+        let s = Scope::for_grants(&[a, b], Permission::OrgRead);
+        assert!(s.contains(o1) && s.contains(o2));
+        assert!(!s.contains(OrgId::new()));
+    }
+
+    #[test]
+    fn hub_roles_only_on_the_hub() {
+        assert!(Role::HubAdmin.check_grantable(false).is_err());
+        assert!(Role::MemberStaff.check_grantable(true).is_err());
+        assert!(Role::Auditor.check_grantable(true).is_ok());
+        assert!(Role::Auditor.check_grantable(false).is_ok());
+    }
+}

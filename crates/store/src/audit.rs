@@ -1,0 +1,223 @@
+//! The audit log: append-only, hash-chained. Every change in every module appends one entry in the same
+//! transaction as the change, so a change without its entry cannot be committed. Nothing here updates or
+//! deletes an entry (and triggers refuse it in the database).
+
+use crate::page::{Page, PageRequest};
+use crate::sql::Sql;
+use crate::{Db, Result, Scope, StoreError, now_ms};
+use domain::audit::{ChainedFields, entry_hash};
+use domain::ids::{OrgId, UserId};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+/// Who made a change: a person (by id and email) or the system (a CLI command, a job).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    pub label: String,
+}
+
+impl Actor {
+    pub fn user(id: UserId, email: &str) -> Self {
+        Self { user_id: Some(id), label: email.to_owned() }
+    }
+
+    pub fn system(what: &str) -> Self {
+        Self { user_id: None, label: format!("system:{what}") }
+    }
+}
+
+/// One change to record.
+pub struct Change<'a> {
+    pub org_id: Option<OrgId>,
+    pub action: &'a str,
+    pub entity_kind: &'a str,
+    pub entity_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Appends `change` to the chain inside `tx`. The head row is updated first, which takes its row lock on
+/// PostgreSQL and so serialises appenders across servers; SQLite has one writer anyway.
+pub async fn append(tx: &mut Transaction<'_, Any>, actor: &Actor, change: Change<'_>) -> Result<i64> {
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut **tx)
+        .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev: String = head.try_get("hash")?;
+    let at = now_ms();
+    let org = change.org_id.map(|o| o.to_string());
+    let before = change.before.map(|v| v.to_string());
+    let after = change.after.map(|v| v.to_string());
+    let hash = entry_hash(
+        &prev,
+        &ChainedFields {
+            seq,
+            at_ms: at,
+            org_id: org.as_deref(),
+            actor: &actor.label,
+            action: change.action,
+            entity_kind: change.entity_kind,
+            entity_id: &change.entity_id,
+            before: before.as_deref(),
+            after: after.as_deref(),
+        },
+    );
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, org_id, actor_user_id, actor, action, entity_kind, entity_id, \
+         before_json, after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(org)
+    .bind(actor.user_id.map(|u| u.to_string()))
+    .bind(&actor.label)
+    .bind(change.action)
+    .bind(change.entity_kind)
+    .bind(&change.entity_id)
+    .bind(before)
+    .bind(after)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut **tx).await?;
+    Ok(seq)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub seq: i64,
+    #[serde(serialize_with = "crate::tenancy::ser_ts")]
+    pub at: i64,
+    pub org_id: Option<String>,
+    pub org_slug: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub entity_kind: String,
+    pub entity_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub hash: String,
+}
+
+fn entry(r: &AnyRow) -> Result<Entry> {
+    let json = |col: &str| -> Result<Option<serde_json::Value>> {
+        let raw: Option<String> = r.try_get(col)?;
+        raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    };
+    Ok(Entry {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        org_id: r.try_get("org_id")?,
+        org_slug: r.try_get("org_slug")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        entity_kind: r.try_get("entity_kind")?,
+        entity_id: r.try_get("entity_id")?,
+        before: json("before_json")?,
+        after: json("after_json")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// Filters for browsing the log.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub org: Option<OrgId>,
+    /// Prefix of the action (`org.` for every organisation change).
+    pub action: Option<String>,
+    /// Substring of the actor's label (usually an email).
+    pub actor: Option<String>,
+    pub entity_id: Option<String>,
+}
+
+/// Newest first. Region-wide entries (no organisation) are shown only to region scopes.
+pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Result<Page<Entry>> {
+    let mut q = Sql::new(
+        "SELECT a.seq, a.at, a.org_id, o.slug AS org_slug, a.actor, a.action, a.entity_kind, a.entity_id, \
+         a.before_json, a.after_json, a.hash FROM audit_log a LEFT JOIN orgs o ON o.id = a.org_id WHERE 1 = 1",
+    );
+    q.scope("a.org_id", scope);
+    if let Some(o) = f.org {
+        q.push(" AND a.org_id = ").bind(o.to_string());
+    }
+    if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND a.action LIKE ").bind(format!("{}%", a.replace(['%', '_'], "")));
+    }
+    if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND LOWER(a.actor) LIKE ").bind(format!("%{}%", a.to_lowercase().replace(['%', '_'], "")));
+    }
+    if let Some(e) = f.entity_id.as_deref().filter(|s| !s.is_empty()) {
+        q.push(" AND a.entity_id = ").bind(e.to_owned());
+    }
+    if let Some(after) = page.after.as_deref() {
+        let seq: i64 = after.parse().map_err(|_| domain::Invalid::one("cursor", "is not a cursor from this list"))?;
+        q.push(" AND a.seq < ").bind(seq);
+    }
+    q.push(" ORDER BY a.seq DESC LIMIT ").bind(page.fetch());
+    let rows = q.fetch_all(&db.read).await?;
+    let items = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page, |e| e.seq.to_string()))
+}
+
+/// The outcome of checking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub entries: i64,
+    /// The first entry whose hash does not match, if any.
+    pub first_bad_seq: Option<i64>,
+}
+
+/// Recomputes every hash from the first entry and compares; streams in batches so memory stays flat.
+pub async fn verify(db: &Db) -> Result<Verification> {
+    let mut prev = domain::audit::GENESIS_HASH.to_owned();
+    let mut last_seq = 0_i64;
+    let mut count = 0_i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, at, org_id, actor, action, entity_kind, entity_id, before_json, after_json, prev_hash, hash \
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
+        )
+        .bind(last_seq)
+        .fetch_all(&db.read)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let seq: i64 = r.try_get("seq")?;
+            let org: Option<String> = r.try_get("org_id")?;
+            let before: Option<String> = r.try_get("before_json")?;
+            let after: Option<String> = r.try_get("after_json")?;
+            let stored_prev: String = r.try_get("prev_hash")?;
+            let stored: String = r.try_get("hash")?;
+            let actor: String = r.try_get("actor")?;
+            let action: String = r.try_get("action")?;
+            let kind: String = r.try_get("entity_kind")?;
+            let id: String = r.try_get("entity_id")?;
+            let computed = entry_hash(
+                &prev,
+                &ChainedFields {
+                    seq,
+                    at_ms: r.try_get("at")?,
+                    org_id: org.as_deref(),
+                    actor: &actor,
+                    action: &action,
+                    entity_kind: &kind,
+                    entity_id: &id,
+                    before: before.as_deref(),
+                    after: after.as_deref(),
+                },
+            );
+            count += 1;
+            if stored_prev != prev || computed != stored || seq != last_seq + 1 {
+                return Ok(Verification { entries: count, first_bad_seq: Some(seq) });
+            }
+            prev = stored;
+            last_seq = seq;
+        }
+    }
+    Ok(Verification { entries: count, first_bad_seq: None })
+}

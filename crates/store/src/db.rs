@@ -1,0 +1,115 @@
+//! Connecting, migrating and the pools. SQLite gets one writer connection and a pool of readers (WAL),
+//! so writes never fight over the lock; PostgreSQL uses one pool for both.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Pool sizes; the defaults suit one server on a small machine.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { max_connections: 16 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+    backend: Backend,
+}
+
+/// Now, in epoch milliseconds UTC: how every instant is stored.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+type ConnectFuture<'c> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+/// Every SQLite connection: WAL so readers never block the writer, foreign keys, and a busy timeout.
+fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> ConnectFuture<'_> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 10000; PRAGMA cache_size = -32000;",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`); a SQLite file is created if missing.
+    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Self, sqlx::Error> {
+        install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+            let pragmas = sqlite_pragmas;
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(pragmas)
+                .connect(&url)
+                .await?;
+            let read = AnyPoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(pragmas)
+                .connect(&url)
+                .await?;
+            Ok(Self { write, read, backend: Backend::Sqlite })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(opts.max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            Ok(Self { write: pool.clone(), read: pool, backend: Backend::Postgres })
+        } else {
+            Err(sqlx::Error::Configuration("database URL must start with sqlite:// or postgres://".into()))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every migration not yet applied. Safe to run on every start.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
+        }
+    }
+
+    /// Whether the database answers: what /readyz reports.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// The names of the migrations each backend embeds: they must match (a test checks).
+    pub fn migration_names() -> (Vec<String>, Vec<String>) {
+        let names = |m: &sqlx::migrate::Migrator| m.iter().map(|x| format!("{}_{}", x.version, x.description)).collect();
+        (names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS))
+    }
+}
