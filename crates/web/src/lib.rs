@@ -1,1 +1,54 @@
+//! Civitas over HTTP: the JSON API under `/api/v1`, the HTML pages, operations endpoints and embedded
+//! static assets. Handlers parse input into domain values, ask [`auth::Principal`] for the [`store::Scope`]
+//! a permission gives, and call the store with it; they never filter tenant data themselves.
 
+pub mod api;
+mod assets;
+pub mod auth;
+mod csrf;
+pub mod error;
+mod extract;
+mod idempotency;
+pub mod openapi;
+mod ops;
+pub mod pages;
+pub mod routes;
+mod state;
+
+pub use routes::{RouteInfo, registered_routes};
+pub use state::{AppState, WebConfig};
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The whole application: API, pages, assets and operations endpoints, with the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    routes::table()
+        .into_router()
+        .merge(ops::router())
+        .merge(assets::router())
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::layer))
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
+        ))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(ops::span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -286,3 +286,25 @@ pub async fn delete_site(db: &Db, scope: &Scope, actor: &Actor, id: SiteId, expe
     tx.commit().await?;
     Ok(())
 }
+
+/// How many departments, sites and people an organisation has (zero outside the scope).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub departments: i64,
+    pub sites: i64,
+    pub users: i64,
+}
+
+pub async fn counts(db: &Db, scope: &Scope, org: OrgId) -> Result<Counts> {
+    if !scope.contains(org) {
+        return Ok(Counts::default());
+    }
+    let r = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM departments WHERE org_id = $1) AS d, (SELECT COUNT(*) FROM sites WHERE org_id = $1) AS s, \
+         (SELECT COUNT(*) FROM users WHERE org_id = $1) AS u",
+    )
+    .bind(org.to_string())
+    .fetch_one(&db.read)
+    .await?;
+    Ok(Counts { departments: r.try_get("d")?, sites: r.try_get("s")?, users: r.try_get("u")? })
+}

@@ -1,0 +1,48 @@
+//! The JSON API under `/api/v1`: the same operations as the pages, for scripts and integrations.
+
+mod account;
+mod audit;
+mod directory;
+mod orgs;
+mod users;
+
+use crate::extract::encode_cursor;
+use crate::routes::Table;
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use store::page::Page;
+
+pub use directory::parse_path_id;
+pub use orgs::apply_edit as apply_org_edit;
+pub use users::{RawGrant, add_grant, add_user, hash_blocking as hash_password};
+pub use account::{RawToken, new_token};
+pub use audit::AuditQuery;
+
+pub fn routes(t: Table) -> Table {
+    let t = account::routes(t);
+    let t = orgs::routes(t);
+    let t = directory::routes(t);
+    let t = users::routes(t);
+    audit::routes(t)
+}
+
+/// A list response: `{"items": […], "next_cursor": "…"}`; `next_cursor` is absent on the last page.
+#[derive(Serialize)]
+pub struct ListBody<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub fn list<T: Serialize>(page: Page<T>) -> Response {
+    Json(ListBody { items: page.items, next_cursor: page.next_cursor.as_deref().map(encode_cursor) }).into_response()
+}
+
+/// One record with its `ETag`.
+pub fn entity<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(axum::http::header::ETAG, crate::extract::etag(version));
+    (status, headers, Json(body)).into_response()
+}

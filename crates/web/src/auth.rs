@@ -1,0 +1,159 @@
+//! Who is asking. A request is authenticated by a bearer token (`Authorization: Bearer cvt_…`) or by the
+//! session cookie; either way it becomes a [`Principal`] with the person's role grants. [`Principal::scope`]
+//! is the only way handlers obtain a [`Scope`], and it asks [`domain::authz`], the one module that decides.
+
+use crate::error::Failure;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use domain::authz::{Grant, Permission, Role, Scope};
+use domain::ids::{OrgId, TokenId};
+use store::audit::Actor;
+use store::auth::Session;
+use store::tenancy::users::User;
+
+pub const SESSION_COOKIE: &str = "civitas_session";
+/// Before sign-in there is no session to hold a CSRF token, so the sign-in form uses a double-submit cookie.
+pub const PRE_SESSION_CSRF_COOKIE: &str = "civitas_csrf";
+
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session(Session),
+    Token(TokenId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub grants: Vec<Grant>,
+    pub via: Via,
+}
+
+impl Principal {
+    /// The organisations this person may act on with `perm` (possibly none).
+    pub fn scope(&self, perm: Permission) -> Scope {
+        Scope::for_grants(&self.grants, perm)
+    }
+
+    /// Like [`Principal::scope`], but a person whose roles never allow `perm` anywhere is refused (403).
+    pub fn require(&self, perm: Permission) -> Result<Scope, Failure> {
+        let s = self.scope(perm);
+        if s.is_empty() { Err(Failure::Forbidden) } else { Ok(s) }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::user(self.user.id, &self.user.email)
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.grants.iter().any(|g| g.role == role)
+    }
+
+    /// Member staff get the simpler portal; everyone else the full navigation.
+    pub fn is_portal_only(&self) -> bool {
+        self.grants.iter().all(|g| g.role == Role::MemberStaff)
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        match &self.via {
+            Via::Session(s) => Some(s),
+            Via::Token(_) => None,
+        }
+    }
+
+    /// The organisation the person is looking at: the session's choice if they still have a grant there,
+    /// else their home organisation if they have a grant there, else their first grant's.
+    pub fn current_org(&self) -> Option<OrgId> {
+        let granted = |o: OrgId| self.grants.iter().any(|g| g.org_id == o || g.on_hub);
+        self.session()
+            .and_then(|s| s.current_org_id)
+            .filter(|o| granted(*o))
+            .or_else(|| granted(self.user.org_id).then_some(self.user.org_id))
+            .or_else(|| self.grants.first().map(|g| g.org_id))
+    }
+}
+
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Resolves the request's credentials, or `None` when there are none or they are not valid.
+pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Principal>, Failure> {
+    let db = &state.db;
+    let (user_id, via) = if let Some(token) = bearer(parts) {
+        match store::auth::find_token_user(db, token).await? {
+            Some((tid, uid)) => {
+                store::auth::touch_token(db, tid).await?;
+                (uid, Via::Token(tid))
+            }
+            None => return Ok(None),
+        }
+    } else if let Some(secret) = cookie(parts, SESSION_COOKIE) {
+        match store::auth::find_session(db, secret).await? {
+            Some(s) => (s.user_id, Via::Session(s)),
+            None => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    let user = store::tenancy::users::get_self(db, user_id).await?;
+    if !user.active {
+        return Ok(None);
+    }
+    let grants = store::tenancy::users::grants_for_auth(db, user_id).await?;
+    Ok(Some(Principal { user, grants, via }))
+}
+
+/// Rejection for a missing principal: API paths get problem+json, pages a redirect to sign in.
+pub struct AuthRejection {
+    api: bool,
+    failure: Failure,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        if self.api {
+            crate::error::ApiError(self.failure).into_response()
+        } else {
+            crate::error::PageError(self.failure).into_response()
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        let api = parts.uri.path().starts_with("/api/");
+        match resolve(state, parts).await {
+            Ok(Some(p)) => {
+                parts.extensions.insert(p.clone());
+                Ok(p)
+            }
+            Ok(None) => Err(AuthRejection { api, failure: Failure::Unauthenticated }),
+            Err(f) => Err(AuthRejection { api, failure: f }),
+        }
+    }
+}
+
+/// A `Set-Cookie` value with the attributes every Civitas cookie carries.
+pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}

@@ -1,0 +1,68 @@
+//! CSRF protection for every state-changing request made with a cookie. A request that carries a bearer
+//! token is not a browser's ambient credential and needs none. Otherwise the token must come in the
+//! `X-CSRF-Token` header or the `_csrf` form field and match the session's (or, before sign-in, the
+//! double-submit cookie's). Done here, once, so no form can forget it.
+
+use crate::auth::{PRE_SESSION_CSRF_COOKIE, SESSION_COOKIE, bearer, cookie};
+use crate::error::{ApiError, Failure, PageError};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    if bearer(&parts).is_some() {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let api = parts.uri.path().starts_with("/api/");
+    let refuse = |f: Failure| if api { ApiError(f).into_response() } else { PageError(f).into_response() };
+    let expected = match cookie(&parts, SESSION_COOKIE) {
+        Some(secret) => match store::auth::find_session(&state.db, secret).await {
+            Ok(Some(s)) => Some(s.csrf_token),
+            Ok(None) => cookie(&parts, PRE_SESSION_CSRF_COOKIE).map(str::to_owned),
+            Err(e) => return refuse(Failure::internal(e)),
+        },
+        None => cookie(&parts, PRE_SESSION_CSRF_COOKIE).map(str::to_owned),
+    };
+    let header_token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return refuse(Failure::BadRequest("the request body is too large or could not be read".into())),
+    };
+    let form_token = if is_form {
+        form_urlencoded_field(&bytes, "_csrf")
+    } else {
+        None
+    };
+    let given = header_token.or(form_token);
+    let ok = match (&expected, &given) {
+        (Some(e), Some(g)) => !e.is_empty() && constant_time_eq(e.as_bytes(), g.as_bytes()),
+        _ => false,
+    };
+    if !ok {
+        return refuse(Failure::BadRequest(
+            "the form has expired or did not come from this site (CSRF check failed); reload the page and try again".into(),
+        ));
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

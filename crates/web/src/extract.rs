@@ -1,0 +1,121 @@
+//! Request extractors that turn bad input into field errors: JSON bodies, query strings, `If-Match`.
+
+use crate::error::{ApiError, Failure};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine;
+use domain::FieldError;
+use serde::de::DeserializeOwned;
+use store::page::PageRequest;
+
+/// A JSON body; a decoding error names the field (`population: invalid type: string "x", expected i64`).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !is_json {
+            return Err(ApiError(Failure::BadRequest("send the body as JSON with `Content-Type: application/json`".into())));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError(Failure::BadRequest("the request body could not be read".into())))?;
+        decode_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError(Failure::BadRequest(format!("the body is not valid JSON: {inner}")))
+        } else {
+            let field = if path == "." { "body".to_owned() } else { path };
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            ApiError(Failure::Invalid(vec![FieldError::new(field, message)]))
+        }
+    })
+}
+
+/// A query string; a bad parameter is a field error naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError(Failure::Invalid(vec![FieldError::new(if field == "." { "query".into() } else { field }, e.into_inner().to_string())]))
+        })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+/// `?limit=&cursor=` for every list.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageParams {
+    /// Rows per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn to_request(&self) -> Result<PageRequest, Failure> {
+        if let Some(l) = self.limit {
+            if l == 0 || l > store::page::MAX_LIMIT {
+                return Err(Failure::Invalid(vec![FieldError::new("limit", "must be between 1 and 200")]));
+            }
+        }
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| Failure::Invalid(vec![FieldError::new("cursor", "is not a cursor returned by this list")]))?),
+        };
+        Ok(PageRequest { after, limit: self.limit.unwrap_or(store::page::DEFAULT_LIMIT) })
+    }
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+fn decode_cursor(c: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// The version an `If-Match` header names (`"v3"`), `None` when absent or `*`.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Failure> {
+    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let s = v.to_str().map_err(|_| Failure::BadRequest("If-Match is not readable".into()))?.trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    s.trim_start_matches("W/")
+        .trim_matches('"')
+        .strip_prefix('v')
+        .and_then(|n| n.parse().ok())
+        .map(Some)
+        .ok_or_else(|| Failure::BadRequest("If-Match must be an ETag this API returned, such as \"v3\"".into()))
+}
+
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"v{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
+}

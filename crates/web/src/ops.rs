@@ -1,0 +1,66 @@
+//! Operations: liveness, readiness, Prometheus metrics, request tracing.
+
+use crate::AppState;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+}
+
+/// The process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The process can serve: the database answers.
+async fn readyz(State(s): State<AppState>) -> Response {
+    match s.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+fn handle() -> &'static PrometheusHandle {
+    static H: OnceLock<PrometheusHandle> = OnceLock::new();
+    H.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let h = recorder.handle();
+        // Only the first install in a process wins (tests build many apps); the handle still renders.
+        let _ = metrics::set_global_recorder(recorder);
+        h
+    })
+}
+
+async fn metrics() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render()).into_response()
+}
+
+/// Counts requests and their latency by route template and status.
+pub async fn track(req: Request, next: Next) -> Response {
+    let _ = handle();
+    let start = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("civitas_http_requests_total", &labels).increment(1);
+    metrics::histogram!("civitas_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
+}
+
+pub fn span(req: &Request) -> tracing::Span {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}

@@ -1,0 +1,80 @@
+//! The audit log page.
+
+use super::{Frame, local_time, render};
+use crate::AppState;
+use crate::api::AuditQuery;
+use crate::auth::Principal;
+use crate::error::PageResult;
+use crate::extract::encode_cursor;
+use crate::routes::Table;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use domain::authz::Permission;
+
+pub fn routes(t: Table) -> Table {
+    t.get("/audit", "The audit log", "audit-read", page)
+}
+
+struct Row {
+    seq: i64,
+    at_iso: String,
+    at_local: String,
+    actor: String,
+    org: String,
+    action: String,
+    entity: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    f: Frame,
+    rows: Vec<Row>,
+    orgs: Vec<(String, String)>,
+    q_org: String,
+    q_action: String,
+    q_actor: String,
+    next: Option<String>,
+}
+
+async fn page(State(s): State<AppState>, p: Principal, Query(q): Query<AuditQuery>) -> PageResult<Response> {
+    let scope = p.require(Permission::AuditRead)?;
+    let filter = q.filter(&s, &scope).await?;
+    let result = store::audit::list(&s.db, &scope, &filter, &q.page()?).await?;
+    let tz = "America/New_York";
+    let rows = result
+        .items
+        .into_iter()
+        .map(|e| Row {
+            seq: e.seq,
+            at_iso: jiff::Timestamp::from_millisecond(e.at).map(|t| t.to_string()).unwrap_or_default(),
+            at_local: local_time(e.at, tz),
+            actor: e.actor,
+            org: e.org_slug.unwrap_or_else(|| "region".into()),
+            action: e.action,
+            entity: format!("{} {}", e.entity_kind, e.entity_id.chars().take(8).collect::<String>()),
+        })
+        .collect();
+    let orgs = store::tenancy::orgs::all_in_scope(&s.db, &scope).await?.into_iter().map(|o| (o.slug.to_string(), o.name)).collect();
+    let enc = super::orgs::urlencode;
+    let next = result.next_cursor.map(|c| {
+        format!(
+            "/audit?org={}&action={}&actor={}&cursor={}",
+            enc(q.org.as_deref().unwrap_or("")),
+            enc(q.action.as_deref().unwrap_or("")),
+            enc(q.actor.as_deref().unwrap_or("")),
+            encode_cursor(&c)
+        )
+    });
+    let f = Frame::new(&s, &p, "Audit log", "audit").await?;
+    Ok(render(&AuditPage {
+        f,
+        rows,
+        orgs,
+        q_org: q.org.unwrap_or_default(),
+        q_action: q.action.unwrap_or_default(),
+        q_actor: q.actor.unwrap_or_default(),
+        next,
+    }))
+}

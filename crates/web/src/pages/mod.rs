@@ -1,0 +1,254 @@
+//! HTML pages: server-rendered USWDS templates, enhanced with htmx, working without JavaScript.
+
+mod account;
+mod audit;
+mod directory;
+mod orgs;
+mod people;
+mod session;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{Failure, PageError};
+use crate::routes::Table;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use domain::FieldError;
+use domain::authz::Permission;
+use std::collections::HashMap;
+
+pub fn routes(t: Table) -> Table {
+    let t = session::routes(t);
+    let t = orgs::routes(t);
+    let t = directory::routes(t);
+    let t = people::routes(t);
+    let t = audit::routes(t);
+    account::routes(t)
+}
+
+pub struct NavItem {
+    pub href: String,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// What the layout needs on every page.
+pub struct Frame {
+    pub title: String,
+    pub region: String,
+    pub signed_in: bool,
+    pub user_name: String,
+    pub csrf: String,
+    /// (slug, name) of every organisation the person can switch to.
+    pub orgs: Vec<(String, String)>,
+    pub current_slug: String,
+    pub nav: Vec<NavItem>,
+    pub breadcrumbs: Vec<(String, String)>,
+    pub notice: Option<String>,
+}
+
+impl Frame {
+    pub fn public(s: &AppState, title: &str, csrf: String) -> Self {
+        Self {
+            title: title.to_owned(),
+            region: s.config.region_name.clone(),
+            signed_in: false,
+            user_name: String::new(),
+            csrf,
+            orgs: Vec::new(),
+            current_slug: String::new(),
+            nav: Vec::new(),
+            breadcrumbs: Vec::new(),
+            notice: None,
+        }
+    }
+
+    /// The frame for a signed-in person; `section` marks the active navigation item.
+    pub async fn new(s: &AppState, p: &Principal, title: &str, section: &str) -> Result<Self, Failure> {
+        let scope = p.scope(Permission::OrgRead);
+        let all = store::tenancy::orgs::all_in_scope(&s.db, &scope).await?;
+        let current = p.current_org().and_then(|c| all.iter().find(|o| o.id == c)).or(all.first());
+        let slug = current.map(|o| o.slug.to_string()).unwrap_or_default();
+        let mut nav = vec![NavItem { href: format!("/orgs/{slug}"), label: "Dashboard", active: section == "dashboard" }];
+        if !p.scope(Permission::OrgManage).is_empty() || all.len() > 1 {
+            nav.push(NavItem { href: "/orgs".into(), label: "Organisations", active: section == "orgs" });
+        }
+        nav.push(NavItem { href: format!("/orgs/{slug}/departments"), label: "Departments", active: section == "departments" });
+        nav.push(NavItem { href: format!("/orgs/{slug}/sites"), label: "Sites", active: section == "sites" });
+        if !p.scope(Permission::UserRead).is_empty() {
+            nav.push(NavItem { href: format!("/orgs/{slug}/users"), label: "People", active: section == "people" });
+        }
+        if !p.scope(Permission::AuditRead).is_empty() {
+            nav.push(NavItem { href: "/audit".into(), label: "Audit log", active: section == "audit" });
+        }
+        if current.is_some_and(|o| p.scope(Permission::OrgSettingsWrite).contains(o.id)) {
+            nav.push(NavItem { href: format!("/orgs/{slug}/settings"), label: "Settings", active: section == "settings" });
+        }
+        // Only organisations with a grant of their own are offered in the switcher (not the whole region).
+        let switchable = all
+            .iter()
+            .filter(|o| p.grants.iter().any(|g| g.org_id == o.id) || all.len() <= 20)
+            .map(|o| (o.slug.to_string(), o.name.clone()))
+            .collect();
+        Ok(Self {
+            title: title.to_owned(),
+            region: s.config.region_name.clone(),
+            signed_in: true,
+            user_name: p.user.name.clone(),
+            csrf: p.session().map(|x| x.csrf_token.clone()).unwrap_or_default(),
+            orgs: switchable,
+            current_slug: slug,
+            nav,
+            breadcrumbs: Vec::new(),
+            notice: None,
+        })
+    }
+
+    pub fn crumbs(mut self, crumbs: &[(&str, &str)]) -> Self {
+        self.breadcrumbs = crumbs.iter().map(|(h, l)| ((*h).to_owned(), (*l).to_owned())).collect();
+        self
+    }
+
+    pub fn notice(mut self, n: Option<&str>) -> Self {
+        self.notice = n.and_then(notice_text).map(str::to_owned);
+        self
+    }
+}
+
+/// Flash messages travel as a short code in the redirect's query string (`?notice=created`).
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "created" => "Created.",
+        "saved" => "Your changes are saved.",
+        "removed" => "Removed.",
+        "granted" => "Role granted.",
+        "revoked" => "Revoked.",
+        "password" => "Your password is changed. Your other sessions are signed out.",
+        "deactivated" => "Deactivated.",
+        "reactivated" => "Reactivated.",
+        "disabled" => "The account is disabled.",
+        "enabled" => "The account is enabled.",
+        _ => return None,
+    })
+}
+
+/// A form's submitted values and its field errors, to re-render it with the person's input kept.
+#[derive(Default)]
+pub struct FormState {
+    pub values: HashMap<String, String>,
+    pub errors: Vec<FieldError>,
+}
+
+impl FormState {
+    pub fn with(values: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+        Self { values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), errors: Vec::new() }
+    }
+
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    pub fn error(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|e| e.field == name).map(|e| e.message.as_str())
+    }
+
+    /// Keeps the failure's field errors to show beside the fields, or passes other failures on.
+    pub fn fail(mut self, f: Failure) -> Result<Self, PageError> {
+        let errs = f.field_errors();
+        if errs.is_empty() {
+            return Err(PageError(f));
+        }
+        // Field names with dots (business_hours.monday) become form names with underscores.
+        self.errors = errs.into_iter().map(|e| FieldError::new(e.field.replace('.', "_"), e.message)).collect();
+        Ok(self)
+    }
+}
+
+pub fn render(t: &impl Template) -> Response {
+    render_status(StatusCode::OK, t)
+}
+
+pub fn render_status(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    f: Frame,
+    heading: String,
+    detail: String,
+    errors: Vec<FieldError>,
+}
+
+pub fn error_page(f: &Failure) -> Response {
+    let frame = Frame {
+        title: f.title().to_owned(),
+        region: "Civitas".into(),
+        signed_in: false,
+        user_name: String::new(),
+        csrf: String::new(),
+        orgs: Vec::new(),
+        current_slug: String::new(),
+        nav: Vec::new(),
+        breadcrumbs: Vec::new(),
+        notice: None,
+    };
+    let page = ErrorPage { f: frame, heading: f.title().to_owned(), detail: f.detail(), errors: f.field_errors() };
+    let status = if matches!(f, Failure::Invalid(_)) { StatusCode::BAD_REQUEST } else { f.status() };
+    render_status(status, &page)
+}
+
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return crate::error::ApiError(Failure::NotFound).into_response();
+    }
+    error_page(&Failure::NotFound)
+}
+
+/// "12,345".
+pub fn fmt_int(n: impl std::fmt::Display) -> String {
+    let raw = n.to_string();
+    let (neg, s) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest.to_owned()),
+        None => (false, raw),
+    };
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if neg { format!("-{out}") } else { out }
+}
+
+pub fn month_name(m: &u8) -> &'static str {
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+        .get(usize::from(*m).saturating_sub(1))
+        .copied()
+        .unwrap_or("?")
+}
+
+/// An instant shown in a time zone: "Nov 23, 2026 9:05 AM EST".
+pub fn local_time(ms: i64, tz: &str) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else { return String::new() };
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    ts.to_zoned_datetime(zone).strftime("%b %-d, %Y %-I:%M %p %Z").to_string()
+}
+
+/// The `?notice=` and `?cursor=` a page may be given.
+#[derive(serde::Deserialize, Default)]
+pub struct PageQuery {
+    pub notice: Option<String>,
+    pub cursor: Option<String>,
+    pub q: Option<String>,
+    pub kind: Option<String>,
+}
