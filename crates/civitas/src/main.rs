@@ -1,1 +1,225 @@
-fn main() {}
+//! `civitas`: the server and its administration commands.
+
+use anyhow::Context;
+use civitas::config::{Config, LogFormat};
+use civitas::{cli, demo, serve};
+use clap::{Parser, Subcommand};
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+
+/// Civitas: the platform a regional shared-IT-services hub runs on.
+///
+/// Configuration comes from an optional TOML file (--config, or ./civitas.toml if present), then from
+/// environment variables: CIVITAS_DATA_DIR (default ./civitas-data), CIVITAS_BIND (default 127.0.0.1:8080),
+/// CIVITAS_DATABASE_URL (default sqlite://<data dir>/civitas.db; a postgres:// URL switches to PostgreSQL),
+/// CIVITAS_REGION_NAME, CIVITAS_SECURE_COOKIES, CIVITAS_LOG_FORMAT (text|json). Command-line flags win.
+#[derive(Parser)]
+#[command(name = "civitas", version, about, long_about)]
+struct Cli {
+    /// A TOML configuration file (see `civitas config example`).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log format: text for people, json for log collectors.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and the API, and run background jobs.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Load the demo region first if the database is empty, and print the demo sign-ins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load the demo region into the configured (empty) database.
+    Demo,
+    /// Apply database migrations.
+    Migrate,
+    /// Manage people.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write every table to FILE (JSON Lines).
+    Backup { file: PathBuf },
+    /// Load FILE (from `civitas backup`) into an empty database.
+    Restore { file: PathBuf },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a person; the password is read from standard input (one line).
+    Add {
+        /// The organisation's slug, such as melrose or north-reading.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// hub-admin, hub-agent, member-admin, member-staff or auditor.
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a person's password from standard input (one line).
+    Password {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a person and print it (once).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and report the first broken entry, if any.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration file.
+    Example,
+    /// Print the configuration in effect (secrets hidden).
+    Show,
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().take(4096).read_to_string(&mut s).context("reading the password from standard input")?;
+    Ok(s.lines().next().unwrap_or("").to_owned())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("civitas: configuration: {e:#}");
+            return std::process::ExitCode::from(78);
+        }
+    };
+    civitas::logging::init(cli.log_format.unwrap_or(config.log_format));
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("civitas: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("civitas: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { bind, demo } => {
+            if let Some(b) = bind {
+                config.bind = b;
+            }
+            serve::run(config, demo).await
+        }
+        Command::Demo => {
+            let db = cli::open(&config).await?;
+            let summary = demo::load(&db).await?;
+            demo::print_sign_ins(&summary, None);
+            Ok(())
+        }
+        Command::Migrate => {
+            cli::open(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add { org, email, name, role } } => {
+            let db = cli::open(&config).await?;
+            let password = read_password()?;
+            let u = cli::add_user(&db, &org, &email, &name, &role, &password).await?;
+            println!("added {} ({}) to {org} as {role}", u.name, u.email);
+            Ok(())
+        }
+        Command::User { command: UserCommand::Password { email } } => {
+            let db = cli::open(&config).await?;
+            let password = read_password()?;
+            cli::set_password(&db, &email, &password).await?;
+            println!("password set for {email}");
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { email, name } } => {
+            let db = cli::open(&config).await?;
+            let token = cli::create_token(&db, &email, &name).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let db = cli::open(&config).await?;
+            let v = store::audit::verify(&db).await?;
+            match v.first_bad_seq {
+                None => {
+                    println!("audit log intact: {} entries verified", v.entries);
+                    Ok(())
+                }
+                Some(seq) => anyhow::bail!("audit log broken at entry {seq} ({} entries checked)", v.entries),
+            }
+        }
+        Command::Backup { file } => {
+            let db = cli::open(&config).await?;
+            let out = std::fs::File::create(&file).with_context(|| format!("creating {}", file.display()))?;
+            let mut out = std::io::BufWriter::new(out);
+            let n = store::backup::dump(&db, &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            println!("backed up {n} rows to {}", file.display());
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let db = cli::open(&config).await?;
+            let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let n = store::backup::restore(&db, BufReader::new(input)).await?;
+            println!("restored {n} rows from {}", file.display());
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{}", civitas::config::EXAMPLE);
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Show } => {
+            println!("{config:#?}");
+            Ok(())
+        }
+    }
+}

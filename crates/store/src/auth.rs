@@ -76,7 +76,7 @@ pub async fn create_session(db: &Db, user: UserId, org: Option<OrgId>, ttl_ms: i
 pub async fn find_session(db: &Db, secret: &str) -> Result<Option<Session>> {
     let row = sqlx::query(
         "SELECT s.token_hash, s.user_id, s.csrf_token, s.current_org_id, s.expires_at FROM sessions s \
-         JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = TRUE",
+         JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
     )
     .bind(sha256_hex(secret))
     .bind(now_ms())
@@ -174,7 +174,7 @@ pub async fn create_token(db: &Db, actor: &Actor, user: UserId, org: OrgId, name
 pub async fn find_token_user(db: &Db, secret: &str) -> Result<Option<(TokenId, UserId)>> {
     let row = sqlx::query(
         "SELECT t.id, t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active = TRUE",
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active = 1",
     )
     .bind(sha256_hex(secret))
     .fetch_optional(&db.read)

@@ -85,3 +85,12 @@ pub async fn release(db: &Db, user: &str, key: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Removes keys older than the retention period: a recurring job.
+pub async fn purge_expired(db: &Db) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(now_ms() - RETENTION_MS)
+        .execute(&db.write)
+        .await?
+        .rows_affected())
+}

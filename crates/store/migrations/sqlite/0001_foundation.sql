@@ -1,6 +1,6 @@
 -- Foundation: region, organisations, directory, people, access, audit, jobs.
 -- Portable column types (shared with the PostgreSQL twin of this file): ids TEXT (UUIDv7), instants INTEGER
--- epoch milliseconds UTC, JSON as TEXT, booleans as BOOLEAN.
+-- epoch milliseconds UTC, JSON as TEXT, booleans as 0/1 integers (sqlx's Any driver cannot carry SQLite BOOLEAN).
 
 CREATE TABLE region (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -13,8 +13,8 @@ CREATE TABLE orgs (
     slug TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
-    is_hub BOOLEAN NOT NULL DEFAULT FALSE,
-    active BOOLEAN NOT NULL DEFAULT TRUE,
+    is_hub INTEGER NOT NULL DEFAULT 0 CHECK (is_hub IN (0, 1)),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
     county TEXT,
     population INTEGER,
     time_zone TEXT NOT NULL DEFAULT 'America/New_York',
@@ -25,7 +25,7 @@ CREATE TABLE orgs (
     updated_at INTEGER NOT NULL,
     version INTEGER NOT NULL DEFAULT 1
 );
-CREATE UNIQUE INDEX orgs_one_hub ON orgs (is_hub) WHERE is_hub;
+CREATE UNIQUE INDEX orgs_one_hub ON orgs (is_hub) WHERE is_hub = 1;
 CREATE INDEX orgs_name ON orgs (name, id);
 
 CREATE TABLE org_closures (
@@ -63,7 +63,7 @@ CREATE TABLE users (
     email TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     password_hash TEXT,
-    active BOOLEAN NOT NULL DEFAULT TRUE,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     version INTEGER NOT NULL DEFAULT 1

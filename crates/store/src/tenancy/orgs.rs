@@ -68,8 +68,8 @@ fn org(r: &AnyRow) -> Result<Org> {
         slug: OrgSlug::parse(&slug).map_err(|e| corrupt(e.message))?,
         name: r.try_get("name")?,
         kind: OrgKind::parse(&kind).map_err(|e| corrupt(e.message))?,
-        is_hub: r.try_get("is_hub")?,
-        active: r.try_get("active")?,
+        is_hub: r.try_get::<i64, _>("is_hub")? != 0,
+        active: r.try_get::<i64, _>("active")? != 0,
         county: r.try_get("county")?,
         population: r.try_get("population")?,
         time_zone: r.try_get("time_zone")?,
@@ -102,7 +102,7 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
         q.push(" AND kind = ").bind(k.as_str());
     }
     if let Some(a) = f.active {
-        q.push(" AND active = ").bind(a);
+        q.push(" AND active = ").bind(i64::from(a));
     }
     if let Some(after) = &page.after {
         q.push(" AND slug > ").bind(after.clone());
@@ -137,7 +137,7 @@ pub async fn get(db: &Db, scope: &Scope, id: OrgId) -> Result<Org> {
 
 /// The hub, if the region has been set up.
 pub async fn hub(db: &Db) -> Result<Option<Org>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM orgs WHERE is_hub = TRUE"))
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM orgs WHERE is_hub = 1"))
         .fetch_optional(&db.read)
         .await?;
     rows.as_ref().map(org).transpose()
@@ -194,8 +194,8 @@ async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, actor: &Actor, d: &Or
     .bind(o.slug.to_string())
     .bind(&o.name)
     .bind(o.kind.as_str())
-    .bind(o.is_hub)
-    .bind(o.active)
+    .bind(i64::from(o.is_hub))
+    .bind(i64::from(o.active))
     .bind(o.county.clone())
     .bind(o.population)
     .bind(&o.time_zone)
@@ -317,7 +317,7 @@ async fn write_back(
     .bind(i64::from(after.fiscal_year_start_month))
     .bind(serde_json::to_string(&after.business_hours).map_err(corrupt)?)
     .bind(serde_json::to_string(&after.holiday_rules).map_err(corrupt)?)
-    .bind(after.active)
+    .bind(i64::from(after.active))
     .bind(after.updated_at)
     .bind(after.version)
     .bind(after.id.to_string())

@@ -34,7 +34,7 @@ fn user(r: &AnyRow) -> Result<User> {
         org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
         email: r.try_get("email")?,
         name: r.try_get("name")?,
-        active: r.try_get("active")?,
+        active: r.try_get::<i64, _>("active")? != 0,
         password_hash: r.try_get("password_hash")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -62,7 +62,7 @@ pub async fn list(db: &Db, scope: &Scope, org: OrgId, f: &Filter, page: &PageReq
         q.push(" AND (email LIKE ").bind(like.clone()).push(" OR LOWER(name) LIKE ").bind(like).push(")");
     }
     if let Some(a) = f.active {
-        q.push(" AND active = ").bind(a);
+        q.push(" AND active = ").bind(i64::from(a));
     }
     if let Some(after) = &page.after {
         q.push(" AND email > ").bind(after.clone());
@@ -131,7 +131,7 @@ pub async fn create(
     let mut tx = db.write.begin().await?;
     sqlx::query(
         "INSERT INTO users (id, org_id, email, name, password_hash, active, created_at, updated_at, version) \
-         VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, 1)",
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, 1)",
     )
     .bind(u.id.to_string())
     .bind(org.to_string())
@@ -167,7 +167,7 @@ pub async fn set_active(db: &Db, scope: &Scope, actor: &Actor, id: UserId, expec
     let after = User { active, updated_at: now_ms(), version: before.version + 1, ..before.clone() };
     let mut tx = db.write.begin().await?;
     let n = sqlx::query("UPDATE users SET active = $1, updated_at = $2, version = $3 WHERE id = $4 AND version = $5")
-        .bind(active)
+        .bind(i64::from(active))
         .bind(after.updated_at)
         .bind(after.version)
         .bind(id.to_string())
@@ -284,7 +284,7 @@ pub async fn grants_of(db: &Db, user: UserId) -> Result<Vec<GrantRow>> {
 pub async fn grants_for_auth(db: &Db, user: UserId) -> Result<Vec<Grant>> {
     let rows = sqlx::query(
         "SELECT g.org_id, g.role, o.is_hub FROM grants g JOIN orgs o ON o.id = g.org_id \
-         WHERE g.user_id = $1 AND o.active = TRUE",
+         WHERE g.user_id = $1 AND o.active = 1",
     )
     .bind(user.to_string())
     .fetch_all(&db.read)
@@ -295,7 +295,7 @@ pub async fn grants_for_auth(db: &Db, user: UserId) -> Result<Vec<Grant>> {
             Ok(Grant {
                 org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
                 role: Role::parse(&role).map_err(|e| StoreError::Corrupt(e.message))?,
-                on_hub: r.try_get("is_hub")?,
+                on_hub: r.try_get::<i64, _>("is_hub")? != 0,
             })
         })
         .collect()

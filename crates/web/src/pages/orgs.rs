@@ -155,7 +155,7 @@ fn parse_numbers(form: &HashMap<String, String>, raw: &mut RawOrg) -> Vec<domain
 async fn new_form(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
     p.require(Permission::OrgManage)?;
     let f = Frame::new(&s, &p, "Add a member", "orgs").await?.crumbs(&[("/orgs", "Organisations")]);
-    let defaults = OrgDraft::parse(&RawOrg { name: Some("x".into()), kind: Some("town".into()), ..Default::default() }).map_err(Failure::from)?;
+    let defaults = OrgDraft::parse(&RawOrg { name: Some("Example".into()), kind: Some("town".into()), ..Default::default() }).map_err(Failure::from)?;
     let mut form = form_from_draft(&defaults);
     form.values.insert("name".into(), String::new());
     form.values.insert("slug".into(), String::new());

@@ -1,0 +1,224 @@
+//! One typed configuration: defaults, then a TOML file, then `CIVITAS_*` environment variables. A bad value
+//! is an error naming the key and its source, never a silent default.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: String,
+    /// None: SQLite in the data directory.
+    pub database_url: Option<String>,
+    pub region_name: String,
+    pub secure_cookies: bool,
+    pub log_format: LogFormat,
+    pub max_connections: u32,
+    /// Run the background job runner in this process.
+    pub jobs: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("database_url", &self.database_url.as_deref().map(redact))
+            .field("region_name", &self.region_name)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("log_format", &self.log_format)
+            .field("max_connections", &self.max_connections)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("civitas-data"),
+            bind: "127.0.0.1:8080".into(),
+            database_url: None,
+            region_name: "North Shore Shared IT Region".into(),
+            secure_cookies: false,
+            log_format: LogFormat::Text,
+            max_connections: 16,
+            jobs: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    bind: Option<String>,
+    database_url: Option<String>,
+    region_name: Option<String>,
+    secure_cookies: Option<bool>,
+    log_format: Option<LogFormat>,
+    max_connections: Option<u32>,
+    jobs: Option<bool>,
+}
+
+pub const EXAMPLE: &str = r#"# Civitas configuration. Every key is optional; environment variables (CIVITAS_<KEY>) override the file.
+
+# Where the SQLite database and other local files live.
+data_dir = "civitas-data"
+
+# Address and port to listen on. Put a TLS-terminating proxy in front for anything but a laptop.
+bind = "127.0.0.1:8080"
+
+# Leave unset for the embedded SQLite database in data_dir. A postgres:// URL switches to PostgreSQL:
+# database_url = "postgres://civitas:secret@127.0.0.1:5432/civitas"
+
+# Shown in the header of every page.
+region_name = "North Shore Shared IT Region"
+
+# Mark cookies Secure: set to true whenever Civitas is reached over HTTPS.
+secure_cookies = false
+
+# text for people, json for log collectors.
+log_format = "text"
+
+# Database connections in the pool.
+max_connections = 16
+
+# Run background jobs (escalations, notifications, clean-ups) in this process.
+jobs = true
+"#;
+
+fn env_bool(key: &str, raw: &str) -> anyhow::Result<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => bail!("{key}: must be true or false, not {raw:?}"),
+    }
+}
+
+impl Config {
+    /// Loads the file (if given, or ./civitas.toml if it exists) and then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut c = Self::default();
+        let default_file = PathBuf::from("civitas.toml");
+        let path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_file.exists() => Some(default_file),
+            None => None,
+        };
+        if let Some(p) = path {
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            let f: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))
+                .with_context(|| format!("in {}", p.display()))?;
+            c.apply_file(f);
+        }
+        c.apply_env(|k| std::env::var(k).ok())?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn apply_file(&mut self, f: FileConfig) {
+        if let Some(v) = f.data_dir { self.data_dir = v; }
+        if let Some(v) = f.bind { self.bind = v; }
+        if let Some(v) = f.database_url { self.database_url = Some(v); }
+        if let Some(v) = f.region_name { self.region_name = v; }
+        if let Some(v) = f.secure_cookies { self.secure_cookies = v; }
+        if let Some(v) = f.log_format { self.log_format = v; }
+        if let Some(v) = f.max_connections { self.max_connections = v; }
+        if let Some(v) = f.jobs { self.jobs = v; }
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = get("CIVITAS_DATA_DIR") { self.data_dir = v.into(); }
+        if let Some(v) = get("CIVITAS_BIND") { self.bind = v; }
+        if let Some(v) = get("CIVITAS_DATABASE_URL").filter(|v| !v.is_empty()) { self.database_url = Some(v); }
+        if let Some(v) = get("CIVITAS_REGION_NAME") { self.region_name = v; }
+        if let Some(v) = get("CIVITAS_SECURE_COOKIES") { self.secure_cookies = env_bool("CIVITAS_SECURE_COOKIES", &v)?; }
+        if let Some(v) = get("CIVITAS_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => bail!("CIVITAS_LOG_FORMAT: must be text or json, not {v:?}"),
+            };
+        }
+        if let Some(v) = get("CIVITAS_MAX_CONNECTIONS") {
+            self.max_connections = v.parse().map_err(|_| anyhow::anyhow!("CIVITAS_MAX_CONNECTIONS: must be a whole number, not {v:?}"))?;
+        }
+        if let Some(v) = get("CIVITAS_JOBS") { self.jobs = env_bool("CIVITAS_JOBS", &v)?; }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            bail!("bind: must be an address and port such as 127.0.0.1:8080, not {:?}", self.bind);
+        }
+        if let Some(u) = &self.database_url {
+            if !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                bail!("database_url: must start with sqlite:, postgres:// or postgresql://");
+            }
+        }
+        if self.max_connections == 0 || self.max_connections > 1000 {
+            bail!("max_connections: must be between 1 and 1000");
+        }
+        if self.region_name.trim().is_empty() {
+            bail!("region_name: must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/civitas.db", self.data_dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_and_bad_values_name_the_key() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "CIVITAS_BIND").then(|| "0.0.0.0:9000".to_owned())).unwrap();
+        assert_eq!(c.bind, "0.0.0.0:9000");
+        let err = c.apply_env(|k| (k == "CIVITAS_SECURE_COOKIES").then(|| "maybe".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("CIVITAS_SECURE_COOKIES"));
+        c.bind = "nonsense".into();
+        assert!(c.validate().unwrap_err().to_string().contains("bind"));
+    }
+
+    #[test]
+    fn the_example_parses_and_unknown_keys_are_refused() {
+        let f: FileConfig = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(f.bind.as_deref(), Some("127.0.0.1:8080"));
+        assert!(toml::from_str::<FileConfig>("bnid = 1").is_err());
+    }
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(redact("postgres://civitas:s3cret@db:5432/x"), "postgres://civitas:***@db:5432/x");
+        let c = Config { database_url: Some("postgres://u:pw@h/d".into()), ..Config::default() };
+        assert!(!format!("{c:?}").contains("pw@"));
+    }
+}

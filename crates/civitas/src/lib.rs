@@ -1,0 +1,9 @@
+//! The `civitas` binary's parts: configuration, wiring, the job runner, CLI commands and the demo region.
+//! A library so that the integration tests start the real server the same way `civitas serve` does.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod logging;
+pub mod runner;
+pub mod serve;
