@@ -225,7 +225,7 @@ async fn dashboard(State(s): State<AppState>, p: Principal, Path(slug): Path<Str
         .enumerate()
         .filter_map(|(i, d)| {
             let h = org.business_hours.format_day(i);
-            (!h.is_empty()).then(|| format!("{} {}", &d[..3], h))
+            (!h.is_empty()).then(|| format!("{}{} {h}", d[..1].to_ascii_uppercase(), &d[1..3]))
         })
         .collect();
     let hours_summary = if open_days.is_empty() { "Closed every day".into() } else { open_days.join(", ") };

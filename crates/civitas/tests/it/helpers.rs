@@ -1,0 +1,149 @@
+//! The test application: a fresh database with a small region, a server on a random port, and a signed-in
+//! person (token and session) for every role.
+
+use domain::authz::{Role, Scope};
+use domain::calendar::{HolidayRules, WeeklyHours};
+use domain::ids::{OrgId, UserId};
+use domain::tenancy::drafts::OrgDraft;
+use domain::tenancy::{Email, OrgKind, OrgSlug};
+use reqwest::{Client, RequestBuilder};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use store::Db;
+use store::audit::Actor;
+use store::tenancy::{orgs, users};
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// The member every member-role person belongs to, and the one they must never see.
+pub const OWN: &str = "north-reading";
+pub const OTHER: &str = "stoneham";
+pub const HUB: &str = "melrose";
+
+/// The people of the fixture, by a name that says their role and where it is granted.
+pub const PEOPLE: [(&str, &str, Role); 7] = [
+    ("hub-admin", HUB, Role::HubAdmin),
+    ("hub-agent", HUB, Role::HubAgent),
+    ("hub-auditor", HUB, Role::Auditor),
+    ("member-admin", OWN, Role::MemberAdmin),
+    ("member-staff", OWN, Role::MemberStaff),
+    ("member-auditor", OWN, Role::Auditor),
+    ("other-admin", OTHER, Role::MemberAdmin),
+];
+
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub user_id: UserId,
+    pub token: String,
+    pub session: String,
+    pub csrf: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub client: Client,
+    pub people: HashMap<&'static str, Who>,
+    pub orgs: HashMap<&'static str, OrgId>,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn password_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| store::auth::hash_password(PASSWORD).expect("hash"))
+}
+
+fn draft(slug: &str, name: &str, kind: OrgKind) -> OrgDraft {
+    OrgDraft {
+        slug: OrgSlug::parse(slug).expect("slug"),
+        name: name.into(),
+        kind,
+        county: Some("Middlesex County".into()),
+        population: Some(15_343),
+        time_zone: "America/New_York".into(),
+        fiscal_year_start_month: 7,
+        business_hours: WeeklyHours::default(),
+        holiday_rules: HolidayRules::default(),
+    }
+}
+
+/// A fresh, empty, migrated database: SQLite in a temporary directory, or a new PostgreSQL database.
+pub async fn fresh_database(dir: &tempfile::TempDir) -> (Db, String) {
+    let url = match std::env::var("CIVITAS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(admin) => {
+            use sqlx::Connection;
+            let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            format!("{base}/{name}")
+        }
+        None => format!("sqlite://{}/civitas.db", dir.path().display()),
+    };
+    let db = Db::connect(&url, &store::DbOptions { max_connections: 8 }).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    (db, url)
+}
+
+impl TestApp {
+    /// The hub (melrose), two members (north-reading, stoneham) and a person in every role.
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db, database_url) = fresh_database(&dir).await;
+        let actor = Actor::system("test");
+        let hub = orgs::create_region(&db, &actor, "Test Region", &draft(HUB, "City of Melrose", OrgKind::Hub)).await.expect("region");
+        let own = orgs::create_member(&db, &Scope::Region, &actor, &draft(OWN, "Town of North Reading", OrgKind::Town)).await.expect("own");
+        let other = orgs::create_member(&db, &Scope::Region, &actor, &draft(OTHER, "Town of Stoneham", OrgKind::Town)).await.expect("other");
+        let org_ids = HashMap::from([(HUB, hub.id), (OWN, own.id), (OTHER, other.id)]);
+        let mut people = HashMap::new();
+        for (who, org, role) in PEOPLE {
+            let email = Email::parse(&format!("{who}@{org}.example.gov")).expect("email");
+            let u = users::create(&db, &Scope::Region, &actor, org_ids[org], &email, who, role, Some(password_hash().to_owned()))
+                .await
+                .expect("user");
+            let (token, _) = store::auth::create_token(&db, &actor, u.id, u.org_id, "tests").await.expect("token");
+            let (session, s) = store::auth::create_session(&db, u.id, Some(u.org_id), 3_600_000).await.expect("session");
+            people.insert(who, Who { user_id: u.id, token, session, csrf: s.csrf_token });
+        }
+        let state = web::AppState::new(db.clone(), web::WebConfig { region_name: "Test Region".into(), ..Default::default() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, web::app(state)).await;
+        });
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { base: format!("http://{addr}"), db, client, people, orgs: org_ids, database_url, _dir: dir }
+    }
+
+    pub fn who(&self, name: &str) -> &Who {
+        &self.people[name]
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// An API request as `who`, with their bearer token.
+    pub fn api(&self, who: &str, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&self.who(who).token)
+    }
+
+    /// A page request as `who`, with their session cookie.
+    pub fn page(&self, who: &str, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).header("cookie", format!("civitas_session={}", self.who(who).session))
+    }
+
+    /// A form POST as `who` with the session's CSRF token added.
+    pub fn form(&self, who: &str, path: &str, fields: &[(&str, &str)]) -> RequestBuilder {
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", &self.who(who).csrf)];
+        all.extend_from_slice(fields);
+        self.page(who, reqwest::Method::POST, path).form(&all)
+    }
+}
+
+pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server over real HTTP, on a fresh database per test. The backend is SQLite
+//! unless CIVITAS_TEST_DATABASE_URL names a PostgreSQL server (scripts/test runs the suite on both).
+
+mod api;
+mod cli;
+mod helpers;
+mod isolation;
+mod pages;
+mod storage;
