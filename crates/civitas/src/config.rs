@@ -128,8 +128,10 @@ impl Config {
             None => None,
         };
         if let Some(p) = path {
-            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            let f: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            let f: FileConfig = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))
                 .with_context(|| format!("in {}", p.display()))?;
             c.apply_file(f);
         }
@@ -139,22 +141,48 @@ impl Config {
     }
 
     fn apply_file(&mut self, f: FileConfig) {
-        if let Some(v) = f.data_dir { self.data_dir = v; }
-        if let Some(v) = f.bind { self.bind = v; }
-        if let Some(v) = f.database_url { self.database_url = Some(v); }
-        if let Some(v) = f.region_name { self.region_name = v; }
-        if let Some(v) = f.secure_cookies { self.secure_cookies = v; }
-        if let Some(v) = f.log_format { self.log_format = v; }
-        if let Some(v) = f.max_connections { self.max_connections = v; }
-        if let Some(v) = f.jobs { self.jobs = v; }
+        if let Some(v) = f.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = f.bind {
+            self.bind = v;
+        }
+        if let Some(v) = f.database_url {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = f.region_name {
+            self.region_name = v;
+        }
+        if let Some(v) = f.secure_cookies {
+            self.secure_cookies = v;
+        }
+        if let Some(v) = f.log_format {
+            self.log_format = v;
+        }
+        if let Some(v) = f.max_connections {
+            self.max_connections = v;
+        }
+        if let Some(v) = f.jobs {
+            self.jobs = v;
+        }
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        if let Some(v) = get("CIVITAS_DATA_DIR") { self.data_dir = v.into(); }
-        if let Some(v) = get("CIVITAS_BIND") { self.bind = v; }
-        if let Some(v) = get("CIVITAS_DATABASE_URL").filter(|v| !v.is_empty()) { self.database_url = Some(v); }
-        if let Some(v) = get("CIVITAS_REGION_NAME") { self.region_name = v; }
-        if let Some(v) = get("CIVITAS_SECURE_COOKIES") { self.secure_cookies = env_bool("CIVITAS_SECURE_COOKIES", &v)?; }
+        if let Some(v) = get("CIVITAS_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("CIVITAS_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = get("CIVITAS_DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("CIVITAS_REGION_NAME") {
+            self.region_name = v;
+        }
+        if let Some(v) = get("CIVITAS_SECURE_COOKIES") {
+            self.secure_cookies = env_bool("CIVITAS_SECURE_COOKIES", &v)?;
+        }
         if let Some(v) = get("CIVITAS_LOG_FORMAT") {
             self.log_format = match v.as_str() {
                 "text" => LogFormat::Text,
@@ -163,20 +191,29 @@ impl Config {
             };
         }
         if let Some(v) = get("CIVITAS_MAX_CONNECTIONS") {
-            self.max_connections = v.parse().map_err(|_| anyhow::anyhow!("CIVITAS_MAX_CONNECTIONS: must be a whole number, not {v:?}"))?;
+            self.max_connections = v.parse().map_err(|_| {
+                anyhow::anyhow!("CIVITAS_MAX_CONNECTIONS: must be a whole number, not {v:?}")
+            })?;
         }
-        if let Some(v) = get("CIVITAS_JOBS") { self.jobs = env_bool("CIVITAS_JOBS", &v)?; }
+        if let Some(v) = get("CIVITAS_JOBS") {
+            self.jobs = env_bool("CIVITAS_JOBS", &v)?;
+        }
         Ok(())
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.bind.parse::<std::net::SocketAddr>().is_err() {
-            bail!("bind: must be an address and port such as 127.0.0.1:8080, not {:?}", self.bind);
+            bail!(
+                "bind: must be an address and port such as 127.0.0.1:8080, not {:?}",
+                self.bind
+            );
         }
-        if let Some(u) = &self.database_url {
-            if !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://")) {
-                bail!("database_url: must start with sqlite:, postgres:// or postgresql://");
-            }
+        if let Some(u) = &self.database_url
+            && !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+        {
+            bail!("database_url: must start with sqlite:, postgres:// or postgresql://");
         }
         if self.max_connections == 0 || self.max_connections > 1000 {
             bail!("max_connections: must be between 1 and 1000");
@@ -189,7 +226,9 @@ impl Config {
 
     /// The database URL in effect: the configured one, or SQLite in the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/civitas.db", self.data_dir.display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/civitas.db", self.data_dir.display()))
     }
 }
 
@@ -200,9 +239,12 @@ mod tests {
     #[test]
     fn environment_overrides_and_bad_values_name_the_key() {
         let mut c = Config::default();
-        c.apply_env(|k| (k == "CIVITAS_BIND").then(|| "0.0.0.0:9000".to_owned())).unwrap();
+        c.apply_env(|k| (k == "CIVITAS_BIND").then(|| "0.0.0.0:9000".to_owned()))
+            .unwrap();
         assert_eq!(c.bind, "0.0.0.0:9000");
-        let err = c.apply_env(|k| (k == "CIVITAS_SECURE_COOKIES").then(|| "maybe".to_owned())).unwrap_err();
+        let err = c
+            .apply_env(|k| (k == "CIVITAS_SECURE_COOKIES").then(|| "maybe".to_owned()))
+            .unwrap_err();
         assert!(err.to_string().contains("CIVITAS_SECURE_COOKIES"));
         c.bind = "nonsense".into();
         assert!(c.validate().unwrap_err().to_string().contains("bind"));
@@ -217,8 +259,14 @@ mod tests {
 
     #[test]
     fn database_passwords_are_hidden() {
-        assert_eq!(redact("postgres://civitas:s3cret@db:5432/x"), "postgres://civitas:***@db:5432/x");
-        let c = Config { database_url: Some("postgres://u:pw@h/d".into()), ..Config::default() };
+        assert_eq!(
+            redact("postgres://civitas:s3cret@db:5432/x"),
+            "postgres://civitas:***@db:5432/x"
+        );
+        let c = Config {
+            database_url: Some("postgres://u:pw@h/d".into()),
+            ..Config::default()
+        };
         assert!(!format!("{c:?}").contains("pw@"));
     }
 }

@@ -117,7 +117,10 @@ enum ConfigCommand {
 
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();
-    std::io::stdin().take(4096).read_to_string(&mut s).context("reading the password from standard input")?;
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
     Ok(s.lines().next().unwrap_or("").to_owned())
 }
 
@@ -131,7 +134,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     civitas::logging::init(cli.log_format.unwrap_or(config.log_format));
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("civitas: cannot start the runtime: {e}");
@@ -166,27 +172,41 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User { command: UserCommand::Add { org, email, name, role } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    org,
+                    email,
+                    name,
+                    role,
+                },
+        } => {
             let db = cli::open(&config).await?;
             let password = read_password()?;
             let u = cli::add_user(&db, &org, &email, &name, &role, &password).await?;
             println!("added {} ({}) to {org} as {role}", u.name, u.email);
             Ok(())
         }
-        Command::User { command: UserCommand::Password { email } } => {
+        Command::User {
+            command: UserCommand::Password { email },
+        } => {
             let db = cli::open(&config).await?;
             let password = read_password()?;
             cli::set_password(&db, &email, &password).await?;
             println!("password set for {email}");
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { email, name } } => {
+        Command::Token {
+            command: TokenCommand::Create { email, name },
+        } => {
             let db = cli::open(&config).await?;
             let token = cli::create_token(&db, &email, &name).await?;
             println!("{token}");
             Ok(())
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let db = cli::open(&config).await?;
             let v = store::audit::verify(&db).await?;
             match v.first_bad_seq {
@@ -194,12 +214,16 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                     println!("audit log intact: {} entries verified", v.entries);
                     Ok(())
                 }
-                Some(seq) => anyhow::bail!("audit log broken at entry {seq} ({} entries checked)", v.entries),
+                Some(seq) => anyhow::bail!(
+                    "audit log broken at entry {seq} ({} entries checked)",
+                    v.entries
+                ),
             }
         }
         Command::Backup { file } => {
             let db = cli::open(&config).await?;
-            let out = std::fs::File::create(&file).with_context(|| format!("creating {}", file.display()))?;
+            let out = std::fs::File::create(&file)
+                .with_context(|| format!("creating {}", file.display()))?;
             let mut out = std::io::BufWriter::new(out);
             let n = store::backup::dump(&db, &mut out).await?;
             std::io::Write::flush(&mut out)?;
@@ -208,16 +232,21 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         }
         Command::Restore { file } => {
             let db = cli::open(&config).await?;
-            let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
             let n = store::backup::restore(&db, BufReader::new(input)).await?;
             println!("restored {n} rows from {}", file.display());
             Ok(())
         }
-        Command::Config { command: ConfigCommand::Example } => {
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
             print!("{}", civitas::config::EXAMPLE);
             Ok(())
         }
-        Command::Config { command: ConfigCommand::Show } => {
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => {
             println!("{config:#?}");
             Ok(())
         }

@@ -7,7 +7,10 @@ use store::{Db, jobs, now_ms};
 use tokio::sync::watch;
 
 /// Recurring jobs: (kind, period in milliseconds).
-pub const RECURRING: &[(&str, i64)] = &[("sessions.purge", 60 * 60 * 1000), ("idempotency.purge", 60 * 60 * 1000)];
+pub const RECURRING: &[(&str, i64)] = &[
+    ("sessions.purge", 60 * 60 * 1000),
+    ("idempotency.purge", 60 * 60 * 1000),
+];
 
 pub struct Runner {
     db: Db,
@@ -16,7 +19,10 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(db: Db) -> Self {
-        Self { db, worker: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()) }
+        Self {
+            db,
+            worker: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -28,14 +34,23 @@ impl Runner {
         let now = now_ms();
         for (kind, period) in RECURRING {
             let slot = now / period;
-            jobs::enqueue(&self.db, kind, &serde_json::json!({}), slot * period, Some(&format!("{kind}:{slot}"))).await?;
+            jobs::enqueue(
+                &self.db,
+                kind,
+                &serde_json::json!({}),
+                slot * period,
+                Some(&format!("{kind}:{slot}")),
+            )
+            .await?;
         }
         Ok(())
     }
 
     /// Runs one due job if there is one; returns whether it found one.
     pub async fn tick(&self) -> anyhow::Result<bool> {
-        let Some(job) = jobs::claim(&self.db, &self.worker, 5 * 60 * 1000).await? else { return Ok(false) };
+        let Some(job) = jobs::claim(&self.db, &self.worker, 5 * 60 * 1000).await? else {
+            return Ok(false);
+        };
         let result = self.run(&job).await;
         match result {
             Ok(()) => jobs::complete(&self.db, &job.id).await?,

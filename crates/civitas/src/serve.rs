@@ -20,13 +20,21 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
-    let region_name = store::tenancy::orgs::region_name(&db).await?.unwrap_or_else(|| config.region_name.clone());
+    let region_name = store::tenancy::orgs::region_name(&db)
+        .await?
+        .unwrap_or_else(|| config.region_name.clone());
     let state = web::AppState::new(
         db.clone(),
-        web::WebConfig { region_name, secure_cookies: config.secure_cookies, ..web::WebConfig::default() },
+        web::WebConfig {
+            region_name,
+            secure_cookies: config.secure_cookies,
+            ..web::WebConfig::default()
+        },
     );
     let app = web::app(state);
-    let listener = tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .with_context(|| format!("listening on {}", config.bind))?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     tracing::info!(%url, backend = ?db.backend(), ms = started.elapsed().as_millis() as u64, "civitas is serving");
@@ -36,8 +44,13 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
         println!("Civitas is serving at {url}");
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let jobs = config.jobs.then(|| tokio::spawn(runner::Runner::new(db.clone()).run_until(stop_rx)));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    let jobs = config
+        .jobs
+        .then(|| tokio::spawn(runner::Runner::new(db.clone()).run_until(stop_rx)));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     tracing::info!("in-flight requests finished; stopping the job runner");
     let _ = stop_tx.send(true);
     if let Some(j) = jobs {

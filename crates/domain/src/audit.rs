@@ -70,6 +70,9 @@ mod tests {
         assert_eq!(a, entry_hash(GENESIS_HASH, &fields(Some("{}"))));
         assert_ne!(a, entry_hash(GENESIS_HASH, &fields(Some("{ }"))));
         assert_ne!(a, entry_hash(&a, &fields(Some("{}"))));
-        assert_ne!(entry_hash(GENESIS_HASH, &fields(Some(""))), entry_hash(GENESIS_HASH, &fields(None)));
+        assert_ne!(
+            entry_hash(GENESIS_HASH, &fields(Some(""))),
+            entry_hash(GENESIS_HASH, &fields(None))
+        );
     }
 }

@@ -24,7 +24,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Self::HubAdmin, Self::HubAgent, Self::MemberAdmin, Self::MemberStaff, Self::Auditor];
+    pub const ALL: [Role; 5] = [
+        Self::HubAdmin,
+        Self::HubAgent,
+        Self::MemberAdmin,
+        Self::MemberStaff,
+        Self::Auditor,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,20 +53,28 @@ impl Role {
     }
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw.trim()).ok_or_else(|| {
-            FieldError::new("role", "must be one of hub-admin, hub-agent, member-admin, member-staff, auditor")
-        })
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == raw.trim())
+            .ok_or_else(|| {
+                FieldError::new(
+                    "role",
+                    "must be one of hub-admin, hub-agent, member-admin, member-staff, auditor",
+                )
+            })
     }
 
     /// Hub roles exist only in the hub organisation, member roles only in members; auditors in either.
     pub fn check_grantable(self, on_hub: bool) -> Result<(), FieldError> {
         match (self, on_hub) {
-            (Self::HubAdmin | Self::HubAgent, false) => {
-                Err(FieldError::new("role", "hub roles can be granted only in the hub organisation"))
-            }
-            (Self::MemberAdmin | Self::MemberStaff, true) => {
-                Err(FieldError::new("role", "member roles can be granted only in a member organisation"))
-            }
+            (Self::HubAdmin | Self::HubAgent, false) => Err(FieldError::new(
+                "role",
+                "hub roles can be granted only in the hub organisation",
+            )),
+            (Self::MemberAdmin | Self::MemberStaff, true) => Err(FieldError::new(
+                "role",
+                "member roles can be granted only in a member organisation",
+            )),
             _ => Ok(()),
         }
     }
@@ -125,8 +139,10 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
     use Permission as P;
     match role {
         Role::HubAdmin => true,
-        Role::HubAgent | Role::Auditor => matches!(perm, P::OrgRead | P::DirectoryRead | P::UserRead)
-            || (role == Role::Auditor && perm == P::AuditRead),
+        Role::HubAgent | Role::Auditor => {
+            matches!(perm, P::OrgRead | P::DirectoryRead | P::UserRead)
+                || (role == Role::Auditor && perm == P::AuditRead)
+        }
         Role::MemberAdmin => !matches!(perm, P::OrgManage),
         Role::MemberStaff => matches!(perm, P::OrgRead | P::DirectoryRead),
     }
@@ -147,7 +163,11 @@ impl Grant {
         if !role_allows(self.role, perm) {
             return Reach::None;
         }
-        if self.on_hub { Reach::Region } else { Reach::Org(self.org_id) }
+        if self.on_hub {
+            Reach::Region
+        } else {
+            Reach::Org(self.org_id)
+        }
     }
 }
 
@@ -214,33 +234,60 @@ mod tests {
 
     fn grant(role: Role, on_hub: bool) -> (Grant, OrgId) {
         let org = OrgId::new();
-        (Grant { org_id: org, role, on_hub }, org)
+        (
+            Grant {
+                org_id: org,
+                role,
+                on_hub,
+            },
+            org,
+        )
     }
 
     #[test]
     fn hub_admin_reaches_the_region_for_everything() {
         let (g, _) = grant(Role::HubAdmin, true);
         for p in Permission::ALL {
-            assert_eq!(Scope::for_grants(&[g.clone()], p), Scope::Region);
+            assert_eq!(
+                Scope::for_grants(std::slice::from_ref(&g), p),
+                Scope::Region
+            );
         }
     }
 
     #[test]
     fn member_admin_reaches_only_its_member_and_never_manages_orgs() {
         let (g, org) = grant(Role::MemberAdmin, false);
-        assert_eq!(Scope::for_grants(&[g.clone()], Permission::UserManage), Scope::org(org));
+        assert_eq!(
+            Scope::for_grants(std::slice::from_ref(&g), Permission::UserManage),
+            Scope::org(org)
+        );
         assert!(Scope::for_grants(&[g], Permission::OrgManage).is_empty());
     }
 
     #[test]
     fn staff_reads_only_and_auditors_never_write() {
         let (s, org) = grant(Role::MemberStaff, false);
-        assert_eq!(Scope::for_grants(&[s.clone()], Permission::DirectoryRead), Scope::org(org));
+        assert_eq!(
+            Scope::for_grants(std::slice::from_ref(&s), Permission::DirectoryRead),
+            Scope::org(org)
+        );
         assert!(Scope::for_grants(&[s], Permission::UserRead).is_empty());
         let (a, _) = grant(Role::Auditor, true);
-        assert_eq!(Scope::for_grants(&[a.clone()], Permission::AuditRead), Scope::Region);
-        for p in [Permission::OrgManage, Permission::OrgSettingsWrite, Permission::DirectoryWrite, Permission::UserManage] {
-            assert!(Scope::for_grants(&[a.clone()], p).is_empty(), "auditor must not have {p:?}");
+        assert_eq!(
+            Scope::for_grants(std::slice::from_ref(&a), Permission::AuditRead),
+            Scope::Region
+        );
+        for p in [
+            Permission::OrgManage,
+            Permission::OrgSettingsWrite,
+            Permission::DirectoryWrite,
+            Permission::UserManage,
+        ] {
+            assert!(
+                Scope::for_grants(std::slice::from_ref(&a), p).is_empty(),
+                "auditor must not have {p:?}"
+            );
         }
     }
 

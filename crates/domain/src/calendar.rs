@@ -19,13 +19,26 @@ pub struct WeeklyHours {
     pub days: [Option<DayHours>; 7],
 }
 
-pub const WEEKDAY_NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+pub const WEEKDAY_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 impl Default for WeeklyHours {
     /// Monday to Friday, 8:00 to 17:00: a town hall's usual hours.
     fn default() -> Self {
-        let day = Some(DayHours { open: Time::constant(8, 0, 0, 0), close: Time::constant(17, 0, 0, 0) });
-        Self { days: [day, day, day, day, day, None, None] }
+        let day = Some(DayHours {
+            open: Time::constant(8, 0, 0, 0),
+            close: Time::constant(17, 0, 0, 0),
+        });
+        Self {
+            days: [day, day, day, day, day, None, None],
+        }
     }
 }
 
@@ -42,12 +55,20 @@ impl WeeklyHours {
         if s.is_empty() || s.eq_ignore_ascii_case("closed") {
             return Ok(None);
         }
-        let bad = || FieldError::new(field.clone(), "must be like 08:00-17:00, or empty when closed");
+        let bad = || {
+            FieldError::new(
+                field.clone(),
+                "must be like 08:00-17:00, or empty when closed",
+            )
+        };
         let (a, b) = s.split_once('-').ok_or_else(bad)?;
         let open: Time = a.trim().parse().map_err(|_| bad())?;
         let close: Time = b.trim().parse().map_err(|_| bad())?;
         if close <= open {
-            return Err(FieldError::new(field, "closing time must be after opening time"));
+            return Err(FieldError::new(
+                field,
+                "closing time must be after opening time",
+            ));
         }
         Ok(Some(DayHours { open, close }))
     }
@@ -82,7 +103,10 @@ pub struct HolidayRules {
 
 impl Default for HolidayRules {
     fn default() -> Self {
-        Self { federal: true, massachusetts: true }
+        Self {
+            federal: true,
+            massachusetts: true,
+        }
     }
 }
 
@@ -107,7 +131,11 @@ pub fn builtin_holidays() -> &'static [Holiday] {
                 let date = parts.next()?.parse().ok()?;
                 let name = parts.next()?.to_owned();
                 let scope = parts.next()?;
-                Some(Holiday { date, name, massachusetts_only: scope.trim() == "massachusetts" })
+                Some(Holiday {
+                    date,
+                    name,
+                    massachusetts_only: scope.trim() == "massachusetts",
+                })
             })
             .collect()
     })
@@ -117,7 +145,13 @@ impl HolidayRules {
     /// The built-in holidays these rules observe between two dates (inclusive).
     pub fn holidays_between(self, from: Date, to: Date) -> impl Iterator<Item = &'static Holiday> {
         builtin_holidays().iter().filter(move |h| {
-            h.date >= from && h.date <= to && if h.massachusetts_only { self.massachusetts } else { self.federal }
+            h.date >= from
+                && h.date <= to
+                && if h.massachusetts_only {
+                    self.massachusetts
+                } else {
+                    self.federal
+                }
         })
     }
 }
@@ -130,8 +164,16 @@ mod tests {
     #[test]
     fn default_week_is_45_hours() {
         assert_eq!(WeeklyHours::default().minutes_per_week(), 45 * 60);
-        assert!(WeeklyHours::default().for_weekday(Weekday::Saturday).is_none());
-        assert!(WeeklyHours::default().for_weekday(Weekday::Monday).is_some());
+        assert!(
+            WeeklyHours::default()
+                .for_weekday(Weekday::Saturday)
+                .is_none()
+        );
+        assert!(
+            WeeklyHours::default()
+                .for_weekday(Weekday::Monday)
+                .is_some()
+        );
     }
 
     #[test]
@@ -149,12 +191,22 @@ mod tests {
     #[test]
     fn patriots_day_is_a_massachusetts_holiday() {
         let rules = HolidayRules::default();
-        let april: Vec<_> = rules.holidays_between(date(2026, 4, 1), date(2026, 4, 30)).collect();
+        let april: Vec<_> = rules
+            .holidays_between(date(2026, 4, 1), date(2026, 4, 30))
+            .collect();
         assert_eq!(april.len(), 1);
         assert_eq!(april[0].name, "Patriots' Day");
         assert_eq!(april[0].date, date(2026, 4, 20));
-        let federal_only = HolidayRules { federal: true, massachusetts: false };
-        assert_eq!(federal_only.holidays_between(date(2026, 4, 1), date(2026, 4, 30)).count(), 0);
+        let federal_only = HolidayRules {
+            federal: true,
+            massachusetts: false,
+        };
+        assert_eq!(
+            federal_only
+                .holidays_between(date(2026, 4, 1), date(2026, 4, 30))
+                .count(),
+            0
+        );
         assert!(builtin_holidays().len() > 300);
     }
 }

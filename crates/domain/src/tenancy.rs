@@ -17,7 +17,10 @@ impl OrgSlug {
         if s.len() < 2 || s.len() > 63 {
             return bad("must be 2 to 63 characters");
         }
-        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return bad("may contain only lower-case letters, digits and hyphens");
         }
         if !s.as_bytes()[0].is_ascii_lowercase() {
@@ -72,7 +75,12 @@ pub enum OrgKind {
 }
 
 impl OrgKind {
-    pub const MEMBER_KINDS: [OrgKind; 4] = [Self::City, Self::Town, Self::SchoolDistrict, Self::Authority];
+    pub const MEMBER_KINDS: [OrgKind; 4] = [
+        Self::City,
+        Self::Town,
+        Self::SchoolDistrict,
+        Self::Authority,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -101,7 +109,10 @@ impl OrgKind {
             "town" => Ok(Self::Town),
             "school-district" => Ok(Self::SchoolDistrict),
             "authority" => Ok(Self::Authority),
-            _ => Err(FieldError::new("kind", "must be one of city, town, school-district, authority")),
+            _ => Err(FieldError::new(
+                "kind",
+                "must be one of city, town, school-district, authority",
+            )),
         }
     }
 }
@@ -215,9 +226,10 @@ pub fn check_new_password(field: &str, raw: &str) -> Result<(), FieldError> {
 /// A population figure, as published by the Census Bureau.
 pub fn parse_population(raw: Option<i64>) -> Result<Option<i64>, FieldError> {
     match raw {
-        Some(p) if !(0..=100_000_000).contains(&p) => {
-            Err(FieldError::new("population", "must be between 0 and 100,000,000"))
-        }
+        Some(p) if !(0..=100_000_000).contains(&p) => Err(FieldError::new(
+            "population",
+            "must be between 0 and 100,000,000",
+        )),
         other => Ok(other),
     }
 }
@@ -227,7 +239,12 @@ pub fn parse_fiscal_year_start(raw: i64) -> Result<u8, FieldError> {
     u8::try_from(raw)
         .ok()
         .filter(|m| (1..=12).contains(m))
-        .ok_or_else(|| FieldError::new("fiscal_year_start_month", "must be a month number from 1 to 12"))
+        .ok_or_else(|| {
+            FieldError::new(
+                "fiscal_year_start_month",
+                "must be a month number from 1 to 12",
+            )
+        })
 }
 
 /// An IANA time zone name that this machine's time zone database knows.
@@ -235,7 +252,12 @@ pub fn parse_time_zone(raw: &str) -> Result<String, FieldError> {
     let s = raw.trim();
     jiff::tz::TimeZone::get(s)
         .map(|_| s.to_owned())
-        .map_err(|_| FieldError::new("time_zone", "must be an IANA time zone such as America/New_York"))
+        .map_err(|_| {
+            FieldError::new(
+                "time_zone",
+                "must be an IANA time zone such as America/New_York",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -249,14 +271,31 @@ mod tests {
         for bad in ["", "a", "North", "1town", "town-", "a--b", "a_b", "a b"] {
             assert!(OrgSlug::parse(bad).is_err(), "{bad} should be refused");
         }
-        assert_eq!(OrgSlug::from_name("North Reading").map(|s| s.0), Ok("north-reading".into()));
-        assert_eq!(OrgSlug::from_name("Manchester-by-the-Sea").map(|s| s.0), Ok("manchester-by-the-sea".into()));
+        assert_eq!(
+            OrgSlug::from_name("North Reading").map(|s| s.0),
+            Ok("north-reading".into())
+        );
+        assert_eq!(
+            OrgSlug::from_name("Manchester-by-the-Sea").map(|s| s.0),
+            Ok("manchester-by-the-sea".into())
+        );
     }
 
     #[test]
     fn emails_are_normalised() {
-        assert_eq!(Email::parse(" Ann@Melrose.Gov ").map(|e| e.0), Ok("ann@melrose.gov".into()));
-        for bad in ["ann", "ann@", "@x.gov", "a@b", "a b@c.gov", "a@b..gov", "a@@b.gov"] {
+        assert_eq!(
+            Email::parse(" Ann@Melrose.Gov ").map(|e| e.0),
+            Ok("ann@melrose.gov".into())
+        );
+        for bad in [
+            "ann",
+            "ann@",
+            "@x.gov",
+            "a@b",
+            "a b@c.gov",
+            "a@b..gov",
+            "a@@b.gov",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -362,15 +401,15 @@ pub mod drafts {
             if raw.population.is_some() {
                 self.population = c.take(parse_population(raw.population)).flatten();
             }
-            if let Some(tz) = &raw.time_zone {
-                if let Some(tz) = c.take(parse_time_zone(tz)) {
-                    self.time_zone = tz;
-                }
+            if let Some(tz) = &raw.time_zone
+                && let Some(tz) = c.take(parse_time_zone(tz))
+            {
+                self.time_zone = tz;
             }
-            if let Some(m) = raw.fiscal_year_start_month {
-                if let Some(m) = c.take(parse_fiscal_year_start(m)) {
-                    self.fiscal_year_start_month = m;
-                }
+            if let Some(m) = raw.fiscal_year_start_month
+                && let Some(m) = c.take(parse_fiscal_year_start(m))
+            {
+                self.fiscal_year_start_month = m;
             }
             if let Some(days) = &raw.business_hours {
                 if days.len() == 7 {
@@ -380,7 +419,10 @@ pub mod drafts {
                         }
                     }
                 } else {
-                    c.push(FieldError::new("business_hours", "must list 7 days, Monday first"));
+                    c.push(FieldError::new(
+                        "business_hours",
+                        "must list 7 days, Monday first",
+                    ));
                 }
             }
             if let Some(f) = raw.observe_federal_holidays {
@@ -397,20 +439,26 @@ pub mod drafts {
         pub fn edit(current: Self, raw: &RawOrg) -> Result<Self, Invalid> {
             let mut c = Collector::new();
             let mut next = current;
-            if let Some(n) = &raw.name {
-                if let Some(n) = c.take(text("name", n, 120)) {
-                    next.name = n;
-                }
+            if let Some(n) = &raw.name
+                && let Some(n) = c.take(text("name", n, 120))
+            {
+                next.name = n;
             }
-            if let Some(s) = &raw.slug {
-                if s.trim() != next.slug.as_str() {
-                    c.push(FieldError::new("slug", "cannot be changed: it is part of every address of the organisation"));
-                }
+            if let Some(s) = &raw.slug
+                && s.trim() != next.slug.as_str()
+            {
+                c.push(FieldError::new(
+                    "slug",
+                    "cannot be changed: it is part of every address of the organisation",
+                ));
             }
             if let Some(k) = &raw.kind {
                 match OrgKind::parse(k) {
                     Ok(k) if (k == OrgKind::Hub) == (next.kind == OrgKind::Hub) => next.kind = k,
-                    Ok(_) => c.push(FieldError::new("kind", "the hub stays the hub; members cannot become the hub")),
+                    Ok(_) => c.push(FieldError::new(
+                        "kind",
+                        "the hub stays the hub; members cannot become the hub",
+                    )),
                     Err(e) => c.push(e),
                 }
             }
@@ -431,7 +479,12 @@ pub mod drafts {
             None => Ok(None),
             Some(N::I(i)) => Ok(Some(i)),
             Some(N::S(s)) if s.trim().is_empty() => Ok(None),
-            Some(N::S(s)) => s.trim().replace(',', "").parse().map(Some).map_err(|_| serde::de::Error::custom("must be a whole number")),
+            Some(N::S(s)) => s
+                .trim()
+                .replace(',', "")
+                .parse()
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom("must be a whole number")),
         }
     }
 
@@ -465,7 +518,11 @@ pub mod drafts {
         let kind = c.take(SiteKind::parse(raw.kind.as_deref().unwrap_or("")));
         c.finish()?;
         match (name, address, kind) {
-            (Some(name), Some(address), Some(kind)) => Ok(SiteDraft { name, address, kind }),
+            (Some(name), Some(address), Some(kind)) => Ok(SiteDraft {
+                name,
+                address,
+                kind,
+            }),
             _ => Err(Invalid::one("name", "is required")),
         }
     }
@@ -501,7 +558,12 @@ pub mod drafts {
         };
         c.finish()?;
         match (email, name, role) {
-            (Some(email), Some(name), Some(role)) => Ok(UserDraft { email, name, role, password }),
+            (Some(email), Some(name), Some(role)) => Ok(UserDraft {
+                email,
+                name,
+                role,
+                password,
+            }),
             _ => Err(Invalid::one("email", "is required")),
         }
     }
@@ -512,7 +574,11 @@ pub mod drafts {
 
         #[test]
         fn a_new_member_needs_name_and_kind_and_gets_defaults() {
-            let raw = RawOrg { name: Some("North Reading".into()), kind: Some("town".into()), ..Default::default() };
+            let raw = RawOrg {
+                name: Some("North Reading".into()),
+                kind: Some("town".into()),
+                ..Default::default()
+            };
             let d = OrgDraft::parse(&raw).unwrap();
             assert_eq!(d.slug.as_str(), "north-reading");
             assert_eq!(d.time_zone, "America/New_York");
@@ -524,12 +590,23 @@ pub mod drafts {
 
         #[test]
         fn edits_keep_the_slug_and_report_bad_settings() {
-            let raw = RawOrg { name: Some("Reading".into()), kind: Some("town".into()), ..Default::default() };
+            let raw = RawOrg {
+                name: Some("Reading".into()),
+                kind: Some("town".into()),
+                ..Default::default()
+            };
             let d = OrgDraft::parse(&raw).unwrap();
-            let bad = RawOrg { slug: Some("other".into()), time_zone: Some("Nowhere".into()), ..Default::default() };
+            let bad = RawOrg {
+                slug: Some("other".into()),
+                time_zone: Some("Nowhere".into()),
+                ..Default::default()
+            };
             let err = OrgDraft::edit(d.clone(), &bad).unwrap_err();
             assert_eq!(err.0.len(), 2);
-            let ok = RawOrg { population: Some(25_000), ..Default::default() };
+            let ok = RawOrg {
+                population: Some(25_000),
+                ..Default::default()
+            };
             assert_eq!(OrgDraft::edit(d, &ok).unwrap().population, Some(25_000));
         }
 

@@ -20,11 +20,17 @@ pub struct Actor {
 
 impl Actor {
     pub fn user(id: UserId, email: &str) -> Self {
-        Self { user_id: Some(id), label: email.to_owned() }
+        Self {
+            user_id: Some(id),
+            label: email.to_owned(),
+        }
     }
 
     pub fn system(what: &str) -> Self {
-        Self { user_id: None, label: format!("system:{what}") }
+        Self {
+            user_id: None,
+            label: format!("system:{what}"),
+        }
     }
 }
 
@@ -40,7 +46,11 @@ pub struct Change<'a> {
 
 /// Appends `change` to the chain inside `tx`. The head row is updated first, which takes its row lock on
 /// PostgreSQL and so serialises appenders across servers; SQLite has one writer anyway.
-pub async fn append(tx: &mut Transaction<'_, Any>, actor: &Actor, change: Change<'_>) -> Result<i64> {
+pub async fn append(
+    tx: &mut Transaction<'_, Any>,
+    actor: &Actor,
+    change: Change<'_>,
+) -> Result<i64> {
     let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
         .fetch_one(&mut **tx)
         .await?;
@@ -82,7 +92,10 @@ pub async fn append(tx: &mut Transaction<'_, Any>, actor: &Actor, change: Change
     .bind(&hash)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut **tx).await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
     Ok(seq)
 }
 
@@ -105,7 +118,8 @@ pub struct Entry {
 fn entry(r: &AnyRow) -> Result<Entry> {
     let json = |col: &str| -> Result<Option<serde_json::Value>> {
         let raw: Option<String> = r.try_get(col)?;
-        raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
     };
     Ok(Entry {
         seq: r.try_get("seq")?,
@@ -144,16 +158,20 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
         q.push(" AND a.org_id = ").bind(o.to_string());
     }
     if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
-        q.push(" AND a.action LIKE ").bind(format!("{}%", a.replace(['%', '_'], "")));
+        q.push(" AND a.action LIKE ")
+            .bind(format!("{}%", a.replace(['%', '_'], "")));
     }
     if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
-        q.push(" AND LOWER(a.actor) LIKE ").bind(format!("%{}%", a.to_lowercase().replace(['%', '_'], "")));
+        q.push(" AND LOWER(a.actor) LIKE ")
+            .bind(format!("%{}%", a.to_lowercase().replace(['%', '_'], "")));
     }
     if let Some(e) = f.entity_id.as_deref().filter(|s| !s.is_empty()) {
         q.push(" AND a.entity_id = ").bind(e.to_owned());
     }
     if let Some(after) = page.after.as_deref() {
-        let seq: i64 = after.parse().map_err(|_| domain::Invalid::one("cursor", "is not a cursor from this list"))?;
+        let seq: i64 = after
+            .parse()
+            .map_err(|_| domain::Invalid::one("cursor", "is not a cursor from this list"))?;
         q.push(" AND a.seq < ").bind(seq);
     }
     q.push(" ORDER BY a.seq DESC LIMIT ").bind(page.fetch());
@@ -213,11 +231,17 @@ pub async fn verify(db: &Db) -> Result<Verification> {
             );
             count += 1;
             if stored_prev != prev || computed != stored || seq != last_seq + 1 {
-                return Ok(Verification { entries: count, first_bad_seq: Some(seq) });
+                return Ok(Verification {
+                    entries: count,
+                    first_bad_seq: Some(seq),
+                });
             }
             prev = stored;
             last_seq = seq;
         }
     }
-    Ok(Verification { entries: count, first_bad_seq: None })
+    Ok(Verification {
+        entries: count,
+        first_bad_seq: None,
+    })
 }

@@ -20,7 +20,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A hash to verify against when the email is unknown, so that a wrong email and a wrong password take
@@ -51,7 +55,12 @@ pub struct Session {
 }
 
 /// Starts a session; returns the cookie value (shown once) and the session.
-pub async fn create_session(db: &Db, user: UserId, org: Option<OrgId>, ttl_ms: i64) -> Result<(String, Session)> {
+pub async fn create_session(
+    db: &Db,
+    user: UserId,
+    org: Option<OrgId>,
+    ttl_ms: i64,
+) -> Result<(String, Session)> {
     let secret = random_secret();
     let s = Session {
         token_hash: sha256_hex(&secret),
@@ -105,13 +114,20 @@ pub async fn set_session_org(db: &Db, token_hash: &str, org: OrgId) -> Result<()
 }
 
 pub async fn end_session(db: &Db, token_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&db.write).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(&db.write)
+        .await?;
     Ok(())
 }
 
 /// Removes expired sessions: a periodic job.
 pub async fn purge_expired_sessions(db: &Db) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms()).execute(&db.write).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now_ms())
+        .execute(&db.write)
+        .await?
+        .rows_affected())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,7 +148,13 @@ pub struct ApiToken {
 pub const TOKEN_PREFIX: &str = "cvt_";
 
 /// Creates a token for a person; returns the token (shown once) and its record.
-pub async fn create_token(db: &Db, actor: &Actor, user: UserId, org: OrgId, name: &str) -> Result<(String, ApiToken)> {
+pub async fn create_token(
+    db: &Db,
+    actor: &Actor,
+    user: UserId,
+    org: OrgId,
+    name: &str,
+) -> Result<(String, ApiToken)> {
     let secret = format!("{TOKEN_PREFIX}{}", random_secret());
     let t = ApiToken {
         id: TokenId::new(),
@@ -179,8 +201,13 @@ pub async fn find_token_user(db: &Db, secret: &str) -> Result<Option<(TokenId, U
     .bind(sha256_hex(secret))
     .fetch_optional(&db.read)
     .await?;
-    row.map(|r| Ok((parse_id(&r.try_get::<String, _>("id")?)?, parse_id(&r.try_get::<String, _>("user_id")?)?)))
-        .transpose()
+    row.map(|r| {
+        Ok((
+            parse_id(&r.try_get::<String, _>("id")?)?,
+            parse_id(&r.try_get::<String, _>("user_id")?)?,
+        ))
+    })
+    .transpose()
 }
 
 /// Records that a token was used; at most once a minute per token, to keep reads from writing.
@@ -282,6 +309,9 @@ pub async fn record_failure(db: &Db, key: &str) -> Result<()> {
 }
 
 pub async fn clear_failures(db: &Db, key: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1").bind(key).execute(&db.write).await?;
+    sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+        .bind(key)
+        .execute(&db.write)
+        .await?;
     Ok(())
 }

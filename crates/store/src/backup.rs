@@ -68,20 +68,36 @@ async fn columns(db: &Db, table: &str) -> Result<Vec<(String, Kind)>> {
 /// The application tables the database actually has (migration bookkeeping excluded).
 pub async fn catalog_tables(db: &Db) -> Result<Vec<String>> {
     let sql = match db.backend() {
-        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
-        Backend::Postgres => "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' ORDER BY table_name",
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' ORDER BY table_name"
+        }
     };
-    sqlx::query(sql).fetch_all(&db.read).await?.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    sqlx::query(sql)
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get("name")?))
+        .collect()
 }
 
 /// Writes every row of every table; returns the number of rows written.
 pub async fn dump(db: &Db, out: &mut impl Write) -> Result<u64> {
     let io = |e: std::io::Error| StoreError::Corrupt(format!("writing the backup: {e}"));
-    writeln!(out, "{}", serde_json::json!({ "format": "civitas-backup", "version": 1, "tables": TABLES })).map_err(io)?;
+    writeln!(
+        out,
+        "{}",
+        serde_json::json!({ "format": "civitas-backup", "version": 1, "tables": TABLES })
+    )
+    .map_err(io)?;
     let mut n = 0;
     for table in TABLES {
         let cols = columns(db, table).await?;
-        let rows = sqlx::query(&format!("SELECT * FROM {table}")).fetch_all(&db.read).await?;
+        let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+            .fetch_all(&db.read)
+            .await?;
         for r in &rows {
             let mut obj = Map::new();
             for (name, kind) in &cols {
@@ -106,9 +122,15 @@ pub async fn dump(db: &Db, out: &mut impl Write) -> Result<u64> {
 /// Loads a backup into an empty, migrated database. Nothing is written unless everything loads.
 pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
     let bad = |m: String| StoreError::Invalid(domain::Invalid::one("backup", m));
-    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM orgs").fetch_one(&db.read).await?.try_get("n")?;
+    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM orgs")
+        .fetch_one(&db.read)
+        .await?
+        .try_get("n")?;
     if existing > 0 {
-        return Err(bad("the target database is not empty; restore into a new data directory or database".into()));
+        return Err(bad(
+            "the target database is not empty; restore into a new data directory or database"
+                .into(),
+        ));
     }
     let mut kinds = std::collections::HashMap::new();
     for t in TABLES {
@@ -116,42 +138,72 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
     }
     let mut tx = db.write.begin().await?;
     // The migration seeds the audit head; the backup carries the real one.
-    sqlx::query("DELETE FROM audit_head").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM audit_head")
+        .execute(&mut *tx)
+        .await?;
     let mut n = 0;
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(|e| bad(format!("line {}: {e}", i + 1)))?;
-        let v: Value = serde_json::from_str(&line).map_err(|e| bad(format!("line {}: {e}", i + 1)))?;
+        let v: Value =
+            serde_json::from_str(&line).map_err(|e| bad(format!("line {}: {e}", i + 1)))?;
         if i == 0 {
             if v.get("format").and_then(Value::as_str) != Some("civitas-backup") {
                 return Err(bad("line 1: not a Civitas backup".into()));
             }
             continue;
         }
-        let table = v.get("table").and_then(Value::as_str).ok_or_else(|| bad(format!("line {}: no table", i + 1)))?;
-        let cols = kinds.get(table).ok_or_else(|| bad(format!("line {}: unknown table {table}", i + 1)))?;
-        let row = v.get("row").and_then(Value::as_object).ok_or_else(|| bad(format!("line {}: no row", i + 1)))?;
-        insert_row(&mut tx, table, cols, row).await.map_err(|e| match e {
-            StoreError::Db(e) => bad(format!("line {}: {e}", i + 1)),
-            other => other,
-        })?;
+        let table = v
+            .get("table")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("line {}: no table", i + 1)))?;
+        let cols = kinds
+            .get(table)
+            .ok_or_else(|| bad(format!("line {}: unknown table {table}", i + 1)))?;
+        let row = v
+            .get("row")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad(format!("line {}: no row", i + 1)))?;
+        insert_row(&mut tx, table, cols, row)
+            .await
+            .map_err(|e| match e {
+                StoreError::Db(e) => bad(format!("line {}: {e}", i + 1)),
+                other => other,
+            })?;
         n += 1;
     }
     tx.commit().await?;
     Ok(n)
 }
 
-async fn insert_row(tx: &mut Transaction<'_, Any>, table: &str, cols: &[(String, Kind)], row: &Map<String, Value>) -> Result<()> {
+async fn insert_row(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    cols: &[(String, Kind)],
+    row: &Map<String, Value>,
+) -> Result<()> {
     let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), marks.join(", "));
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        marks.join(", ")
+    );
     let mut q = sqlx::query(&sql);
     for (name, kind) in cols {
         let v = row.get(name).unwrap_or(&Value::Null);
         q = match (kind, v) {
             (Kind::Int, Value::Null) => q.bind(None::<i64>),
-            (Kind::Int, v) => q.bind(v.as_i64().ok_or_else(|| StoreError::Corrupt(format!("{table}.{name} must be an integer")))?),
+            (Kind::Int, v) => q.bind(v.as_i64().ok_or_else(|| {
+                StoreError::Corrupt(format!("{table}.{name} must be an integer"))
+            })?),
             (Kind::Bool, Value::Null) => q.bind(None::<bool>),
-            (Kind::Bool, v) => q.bind(v.as_bool().or_else(|| v.as_i64().map(|i| i != 0)).ok_or_else(|| StoreError::Corrupt(format!("{table}.{name} must be a boolean")))?),
+            (Kind::Bool, v) => q.bind(
+                v.as_bool()
+                    .or_else(|| v.as_i64().map(|i| i != 0))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("{table}.{name} must be a boolean"))
+                    })?,
+            ),
             (Kind::Text, Value::Null) => q.bind(None::<String>),
             (Kind::Text, Value::String(s)) => q.bind(s.clone()),
             (Kind::Text, other) => q.bind(other.to_string()),

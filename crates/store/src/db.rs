@@ -22,7 +22,9 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { max_connections: 16 }
+        Self {
+            max_connections: 16,
+        }
     }
 }
 
@@ -38,10 +40,14 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-type ConnectFuture<'c> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+type ConnectFuture<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
 
 /// Every SQLite connection: WAL so readers never block the writer, foreign keys, and a busy timeout.
-fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> ConnectFuture<'_> {
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> ConnectFuture<'_> {
     Box::pin(async move {
         conn.execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
@@ -57,7 +63,11 @@ impl Db {
     pub async fn connect(url: &str, opts: &DbOptions) -> Result<Self, sqlx::Error> {
         install_default_drivers();
         if url.starts_with("sqlite:") {
-            let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
             let pragmas = sqlite_pragmas;
             let write = AnyPoolOptions::new()
                 .max_connections(1)
@@ -72,16 +82,26 @@ impl Db {
                 .after_connect(pragmas)
                 .connect(&url)
                 .await?;
-            Ok(Self { write, read, backend: Backend::Sqlite })
+            Ok(Self {
+                write,
+                read,
+                backend: Backend::Sqlite,
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            Ok(Self { write: pool.clone(), read: pool, backend: Backend::Postgres })
+            Ok(Self {
+                write: pool.clone(),
+                read: pool,
+                backend: Backend::Postgres,
+            })
         } else {
-            Err(sqlx::Error::Configuration("database URL must start with sqlite:// or postgres://".into()))
+            Err(sqlx::Error::Configuration(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
         }
     }
 
@@ -99,7 +119,10 @@ impl Db {
 
     /// Whether the database answers: what /readyz reports.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -109,7 +132,11 @@ impl Db {
 
     /// The names of the migrations each backend embeds: they must match (a test checks).
     pub fn migration_names() -> (Vec<String>, Vec<String>) {
-        let names = |m: &sqlx::migrate::Migrator| m.iter().map(|x| format!("{}_{}", x.version, x.description)).collect();
+        let names = |m: &sqlx::migrate::Migrator| {
+            m.iter()
+                .map(|x| format!("{}_{}", x.version, x.description))
+                .collect()
+        };
         (names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS))
     }
 }

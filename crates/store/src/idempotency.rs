@@ -15,7 +15,11 @@ pub enum Reservation {
     /// A different request used this key.
     Mismatch,
     /// The stored response to replay.
-    Done { status: u16, headers: Vec<(String, String)>, body: String },
+    Done {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
 }
 
 /// Keys are kept for a day.
@@ -64,7 +68,14 @@ pub async fn reserve(db: &Db, user: &str, key: &str, fingerprint: &str) -> Resul
     })
 }
 
-pub async fn complete(db: &Db, user: &str, key: &str, status: u16, headers: &[(String, String)], body: &str) -> Result<()> {
+pub async fn complete(
+    db: &Db,
+    user: &str,
+    key: &str,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> Result<()> {
     sqlx::query("UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE user_id = $4 AND key = $5")
         .bind(i64::from(status))
         .bind(serde_json::to_string(headers).unwrap_or_else(|_| "[]".into()))
@@ -88,9 +99,11 @@ pub async fn release(db: &Db, user: &str, key: &str) -> Result<()> {
 
 /// Removes keys older than the retention period: a recurring job.
 pub async fn purge_expired(db: &Db) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now_ms() - RETENTION_MS)
-        .execute(&db.write)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(now_ms() - RETENTION_MS)
+            .execute(&db.write)
+            .await?
+            .rows_affected(),
+    )
 }

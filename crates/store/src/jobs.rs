@@ -38,7 +38,13 @@ fn job(r: &AnyRow) -> Result<Job> {
 }
 
 /// Queues a job to run at `run_at`. Returns false when a job with the same dedupe key already exists.
-pub async fn enqueue(db: &Db, kind: &str, payload: &serde_json::Value, run_at: i64, dedupe_key: Option<&str>) -> Result<bool> {
+pub async fn enqueue(
+    db: &Db,
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: i64,
+    dedupe_key: Option<&str>,
+) -> Result<bool> {
     let n = sqlx::query(
         "INSERT INTO jobs (id, kind, dedupe_key, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (dedupe_key) DO NOTHING",
@@ -68,7 +74,12 @@ pub async fn claim(db: &Db, worker: &str, lease_ms: i64) -> Result<Option<Job>> 
            OR (status = 'running' AND locked_until < $3) ORDER BY run_at LIMIT 1{lock}) \
          RETURNING id, kind, dedupe_key, payload, run_at, attempts, max_attempts, status, last_error"
     );
-    let row = sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(now).fetch_optional(&db.write).await?;
+    let row = sqlx::query(&sql)
+        .bind(worker)
+        .bind(now + lease_ms)
+        .bind(now)
+        .fetch_optional(&db.write)
+        .await?;
     row.as_ref().map(job).transpose()
 }
 
@@ -101,8 +112,19 @@ pub async fn fail(db: &Db, job: &Job, error: &str) -> Result<()> {
 /// Jobs by status, newest first: for operators.
 pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<Job>> {
     let rows = match status {
-        Some(s) => sqlx::query("SELECT * FROM jobs WHERE status = $1 ORDER BY run_at DESC LIMIT $2").bind(s).bind(limit).fetch_all(&db.read).await?,
-        None => sqlx::query("SELECT * FROM jobs ORDER BY run_at DESC LIMIT $1").bind(limit).fetch_all(&db.read).await?,
+        Some(s) => {
+            sqlx::query("SELECT * FROM jobs WHERE status = $1 ORDER BY run_at DESC LIMIT $2")
+                .bind(s)
+                .bind(limit)
+                .fetch_all(&db.read)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT * FROM jobs ORDER BY run_at DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&db.read)
+                .await?
+        }
     };
     rows.iter().map(job).collect()
 }

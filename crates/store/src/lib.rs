@@ -12,10 +12,10 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 mod db;
-pub(crate) mod sql;
 pub mod idempotency;
 pub mod jobs;
 pub mod page;
+pub(crate) mod sql;
 pub mod tenancy;
 
 pub use db::{Backend, Db, DbOptions, now_ms};
@@ -50,7 +50,10 @@ impl StoreError {
             && d.is_unique_violation()
             && (d.message().contains(column) || d.constraint().is_some_and(|c| c.contains(column)))
         {
-            return Self::Conflict { field: field.to_owned(), message: message.to_owned() };
+            return Self::Conflict {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            };
         }
         Self::Db(e)
     }
@@ -58,5 +61,6 @@ impl StoreError {
 
 /// Reads a typed id out of a text column.
 pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T> {
-    raw.parse().map_err(|_| StoreError::Corrupt(format!("bad id {raw:?}")))
+    raw.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad id {raw:?}")))
 }

@@ -20,7 +20,11 @@ impl PageRequest {
 
     /// The limit, clamped to 1..=MAX_LIMIT.
     pub fn limit(&self) -> u32 {
-        if self.limit == 0 { DEFAULT_LIMIT } else { self.limit.min(MAX_LIMIT) }
+        if self.limit == 0 {
+            DEFAULT_LIMIT
+        } else {
+            self.limit.min(MAX_LIMIT)
+        }
     }
 
     /// Asks for one row more than the page so that we know whether there is a next page.
@@ -37,11 +41,18 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Trims the extra row fetched by [`PageRequest::fetch`] and computes the next cursor from the last row.
-    pub(crate) fn from_rows(mut rows: Vec<T>, req: &PageRequest, key: impl Fn(&T) -> String) -> Self {
+    pub(crate) fn from_rows(
+        mut rows: Vec<T>,
+        req: &PageRequest,
+        key: impl Fn(&T) -> String,
+    ) -> Self {
         let limit = req.limit() as usize;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = if more { rows.last().map(key) } else { None };
-        Self { items: rows, next_cursor }
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 }

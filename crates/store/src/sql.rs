@@ -14,7 +14,11 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Self { text: text.to_owned(), args: AnyArguments::default(), n: 0 }
+        Self {
+            text: text.to_owned(),
+            args: AnyArguments::default(),
+            n: 0,
+        }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -56,11 +60,19 @@ impl Sql {
         self
     }
 
-    pub async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Any>>(self, ex: E) -> sqlx::Result<Vec<AnyRow>> {
+    pub async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Any>>(
+        self,
+        ex: E,
+    ) -> sqlx::Result<Vec<AnyRow>> {
         sqlx::query_with(&self.text, self.args).fetch_all(ex).await
     }
 
-    pub async fn fetch_optional<'e, E: sqlx::Executor<'e, Database = Any>>(self, ex: E) -> sqlx::Result<Option<AnyRow>> {
-        sqlx::query_with(&self.text, self.args).fetch_optional(ex).await
+    pub async fn fetch_optional<'e, E: sqlx::Executor<'e, Database = Any>>(
+        self,
+        ex: E,
+    ) -> sqlx::Result<Option<AnyRow>> {
+        sqlx::query_with(&self.text, self.args)
+            .fetch_optional(ex)
+            .await
     }
 }

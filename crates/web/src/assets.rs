@@ -21,7 +21,10 @@ async fn serve(Path(path): Path<String>) -> Response {
         Some(file) => {
             let mime = mime_guess::from_path(&path).first_or_octet_stream();
             (
-                [(header::CONTENT_TYPE, mime.as_ref().to_owned()), (header::CACHE_CONTROL, "public, max-age=86400".to_owned())],
+                [
+                    (header::CONTENT_TYPE, mime.as_ref().to_owned()),
+                    (header::CACHE_CONTROL, "public, max-age=86400".to_owned()),
+                ],
                 file.data,
             )
                 .into_response()

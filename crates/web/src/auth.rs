@@ -40,7 +40,11 @@ impl Principal {
     /// Like [`Principal::scope`], but a person whose roles never allow `perm` anywhere is refused (403).
     pub fn require(&self, perm: Permission) -> Result<Scope, Failure> {
         let s = self.scope(perm);
-        if s.is_empty() { Err(Failure::Forbidden) } else { Ok(s) }
+        if s.is_empty() {
+            Err(Failure::Forbidden)
+        } else {
+            Ok(s)
+        }
     }
 
     pub fn actor(&self) -> Actor {
@@ -76,16 +80,24 @@ impl Principal {
 }
 
 pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
 }
 
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Resolves the request's credentials, or `None` when there are none or they are not valid.
@@ -134,7 +146,10 @@ impl IntoResponse for AuthRejection {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(p.clone());
         }
@@ -144,7 +159,10 @@ impl FromRequestParts<AppState> for Principal {
                 parts.extensions.insert(p.clone());
                 Ok(p)
             }
-            Ok(None) => Err(AuthRejection { api, failure: Failure::Unauthenticated }),
+            Ok(None) => Err(AuthRejection {
+                api,
+                failure: Failure::Unauthenticated,
+            }),
             Err(f) => Err(AuthRejection { api, failure: f }),
         }
     }

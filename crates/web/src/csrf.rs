@@ -22,7 +22,13 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(Request::from_parts(parts, body)).await;
     }
     let api = parts.uri.path().starts_with("/api/");
-    let refuse = |f: Failure| if api { ApiError(f).into_response() } else { PageError(f).into_response() };
+    let refuse = |f: Failure| {
+        if api {
+            ApiError(f).into_response()
+        } else {
+            PageError(f).into_response()
+        }
+    };
     let expected = match cookie(&parts, SESSION_COOKIE) {
         Some(secret) => match store::auth::find_session(&state.db, secret).await {
             Ok(Some(s)) => Some(s.csrf_token),
@@ -31,7 +37,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         },
         None => cookie(&parts, PRE_SESSION_CSRF_COOKIE).map(str::to_owned),
     };
-    let header_token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_token = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let is_form = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -39,7 +49,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return refuse(Failure::BadRequest("the request body is too large or could not be read".into())),
+        Err(_) => {
+            return refuse(Failure::BadRequest(
+                "the request body is too large or could not be read".into(),
+            ));
+        }
     };
     let form_token = if is_form {
         form_urlencoded_field(&bytes, "_csrf")
@@ -56,11 +70,16 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             "the form has expired or did not come from this site (CSRF check failed); reload the page and try again".into(),
         ));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -14,10 +14,15 @@ pub enum Failure {
     Forbidden,
     NotFound,
     Invalid(Vec<FieldError>),
-    Conflict { field: String, message: String },
+    Conflict {
+        field: String,
+        message: String,
+    },
     /// `If-Match` named a version that is no longer current.
     Stale,
-    TooManyRequests { retry_after_s: i64 },
+    TooManyRequests {
+        retry_after_s: i64,
+    },
     BadRequest(String),
     Internal(String),
 }
@@ -82,7 +87,9 @@ impl Failure {
     pub fn field_errors(&self) -> Vec<FieldError> {
         match self {
             Self::Invalid(errs) => errs.clone(),
-            Self::Conflict { field, message } => vec![FieldError::new(field.clone(), message.clone())],
+            Self::Conflict { field, message } => {
+                vec![FieldError::new(field.clone(), message.clone())]
+            }
             _ => Vec::new(),
         }
     }
@@ -153,14 +160,18 @@ impl IntoResponse for ApiError {
             errors: f.field_errors(),
         };
         let mut res = (status, axum::Json(body)).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Failure::TooManyRequests { retry_after_s } = f {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Failure::TooManyRequests { retry_after_s } = f
+            && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if matches!(f, Failure::Unauthenticated) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

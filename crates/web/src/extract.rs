@@ -23,11 +23,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
         if !is_json {
-            return Err(ApiError(Failure::BadRequest("send the body as JSON with `Content-Type: application/json`".into())));
+            return Err(ApiError(Failure::BadRequest(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            )));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError(Failure::BadRequest("the request body could not be read".into())))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError(Failure::BadRequest(
+                "the request body could not be read".into(),
+            ))
+        })?;
         decode_json(&bytes).map(ApiJson)
     }
 }
@@ -38,11 +42,17 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError(Failure::BadRequest(format!("the body is not valid JSON: {inner}")))
+            ApiError(Failure::BadRequest(format!(
+                "the body is not valid JSON: {inner}"
+            )))
         } else {
             let field = if path == "." { "body".to_owned() } else { path };
             let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             ApiError(Failure::Invalid(vec![FieldError::new(field, message)]))
         }
     })
@@ -57,10 +67,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
-            let field = e.path().to_string();
-            ApiError(Failure::Invalid(vec![FieldError::new(if field == "." { "query".into() } else { field }, e.into_inner().to_string())]))
-        })
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                ApiError(Failure::Invalid(vec![FieldError::new(
+                    if field == "." { "query".into() } else { field },
+                    e.into_inner().to_string(),
+                )]))
+            })
     }
 }
 
@@ -79,16 +94,27 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn to_request(&self) -> Result<PageRequest, Failure> {
-        if let Some(l) = self.limit {
-            if l == 0 || l > store::page::MAX_LIMIT {
-                return Err(Failure::Invalid(vec![FieldError::new("limit", "must be between 1 and 200")]));
-            }
+        if let Some(l) = self.limit
+            && (l == 0 || l > store::page::MAX_LIMIT)
+        {
+            return Err(Failure::Invalid(vec![FieldError::new(
+                "limit",
+                "must be between 1 and 200",
+            )]));
         }
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| Failure::Invalid(vec![FieldError::new("cursor", "is not a cursor returned by this list")]))?),
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                Failure::Invalid(vec![FieldError::new(
+                    "cursor",
+                    "is not a cursor returned by this list",
+                )])
+            })?),
         };
-        Ok(PageRequest { after, limit: self.limit.unwrap_or(store::page::DEFAULT_LIMIT) })
+        Ok(PageRequest {
+            after,
+            limit: self.limit.unwrap_or(store::page::DEFAULT_LIMIT),
+        })
     }
 }
 
@@ -97,14 +123,21 @@ pub fn encode_cursor(key: &str) -> String {
 }
 
 fn decode_cursor(c: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
     String::from_utf8(bytes).ok()
 }
 
 /// The version an `If-Match` header names (`"v3"`), `None` when absent or `*`.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Failure> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let s = v.to_str().map_err(|_| Failure::BadRequest("If-Match is not readable".into()))?.trim();
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| Failure::BadRequest("If-Match is not readable".into()))?
+        .trim();
     if s == "*" {
         return Ok(None);
     }
@@ -113,9 +146,12 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Failure> {
         .strip_prefix('v')
         .and_then(|n| n.parse().ok())
         .map(Some)
-        .ok_or_else(|| Failure::BadRequest("If-Match must be an ETag this API returned, such as \"v3\"".into()))
+        .ok_or_else(|| {
+            Failure::BadRequest("If-Match must be an ETag this API returned, such as \"v3\"".into())
+        })
 }
 
 pub fn etag(version: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"v{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
+    HeaderValue::from_str(&format!("\"v{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
 }

@@ -18,12 +18,22 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if req.method() != Method::POST || !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    let Some(key) = req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) else {
+    let Some(key) = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned))
+    else {
         return next.run(req).await;
     };
     let key = match key {
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k,
-        _ => return ApiError(Failure::Invalid(vec![domain::FieldError::new("Idempotency-Key", "must be 1 to 255 visible characters")])).into_response(),
+        _ => {
+            return ApiError(Failure::Invalid(vec![domain::FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 visible characters",
+            )]))
+            .into_response();
+        }
     };
     let (parts, body) = req.into_parts();
     let credential = match bearer(&parts).or_else(|| cookie(&parts, SESSION_COOKIE)) {
@@ -32,9 +42,17 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         None => return next.run(Request::from_parts(parts, body)).await,
     };
     let Ok(bytes) = body.collect().await.map(|b| b.to_bytes()) else {
-        return ApiError(Failure::BadRequest("the request body could not be read".into())).into_response();
+        return ApiError(Failure::BadRequest(
+            "the request body could not be read".into(),
+        ))
+        .into_response();
     };
-    let fingerprint = store::auth::sha256_hex(&format!("{} {}\n{}", parts.method, parts.uri, String::from_utf8_lossy(&bytes)));
+    let fingerprint = store::auth::sha256_hex(&format!(
+        "{} {}\n{}",
+        parts.method,
+        parts.uri,
+        String::from_utf8_lossy(&bytes)
+    ));
     match idempotency::reserve(&state.db, &credential, &key, &fingerprint).await {
         Err(e) => return ApiError(Failure::internal(e)).into_response(),
         Ok(Reservation::InProgress) => {
@@ -51,19 +69,27 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             )]))
             .into_response();
         }
-        Ok(Reservation::Done { status, headers, body }) => {
-            let mut res = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+        Ok(Reservation::Done {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut res =
+                (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
             for (k, v) in headers {
                 if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
                     res.headers_mut().insert(k, v);
                 }
             }
-            res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            res.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             return res;
         }
         Ok(Reservation::Reserved) => {}
     }
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let (rparts, rbody) = res.into_parts();
     let Ok(rbytes) = rbody.collect().await.map(|b| b.to_bytes()) else {
         let _ = idempotency::release(&state.db, &credential, &key).await;
@@ -78,7 +104,16 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             .filter(|(k, _)| matches!(k.as_str(), "content-type" | "etag" | "location"))
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        if let Err(e) = idempotency::complete(&state.db, &credential, &key, rparts.status.as_u16(), &keep, &String::from_utf8_lossy(&rbytes)).await {
+        if let Err(e) = idempotency::complete(
+            &state.db,
+            &credential,
+            &key,
+            rparts.status.as_u16(),
+            &keep,
+            &String::from_utf8_lossy(&rbytes),
+        )
+        .await
+        {
             tracing::error!(error = %e, "could not store the idempotent response");
         }
     }

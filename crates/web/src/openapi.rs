@@ -46,14 +46,23 @@ fn operation(r: &RouteInfo) -> Value {
         params.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } }));
         params.push(json!({ "name": "cursor", "in": "query", "description": "The `next_cursor` of the previous page.", "schema": { "type": "string" } }));
     }
-    let schema = schema_for(r.path).map(|s| json!({ "$ref": format!("#/components/schemas/{s}") })).unwrap_or(json!({ "type": "object" }));
+    let schema = schema_for(r.path)
+        .map(|s| json!({ "$ref": format!("#/components/schemas/{s}") }))
+        .unwrap_or(json!({ "type": "object" }));
     let ok_body = if is_list(r) {
         json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": schema }, "next_cursor": { "type": "string" } } })
     } else {
         schema
     };
     let (ok, ok_desc) = match r.method {
-        "POST" if !r.path.ends_with("/deactivate") && !r.path.ends_with("/reactivate") && !r.path.ends_with("/disable") && !r.path.ends_with("/enable") => ("201", "Created"),
+        "POST"
+            if !r.path.ends_with("/deactivate")
+                && !r.path.ends_with("/reactivate")
+                && !r.path.ends_with("/disable")
+                && !r.path.ends_with("/enable") =>
+        {
+            ("201", "Created")
+        }
         "DELETE" => ("204", "Done"),
         _ => ("200", "OK"),
     };
@@ -82,10 +91,10 @@ fn operation(r: &RouteInfo) -> Value {
         "parameters": params,
         "responses": responses,
     });
-    if matches!(r.method, "POST" | "PATCH") {
-        if let Some(input) = input_for(r.path) {
-            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{input}") } } } });
-        }
+    if matches!(r.method, "POST" | "PATCH")
+        && let Some(input) = input_for(r.path)
+    {
+        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{input}") } } } });
     }
     op
 }

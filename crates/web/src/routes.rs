@@ -24,13 +24,24 @@ pub struct Table {
 
 macro_rules! method {
     ($name:ident, $m:literal, $routing:ident) => {
-        pub fn $name<H, T>(mut self, path: &'static str, summary: &'static str, needs: &'static str, h: H) -> Self
+        pub fn $name<H, T>(
+            mut self,
+            path: &'static str,
+            summary: &'static str,
+            needs: &'static str,
+            h: H,
+        ) -> Self
         where
             H: Handler<T, AppState>,
             T: 'static,
         {
             self.router = self.router.route(path, $routing(h));
-            self.list.push(RouteInfo { method: $m, path, summary, needs });
+            self.list.push(RouteInfo {
+                method: $m,
+                path,
+                summary,
+                needs,
+            });
             self
         }
     };
@@ -38,7 +49,10 @@ macro_rules! method {
 
 impl Table {
     fn new() -> Self {
-        Self { router: Router::new(), list: Vec::new() }
+        Self {
+            router: Router::new(),
+            list: Vec::new(),
+        }
     }
 
     method!(get, "GET", get);

@@ -15,7 +15,11 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self { region_name: "Civitas region".into(), secure_cookies: false, session_ttl_ms: 12 * 60 * 60 * 1000 }
+        Self {
+            region_name: "Civitas region".into(),
+            secure_cookies: false,
+            session_ttl_ms: 12 * 60 * 60 * 1000,
+        }
     }
 }
 
@@ -27,6 +31,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, config: WebConfig) -> Self {
-        Self { db, config: Arc::new(config) }
+        Self {
+            db,
+            config: Arc::new(config),
+        }
     }
 }

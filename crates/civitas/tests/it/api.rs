@@ -8,56 +8,136 @@ use serde_json::json;
 #[tokio::test]
 async fn me_reports_the_person_and_their_grants() {
     let app = TestApp::new().await;
-    let (status, body) = json(app.api("member-admin", Method::GET, "/api/v1/me").send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("member-admin", Method::GET, "/api/v1/me")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(body["user"]["email"], "member-admin@north-reading.example.gov");
+    assert_eq!(
+        body["user"]["email"],
+        "member-admin@north-reading.example.gov"
+    );
     assert_eq!(body["grants"][0]["role"], "member-admin");
     assert_eq!(body["grants"][0]["org_slug"], OWN);
-    assert!(body["user"].get("password_hash").is_none(), "the hash must never be serialised");
+    assert!(
+        body["user"].get("password_hash").is_none(),
+        "the hash must never be serialised"
+    );
 }
 
 #[tokio::test]
 async fn requests_without_valid_credentials_get_401_problems() {
     let app = TestApp::new().await;
-    let res = app.client.get(app.url("/api/v1/orgs")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/orgs"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    let res = app.client.get(app.url("/api/v1/orgs")).bearer_auth("cvt_not-a-token").send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/orgs"))
+        .bearer_auth("cvt_not-a-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 
 #[tokio::test]
 async fn a_member_lists_only_itself_and_the_hub_lists_everyone() {
     let app = TestApp::new().await;
-    let (_, body) = json(app.api("member-staff", Method::GET, "/api/v1/orgs").send().await.unwrap()).await;
-    let slugs: Vec<&str> = body["items"].as_array().unwrap().iter().map(|o| o["slug"].as_str().unwrap()).collect();
+    let (_, body) = json(
+        app.api("member-staff", Method::GET, "/api/v1/orgs")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let slugs: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs, [OWN]);
-    let (_, body) = json(app.api("hub-agent", Method::GET, "/api/v1/orgs").send().await.unwrap()).await;
+    let (_, body) = json(
+        app.api("hub-agent", Method::GET, "/api/v1/orgs")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(body["items"].as_array().unwrap().len(), 3);
 }
 
 #[tokio::test]
 async fn bad_input_names_the_field() {
     let app = TestApp::new().await;
-    let res = app.api("hub-admin", Method::POST, "/api/v1/orgs").json(&json!({ "name": "", "kind": "village", "population": -5 })).send().await.unwrap();
+    let res = app
+        .api("hub-admin", Method::POST, "/api/v1/orgs")
+        .json(&json!({ "name": "", "kind": "village", "population": -5 }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let (status, body) = json(res).await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert!(fields.contains(&"name") && fields.contains(&"kind") && fields.contains(&"population"), "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"name") && fields.contains(&"kind") && fields.contains(&"population"),
+        "{body}"
+    );
 
-    let (status, body) = json(app.api("hub-admin", Method::POST, "/api/v1/orgs").json(&json!({ "name": "Reading", "kind": "town", "population": "many" })).send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("hub-admin", Method::POST, "/api/v1/orgs")
+            .json(&json!({ "name": "Reading", "kind": "town", "population": "many" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["field"], "population", "{body}");
 
-    let (status, _) = json(app.api("hub-admin", Method::POST, "/api/v1/orgs").header("content-type", "application/json").body("{not json").send().await.unwrap()).await;
+    let (status, _) = json(
+        app.api("hub-admin", Method::POST, "/api/v1/orgs")
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
 
-    let (status, body) = json(app.api("hub-admin", Method::GET, "/api/v1/orgs?limit=0").send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("hub-admin", Method::GET, "/api/v1/orgs?limit=0")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["field"], "limit");
 
-    let (status, body) = json(app.api("hub-admin", Method::GET, "/api/v1/orgs?limit=lots").send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("hub-admin", Method::GET, "/api/v1/orgs?limit=lots")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["errors"][0]["field"], "limit");
 }
@@ -65,7 +145,14 @@ async fn bad_input_names_the_field() {
 #[tokio::test]
 async fn a_taken_slug_or_email_is_a_conflict_on_that_field() {
     let app = TestApp::new().await;
-    let (status, body) = json(app.api("hub-admin", Method::POST, "/api/v1/orgs").json(&json!({ "name": "Stoneham", "slug": OTHER, "kind": "town" })).send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("hub-admin", Method::POST, "/api/v1/orgs")
+            .json(&json!({ "name": "Stoneham", "slug": OTHER, "kind": "town" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 409);
     assert_eq!(body["errors"][0]["field"], "slug");
     let (status, body) = json(
@@ -84,15 +171,39 @@ async fn a_taken_slug_or_email_is_a_conflict_on_that_field() {
 async fn a_stale_if_match_is_refused_and_nothing_is_overwritten() {
     let app = TestApp::new().await;
     let path = format!("/api/v1/orgs/{OWN}");
-    let res = app.api("member-admin", Method::GET, &path).send().await.unwrap();
+    let res = app
+        .api("member-admin", Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let res = app.api("member-admin", Method::PATCH, &path).header("if-match", &etag).json(&json!({ "population": 16000 })).send().await.unwrap();
+    let res = app
+        .api("member-admin", Method::PATCH, &path)
+        .header("if-match", &etag)
+        .json(&json!({ "population": 16000 }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let new_etag = res.headers()["etag"].to_str().unwrap().to_owned();
     assert_ne!(etag, new_etag);
-    let (status, body) = json(app.api("member-admin", Method::PATCH, &path).header("if-match", &etag).json(&json!({ "population": 1 })).send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("member-admin", Method::PATCH, &path)
+            .header("if-match", &etag)
+            .json(&json!({ "population": 1 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 412, "{body}");
-    let (_, body) = json(app.api("member-admin", Method::GET, &path).send().await.unwrap()).await;
+    let (_, body) = json(
+        app.api("member-admin", Method::GET, &path)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(body["population"], 16000);
 }
 
@@ -110,12 +221,33 @@ async fn members_edit_settings_but_only_the_hub_renames() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["time_zone"], "America/Chicago");
-    let (status, _) = json(app.api("member-admin", Method::PATCH, &path).json(&json!({ "name": "Republic of North Reading" })).send().await.unwrap()).await;
+    let (status, _) = json(
+        app.api("member-admin", Method::PATCH, &path)
+            .json(&json!({ "name": "Republic of North Reading" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, body) = json(app.api("member-admin", Method::PATCH, &path).json(&json!({ "business_hours": ["17:00-08:00", "", "", "", "", "", ""] })).send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api("member-admin", Method::PATCH, &path)
+            .json(&json!({ "business_hours": ["17:00-08:00", "", "", "", "", "", ""] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["field"], "business_hours.monday");
-    let (status, _) = json(app.api("hub-admin", Method::PATCH, &path).json(&json!({ "name": "Town of North Reading, MA" })).send().await.unwrap()).await;
+    let (status, _) = json(
+        app.api("hub-admin", Method::PATCH, &path)
+            .json(&json!({ "name": "Town of North Reading, MA" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -123,7 +255,12 @@ async fn members_edit_settings_but_only_the_hub_renames() {
 async fn an_idempotency_key_makes_a_retry_safe() {
     let app = TestApp::new().await;
     let path = format!("/api/v1/orgs/{OWN}/departments");
-    let send = |body: serde_json::Value| app.api("member-admin", Method::POST, &path).header("idempotency-key", "k-1").json(&body).send();
+    let send = |body: serde_json::Value| {
+        app.api("member-admin", Method::POST, &path)
+            .header("idempotency-key", "k-1")
+            .json(&body)
+            .send()
+    };
     let first = send(json!({ "name": "Assessors" })).await.unwrap();
     assert_eq!(first.status(), 201);
     let (_, a) = json(first).await;
@@ -132,7 +269,13 @@ async fn an_idempotency_key_makes_a_retry_safe() {
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     let (_, b) = json(second).await;
     assert_eq!(a["id"], b["id"]);
-    let (_, list) = json(app.api("member-admin", Method::GET, &path).send().await.unwrap()).await;
+    let (_, list) = json(
+        app.api("member-admin", Method::GET, &path)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let (status, body) = json(send(json!({ "name": "Collector" })).await.unwrap()).await;
     assert_eq!(status, 422, "same key, different request: {body}");
@@ -143,7 +286,12 @@ async fn lists_page_by_cursor_without_gaps_or_repeats() {
     let app = TestApp::new().await;
     let path = format!("/api/v1/orgs/{OWN}/departments");
     for i in 0..7 {
-        let res = app.api("member-admin", Method::POST, &path).json(&json!({ "name": format!("Dept {i}") })).send().await.unwrap();
+        let res = app
+            .api("member-admin", Method::POST, &path)
+            .json(&json!({ "name": format!("Dept {i}") }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
     }
     let mut seen = Vec::new();
@@ -153,7 +301,13 @@ async fn lists_page_by_cursor_without_gaps_or_repeats() {
             Some(c) => format!("{path}?limit=3&cursor={c}"),
             None => format!("{path}?limit=3"),
         };
-        let (status, body) = json(app.api("member-admin", Method::GET, &url).send().await.unwrap()).await;
+        let (status, body) = json(
+            app.api("member-admin", Method::GET, &url)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, 200);
         for d in body["items"].as_array().unwrap() {
             seen.push(d["name"].as_str().unwrap().to_owned());
@@ -163,8 +317,17 @@ async fn lists_page_by_cursor_without_gaps_or_repeats() {
             None => break,
         }
     }
-    assert_eq!(seen, (0..7).map(|i| format!("Dept {i}")).collect::<Vec<_>>());
-    let (status, body) = json(app.api("member-admin", Method::GET, &format!("{path}?cursor=%%%")).send().await.unwrap()).await;
+    assert_eq!(
+        seen,
+        (0..7).map(|i| format!("Dept {i}")).collect::<Vec<_>>()
+    );
+    let (status, body) = json(
+        app.api("member-admin", Method::GET, &format!("{path}?cursor=%%%"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
 }
 
@@ -181,20 +344,73 @@ async fn sites_and_departments_round_trip_with_audit() {
     .await;
     assert_eq!(status, 201, "{site}");
     let id = site["id"].as_str().unwrap();
-    let (status, edited) = json(app.api("member-admin", Method::PATCH, &format!("/api/v1/sites/{id}")).json(&json!({ "kind": "library" })).send().await.unwrap()).await;
+    let (status, edited) = json(
+        app.api(
+            "member-admin",
+            Method::PATCH,
+            &format!("/api/v1/sites/{id}"),
+        )
+        .json(&json!({ "kind": "library" }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(edited["kind"], "library");
     assert_eq!(edited["name"], "Batchelder School");
-    let (status, body) = json(app.api("member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/sites")).json(&json!({ "name": "X", "kind": "castle" })).send().await.unwrap()).await;
+    let (status, body) = json(
+        app.api(
+            "member-admin",
+            Method::POST,
+            &format!("/api/v1/orgs/{OWN}/sites"),
+        )
+        .json(&json!({ "name": "X", "kind": "castle" }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["address", "kind"]);
-    let res = app.api("member-admin", Method::DELETE, &format!("/api/v1/sites/{id}")).send().await.unwrap();
+    let res = app
+        .api(
+            "member-admin",
+            Method::DELETE,
+            &format!("/api/v1/sites/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
-    let (_, log) = json(app.api("member-auditor", Method::GET, &format!("/api/v1/audit?entity_id={id}")).send().await.unwrap()).await;
-    let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let (_, log) = json(
+        app.api(
+            "member-auditor",
+            Method::GET,
+            &format!("/api/v1/audit?entity_id={id}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["site.delete", "site.update", "site.create"]);
-    assert_eq!(log["items"][0]["actor"], "member-admin@north-reading.example.gov");
+    assert_eq!(
+        log["items"][0]["actor"],
+        "member-admin@north-reading.example.gov"
+    );
     assert_eq!(log["items"][1]["before"]["kind"], "school");
     assert_eq!(log["items"][1]["after"]["kind"], "library");
 }
@@ -202,21 +418,69 @@ async fn sites_and_departments_round_trip_with_audit() {
 #[tokio::test]
 async fn tokens_are_shown_once_work_and_can_be_revoked() {
     let app = TestApp::new().await;
-    let (status, created) = json(app.api("member-staff", Method::POST, "/api/v1/tokens").json(&json!({ "name": "laptop" })).send().await.unwrap()).await;
+    let (status, created) = json(
+        app.api("member-staff", Method::POST, "/api/v1/tokens")
+            .json(&json!({ "name": "laptop" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 201);
     let token = created["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("cvt_"));
-    let res = app.client.get(app.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let (_, list) = json(app.api("member-staff", Method::GET, "/api/v1/tokens").send().await.unwrap()).await;
-    assert!(list["items"].as_array().unwrap().iter().all(|t| t.get("token").is_none()), "a listed token never shows its secret");
+    let (_, list) = json(
+        app.api("member-staff", Method::GET, "/api/v1/tokens")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none()),
+        "a listed token never shows its secret"
+    );
     // Another person cannot revoke it.
     let id = created["id"].as_str().unwrap();
-    let res = app.api("member-admin", Method::DELETE, &format!("/api/v1/tokens/{id}")).send().await.unwrap();
+    let res = app
+        .api(
+            "member-admin",
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
-    let res = app.api("member-staff", Method::DELETE, &format!("/api/v1/tokens/{id}")).send().await.unwrap();
+    let res = app
+        .api(
+            "member-staff",
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
-    let res = app.client.get(app.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 
@@ -224,61 +488,220 @@ async fn tokens_are_shown_once_work_and_can_be_revoked() {
 async fn a_disabled_person_loses_access_at_once() {
     let app = TestApp::new().await;
     let id = app.who("member-staff").user_id;
-    let (status, _) = json(app.api("member-admin", Method::POST, &format!("/api/v1/users/{id}/disable")).send().await.unwrap()).await;
+    let (status, _) = json(
+        app.api(
+            "member-admin",
+            Method::POST,
+            &format!("/api/v1/users/{id}/disable"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(app.api("member-staff", Method::GET, "/api/v1/me").send().await.unwrap().status(), 401);
-    assert_eq!(app.page("member-staff", Method::GET, "/account").send().await.unwrap().status(), 303);
-    let (status, _) = json(app.api("member-admin", Method::POST, &format!("/api/v1/users/{id}/enable")).send().await.unwrap()).await;
+    assert_eq!(
+        app.api("member-staff", Method::GET, "/api/v1/me")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.page("member-staff", Method::GET, "/account")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let (status, _) = json(
+        app.api(
+            "member-admin",
+            Method::POST,
+            &format!("/api/v1/users/{id}/enable"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(app.api("member-staff", Method::GET, "/api/v1/me").send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.api("member-staff", Method::GET, "/api/v1/me")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn grants_respect_hub_and_member_roles() {
     let app = TestApp::new().await;
     let grant = |who: &str, slug: &str, email: &str, role: &str| {
-        app.api(who, Method::POST, &format!("/api/v1/orgs/{slug}/grants")).json(&json!({ "email": email, "role": role })).send()
+        app.api(who, Method::POST, &format!("/api/v1/orgs/{slug}/grants"))
+            .json(&json!({ "email": email, "role": role }))
+            .send()
     };
     // A member admin cannot make anyone a hub admin (hub roles live only in the hub).
-    let (status, body) = json(grant("member-admin", OWN, "member-staff@north-reading.example.gov", "hub-admin").await.unwrap()).await;
+    let (status, body) = json(
+        grant(
+            "member-admin",
+            OWN,
+            "member-staff@north-reading.example.gov",
+            "hub-admin",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["errors"][0]["field"], "role");
-    let (status, g) = json(grant("member-admin", OWN, "member-staff@north-reading.example.gov", "auditor").await.unwrap()).await;
+    let (status, g) = json(
+        grant(
+            "member-admin",
+            OWN,
+            "member-staff@north-reading.example.gov",
+            "auditor",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 201, "{g}");
-    let (status, _) = json(grant("member-admin", OTHER, "member-staff@north-reading.example.gov", "member-admin").await.unwrap()).await;
+    let (status, _) = json(
+        grant(
+            "member-admin",
+            OTHER,
+            "member-staff@north-reading.example.gov",
+            "member-admin",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 404);
     // The shared IT director: a hub admin grants a member-admin role in a second member.
-    let (status, _) = json(grant("hub-admin", OTHER, "member-admin@north-reading.example.gov", "member-admin").await.unwrap()).await;
+    let (status, _) = json(
+        grant(
+            "hub-admin",
+            OTHER,
+            "member-admin@north-reading.example.gov",
+            "member-admin",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 201);
-    let (_, list) = json(app.api("member-admin", Method::GET, "/api/v1/orgs").send().await.unwrap()).await;
+    let (_, list) = json(
+        app.api("member-admin", Method::GET, "/api/v1/orgs")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     let id = g["id"].as_str().unwrap();
-    assert_eq!(app.api("member-admin", Method::DELETE, &format!("/api/v1/grants/{id}")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        app.api(
+            "member-admin",
+            Method::DELETE,
+            &format!("/api/v1/grants/{id}")
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        204
+    );
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_api_route() {
     let app = TestApp::new().await;
-    let (status, doc) = json(app.client.get(app.url("/api/openapi.json")).send().await.unwrap()).await;
+    let (status, doc) = json(
+        app.client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");
-    for r in web::registered_routes().iter().filter(|r| r.path.starts_with("/api/v1/")) {
-        assert!(doc["paths"][r.path][r.method.to_lowercase()].is_object(), "{} {} missing from OpenAPI", r.method, r.path);
+    for r in web::registered_routes()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/"))
+    {
+        assert!(
+            doc["paths"][r.path][r.method.to_lowercase()].is_object(),
+            "{} {} missing from OpenAPI",
+            r.method,
+            r.path
+        );
     }
     let res = app.client.get(app.url("/api/docs")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("/assets/vendor/swagger-ui/swagger-ui-bundle.js"));
-    let res = app.client.get(app.url("/assets/vendor/swagger-ui/swagger-ui-bundle.js")).send().await.unwrap();
-    assert_eq!(res.status(), 200, "the viewer works offline: its script is embedded");
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("/assets/vendor/swagger-ui/swagger-ui-bundle.js")
+    );
+    let res = app
+        .client
+        .get(app.url("/assets/vendor/swagger-ui/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "the viewer works offline: its script is embedded"
+    );
 }
 
 #[tokio::test]
 async fn operations_endpoints_answer() {
     let app = TestApp::new().await;
-    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
-    let res = app.client.get(app.url("/api/v1/me")).bearer_auth(&app.who("hub-admin").token).send().await.unwrap();
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&app.who("hub-admin").token)
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().contains_key("x-request-id"));
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("civitas_http_requests_total"), "{metrics}");
 }

@@ -14,35 +14,127 @@ fn civitas(app: &TestApp, args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run civitas");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[tokio::test]
 async fn user_add_and_token_create_then_the_token_works() {
     let app = TestApp::new().await;
-    let (code, out, err) = civitas(&app, &["user", "add", "--org", OWN, "--email", "Kim@North-Reading.example.gov", "--name", "Kim Lee", "--role", "member-admin"], "a-good-long-password\n");
+    let (code, out, err) = civitas(
+        &app,
+        &[
+            "user",
+            "add",
+            "--org",
+            OWN,
+            "--email",
+            "Kim@North-Reading.example.gov",
+            "--name",
+            "Kim Lee",
+            "--role",
+            "member-admin",
+        ],
+        "a-good-long-password\n",
+    );
     assert_eq!(code, 0, "{out}{err}");
-    let (code, token, err) = civitas(&app, &["token", "create", "--email", "kim@north-reading.example.gov", "--name", "script"], "");
+    let (code, token, err) = civitas(
+        &app,
+        &[
+            "token",
+            "create",
+            "--email",
+            "kim@north-reading.example.gov",
+            "--name",
+            "script",
+        ],
+        "",
+    );
     assert_eq!(code, 0, "{err}");
-    let res = app.client.get(app.url("/api/v1/me")).bearer_auth(token.trim()).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
 async fn bad_arguments_are_named() {
     let app = TestApp::new().await;
-    let (code, _, err) = civitas(&app, &["user", "add", "--org", OWN, "--email", "x@y.gov", "--name", "X", "--role", "mayor"], "a-good-long-password\n");
+    let (code, _, err) = civitas(
+        &app,
+        &[
+            "user", "add", "--org", OWN, "--email", "x@y.gov", "--name", "X", "--role", "mayor",
+        ],
+        "a-good-long-password\n",
+    );
     assert_ne!(code, 0);
     assert!(err.contains("--role"), "{err}");
-    let (code, _, err) = civitas(&app, &["user", "add", "--org", "atlantis", "--email", "x@y.gov", "--name", "X", "--role", "member-staff"], "a-good-long-password\n");
+    let (code, _, err) = civitas(
+        &app,
+        &[
+            "user",
+            "add",
+            "--org",
+            "atlantis",
+            "--email",
+            "x@y.gov",
+            "--name",
+            "X",
+            "--role",
+            "member-staff",
+        ],
+        "a-good-long-password\n",
+    );
     assert_ne!(code, 0);
     assert!(err.contains("--org"), "{err}");
-    let (code, _, err) = civitas(&app, &["user", "add", "--org", OWN, "--email", "x@y.gov", "--name", "X", "--role", "member-staff"], "short\n");
+    let (code, _, err) = civitas(
+        &app,
+        &[
+            "user",
+            "add",
+            "--org",
+            OWN,
+            "--email",
+            "x@y.gov",
+            "--name",
+            "X",
+            "--role",
+            "member-staff",
+        ],
+        "short\n",
+    );
     assert_ne!(code, 0);
     assert!(err.contains("password"), "{err}");
-    let (code, _, err) = civitas(&app, &["user", "add", "--org", OWN, "--email", "x@y.gov", "--name", "X", "--role", "hub-admin"], "a-good-long-password\n");
+    let (code, _, err) = civitas(
+        &app,
+        &[
+            "user",
+            "add",
+            "--org",
+            OWN,
+            "--email",
+            "x@y.gov",
+            "--name",
+            "X",
+            "--role",
+            "hub-admin",
+        ],
+        "a-good-long-password\n",
+    );
     assert_ne!(code, 0);
     assert!(err.contains("--role") && err.contains("hub"), "{err}");
 }
@@ -68,16 +160,31 @@ fn configuration_errors_name_the_key_and_exit_78() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("civitas.toml");
     std::fs::write(&file, "bind = \"not an address\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_civitas")).args(["--config", file.to_str().unwrap(), "migrate"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bind"));
     std::fs::write(&file, "bnid = \"127.0.0.1:1\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_civitas")).args(["--config", file.to_str().unwrap(), "migrate"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(78));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bnid"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_civitas")).arg("--help").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bnid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "demo", "migrate", "user", "token", "audit", "backup", "restore"] {
+    for cmd in [
+        "serve", "demo", "migrate", "user", "token", "audit", "backup", "restore",
+    ] {
         assert!(help.contains(cmd), "--help documents {cmd}");
     }
 }
@@ -110,12 +217,25 @@ fn serve_demo_prints_the_url_and_sign_ins_and_stops_gracefully() {
         }
     }
     let url = url.unwrap_or_else(|| panic!("no URL printed:\n{seen}"));
-    assert!(seen.contains("admin@melrose.example.gov") && seen.contains("civitas-demo-2026"), "{seen}");
+    assert!(
+        seen.contains("admin@melrose.example.gov") && seen.contains("civitas-demo-2026"),
+        "{seen}"
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let body = rt.block_on(async { reqwest::get(format!("{url}/readyz")).await.unwrap().text().await.unwrap() });
+    let body = rt.block_on(async {
+        reqwest::get(format!("{url}/readyz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
     assert_eq!(body, "ready");
     // SIGTERM: the server finishes and exits cleanly.
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
 }

@@ -70,18 +70,30 @@ fn draft(slug: &str, name: &str, kind: OrgKind) -> OrgDraft {
 
 /// A fresh, empty, migrated database: SQLite in a temporary directory, or a new PostgreSQL database.
 pub async fn fresh_database(dir: &tempfile::TempDir) -> (Db, String) {
-    let url = match std::env::var("CIVITAS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+    let url = match std::env::var("CIVITAS_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         Some(admin) => {
             use sqlx::Connection;
             let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
-            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to the test PostgreSQL server");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create database");
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_owned();
             format!("{base}/{name}")
         }
         None => format!("sqlite://{}/civitas.db", dir.path().display()),
     };
-    let db = Db::connect(&url, &store::DbOptions { max_connections: 8 }).await.expect("connect");
+    let db = Db::connect(&url, &store::DbOptions { max_connections: 8 })
+        .await
+        .expect("connect");
     db.migrate().await.expect("migrate");
     (db, url)
 }
@@ -92,28 +104,91 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let (db, database_url) = fresh_database(&dir).await;
         let actor = Actor::system("test");
-        let hub = orgs::create_region(&db, &actor, "Test Region", &draft(HUB, "City of Melrose", OrgKind::Hub)).await.expect("region");
-        let own = orgs::create_member(&db, &Scope::Region, &actor, &draft(OWN, "Town of North Reading", OrgKind::Town)).await.expect("own");
-        let other = orgs::create_member(&db, &Scope::Region, &actor, &draft(OTHER, "Town of Stoneham", OrgKind::Town)).await.expect("other");
+        let hub = orgs::create_region(
+            &db,
+            &actor,
+            "Test Region",
+            &draft(HUB, "City of Melrose", OrgKind::Hub),
+        )
+        .await
+        .expect("region");
+        let own = orgs::create_member(
+            &db,
+            &Scope::Region,
+            &actor,
+            &draft(OWN, "Town of North Reading", OrgKind::Town),
+        )
+        .await
+        .expect("own");
+        let other = orgs::create_member(
+            &db,
+            &Scope::Region,
+            &actor,
+            &draft(OTHER, "Town of Stoneham", OrgKind::Town),
+        )
+        .await
+        .expect("other");
         let org_ids = HashMap::from([(HUB, hub.id), (OWN, own.id), (OTHER, other.id)]);
         let mut people = HashMap::new();
         for (who, org, role) in PEOPLE {
             let email = Email::parse(&format!("{who}@{org}.example.gov")).expect("email");
-            let u = users::create(&db, &Scope::Region, &actor, org_ids[org], &email, who, role, Some(password_hash().to_owned()))
+            let u = users::create(
+                &db,
+                &Scope::Region,
+                &actor,
+                org_ids[org],
+                users::NewUser {
+                    email: &email,
+                    name: who,
+                    role: role,
+                    password_hash: Some(password_hash().to_owned()),
+                },
+            )
+            .await
+            .expect("user");
+            let (token, _) = store::auth::create_token(&db, &actor, u.id, u.org_id, "tests")
                 .await
-                .expect("user");
-            let (token, _) = store::auth::create_token(&db, &actor, u.id, u.org_id, "tests").await.expect("token");
-            let (session, s) = store::auth::create_session(&db, u.id, Some(u.org_id), 3_600_000).await.expect("session");
-            people.insert(who, Who { user_id: u.id, token, session, csrf: s.csrf_token });
+                .expect("token");
+            let (session, s) = store::auth::create_session(&db, u.id, Some(u.org_id), 3_600_000)
+                .await
+                .expect("session");
+            people.insert(
+                who,
+                Who {
+                    user_id: u.id,
+                    token,
+                    session,
+                    csrf: s.csrf_token,
+                },
+            );
         }
-        let state = web::AppState::new(db.clone(), web::WebConfig { region_name: "Test Region".into(), ..Default::default() });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let state = web::AppState::new(
+            db.clone(),
+            web::WebConfig {
+                region_name: "Test Region".into(),
+                ..Default::default()
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, web::app(state)).await;
         });
-        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base: format!("http://{addr}"), db, client, people, orgs: org_ids, database_url, _dir: dir }
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            client,
+            people,
+            orgs: org_ids,
+            database_url,
+            _dir: dir,
+        }
     }
 
     pub fn who(&self, name: &str) -> &Who {
@@ -126,12 +201,17 @@ impl TestApp {
 
     /// An API request as `who`, with their bearer token.
     pub fn api(&self, who: &str, method: reqwest::Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(&self.who(who).token)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.who(who).token)
     }
 
     /// A page request as `who`, with their session cookie.
     pub fn page(&self, who: &str, method: reqwest::Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).header("cookie", format!("civitas_session={}", self.who(who).session))
+        self.client.request(method, self.url(path)).header(
+            "cookie",
+            format!("civitas_session={}", self.who(who).session),
+        )
     }
 
     /// A form POST as `who` with the session's CSRF token added.
@@ -145,5 +225,8 @@ impl TestApp {
 pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
     let text = res.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }

@@ -61,7 +61,12 @@ fn none(_: &Fresh) -> Body {
 }
 
 fn form(pairs: &[(&str, &str)]) -> Body {
-    Body::Form(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    Body::Form(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
 }
 
 fn org_settings_form(_: &Fresh) -> Body {
@@ -78,88 +83,405 @@ fn org_settings_form(_: &Fresh) -> Body {
 fn cases() -> Vec<Case> {
     use Need::*;
     use Target as T;
-    let c = |method, path, need, target, body: fn(&Fresh) -> Body| Case { method, path, need, target, body };
+    let c = |method, path, need, target, body: fn(&Fresh) -> Body| Case {
+        method,
+        path,
+        need,
+        target,
+        body,
+    };
     vec![
         // JSON API
         c("GET", "/api/v1/me", SignedIn, T::None, none),
         c("GET", "/api/v1/tokens", SignedIn, T::None, none),
-        c("POST", "/api/v1/tokens", SignedIn, T::None, |_| Body::Json(json!({ "name": "matrix" }))),
+        c("POST", "/api/v1/tokens", SignedIn, T::None, |_| {
+            Body::Json(json!({ "name": "matrix" }))
+        }),
         c("DELETE", "/api/v1/tokens/{id}", SignedIn, T::OwnToken, none),
         c("GET", "/api/v1/orgs", Perm("org-read"), T::None, none),
-        c("POST", "/api/v1/orgs", Perm("org-manage"), T::None, |f| Body::Json(json!({ "name": format!("Matrix Town {}", f.n), "kind": "town" }))),
+        c("POST", "/api/v1/orgs", Perm("org-manage"), T::None, |f| {
+            Body::Json(json!({ "name": format!("Matrix Town {}", f.n), "kind": "town" }))
+        }),
         c("GET", "/api/v1/orgs/{slug}", Perm("org-read"), T::Org, none),
-        c("PATCH", "/api/v1/orgs/{slug}", Perm("org-settings-write"), T::Org, |_| Body::Json(json!({ "population": 15000 }))),
-        c("POST", "/api/v1/orgs/{slug}/deactivate", Perm("org-manage"), T::Org, none),
-        c("POST", "/api/v1/orgs/{slug}/reactivate", Perm("org-manage"), T::Org, none),
-        c("GET", "/api/v1/orgs/{slug}/departments", Perm("directory-read"), T::Org, none),
-        c("POST", "/api/v1/orgs/{slug}/departments", Perm("directory-write"), T::Org, |f| Body::Json(json!({ "name": format!("Matrix dept {}", f.n) }))),
-        c("GET", "/api/v1/departments/{id}", Perm("directory-read"), T::Department, none),
-        c("PATCH", "/api/v1/departments/{id}", Perm("directory-write"), T::Department, |f| Body::Json(json!({ "name": format!("Renamed {}", f.n) }))),
-        c("DELETE", "/api/v1/departments/{id}", Perm("directory-write"), T::Department, none),
-        c("GET", "/api/v1/orgs/{slug}/sites", Perm("directory-read"), T::Org, none),
-        c("POST", "/api/v1/orgs/{slug}/sites", Perm("directory-write"), T::Org, |f| {
-            Body::Json(json!({ "name": format!("Matrix site {}", f.n), "address": "1 Elm St", "kind": "school" }))
-        }),
-        c("GET", "/api/v1/sites/{id}", Perm("directory-read"), T::Site, none),
-        c("PATCH", "/api/v1/sites/{id}", Perm("directory-write"), T::Site, |_| Body::Json(json!({ "kind": "library" }))),
-        c("DELETE", "/api/v1/sites/{id}", Perm("directory-write"), T::Site, none),
-        c("GET", "/api/v1/orgs/{slug}/users", Perm("user-read"), T::Org, none),
-        c("POST", "/api/v1/orgs/{slug}/users", Perm("user-manage"), T::Org, |f| {
-            Body::Json(json!({ "email": format!("new{}@{}.example.gov", f.n, f.slug), "name": "New Person", "role": "member-staff" }))
-        }),
-        c("GET", "/api/v1/users/{id}", Perm("user-read"), T::User, none),
-        c("POST", "/api/v1/users/{id}/disable", Perm("user-manage"), T::User, none),
-        c("POST", "/api/v1/users/{id}/enable", Perm("user-manage"), T::User, none),
-        c("GET", "/api/v1/orgs/{slug}/grants", Perm("user-read"), T::Org, none),
-        c("POST", "/api/v1/orgs/{slug}/grants", Perm("user-manage"), T::Org, |f| Body::Json(json!({ "email": f.email, "role": "auditor" }))),
-        c("DELETE", "/api/v1/grants/{id}", Perm("user-manage"), T::Grant, none),
-        c("GET", "/api/v1/audit?org={slug}", Perm("audit-read"), T::Org, none),
+        c(
+            "PATCH",
+            "/api/v1/orgs/{slug}",
+            Perm("org-settings-write"),
+            T::Org,
+            |_| Body::Json(json!({ "population": 15000 })),
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/deactivate",
+            Perm("org-manage"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/reactivate",
+            Perm("org-manage"),
+            T::Org,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/orgs/{slug}/departments",
+            Perm("directory-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/departments",
+            Perm("directory-write"),
+            T::Org,
+            |f| Body::Json(json!({ "name": format!("Matrix dept {}", f.n) })),
+        ),
+        c(
+            "GET",
+            "/api/v1/departments/{id}",
+            Perm("directory-read"),
+            T::Department,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/departments/{id}",
+            Perm("directory-write"),
+            T::Department,
+            |f| Body::Json(json!({ "name": format!("Renamed {}", f.n) })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/departments/{id}",
+            Perm("directory-write"),
+            T::Department,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/orgs/{slug}/sites",
+            Perm("directory-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/sites",
+            Perm("directory-write"),
+            T::Org,
+            |f| {
+                Body::Json(
+                    json!({ "name": format!("Matrix site {}", f.n), "address": "1 Elm St", "kind": "school" }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/sites/{id}",
+            Perm("directory-read"),
+            T::Site,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/sites/{id}",
+            Perm("directory-write"),
+            T::Site,
+            |_| Body::Json(json!({ "kind": "library" })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/sites/{id}",
+            Perm("directory-write"),
+            T::Site,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/orgs/{slug}/users",
+            Perm("user-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/users",
+            Perm("user-manage"),
+            T::Org,
+            |f| {
+                Body::Json(
+                    json!({ "email": format!("new{}@{}.example.gov", f.n, f.slug), "name": "New Person", "role": "member-staff" }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/users/{id}",
+            Perm("user-read"),
+            T::User,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/users/{id}/disable",
+            Perm("user-manage"),
+            T::User,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/users/{id}/enable",
+            Perm("user-manage"),
+            T::User,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/orgs/{slug}/grants",
+            Perm("user-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/grants",
+            Perm("user-manage"),
+            T::Org,
+            |f| Body::Json(json!({ "email": f.email, "role": "auditor" })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/grants/{id}",
+            Perm("user-manage"),
+            T::Grant,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/audit?org={slug}",
+            Perm("audit-read"),
+            T::Org,
+            none,
+        ),
         // Pages
         c("GET", "/", Public, T::None, none),
         c("GET", "/sign-in", Public, T::None, none),
-        c("POST", "/sign-in", Public, T::None, |_| form(&[("email", "nobody@nowhere.example.gov"), ("password", "wrong-password-1")])),
+        c("POST", "/sign-in", Public, T::None, |_| {
+            form(&[
+                ("email", "nobody@nowhere.example.gov"),
+                ("password", "wrong-password-1"),
+            ])
+        }),
         c("POST", "/sign-out", SignedIn, T::None, none),
-        c("POST", "/switch-org", Perm("org-read"), T::Org, |f| Body::Form(vec![("org".into(), f.slug.into())])),
+        c("POST", "/switch-org", Perm("org-read"), T::Org, |f| {
+            Body::Form(vec![("org".into(), f.slug.into())])
+        }),
         c("GET", "/orgs", Perm("org-read"), T::None, none),
         c("GET", "/orgs/new", Perm("org-manage"), T::None, none),
         c("POST", "/orgs", Perm("org-manage"), T::None, |f| {
-            Body::Form(vec![("name".into(), format!("Form Town {}", f.n)), ("kind".into(), "town".into()), ("time_zone".into(), "America/New_York".into()), ("fiscal_year_start_month".into(), "7".into())])
+            Body::Form(vec![
+                ("name".into(), format!("Form Town {}", f.n)),
+                ("kind".into(), "town".into()),
+                ("time_zone".into(), "America/New_York".into()),
+                ("fiscal_year_start_month".into(), "7".into()),
+            ])
         }),
         c("GET", "/orgs/{slug}", Perm("org-read"), T::Org, none),
-        c("GET", "/orgs/{slug}/settings", Perm("org-settings-write"), T::Org, none),
-        c("POST", "/orgs/{slug}/settings", Perm("org-settings-write"), T::Org, org_settings_form),
-        c("POST", "/orgs/{slug}/deactivate", Perm("org-manage"), T::Org, none),
-        c("POST", "/orgs/{slug}/reactivate", Perm("org-manage"), T::Org, none),
-        c("GET", "/orgs/{slug}/departments", Perm("directory-read"), T::Org, none),
-        c("POST", "/orgs/{slug}/departments", Perm("directory-write"), T::Org, |f| Body::Form(vec![("name".into(), format!("Form dept {}", f.n))])),
-        c("GET", "/orgs/{slug}/departments/{id}", Perm("directory-write"), T::Department, none),
-        c("POST", "/orgs/{slug}/departments/{id}", Perm("directory-write"), T::Department, |f| Body::Form(vec![("name".into(), format!("Form renamed {}", f.n))])),
-        c("POST", "/orgs/{slug}/departments/{id}/delete", Perm("directory-write"), T::Department, none),
-        c("GET", "/orgs/{slug}/sites", Perm("directory-read"), T::Org, none),
-        c("POST", "/orgs/{slug}/sites", Perm("directory-write"), T::Org, |f| {
-            Body::Form(vec![("name".into(), format!("Form site {}", f.n)), ("address".into(), "2 Oak St".into()), ("kind".into(), "library".into())])
-        }),
-        c("GET", "/orgs/{slug}/sites/{id}", Perm("directory-write"), T::Site, none),
-        c("POST", "/orgs/{slug}/sites/{id}", Perm("directory-write"), T::Site, |f| {
-            Body::Form(vec![("name".into(), format!("Edited site {}", f.n)), ("address".into(), "3 Pine St".into()), ("kind".into(), "other".into())])
-        }),
-        c("POST", "/orgs/{slug}/sites/{id}/delete", Perm("directory-write"), T::Site, none),
+        c(
+            "GET",
+            "/orgs/{slug}/settings",
+            Perm("org-settings-write"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/settings",
+            Perm("org-settings-write"),
+            T::Org,
+            org_settings_form,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/deactivate",
+            Perm("org-manage"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/reactivate",
+            Perm("org-manage"),
+            T::Org,
+            none,
+        ),
+        c(
+            "GET",
+            "/orgs/{slug}/departments",
+            Perm("directory-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/departments",
+            Perm("directory-write"),
+            T::Org,
+            |f| Body::Form(vec![("name".into(), format!("Form dept {}", f.n))]),
+        ),
+        c(
+            "GET",
+            "/orgs/{slug}/departments/{id}",
+            Perm("directory-write"),
+            T::Department,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/departments/{id}",
+            Perm("directory-write"),
+            T::Department,
+            |f| Body::Form(vec![("name".into(), format!("Form renamed {}", f.n))]),
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/departments/{id}/delete",
+            Perm("directory-write"),
+            T::Department,
+            none,
+        ),
+        c(
+            "GET",
+            "/orgs/{slug}/sites",
+            Perm("directory-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/sites",
+            Perm("directory-write"),
+            T::Org,
+            |f| {
+                Body::Form(vec![
+                    ("name".into(), format!("Form site {}", f.n)),
+                    ("address".into(), "2 Oak St".into()),
+                    ("kind".into(), "library".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/orgs/{slug}/sites/{id}",
+            Perm("directory-write"),
+            T::Site,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/sites/{id}",
+            Perm("directory-write"),
+            T::Site,
+            |f| {
+                Body::Form(vec![
+                    ("name".into(), format!("Edited site {}", f.n)),
+                    ("address".into(), "3 Pine St".into()),
+                    ("kind".into(), "other".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/sites/{id}/delete",
+            Perm("directory-write"),
+            T::Site,
+            none,
+        ),
         c("GET", "/orgs/{slug}/users", Perm("user-read"), T::Org, none),
-        c("GET", "/orgs/{slug}/users/new", Perm("user-manage"), T::Org, none),
-        c("POST", "/orgs/{slug}/users", Perm("user-manage"), T::Org, |f| {
-            Body::Form(vec![("name".into(), "Form Person".into()), ("email".into(), format!("form{}@{}.example.gov", f.n, f.slug)), ("role".into(), "member-staff".into())])
-        }),
-        c("GET", "/orgs/{slug}/users/{id}", Perm("user-read"), T::User, none),
-        c("POST", "/orgs/{slug}/users/{id}/disable", Perm("user-manage"), T::User, none),
-        c("POST", "/orgs/{slug}/users/{id}/enable", Perm("user-manage"), T::User, none),
-        c("POST", "/orgs/{slug}/grants", Perm("user-manage"), T::Org, |f| Body::Form(vec![("email".into(), f.email.clone()), ("role".into(), "auditor".into())])),
-        c("POST", "/orgs/{slug}/grants/{id}/revoke", Perm("user-manage"), T::Grant, none),
+        c(
+            "GET",
+            "/orgs/{slug}/users/new",
+            Perm("user-manage"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/users",
+            Perm("user-manage"),
+            T::Org,
+            |f| {
+                Body::Form(vec![
+                    ("name".into(), "Form Person".into()),
+                    (
+                        "email".into(),
+                        format!("form{}@{}.example.gov", f.n, f.slug),
+                    ),
+                    ("role".into(), "member-staff".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/orgs/{slug}/users/{id}",
+            Perm("user-read"),
+            T::User,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/users/{id}/disable",
+            Perm("user-manage"),
+            T::User,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/users/{id}/enable",
+            Perm("user-manage"),
+            T::User,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/grants",
+            Perm("user-manage"),
+            T::Org,
+            |f| {
+                Body::Form(vec![
+                    ("email".into(), f.email.clone()),
+                    ("role".into(), "auditor".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/grants/{id}/revoke",
+            Perm("user-manage"),
+            T::Grant,
+            none,
+        ),
         c("GET", "/audit?org={slug}", Perm("audit-read"), T::Org, none),
         c("GET", "/account", SignedIn, T::None, none),
-        c("POST", "/account/password", SignedIn, T::None, |_| form(&[("current_password", "not-my-password"), ("new_password", "short")])),
+        c("POST", "/account/password", SignedIn, T::None, |_| {
+            form(&[
+                ("current_password", "not-my-password"),
+                ("new_password", "short"),
+            ])
+        }),
         c("GET", "/account/tokens", SignedIn, T::None, none),
-        c("POST", "/account/tokens", SignedIn, T::None, |_| form(&[("name", "matrix token")])),
-        c("POST", "/account/tokens/{id}/revoke", SignedIn, T::OwnToken, none),
+        c("POST", "/account/tokens", SignedIn, T::None, |_| {
+            form(&[("name", "matrix token")])
+        }),
+        c(
+            "POST",
+            "/account/tokens/{id}/revoke",
+            SignedIn,
+            T::OwnToken,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -182,7 +504,14 @@ fn reaches_region(role: &str) -> bool {
     role.starts_with("hub-")
 }
 
-const ROLES: [&str; 6] = ["hub-admin", "hub-agent", "hub-auditor", "member-admin", "member-staff", "member-auditor"];
+const ROLES: [&str; 6] = [
+    "hub-admin",
+    "hub-agent",
+    "hub-auditor",
+    "member-admin",
+    "member-staff",
+    "member-auditor",
+];
 
 fn key(m: &str, p: &str) -> String {
     format!("{m} {}", p.split('?').next().unwrap_or(p))
@@ -190,19 +519,32 @@ fn key(m: &str, p: &str) -> String {
 
 #[tokio::test]
 async fn every_route_is_in_the_matrix() {
-    let matrix: std::collections::BTreeMap<String, Need> = cases().into_iter().map(|c| (key(c.method, c.path), c.need)).collect();
+    let matrix: std::collections::BTreeMap<String, Need> = cases()
+        .into_iter()
+        .map(|c| (key(c.method, c.path), c.need))
+        .collect();
     let registered = web::registered_routes();
     for r in &registered {
         let k = key(r.method, r.path);
-        let need = matrix.get(&k).unwrap_or_else(|| panic!("{k} is not in the isolation matrix (tests/it/isolation.rs)"));
+        let need = matrix.get(&k).unwrap_or_else(|| {
+            panic!("{k} is not in the isolation matrix (tests/it/isolation.rs)")
+        });
         let documented = match need {
             Need::Public => "public",
             Need::SignedIn => "signed-in",
             Need::Perm(p) => p,
         };
-        assert_eq!(r.needs, documented, "{k}: the route table says it needs {}, the matrix {documented}", r.needs);
+        assert_eq!(
+            r.needs, documented,
+            "{k}: the route table says it needs {}, the matrix {documented}",
+            r.needs
+        );
     }
-    assert_eq!(matrix.len(), registered.len(), "the matrix lists routes that do not exist");
+    assert_eq!(
+        matrix.len(),
+        registered.len(),
+        "the matrix lists routes that do not exist"
+    );
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -225,33 +567,94 @@ async fn every_role_sees_only_what_it_may() {
                 let fresh_email = format!("fresh{n}@{target}.example.gov");
                 let mut id = String::new();
                 match case.target {
-                    Target::Department => id = directory::create_department(&app.db, &Scope::Region, &sys, org, &format!("Target {n}")).await.unwrap().id.to_string(),
+                    Target::Department => {
+                        id = directory::create_department(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            org,
+                            &format!("Target {n}"),
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                        .to_string()
+                    }
                     Target::Site => {
-                        let d = SiteDraft { name: format!("Target {n}"), address: "9 Main St".into(), kind: SiteKind::Other };
-                        id = directory::create_site(&app.db, &Scope::Region, &sys, org, &d).await.unwrap().id.to_string();
+                        let d = SiteDraft {
+                            name: format!("Target {n}"),
+                            address: "9 Main St".into(),
+                            kind: SiteKind::Other,
+                        };
+                        id = directory::create_site(&app.db, &Scope::Region, &sys, org, &d)
+                            .await
+                            .unwrap()
+                            .id
+                            .to_string();
                     }
                     Target::User | Target::Grant | Target::Org => {
-                        let u = users::create(&app.db, &Scope::Region, &sys, org, &Email::parse(&fresh_email).unwrap(), "Fresh", Role::MemberStaff, None).await.unwrap();
+                        let u = users::create(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            org,
+                            users::NewUser {
+                                email: &Email::parse(&fresh_email).unwrap(),
+                                name: "Fresh",
+                                role: Role::MemberStaff,
+                                password_hash: None,
+                            },
+                        )
+                        .await
+                        .unwrap();
                         id = u.id.to_string();
                         if case.target == Target::Grant {
-                            id = users::grant(&app.db, &Scope::Region, &sys, org, u.id, Role::Auditor).await.unwrap().id.to_string();
+                            id = users::grant(
+                                &app.db,
+                                &Scope::Region,
+                                &sys,
+                                org,
+                                u.id,
+                                Role::Auditor,
+                            )
+                            .await
+                            .unwrap()
+                            .id
+                            .to_string();
                         }
                     }
-                    Target::OwnToken => id = store::auth::create_token(&app.db, &sys, who.user_id, org, "target").await.unwrap().1.id.to_string(),
+                    Target::OwnToken => {
+                        id = store::auth::create_token(&app.db, &sys, who.user_id, org, "target")
+                            .await
+                            .unwrap()
+                            .1
+                            .id
+                            .to_string()
+                    }
                     Target::None => {}
                 }
                 let path = case.path.replace("{slug}", target).replace("{id}", &id);
-                let fresh = Fresh { n, slug: target, email: fresh_email.clone() };
+                let fresh = Fresh {
+                    n,
+                    slug: target,
+                    email: fresh_email.clone(),
+                };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");
-                let mut req = if is_api { app.api(role, method, &path) } else { app.page(role, method, &path) };
+                let mut req = if is_api {
+                    app.api(role, method, &path)
+                } else {
+                    app.page(role, method, &path)
+                };
                 req = match ((case.body)(&fresh), is_api) {
                     (Body::Json(v), _) => req.json(&v),
                     (Body::Form(mut pairs), false) => {
                         pairs.push(("_csrf".into(), who.csrf.clone()));
                         req.form(&pairs)
                     }
-                    (Body::None, false) if case.method == "POST" => req.form(&[("_csrf", who.csrf.clone())]),
+                    (Body::None, false) if case.method == "POST" => {
+                        req.form(&[("_csrf", who.csrf.clone())])
+                    }
                     (Body::Form(pairs), true) => req.form(&pairs),
                     (Body::None, _) => req,
                 };
@@ -260,27 +663,40 @@ async fn every_role_sees_only_what_it_may() {
                     Need::Public => "not 5xx",
                     Need::SignedIn => "allowed",
                     Need::Perm(p) if !allows(role, p) => "403",
-                    Need::Perm(_) if case.target == Target::None || target == OWN || reaches_region(role) => "allowed",
+                    Need::Perm(_)
+                        if case.target == Target::None || target == OWN || reaches_region(role) =>
+                    {
+                        "allowed"
+                    }
                     Need::Perm(_) => "404",
                 };
                 let ok = match expected {
                     "not 5xx" => status < 500,
-                    "allowed" if case.need == Need::SignedIn => status < 500 && ![401, 403, 404].contains(&status),
+                    "allowed" if case.need == Need::SignedIn => {
+                        status < 500 && ![401, 403, 404].contains(&status)
+                    }
                     "allowed" => (200..400).contains(&status),
                     "403" => status == 403,
                     _ => status == 404,
                 };
                 if !ok {
-                    failures.push(format!("{} {path} as {role} on {target}: got {status}, expected {expected}", case.method));
+                    failures.push(format!(
+                        "{} {path} as {role} on {target}: got {status}, expected {expected}",
+                        case.method
+                    ));
                 }
                 // Undo what would change later cases: reactivate members, restore a signed-out session.
                 if case.path.ends_with("/deactivate") {
                     for slug in [OWN, OTHER, HUB] {
-                        let _ = orgs::set_active(&app.db, &Scope::Region, &sys, slug, None, true).await;
+                        let _ =
+                            orgs::set_active(&app.db, &Scope::Region, &sys, slug, None, true).await;
                     }
                 }
                 if case.path == "/sign-out" {
-                    let (secret, s) = store::auth::create_session(&app.db, who.user_id, None, 3_600_000).await.unwrap();
+                    let (secret, s) =
+                        store::auth::create_session(&app.db, who.user_id, None, 3_600_000)
+                            .await
+                            .unwrap();
                     let p = app.people.get_mut(role).unwrap();
                     p.session = secret;
                     p.csrf = s.csrf_token;
@@ -288,5 +704,10 @@ async fn every_role_sees_only_what_it_may() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} isolation failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} isolation failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

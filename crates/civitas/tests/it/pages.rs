@@ -8,11 +8,21 @@ async fn sign_in_form(app: &TestApp) -> (String, String) {
     let res = app.client.get(app.url("/sign-in")).send().await.unwrap();
     let cookie = res.headers().get_all("set-cookie").iter().find_map(|v| {
         let v = v.to_str().ok()?;
-        v.strip_prefix("civitas_csrf=").map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+        v.strip_prefix("civitas_csrf=")
+            .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
     });
     let html = res.text().await.unwrap();
-    let field = html.split("name=\"_csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
-    assert_eq!(cookie.as_deref(), Some(field.as_str()), "the sign-in form double-submits its CSRF token");
+    let field = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        cookie.as_deref(),
+        Some(field.as_str()),
+        "the sign-in form double-submits its CSRF token"
+    );
     (cookie.unwrap(), field)
 }
 
@@ -21,7 +31,11 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Respons
     app.client
         .post(app.url("/sign-in"))
         .header("cookie", format!("civitas_csrf={cookie}"))
-        .form(&[("_csrf", csrf.as_str()), ("email", email), ("password", password)])
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap()
@@ -32,12 +46,36 @@ async fn signing_in_sets_a_safe_session_cookie_and_lands_on_the_dashboard() {
     let app = TestApp::new().await;
     let res = sign_in(&app, "member-admin@north-reading.example.gov", PASSWORD).await;
     assert_eq!(res.status(), 303);
-    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("civitas_session=")).unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("civitas_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_owned();
-    let res = app.client.get(app.url("/")).header("cookie", &session).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["location"], format!("/orgs/{OWN}"));
-    let html = app.client.get(app.url(&format!("/orgs/{OWN}"))).header("cookie", &session).send().await.unwrap().text().await.unwrap();
+    let html = app
+        .client
+        .get(app.url(&format!("/orgs/{OWN}")))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Town of North Reading"));
     assert!(html.contains("Skip to main content"));
 }
@@ -46,22 +84,62 @@ async fn signing_in_sets_a_safe_session_cookie_and_lands_on_the_dashboard() {
 async fn a_wrong_password_is_refused_and_repeated_failures_are_throttled() {
     let app = TestApp::new().await;
     for _ in 0..5 {
-        let res = sign_in(&app, "member-staff@north-reading.example.gov", "not-the-password").await;
+        let res = sign_in(
+            &app,
+            "member-staff@north-reading.example.gov",
+            "not-the-password",
+        )
+        .await;
         assert_eq!(res.status(), 422);
-        assert!(res.text().await.unwrap().contains("the email or password is not right"));
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("the email or password is not right")
+        );
     }
     let res = sign_in(&app, "member-staff@north-reading.example.gov", PASSWORD).await;
-    assert_eq!(res.status(), 429, "even the right password waits out the throttle");
+    assert_eq!(
+        res.status(),
+        429,
+        "even the right password waits out the throttle"
+    );
 }
 
 #[tokio::test]
 async fn a_form_post_without_the_csrf_token_is_refused() {
     let app = TestApp::new().await;
-    let res = app.page("member-admin", Method::POST, &format!("/orgs/{OWN}/departments")).form(&[("name", "Sneaky")]).send().await.unwrap();
+    let res = app
+        .page(
+            "member-admin",
+            Method::POST,
+            &format!("/orgs/{OWN}/departments"),
+        )
+        .form(&[("name", "Sneaky")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
-    let res = app.page("member-admin", Method::POST, &format!("/orgs/{OWN}/departments")).form(&[("name", "Sneaky"), ("_csrf", "forged")]).send().await.unwrap();
+    let res = app
+        .page(
+            "member-admin",
+            Method::POST,
+            &format!("/orgs/{OWN}/departments"),
+        )
+        .form(&[("name", "Sneaky"), ("_csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
-    let res = app.form("member-admin", &format!("/orgs/{OWN}/departments"), &[("name", "Honest")]).send().await.unwrap();
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/departments"),
+            &[("name", "Honest")],
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
 }
 
@@ -69,7 +147,18 @@ async fn a_form_post_without_the_csrf_token_is_refused() {
 async fn a_form_with_errors_shows_them_beside_the_fields_and_keeps_the_input() {
     let app = TestApp::new().await;
     let res = app
-        .form("hub-admin", "/orgs", &[("name", "Lynnfield"), ("slug", "Bad Slug"), ("kind", "town"), ("population", "lots"), ("time_zone", "America/New_York"), ("fiscal_year_start_month", "7")])
+        .form(
+            "hub-admin",
+            "/orgs",
+            &[
+                ("name", "Lynnfield"),
+                ("slug", "Bad Slug"),
+                ("kind", "town"),
+                ("population", "lots"),
+                ("time_zone", "America/New_York"),
+                ("fiscal_year_start_month", "7"),
+            ],
+        )
         .send()
         .await
         .unwrap();
@@ -77,21 +166,68 @@ async fn a_form_with_errors_shows_them_beside_the_fields_and_keeps_the_input() {
     let html = res.text().await.unwrap();
     assert!(html.contains("id=\"error-summary\""));
     assert!(html.contains("href=\"#field-population\""));
-    assert!(html.contains("aria-describedby=\"error-population\"") || html.contains("error-population"));
-    assert!(html.contains("value=\"Lynnfield\""), "the person's input is kept");
+    assert!(
+        html.contains("aria-describedby=\"error-population\"") || html.contains("error-population")
+    );
+    assert!(
+        html.contains("value=\"Lynnfield\""),
+        "the person's input is kept"
+    );
 }
 
 #[tokio::test]
 async fn adding_a_member_and_a_person_through_the_forms() {
     let app = TestApp::new().await;
-    let res = app.form("hub-admin", "/orgs", &[("name", "Lynnfield"), ("kind", "town"), ("population", "12,955"), ("time_zone", "America/New_York"), ("fiscal_year_start_month", "7"), ("business_hours_monday", "08:00-16:00")]).send().await.unwrap();
+    let res = app
+        .form(
+            "hub-admin",
+            "/orgs",
+            &[
+                ("name", "Lynnfield"),
+                ("kind", "town"),
+                ("population", "12,955"),
+                ("time_zone", "America/New_York"),
+                ("fiscal_year_start_month", "7"),
+                ("business_hours_monday", "08:00-16:00"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/orgs/lynnfield?notice=created");
-    let res = app.form("hub-admin", "/orgs/lynnfield/users", &[("name", "Robin Ames"), ("email", "robin@lynnfield.example.gov"), ("role", "member-admin"), ("password", "a-long-enough-password")]).send().await.unwrap();
+    let res = app
+        .form(
+            "hub-admin",
+            "/orgs/lynnfield/users",
+            &[
+                ("name", "Robin Ames"),
+                ("email", "robin@lynnfield.example.gov"),
+                ("role", "member-admin"),
+                ("password", "a-long-enough-password"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
-    let html = app.page("hub-admin", Method::GET, "/orgs/lynnfield/users").send().await.unwrap().text().await.unwrap();
+    let html = app
+        .page("hub-admin", Method::GET, "/orgs/lynnfield/users")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("robin@lynnfield.example.gov"));
-    let html = app.page("hub-admin", Method::GET, "/orgs/lynnfield").send().await.unwrap().text().await.unwrap();
+    let html = app
+        .page("hub-admin", Method::GET, "/orgs/lynnfield")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("12,955"));
     assert!(html.contains("Mon 08:00-16:00"));
 }
@@ -99,7 +235,18 @@ async fn adding_a_member_and_a_person_through_the_forms() {
 #[tokio::test]
 async fn empty_lists_say_why_and_what_to_do() {
     let app = TestApp::new().await;
-    let html = app.page("member-admin", Method::GET, &format!("/orgs/{OWN}/departments")).send().await.unwrap().text().await.unwrap();
+    let html = app
+        .page(
+            "member-admin",
+            Method::GET,
+            &format!("/orgs/{OWN}/departments"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("has no departments yet"));
     assert!(html.contains("Add the first one below"));
 }
@@ -107,9 +254,40 @@ async fn empty_lists_say_why_and_what_to_do() {
 #[tokio::test]
 async fn the_password_change_checks_the_current_password() {
     let app = TestApp::new().await;
-    let res = app.form("member-staff", "/account/password", &[("current_password", "wrong"), ("new_password", "another-long-password")]).send().await.unwrap();
+    let res = app
+        .form(
+            "member-staff",
+            "/account/password",
+            &[
+                ("current_password", "wrong"),
+                ("new_password", "another-long-password"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
-    let res = app.form("member-staff", "/account/password", &[("current_password", PASSWORD), ("new_password", "another-long-password")]).send().await.unwrap();
+    let res = app
+        .form(
+            "member-staff",
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another-long-password"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
-    assert_eq!(sign_in(&app, "member-staff@north-reading.example.gov", "another-long-password").await.status(), 303);
+    assert_eq!(
+        sign_in(
+            &app,
+            "member-staff@north-reading.example.gov",
+            "another-long-password"
+        )
+        .await
+        .status(),
+        303
+    );
 }

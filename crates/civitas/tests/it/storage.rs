@@ -20,27 +20,43 @@ async fn backups_cover_every_table() {
     let mut listed: Vec<String> = backup::TABLES.iter().map(|t| (*t).to_owned()).collect();
     catalog.sort();
     listed.sort();
-    assert_eq!(catalog, listed, "a table is missing from store::backup::TABLES");
+    assert_eq!(
+        catalog, listed,
+        "a table is missing from store::backup::TABLES"
+    );
 }
 
 #[tokio::test]
 async fn backup_and_restore_round_trip_every_row() {
     let app = TestApp::new().await;
-    app.api("member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/sites"))
-        .json(&json!({ "name": "Hood School", "address": "298 Haverhill St", "kind": "school" }))
-        .send()
-        .await
-        .unwrap();
+    app.api(
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/sites"),
+    )
+    .json(&json!({ "name": "Hood School", "address": "298 Haverhill St", "kind": "school" }))
+    .send()
+    .await
+    .unwrap();
     let mut first = Vec::new();
     let rows = backup::dump(&app.db, &mut first).await.unwrap();
     assert!(rows > 20);
     let dir = tempfile::tempdir().unwrap();
     let (restored, _) = fresh_database(&dir).await;
-    assert_eq!(backup::restore(&restored, first.as_slice()).await.unwrap(), rows);
+    assert_eq!(
+        backup::restore(&restored, first.as_slice()).await.unwrap(),
+        rows
+    );
     let mut second = Vec::new();
     backup::dump(&restored, &mut second).await.unwrap();
-    assert_eq!(String::from_utf8(first.clone()).unwrap(), String::from_utf8(second).unwrap());
-    assert_eq!(store::audit::verify(&restored).await.unwrap().first_bad_seq, None);
+    assert_eq!(
+        String::from_utf8(first.clone()).unwrap(),
+        String::from_utf8(second).unwrap()
+    );
+    assert_eq!(
+        store::audit::verify(&restored).await.unwrap().first_bad_seq,
+        None
+    );
     // A second restore into the same (now full) database is refused and changes nothing.
     assert!(backup::restore(&restored, first.as_slice()).await.is_err());
 }
@@ -53,10 +69,20 @@ async fn the_audit_log_is_append_only_and_its_chain_verifies() {
     assert_eq!(v.first_bad_seq, None);
     let url = &app.database_url;
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    let tamper = sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 3").execute(&pool).await;
-    assert!(tamper.is_err(), "the database refuses to edit the audit log");
-    let delete = sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&pool).await;
-    assert!(delete.is_err(), "the database refuses to delete from the audit log");
+    let tamper = sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 3")
+        .execute(&pool)
+        .await;
+    assert!(
+        tamper.is_err(),
+        "the database refuses to edit the audit log"
+    );
+    let delete = sqlx::query("DELETE FROM audit_log WHERE seq = 3")
+        .execute(&pool)
+        .await;
+    assert!(
+        delete.is_err(),
+        "the database refuses to delete from the audit log"
+    );
 }
 
 #[tokio::test]
@@ -65,9 +91,16 @@ async fn a_tampered_chain_is_detected() {
     let url = &app.database_url;
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     // Someone with database access drops the guard and edits an entry: verify must notice.
-    let drop = if url.starts_with("sqlite") { "DROP TRIGGER audit_log_no_update" } else { "DROP TRIGGER audit_log_no_change ON audit_log" };
+    let drop = if url.starts_with("sqlite") {
+        "DROP TRIGGER audit_log_no_update"
+    } else {
+        "DROP TRIGGER audit_log_no_change ON audit_log"
+    };
     sqlx::query(drop).execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 4").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
     let v = store::audit::verify(&app.db).await.unwrap();
     assert_eq!(v.first_bad_seq, Some(4));
 }
@@ -77,13 +110,31 @@ async fn jobs_run_once_per_key_and_retry_with_backoff() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = fresh_database(&dir).await;
     let now = store::now_ms();
-    assert!(jobs::enqueue(&db, "demo.job", &json!({ "n": 1 }), now - 1, Some("demo:1")).await.unwrap());
-    assert!(!jobs::enqueue(&db, "demo.job", &json!({ "n": 1 }), now - 1, Some("demo:1")).await.unwrap(), "same key, same job");
-    let job = jobs::claim(&db, "w1", 60_000).await.unwrap().expect("a due job");
+    assert!(
+        jobs::enqueue(&db, "demo.job", &json!({ "n": 1 }), now - 1, Some("demo:1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !jobs::enqueue(&db, "demo.job", &json!({ "n": 1 }), now - 1, Some("demo:1"))
+            .await
+            .unwrap(),
+        "same key, same job"
+    );
+    let job = jobs::claim(&db, "w1", 60_000)
+        .await
+        .unwrap()
+        .expect("a due job");
     assert_eq!(job.attempts, 1);
-    assert!(jobs::claim(&db, "w2", 60_000).await.unwrap().is_none(), "a claimed job is not handed out twice");
+    assert!(
+        jobs::claim(&db, "w2", 60_000).await.unwrap().is_none(),
+        "a claimed job is not handed out twice"
+    );
     jobs::fail(&db, &job, "boom").await.unwrap();
-    assert!(jobs::claim(&db, "w2", 60_000).await.unwrap().is_none(), "a failed job waits out its back-off");
+    assert!(
+        jobs::claim(&db, "w2", 60_000).await.unwrap().is_none(),
+        "a failed job waits out its back-off"
+    );
     let listed = jobs::list(&db, Some("queued"), 10).await.unwrap();
     assert_eq!(listed[0].last_error.as_deref(), Some("boom"));
     assert!(listed[0].run_at > now);
@@ -95,7 +146,9 @@ async fn concurrent_workers_never_claim_the_same_job() {
     let (db, _) = fresh_database(&dir).await;
     let now = store::now_ms();
     for i in 0..40 {
-        jobs::enqueue(&db, "demo.job", &json!({ "i": i }), now - 1, None).await.unwrap();
+        jobs::enqueue(&db, "demo.job", &json!({ "i": i }), now - 1, None)
+            .await
+            .unwrap();
     }
     let mut handles = Vec::new();
     for w in 0..4 {

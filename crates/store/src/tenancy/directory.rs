@@ -66,23 +66,40 @@ fn site(r: &AnyRow) -> Result<Site> {
     })
 }
 
+/// Records a directory change in the audit log.
 async fn log(
     tx: &mut Transaction<'_, Any>,
     actor: &Actor,
     org: OrgId,
     action: &str,
-    kind: &str,
-    id: String,
+    entity: (&str, String),
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Result<()> {
-    audit::append(tx, actor, Change { org_id: Some(org), action, entity_kind: kind, entity_id: id, before, after })
-        .await
-        .map(|_| ())
+    let (kind, id) = entity;
+    audit::append(
+        tx,
+        actor,
+        Change {
+            org_id: Some(org),
+            action,
+            entity_kind: kind,
+            entity_id: id,
+            before,
+            after,
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The departments of one organisation (which must be in scope), by name.
-pub async fn list_departments(db: &Db, scope: &Scope, org: OrgId, page: &PageRequest) -> Result<Page<Department>> {
+pub async fn list_departments(
+    db: &Db,
+    scope: &Scope,
+    org: OrgId,
+    page: &PageRequest,
+) -> Result<Page<Department>> {
     let mut q = Sql::new("SELECT * FROM departments WHERE org_id = ");
     q.bind(org.to_string());
     q.scope("org_id", scope);
@@ -90,7 +107,12 @@ pub async fn list_departments(db: &Db, scope: &Scope, org: OrgId, page: &PageReq
         q.push(" AND name > ").bind(after.clone());
     }
     q.push(" ORDER BY name LIMIT ").bind(page.fetch());
-    let items = q.fetch_all(&db.read).await?.iter().map(department).collect::<Result<Vec<_>>>()?;
+    let items = q
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(department)
+        .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(items, page, |d| d.name.clone()))
 }
 
@@ -98,15 +120,33 @@ pub async fn get_department(db: &Db, scope: &Scope, id: DepartmentId) -> Result<
     let mut q = Sql::new("SELECT * FROM departments WHERE id = ");
     q.bind(id.to_string());
     q.scope("org_id", scope);
-    q.fetch_optional(&db.read).await?.as_ref().map(department).transpose()?.ok_or(StoreError::NotFound)
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(department)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
 }
 
-pub async fn create_department(db: &Db, scope: &Scope, actor: &Actor, org: OrgId, name: &str) -> Result<Department> {
+pub async fn create_department(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    org: OrgId,
+    name: &str,
+) -> Result<Department> {
     if !scope.contains(org) {
         return Err(StoreError::NotFound);
     }
     let now = now_ms();
-    let d = Department { id: DepartmentId::new(), org_id: org, name: name.to_owned(), created_at: now, updated_at: now, version: 1 };
+    let d = Department {
+        id: DepartmentId::new(),
+        org_id: org,
+        name: name.to_owned(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
     let mut tx = db.write.begin().await?;
     sqlx::query("INSERT INTO departments (id, org_id, name, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, 1)")
         .bind(d.id.to_string())
@@ -117,7 +157,16 @@ pub async fn create_department(db: &Db, scope: &Scope, actor: &Actor, org: OrgId
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, "name", "name", "is already a department of this organisation"))?;
-    log(&mut tx, actor, org, "department.create", "department", d.id.to_string(), None, Some(json(&d)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        org,
+        "department.create",
+        ("department", d.id.to_string()),
+        None,
+        Some(json(&d)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(d)
 }
@@ -134,7 +183,12 @@ pub async fn rename_department(
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let after = Department { name: name.to_owned(), updated_at: now_ms(), version: before.version + 1, ..before.clone() };
+    let after = Department {
+        name: name.to_owned(),
+        updated_at: now_ms(),
+        version: before.version + 1,
+        ..before.clone()
+    };
     let mut tx = db.write.begin().await?;
     let n = sqlx::query("UPDATE departments SET name = $1, updated_at = $2, version = $3 WHERE id = $4 AND version = $5")
         .bind(&after.name)
@@ -149,12 +203,27 @@ pub async fn rename_department(
     if n != 1 {
         return Err(StoreError::Stale);
     }
-    log(&mut tx, actor, after.org_id, "department.update", "department", id.to_string(), Some(json(&before)?), Some(json(&after)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        after.org_id,
+        "department.update",
+        ("department", id.to_string()),
+        Some(json(&before)?),
+        Some(json(&after)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn delete_department(db: &Db, scope: &Scope, actor: &Actor, id: DepartmentId, expected_version: Option<i64>) -> Result<()> {
+pub async fn delete_department(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: DepartmentId,
+    expected_version: Option<i64>,
+) -> Result<()> {
     let before = get_department(db, scope, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
@@ -169,13 +238,27 @@ pub async fn delete_department(db: &Db, scope: &Scope, actor: &Actor, id: Depart
     if n != 1 {
         return Err(StoreError::Stale);
     }
-    log(&mut tx, actor, before.org_id, "department.delete", "department", id.to_string(), Some(json(&before)?), None).await?;
+    log(
+        &mut tx,
+        actor,
+        before.org_id,
+        "department.delete",
+        ("department", id.to_string()),
+        Some(json(&before)?),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The sites of one organisation (which must be in scope), by name.
-pub async fn list_sites(db: &Db, scope: &Scope, org: OrgId, page: &PageRequest) -> Result<Page<Site>> {
+pub async fn list_sites(
+    db: &Db,
+    scope: &Scope,
+    org: OrgId,
+    page: &PageRequest,
+) -> Result<Page<Site>> {
     let mut q = Sql::new("SELECT * FROM sites WHERE org_id = ");
     q.bind(org.to_string());
     q.scope("org_id", scope);
@@ -183,7 +266,12 @@ pub async fn list_sites(db: &Db, scope: &Scope, org: OrgId, page: &PageRequest) 
         q.push(" AND name > ").bind(after.clone());
     }
     q.push(" ORDER BY name LIMIT ").bind(page.fetch());
-    let items = q.fetch_all(&db.read).await?.iter().map(site).collect::<Result<Vec<_>>>()?;
+    let items = q
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(site)
+        .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(items, page, |s| s.name.clone()))
 }
 
@@ -191,10 +279,21 @@ pub async fn get_site(db: &Db, scope: &Scope, id: SiteId) -> Result<Site> {
     let mut q = Sql::new("SELECT * FROM sites WHERE id = ");
     q.bind(id.to_string());
     q.scope("org_id", scope);
-    q.fetch_optional(&db.read).await?.as_ref().map(site).transpose()?.ok_or(StoreError::NotFound)
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(site)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
 }
 
-pub async fn create_site(db: &Db, scope: &Scope, actor: &Actor, org: OrgId, d: &SiteDraft) -> Result<Site> {
+pub async fn create_site(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    org: OrgId,
+    d: &SiteDraft,
+) -> Result<Site> {
     if !scope.contains(org) {
         return Err(StoreError::NotFound);
     }
@@ -221,7 +320,16 @@ pub async fn create_site(db: &Db, scope: &Scope, actor: &Actor, org: OrgId, d: &
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, "name", "name", "is already a site of this organisation"))?;
-    log(&mut tx, actor, org, "site.create", "site", s.id.to_string(), None, Some(json(&s)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        org,
+        "site.create",
+        ("site", s.id.to_string()),
+        None,
+        Some(json(&s)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(s)
 }
@@ -262,12 +370,27 @@ pub async fn update_site(
     if n != 1 {
         return Err(StoreError::Stale);
     }
-    log(&mut tx, actor, after.org_id, "site.update", "site", id.to_string(), Some(json(&before)?), Some(json(&after)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        after.org_id,
+        "site.update",
+        ("site", id.to_string()),
+        Some(json(&before)?),
+        Some(json(&after)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn delete_site(db: &Db, scope: &Scope, actor: &Actor, id: SiteId, expected_version: Option<i64>) -> Result<()> {
+pub async fn delete_site(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: SiteId,
+    expected_version: Option<i64>,
+) -> Result<()> {
     let before = get_site(db, scope, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
@@ -282,7 +405,16 @@ pub async fn delete_site(db: &Db, scope: &Scope, actor: &Actor, id: SiteId, expe
     if n != 1 {
         return Err(StoreError::Stale);
     }
-    log(&mut tx, actor, before.org_id, "site.delete", "site", id.to_string(), Some(json(&before)?), None).await?;
+    log(
+        &mut tx,
+        actor,
+        before.org_id,
+        "site.delete",
+        ("site", id.to_string()),
+        Some(json(&before)?),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -306,5 +438,9 @@ pub async fn counts(db: &Db, scope: &Scope, org: OrgId) -> Result<Counts> {
     .bind(org.to_string())
     .fetch_one(&db.read)
     .await?;
-    Ok(Counts { departments: r.try_get("d")?, sites: r.try_get("s")?, users: r.try_get("u")? })
+    Ok(Counts {
+        departments: r.try_get("d")?,
+        sites: r.try_get("s")?,
+        users: r.try_get("u")?,
+    })
 }

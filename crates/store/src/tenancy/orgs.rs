@@ -96,7 +96,11 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     q.scope("id", scope);
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let like = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
-        q.push(" AND (LOWER(name) LIKE ").bind(like.clone()).push(" OR slug LIKE ").bind(like).push(")");
+        q.push(" AND (LOWER(name) LIKE ")
+            .bind(like.clone())
+            .push(" OR slug LIKE ")
+            .bind(like)
+            .push(")");
     }
     if let Some(k) = f.kind {
         q.push(" AND kind = ").bind(k.as_str());
@@ -125,14 +129,24 @@ pub async fn get_by_slug(db: &Db, scope: &Scope, slug: &str) -> Result<Org> {
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
     q.bind(slug.to_owned());
     q.scope("id", scope);
-    q.fetch_optional(&db.read).await?.as_ref().map(org).transpose()?.ok_or(StoreError::NotFound)
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(org)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn get(db: &Db, scope: &Scope, id: OrgId) -> Result<Org> {
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE id = "));
     q.bind(id.to_string());
     q.scope("id", scope);
-    q.fetch_optional(&db.read).await?.as_ref().map(org).transpose()?.ok_or(StoreError::NotFound)
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(org)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
 }
 
 /// The hub, if the region has been set up.
@@ -144,18 +158,28 @@ pub async fn hub(db: &Db) -> Result<Option<Org>> {
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM orgs").fetch_one(&db.read).await?.try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM orgs")
+        .fetch_one(&db.read)
+        .await?
+        .try_get("n")?)
 }
 
 /// Creates the region and its hub: the first step of a new installation. Fails if a hub exists.
-pub async fn create_region(db: &Db, actor: &Actor, region_name: &str, hub: &OrgDraft) -> Result<Org> {
+pub async fn create_region(
+    db: &Db,
+    actor: &Actor,
+    region_name: &str,
+    hub: &OrgDraft,
+) -> Result<Org> {
     let mut tx = db.write.begin().await?;
     sqlx::query("INSERT INTO region (id, name, created_at) VALUES (1, $1, $2)")
         .bind(region_name)
         .bind(now_ms())
         .execute(&mut *tx)
         .await
-        .map_err(|e| StoreError::on_unique(e, "region", "region", "this database already has a region"))?;
+        .map_err(|e| {
+            StoreError::on_unique(e, "region", "region", "this database already has a region")
+        })?;
     let mut hub = hub.clone();
     hub.kind = OrgKind::Hub;
     let created = insert(&mut tx, actor, &hub, true).await?;
@@ -164,11 +188,18 @@ pub async fn create_region(db: &Db, actor: &Actor, region_name: &str, hub: &OrgD
 }
 
 pub async fn region_name(db: &Db) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT name FROM region WHERE id = 1").fetch_optional(&db.read).await?;
+    let row = sqlx::query("SELECT name FROM region WHERE id = 1")
+        .fetch_optional(&db.read)
+        .await?;
     Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
-async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, actor: &Actor, d: &OrgDraft, is_hub: bool) -> Result<Org> {
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    d: &OrgDraft,
+    is_hub: bool,
+) -> Result<Org> {
     let now = now_ms();
     let o = Org {
         id: OrgId::new(),
@@ -248,7 +279,13 @@ pub async fn update(
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
     q.bind(slug.to_owned());
     q.scope("id", scope);
-    let before = q.fetch_optional(&mut *tx).await?.as_ref().map(org).transpose()?.ok_or(StoreError::NotFound)?;
+    let before = q
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(org)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
@@ -284,15 +321,37 @@ pub async fn set_active(
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
     q.bind(slug.to_owned());
     q.scope("id", scope);
-    let before = q.fetch_optional(&mut *tx).await?.as_ref().map(org).transpose()?.ok_or(StoreError::NotFound)?;
+    let before = q
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(org)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
     if before.is_hub && !active {
         return Err(domain::Invalid::one("active", "the hub cannot be deactivated").into());
     }
-    let after = Org { active, updated_at: now_ms(), version: before.version + 1, ..before.clone() };
-    write_back(&mut tx, actor, &before, &after, if active { "org.reactivate" } else { "org.deactivate" }).await?;
+    let after = Org {
+        active,
+        updated_at: now_ms(),
+        version: before.version + 1,
+        ..before.clone()
+    };
+    write_back(
+        &mut tx,
+        actor,
+        &before,
+        &after,
+        if active {
+            "org.reactivate"
+        } else {
+            "org.deactivate"
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

@@ -53,13 +53,23 @@ pub struct Filter {
 }
 
 /// People whose home is `org` (in scope), by email.
-pub async fn list(db: &Db, scope: &Scope, org: OrgId, f: &Filter, page: &PageRequest) -> Result<Page<User>> {
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    org: OrgId,
+    f: &Filter,
+    page: &PageRequest,
+) -> Result<Page<User>> {
     let mut q = Sql::new("SELECT * FROM users WHERE org_id = ");
     q.bind(org.to_string());
     q.scope("org_id", scope);
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let like = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
-        q.push(" AND (email LIKE ").bind(like.clone()).push(" OR LOWER(name) LIKE ").bind(like).push(")");
+        q.push(" AND (email LIKE ")
+            .bind(like.clone())
+            .push(" OR LOWER(name) LIKE ")
+            .bind(like)
+            .push(")");
     }
     if let Some(a) = f.active {
         q.push(" AND active = ").bind(i64::from(a));
@@ -68,7 +78,12 @@ pub async fn list(db: &Db, scope: &Scope, org: OrgId, f: &Filter, page: &PageReq
         q.push(" AND email > ").bind(after.clone());
     }
     q.push(" ORDER BY email LIMIT ").bind(page.fetch());
-    let items = q.fetch_all(&db.read).await?.iter().map(user).collect::<Result<Vec<_>>>()?;
+    let items = q
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(user)
+        .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(items, page, |u| u.email.clone()))
 }
 
@@ -76,7 +91,12 @@ pub async fn get(db: &Db, scope: &Scope, id: UserId) -> Result<User> {
     let mut q = Sql::new("SELECT * FROM users WHERE id = ");
     q.bind(id.to_string());
     q.scope("org_id", scope);
-    q.fetch_optional(&db.read).await?.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(user)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
 }
 
 /// The signed-in person's own record: authentication, not tenant browsing, so no scope.
@@ -103,16 +123,27 @@ pub async fn find_by_email(db: &Db, email: &Email) -> Result<Option<User>> {
 }
 
 /// Adds a person to `org` with a first role there.
+/// A person to add: their email, name, first role and (optionally) password hash.
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: Option<String>,
+}
+
 pub async fn create(
     db: &Db,
     scope: &Scope,
     actor: &Actor,
     org: OrgId,
-    email: &Email,
-    name: &str,
-    role: Role,
-    password_hash: Option<String>,
+    new: NewUser<'_>,
 ) -> Result<User> {
+    let NewUser {
+        email,
+        name,
+        role,
+        password_hash,
+    } = new;
     if !scope.contains(org) {
         return Err(StoreError::NotFound);
     }
@@ -146,7 +177,14 @@ pub async fn create(
     audit::append(
         &mut tx,
         actor,
-        Change { org_id: Some(org), action: "user.create", entity_kind: "user", entity_id: u.id.to_string(), before: None, after: Some(json(&u)?) },
+        Change {
+            org_id: Some(org),
+            action: "user.create",
+            entity_kind: "user",
+            entity_id: u.id.to_string(),
+            before: None,
+            after: Some(json(&u)?),
+        },
     )
     .await?;
     insert_grant(&mut tx, actor, u.id, org, role).await?;
@@ -156,7 +194,14 @@ pub async fn create(
 
 /// Enables or disables a person. Disabling also ends their sessions; their tokens stop working at once
 /// because token checks read `active`.
-pub async fn set_active(db: &Db, scope: &Scope, actor: &Actor, id: UserId, expected_version: Option<i64>, active: bool) -> Result<User> {
+pub async fn set_active(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: UserId,
+    expected_version: Option<i64>,
+    active: bool,
+) -> Result<User> {
     let before = get(db, scope, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
@@ -164,7 +209,12 @@ pub async fn set_active(db: &Db, scope: &Scope, actor: &Actor, id: UserId, expec
     if actor.user_id == Some(id) && !active {
         return Err(domain::Invalid::one("active", "you cannot disable your own account").into());
     }
-    let after = User { active, updated_at: now_ms(), version: before.version + 1, ..before.clone() };
+    let after = User {
+        active,
+        updated_at: now_ms(),
+        version: before.version + 1,
+        ..before.clone()
+    };
     let mut tx = db.write.begin().await?;
     let n = sqlx::query("UPDATE users SET active = $1, updated_at = $2, version = $3 WHERE id = $4 AND version = $5")
         .bind(i64::from(active))
@@ -179,14 +229,21 @@ pub async fn set_active(db: &Db, scope: &Scope, actor: &Actor, id: UserId, expec
         return Err(StoreError::Stale);
     }
     if !active {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
     }
     audit::append(
         &mut tx,
         actor,
         Change {
             org_id: Some(before.org_id),
-            action: if active { "user.enable" } else { "user.disable" },
+            action: if active {
+                "user.enable"
+            } else {
+                "user.disable"
+            },
             entity_kind: "user",
             entity_id: id.to_string(),
             before: Some(json(&before)?),
@@ -200,7 +257,13 @@ pub async fn set_active(db: &Db, scope: &Scope, actor: &Actor, id: UserId, expec
 
 /// Sets a person's password hash (their own change, or an administrator's reset from the CLI) and ends
 /// every other session of theirs.
-pub async fn set_password(db: &Db, actor: &Actor, id: UserId, hash: &str, keep_session: Option<&str>) -> Result<()> {
+pub async fn set_password(
+    db: &Db,
+    actor: &Actor,
+    id: UserId,
+    hash: &str,
+    keep_session: Option<&str>,
+) -> Result<()> {
     let mut tx = db.write.begin().await?;
     let row = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3 RETURNING org_id")
         .bind(hash)
@@ -218,7 +281,14 @@ pub async fn set_password(db: &Db, actor: &Actor, id: UserId, hash: &str, keep_s
     audit::append(
         &mut tx,
         actor,
-        Change { org_id: Some(parse_id(&org)?), action: "user.password", entity_kind: "user", entity_id: id.to_string(), before: None, after: None },
+        Change {
+            org_id: Some(parse_id(&org)?),
+            action: "user.password",
+            entity_kind: "user",
+            entity_id: id.to_string(),
+            before: None,
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -257,7 +327,12 @@ const GRANT_SELECT: &str = "SELECT g.id, g.org_id, o.slug AS org_slug, g.user_id
     u.name AS user_name, g.role, g.created_at FROM grants g JOIN users u ON u.id = g.user_id JOIN orgs o ON o.id = g.org_id";
 
 /// Grants in `org` (in scope), by person.
-pub async fn list_grants(db: &Db, scope: &Scope, org: OrgId, page: &PageRequest) -> Result<Page<GrantRow>> {
+pub async fn list_grants(
+    db: &Db,
+    scope: &Scope,
+    org: OrgId,
+    page: &PageRequest,
+) -> Result<Page<GrantRow>> {
     let mut q = Sql::new(&format!("{GRANT_SELECT} WHERE g.org_id = "));
     q.bind(org.to_string());
     q.scope("g.org_id", scope);
@@ -265,19 +340,26 @@ pub async fn list_grants(db: &Db, scope: &Scope, org: OrgId, page: &PageRequest)
         q.push(" AND g.id > ").bind(after.clone());
     }
     q.push(" ORDER BY g.id LIMIT ").bind(page.fetch());
-    let items = q.fetch_all(&db.read).await?.iter().map(grant_row).collect::<Result<Vec<_>>>()?;
+    let items = q
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(grant_row)
+        .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(items, page, |g| g.id.to_string()))
 }
 
 /// Every grant a person holds, wherever (their own profile; visible only through a scope on their home).
 pub async fn grants_of(db: &Db, user: UserId) -> Result<Vec<GrantRow>> {
-    sqlx::query(&format!("{GRANT_SELECT} WHERE g.user_id = $1 ORDER BY o.slug"))
-        .bind(user.to_string())
-        .fetch_all(&db.read)
-        .await?
-        .iter()
-        .map(grant_row)
-        .collect()
+    sqlx::query(&format!(
+        "{GRANT_SELECT} WHERE g.user_id = $1 ORDER BY o.slug"
+    ))
+    .bind(user.to_string())
+    .fetch_all(&db.read)
+    .await?
+    .iter()
+    .map(grant_row)
+    .collect()
 }
 
 /// The grants authorisation works from: role, organisation, and whether it is the hub.
@@ -301,17 +383,27 @@ pub async fn grants_for_auth(db: &Db, user: UserId) -> Result<Vec<Grant>> {
         .collect()
 }
 
-async fn insert_grant(tx: &mut sqlx::Transaction<'_, sqlx::Any>, actor: &Actor, user: UserId, org: OrgId, role: Role) -> Result<GrantId> {
+async fn insert_grant(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    user: UserId,
+    org: OrgId,
+    role: Role,
+) -> Result<GrantId> {
     let id = GrantId::new();
-    sqlx::query("INSERT INTO grants (id, org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| StoreError::on_unique(e, "role", "role", "this person already has this role here"))?;
+    sqlx::query(
+        "INSERT INTO grants (id, org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        StoreError::on_unique(e, "role", "role", "this person already has this role here")
+    })?;
     audit::append(
         tx,
         actor,
@@ -330,14 +422,27 @@ async fn insert_grant(tx: &mut sqlx::Transaction<'_, sqlx::Any>, actor: &Actor, 
 
 /// Grants `role` in `org` (in scope) to an existing person. Hub roles only on the hub, member roles only on
 /// members.
-pub async fn grant(db: &Db, scope: &Scope, actor: &Actor, org: OrgId, user: UserId, role: Role) -> Result<GrantRow> {
+pub async fn grant(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    org: OrgId,
+    user: UserId,
+    role: Role,
+) -> Result<GrantRow> {
     let target = crate::tenancy::orgs::get(db, scope, org).await?;
-    role.check_grantable(target.is_hub).map_err(domain::Invalid::from)?;
-    get_self(db, user).await.map_err(|_| domain::Invalid::one("user_id", "no such person"))?;
+    role.check_grantable(target.is_hub)
+        .map_err(domain::Invalid::from)?;
+    get_self(db, user)
+        .await
+        .map_err(|_| domain::Invalid::one("user_id", "no such person"))?;
     let mut tx = db.write.begin().await?;
     let id = insert_grant(&mut tx, actor, user, org, role).await?;
     tx.commit().await?;
-    let row = sqlx::query(&format!("{GRANT_SELECT} WHERE g.id = $1")).bind(id.to_string()).fetch_one(&db.read).await?;
+    let row = sqlx::query(&format!("{GRANT_SELECT} WHERE g.id = $1"))
+        .bind(id.to_string())
+        .fetch_one(&db.read)
+        .await?;
     grant_row(&row)
 }
 
@@ -347,16 +452,36 @@ pub async fn revoke(db: &Db, scope: &Scope, actor: &Actor, id: GrantId) -> Resul
     let mut q = Sql::new(&format!("{GRANT_SELECT} WHERE g.id = "));
     q.bind(id.to_string());
     q.scope("g.org_id", scope);
-    let g = q.fetch_optional(&db.read).await?.as_ref().map(grant_row).transpose()?.ok_or(StoreError::NotFound)?;
+    let g = q
+        .fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(grant_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
     if g.role == Role::HubAdmin && actor.user_id == Some(g.user_id) {
-        return Err(domain::Invalid::one("role", "you cannot revoke your own hub administrator role").into());
+        return Err(domain::Invalid::one(
+            "role",
+            "you cannot revoke your own hub administrator role",
+        )
+        .into());
     }
     let mut tx = db.write.begin().await?;
-    sqlx::query("DELETE FROM grants WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM grants WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     audit::append(
         &mut tx,
         actor,
-        Change { org_id: Some(g.org_id), action: "grant.revoke", entity_kind: "grant", entity_id: id.to_string(), before: Some(json(&g)?), after: None },
+        Change {
+            org_id: Some(g.org_id),
+            action: "grant.revoke",
+            entity_kind: "grant",
+            entity_id: id.to_string(),
+            before: Some(json(&g)?),
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -364,5 +489,8 @@ pub async fn revoke(db: &Db, scope: &Scope, actor: &Actor, id: GrantId) -> Resul
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.read).await?.try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&db.read)
+        .await?
+        .try_get("n")?)
 }

@@ -16,10 +16,30 @@ use store::auth::ApiToken;
 use store::tenancy::users::{self, GrantRow, User};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/api/v1/me", "Who you are and your role grants", "signed-in", me)
-        .get("/api/v1/tokens", "List your API tokens", "signed-in", list_tokens)
-        .post("/api/v1/tokens", "Create an API token (shown once)", "signed-in", create_token)
-        .delete("/api/v1/tokens/{id}", "Revoke one of your API tokens", "signed-in", revoke_token)
+    t.get(
+        "/api/v1/me",
+        "Who you are and your role grants",
+        "signed-in",
+        me,
+    )
+    .get(
+        "/api/v1/tokens",
+        "List your API tokens",
+        "signed-in",
+        list_tokens,
+    )
+    .post(
+        "/api/v1/tokens",
+        "Create an API token (shown once)",
+        "signed-in",
+        create_token,
+    )
+    .delete(
+        "/api/v1/tokens/{id}",
+        "Revoke one of your API tokens",
+        "signed-in",
+        revoke_token,
+    )
 }
 
 #[derive(Serialize)]
@@ -31,11 +51,19 @@ struct Me {
 
 async fn me(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
     let grants = users::grants_of(&s.db, p.user.id).await?;
-    Ok(Json(Me { current_org_id: p.current_org().map(|o| o.to_string()), user: p.user, grants }).into_response())
+    Ok(Json(Me {
+        current_org_id: p.current_org().map(|o| o.to_string()),
+        user: p.user,
+        grants,
+    })
+    .into_response())
 }
 
 async fn list_tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": store::auth::list_tokens(&s.db, p.user.id).await? })).into_response())
+    Ok(
+        Json(serde_json::json!({ "items": store::auth::list_tokens(&s.db, p.user.id).await? }))
+            .into_response(),
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -52,17 +80,31 @@ pub struct CreatedToken {
 }
 
 /// Creates a token for the signed-in person.
-pub async fn new_token(s: &AppState, p: &Principal, raw: &RawToken) -> Result<CreatedToken, Failure> {
-    let name = text("name", raw.name.as_deref().unwrap_or(""), 80).map_err(|e| Failure::Invalid(vec![e]))?;
-    let (token, record) = store::auth::create_token(&s.db, &p.actor(), p.user.id, p.user.org_id, &name).await?;
+pub async fn new_token(
+    s: &AppState,
+    p: &Principal,
+    raw: &RawToken,
+) -> Result<CreatedToken, Failure> {
+    let name = text("name", raw.name.as_deref().unwrap_or(""), 80)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    let (token, record) =
+        store::auth::create_token(&s.db, &p.actor(), p.user.id, p.user.org_id, &name).await?;
     Ok(CreatedToken { token, record })
 }
 
-async fn create_token(State(s): State<AppState>, p: Principal, ApiJson(raw): ApiJson<RawToken>) -> ApiResult<Response> {
+async fn create_token(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawToken>,
+) -> ApiResult<Response> {
     Ok((StatusCode::CREATED, Json(new_token(&s, &p, &raw).await?)).into_response())
 }
 
-async fn revoke_token(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     store::auth::revoke_token(&s.db, &p.actor(), p.user.id, parse_path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

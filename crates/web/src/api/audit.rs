@@ -14,7 +14,12 @@ use store::audit;
 use store::tenancy::orgs;
 
 pub fn routes(t: Table) -> Table {
-    t.get("/api/v1/audit", "Browse the audit log (newest first)", "audit-read", list_entries)
+    t.get(
+        "/api/v1/audit",
+        "Browse the audit log (newest first)",
+        "audit-read",
+        list_entries,
+    )
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -29,21 +34,38 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    pub async fn filter(&self, s: &AppState, scope: &store::Scope) -> Result<audit::Filter, Failure> {
+    pub async fn filter(
+        &self,
+        s: &AppState,
+        scope: &store::Scope,
+    ) -> Result<audit::Filter, Failure> {
         let org = match self.org.as_deref().filter(|o| !o.is_empty()) {
             Some(slug) => Some(orgs::get_by_slug(&s.db, scope, slug).await?.id),
             None => None,
         };
-        Ok(audit::Filter { org, action: self.action.clone(), actor: self.actor.clone(), entity_id: self.entity_id.clone() })
+        Ok(audit::Filter {
+            org,
+            action: self.action.clone(),
+            actor: self.actor.clone(),
+            entity_id: self.entity_id.clone(),
+        })
     }
 
     /// The audit log's cursor is its sequence number, not an encoded key.
     pub fn page(&self) -> Result<store::page::PageRequest, Failure> {
-        PageParams { limit: self.limit, cursor: self.cursor.clone() }.to_request()
+        PageParams {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+        .to_request()
     }
 }
 
-async fn list_entries(State(s): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Response> {
+async fn list_entries(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::AuditRead)?;
     let f = q.filter(&s, &scope).await?;
     Ok(list(audit::list(&s.db, &scope, &f, &q.page()?).await?))

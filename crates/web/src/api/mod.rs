@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use store::page::Page;
 
+pub use account::{RawToken, new_token};
+pub use audit::AuditQuery;
 pub use directory::parse_path_id;
 pub use orgs::apply_edit as apply_org_edit;
 pub use users::{RawGrant, add_grant, add_user, hash_blocking as hash_password};
-pub use account::{RawToken, new_token};
-pub use audit::AuditQuery;
 
 pub fn routes(t: Table) -> Table {
     let t = account::routes(t);
@@ -37,7 +37,11 @@ pub struct ListBody<T> {
 }
 
 pub fn list<T: Serialize>(page: Page<T>) -> Response {
-    Json(ListBody { items: page.items, next_cursor: page.next_cursor.as_deref().map(encode_cursor) }).into_response()
+    Json(ListBody {
+        items: page.items,
+        next_cursor: page.next_cursor.as_deref().map(encode_cursor),
+    })
+    .into_response()
 }
 
 /// One record with its `ETag`.

@@ -17,12 +17,42 @@ use store::tenancy::orgs;
 use crate::AppState;
 
 pub fn routes(t: Table) -> Table {
-    t.get("/api/v1/orgs", "List the organisations you can see", "org-read", list_orgs)
-        .post("/api/v1/orgs", "Create a member organisation", "org-manage", create)
-        .get("/api/v1/orgs/{slug}", "Read an organisation and its settings", "org-read", read)
-        .patch("/api/v1/orgs/{slug}", "Edit an organisation (settings: org-settings-write; name and kind: org-manage)", "org-settings-write", update)
-        .post("/api/v1/orgs/{slug}/deactivate", "Deactivate a member", "org-manage", deactivate)
-        .post("/api/v1/orgs/{slug}/reactivate", "Reactivate a member", "org-manage", reactivate)
+    t.get(
+        "/api/v1/orgs",
+        "List the organisations you can see",
+        "org-read",
+        list_orgs,
+    )
+    .post(
+        "/api/v1/orgs",
+        "Create a member organisation",
+        "org-manage",
+        create,
+    )
+    .get(
+        "/api/v1/orgs/{slug}",
+        "Read an organisation and its settings",
+        "org-read",
+        read,
+    )
+    .patch(
+        "/api/v1/orgs/{slug}",
+        "Edit an organisation (settings: org-settings-write; name and kind: org-manage)",
+        "org-settings-write",
+        update,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/deactivate",
+        "Deactivate a member",
+        "org-manage",
+        deactivate,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/reactivate",
+        "Reactivate a member",
+        "org-manage",
+        reactivate,
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -41,27 +71,49 @@ impl OrgQuery {
             Some(k) => Some(OrgKind::parse(k).map_err(|e| Failure::Invalid(vec![e]))?),
             None => None,
         };
-        Ok(orgs::Filter { q: self.q.clone(), kind, active: self.active })
+        Ok(orgs::Filter {
+            q: self.q.clone(),
+            kind,
+            active: self.active,
+        })
     }
 
     pub fn page(&self) -> Result<store::page::PageRequest, Failure> {
-        PageParams { limit: self.limit, cursor: self.cursor.clone() }.to_request()
+        PageParams {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+        .to_request()
     }
 }
 
-async fn list_orgs(State(s): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<OrgQuery>) -> ApiResult<Response> {
+async fn list_orgs(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<OrgQuery>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
-    Ok(list(orgs::list(&s.db, &scope, &q.filter()?, &q.page()?).await?))
+    Ok(list(
+        orgs::list(&s.db, &scope, &q.filter()?, &q.page()?).await?,
+    ))
 }
 
-async fn create(State(s): State<AppState>, p: Principal, ApiJson(raw): ApiJson<RawOrg>) -> ApiResult<Response> {
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawOrg>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgManage)?;
     let draft = OrgDraft::parse(&raw)?;
     let org = orgs::create_member(&s.db, &scope, &p.actor(), &draft).await?;
     Ok(entity(StatusCode::CREATED, org.version, &org))
 }
 
-async fn read(State(s): State<AppState>, p: Principal, Path(slug): Path<String>) -> ApiResult<Response> {
+async fn read(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     Ok(entity(StatusCode::OK, org.version, &org))
@@ -69,12 +121,24 @@ async fn read(State(s): State<AppState>, p: Principal, Path(slug): Path<String>)
 
 /// Applies an edit for a person: settings need `org-settings-write` there; renaming or changing the kind
 /// needs `org-manage`.
-pub async fn apply_edit(s: &AppState, p: &Principal, slug: &str, version: Option<i64>, raw: &RawOrg) -> Result<orgs::Org, Failure> {
+pub async fn apply_edit(
+    s: &AppState,
+    p: &Principal,
+    slug: &str,
+    version: Option<i64>,
+    raw: &RawOrg,
+) -> Result<orgs::Org, Failure> {
     let scope = p.require(Permission::OrgSettingsWrite)?;
     let manage = p.scope(Permission::OrgManage);
     let org = orgs::update(&s.db, &scope, &p.actor(), slug, version, |current| {
-        let touches_identity = raw.name.as_deref().is_some_and(|n| n.trim() != current.name)
-            || raw.kind.as_deref().is_some_and(|k| k.trim() != current.kind.as_str());
+        let touches_identity = raw
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim() != current.name)
+            || raw
+                .kind
+                .as_deref()
+                .is_some_and(|k| k.trim() != current.kind.as_str());
         if touches_identity && !manage.contains(current.id) {
             return Err(store::StoreError::Forbidden);
         }
@@ -84,18 +148,35 @@ pub async fn apply_edit(s: &AppState, p: &Principal, slug: &str, version: Option
     Ok(org)
 }
 
-async fn update(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, headers: HeaderMap, ApiJson(raw): ApiJson<RawOrg>) -> ApiResult<Response> {
+async fn update(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawOrg>,
+) -> ApiResult<Response> {
     let org = apply_edit(&s, &p, &slug, if_match(&headers)?, &raw).await?;
     Ok(entity(StatusCode::OK, org.version, &org))
 }
 
-async fn deactivate(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn deactivate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgManage)?;
-    let org = orgs::set_active(&s.db, &scope, &p.actor(), &slug, if_match(&headers)?, false).await?;
+    let org =
+        orgs::set_active(&s.db, &scope, &p.actor(), &slug, if_match(&headers)?, false).await?;
     Ok(entity(StatusCode::OK, org.version, &org))
 }
 
-async fn reactivate(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn reactivate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgManage)?;
     let org = orgs::set_active(&s.db, &scope, &p.actor(), &slug, if_match(&headers)?, true).await?;
     Ok(entity(StatusCode::OK, org.version, &org))

@@ -19,14 +19,54 @@ use serde::Deserialize;
 use store::tenancy::{orgs, users};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/api/v1/orgs/{slug}/users", "List the people of an organisation", "user-read", list_users)
-        .post("/api/v1/orgs/{slug}/users", "Add a person with a first role", "user-manage", create_user)
-        .get("/api/v1/users/{id}", "Read a person and their grants", "user-read", read_user)
-        .post("/api/v1/users/{id}/disable", "Disable a person's account", "user-manage", disable_user)
-        .post("/api/v1/users/{id}/enable", "Enable a person's account again", "user-manage", enable_user)
-        .get("/api/v1/orgs/{slug}/grants", "List the role grants in an organisation", "user-read", list_grants)
-        .post("/api/v1/orgs/{slug}/grants", "Grant a role in an organisation", "user-manage", create_grant)
-        .delete("/api/v1/grants/{id}", "Revoke a role grant", "user-manage", revoke_grant)
+    t.get(
+        "/api/v1/orgs/{slug}/users",
+        "List the people of an organisation",
+        "user-read",
+        list_users,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/users",
+        "Add a person with a first role",
+        "user-manage",
+        create_user,
+    )
+    .get(
+        "/api/v1/users/{id}",
+        "Read a person and their grants",
+        "user-read",
+        read_user,
+    )
+    .post(
+        "/api/v1/users/{id}/disable",
+        "Disable a person's account",
+        "user-manage",
+        disable_user,
+    )
+    .post(
+        "/api/v1/users/{id}/enable",
+        "Enable a person's account again",
+        "user-manage",
+        enable_user,
+    )
+    .get(
+        "/api/v1/orgs/{slug}/grants",
+        "List the role grants in an organisation",
+        "user-read",
+        list_grants,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/grants",
+        "Grant a role in an organisation",
+        "user-manage",
+        create_grant,
+    )
+    .delete(
+        "/api/v1/grants/{id}",
+        "Revoke a role grant",
+        "user-manage",
+        revoke_grant,
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -37,15 +77,41 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
-async fn list_users(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, ApiQuery(q): ApiQuery<UserQuery>) -> ApiResult<Response> {
+async fn list_users(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<UserQuery>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::UserRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    let page = PageParams { limit: q.limit, cursor: q.cursor.clone() }.to_request()?;
-    Ok(list(users::list(&s.db, &scope, org.id, &users::Filter { q: q.q, active: q.active }, &page).await?))
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .to_request()?;
+    Ok(list(
+        users::list(
+            &s.db,
+            &scope,
+            org.id,
+            &users::Filter {
+                q: q.q,
+                active: q.active,
+            },
+            &page,
+        )
+        .await?,
+    ))
 }
 
 /// Creates a person (and their first grant) for the pages and the API alike.
-pub async fn add_user(s: &AppState, p: &Principal, slug: &str, raw: &RawUser) -> Result<users::User, Failure> {
+pub async fn add_user(
+    s: &AppState,
+    p: &Principal,
+    slug: &str,
+    raw: &RawUser,
+) -> Result<users::User, Failure> {
     let scope = p.require(Permission::UserManage)?;
     let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
     let draft = parse_user(raw, org.is_hub)?;
@@ -53,7 +119,19 @@ pub async fn add_user(s: &AppState, p: &Principal, slug: &str, raw: &RawUser) ->
         Some(pw) => Some(hash_blocking(pw.clone()).await?),
         None => None,
     };
-    Ok(users::create(&s.db, &scope, &p.actor(), org.id, &draft.email, &draft.name, draft.role, hash).await?)
+    Ok(users::create(
+        &s.db,
+        &scope,
+        &p.actor(),
+        org.id,
+        users::NewUser {
+            email: &draft.email,
+            name: &draft.name,
+            role: draft.role,
+            password_hash: hash,
+        },
+    )
+    .await?)
 }
 
 /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
@@ -64,7 +142,12 @@ pub async fn hash_blocking(password: String) -> Result<String, Failure> {
         .map_err(Failure::from)
 }
 
-async fn create_user(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, ApiJson(raw): ApiJson<RawUser>) -> ApiResult<Response> {
+async fn create_user(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiJson(raw): ApiJson<RawUser>,
+) -> ApiResult<Response> {
     let u = add_user(&s, &p, &slug, &raw).await?;
     Ok(entity(StatusCode::CREATED, u.version, &u))
 }
@@ -76,30 +159,75 @@ struct UserWithGrants {
     grants: Vec<users::GrantRow>,
 }
 
-async fn read_user(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+async fn read_user(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::UserRead)?;
     let user = users::get(&s.db, &scope, parse_path_id::<UserId>(&id)?).await?;
     // Grants elsewhere are shown only where the reader's scope reaches.
-    let grants = users::grants_of(&s.db, user.id).await?.into_iter().filter(|g| scope.contains(g.org_id)).collect();
-    Ok(entity(StatusCode::OK, user.version, &UserWithGrants { user, grants }))
+    let grants = users::grants_of(&s.db, user.id)
+        .await?
+        .into_iter()
+        .filter(|g| scope.contains(g.org_id))
+        .collect();
+    Ok(entity(
+        StatusCode::OK,
+        user.version,
+        &UserWithGrants { user, grants },
+    ))
 }
 
-async fn disable_user(State(s): State<AppState>, p: Principal, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn disable_user(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::UserManage)?;
-    let u = users::set_active(&s.db, &scope, &p.actor(), parse_path_id(&id)?, if_match(&headers)?, false).await?;
+    let u = users::set_active(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(&id)?,
+        if_match(&headers)?,
+        false,
+    )
+    .await?;
     Ok(entity(StatusCode::OK, u.version, &u))
 }
 
-async fn enable_user(State(s): State<AppState>, p: Principal, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn enable_user(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::UserManage)?;
-    let u = users::set_active(&s.db, &scope, &p.actor(), parse_path_id(&id)?, if_match(&headers)?, true).await?;
+    let u = users::set_active(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(&id)?,
+        if_match(&headers)?,
+        true,
+    )
+    .await?;
     Ok(entity(StatusCode::OK, u.version, &u))
 }
 
-async fn list_grants(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult<Response> {
+async fn list_grants(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::UserRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    Ok(list(users::list_grants(&s.db, &scope, org.id, &q.to_request()?).await?))
+    Ok(list(
+        users::list_grants(&s.db, &scope, org.id, &q.to_request()?).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -110,30 +238,61 @@ pub struct RawGrant {
 }
 
 /// Grants a role to a person named by id or email.
-pub async fn add_grant(s: &AppState, p: &Principal, slug: &str, raw: &RawGrant) -> Result<users::GrantRow, Failure> {
+pub async fn add_grant(
+    s: &AppState,
+    p: &Principal,
+    slug: &str,
+    raw: &RawGrant,
+) -> Result<users::GrantRow, Failure> {
     let scope = p.require(Permission::UserManage)?;
     let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
-    let role = Role::parse(raw.role.as_deref().unwrap_or("")).map_err(|e| Failure::Invalid(vec![e]))?;
-    let user_id = match (raw.user_id.as_deref().filter(|v| !v.is_empty()), raw.email.as_deref().filter(|v| !v.is_empty())) {
-        (Some(id), _) => id.parse().map_err(|_| Failure::Invalid(vec![FieldError::new("user_id", "is not a person's id")]))?,
+    let role =
+        Role::parse(raw.role.as_deref().unwrap_or("")).map_err(|e| Failure::Invalid(vec![e]))?;
+    let user_id = match (
+        raw.user_id.as_deref().filter(|v| !v.is_empty()),
+        raw.email.as_deref().filter(|v| !v.is_empty()),
+    ) {
+        (Some(id), _) => id.parse().map_err(|_| {
+            Failure::Invalid(vec![FieldError::new("user_id", "is not a person's id")])
+        })?,
         (None, Some(email)) => {
-            let email = domain::tenancy::Email::parse(email).map_err(|e| Failure::Invalid(vec![e]))?;
+            let email =
+                domain::tenancy::Email::parse(email).map_err(|e| Failure::Invalid(vec![e]))?;
             users::find_by_email(&s.db, &email)
                 .await?
-                .ok_or_else(|| Failure::Invalid(vec![FieldError::new("email", "no one has this email; add the person first")]))?
+                .ok_or_else(|| {
+                    Failure::Invalid(vec![FieldError::new(
+                        "email",
+                        "no one has this email; add the person first",
+                    )])
+                })?
                 .id
         }
-        (None, None) => return Err(Failure::Invalid(vec![FieldError::new("email", "is required (or user_id)")])),
+        (None, None) => {
+            return Err(Failure::Invalid(vec![FieldError::new(
+                "email",
+                "is required (or user_id)",
+            )]));
+        }
     };
     Ok(users::grant(&s.db, &scope, &p.actor(), org.id, user_id, role).await?)
 }
 
-async fn create_grant(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, ApiJson(raw): ApiJson<RawGrant>) -> ApiResult<Response> {
+async fn create_grant(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiJson(raw): ApiJson<RawGrant>,
+) -> ApiResult<Response> {
     let g = add_grant(&s, &p, &slug, &raw).await?;
     Ok((StatusCode::CREATED, Json(g)).into_response())
 }
 
-async fn revoke_grant(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+async fn revoke_grant(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let scope = p.require(Permission::UserManage)?;
     users::revoke(&s.db, &scope, &p.actor(), parse_path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -1,6 +1,6 @@
 //! The person's own account: password and API tokens; and the API documentation viewer.
 
-use super::{Frame, FormState, PageQuery, local_time, render_status};
+use super::{FormState, Frame, PageQuery, local_time, render_status};
 use crate::AppState;
 use crate::api::{RawToken, new_token};
 use crate::auth::Principal;
@@ -17,11 +17,31 @@ use store::tenancy::users::{self, GrantRow};
 
 pub fn routes(t: Table) -> Table {
     t.get("/account", "Your account", "signed-in", account)
-        .post("/account/password", "Change your password", "signed-in", change_password)
+        .post(
+            "/account/password",
+            "Change your password",
+            "signed-in",
+            change_password,
+        )
         .get("/account/tokens", "Your API tokens", "signed-in", tokens)
-        .post("/account/tokens", "Create an API token", "signed-in", create_token)
-        .post("/account/tokens/{id}/revoke", "Revoke an API token", "signed-in", revoke_token)
-        .get("/api/openapi.json", "The OpenAPI 3.1 document", "public", openapi)
+        .post(
+            "/account/tokens",
+            "Create an API token",
+            "signed-in",
+            create_token,
+        )
+        .post(
+            "/account/tokens/{id}/revoke",
+            "Revoke an API token",
+            "signed-in",
+            revoke_token,
+        )
+        .get(
+            "/api/openapi.json",
+            "The OpenAPI 3.1 document",
+            "public",
+            openapi,
+        )
         .get("/api/docs", "Interactive API documentation", "public", docs)
 }
 
@@ -35,33 +55,91 @@ struct AccountPage {
     form: FormState,
 }
 
-async fn account_page(s: &AppState, p: &Principal, form: FormState, notice: Option<&str>, status: StatusCode) -> PageResult<Response> {
+async fn account_page(
+    s: &AppState,
+    p: &Principal,
+    form: FormState,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> PageResult<Response> {
     let grants = users::grants_of(&s.db, p.user.id).await?;
-    let f = Frame::new(s, p, "Your account", "account").await?.notice(notice);
-    Ok(render_status(status, &AccountPage { f, name: p.user.name.clone(), email: p.user.email.clone(), grants, form }))
+    let f = Frame::new(s, p, "Your account", "account")
+        .await?
+        .notice(notice);
+    Ok(render_status(
+        status,
+        &AccountPage {
+            f,
+            name: p.user.name.clone(),
+            email: p.user.email.clone(),
+            grants,
+            form,
+        },
+    ))
 }
 
-async fn account(State(s): State<AppState>, p: Principal, Query(q): Query<PageQuery>) -> PageResult<Response> {
-    account_page(&s, &p, FormState::default(), q.notice.as_deref(), StatusCode::OK).await
+async fn account(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(q): Query<PageQuery>,
+) -> PageResult<Response> {
+    account_page(
+        &s,
+        &p,
+        FormState::default(),
+        q.notice.as_deref(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn change_password(State(s): State<AppState>, p: Principal, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn change_password(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     let current = form.get("current_password").cloned().unwrap_or_default();
     let new = form.get("new_password").cloned().unwrap_or_default();
-    let hash = p.user.password_hash.clone().unwrap_or_else(|| store::auth::dummy_hash().to_owned());
-    let ok = tokio::task::spawn_blocking(move || store::auth::verify_password(&current, &hash)).await.map_err(Failure::internal)?;
+    let hash = p
+        .user
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| store::auth::dummy_hash().to_owned());
+    let ok = tokio::task::spawn_blocking(move || store::auth::verify_password(&current, &hash))
+        .await
+        .map_err(Failure::internal)?;
     let mut errors = Vec::new();
     if !ok {
-        errors.push(FieldError::new("current_password", "is not your current password"));
+        errors.push(FieldError::new(
+            "current_password",
+            "is not your current password",
+        ));
     }
     if let Err(e) = domain::tenancy::check_new_password("new_password", &new) {
         errors.push(e);
     }
     if !errors.is_empty() {
-        return account_page(&s, &p, FormState { values: HashMap::new(), errors }, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return account_page(
+            &s,
+            &p,
+            FormState {
+                values: HashMap::new(),
+                errors,
+            },
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let hash = crate::api::hash_password(new).await?;
-    store::tenancy::users::set_password(&s.db, &p.actor(), p.user.id, &hash, p.session().map(|x| x.token_hash.as_str())).await?;
+    store::tenancy::users::set_password(
+        &s.db,
+        &p.actor(),
+        p.user.id,
+        &hash,
+        p.session().map(|x| x.token_hash.as_str()),
+    )
+    .await?;
     Ok(Redirect::to("/account?notice=password").into_response())
 }
 
@@ -83,7 +161,14 @@ struct TokensPage {
     form: FormState,
 }
 
-async fn tokens_page(s: &AppState, p: &Principal, created: Option<String>, form: FormState, notice: Option<&str>, status: StatusCode) -> PageResult<Response> {
+async fn tokens_page(
+    s: &AppState,
+    p: &Principal,
+    created: Option<String>,
+    form: FormState,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> PageResult<Response> {
     let tz = "America/New_York";
     let tokens = store::auth::list_tokens(&s.db, p.user.id)
         .await?
@@ -93,33 +178,97 @@ async fn tokens_page(s: &AppState, p: &Principal, created: Option<String>, form:
             name: t.name,
             prefix: t.prefix,
             created: local_time(t.created_at, tz),
-            last_used: t.last_used_at.map_or_else(|| "Never".into(), |x| local_time(x, tz)),
+            last_used: t
+                .last_used_at
+                .map_or_else(|| "Never".into(), |x| local_time(x, tz)),
             revoked: t.revoked_at.is_some(),
         })
         .collect();
-    let f = Frame::new(s, p, "API tokens", "account").await?.crumbs(&[("/account", "Your account")]).notice(notice);
-    let mut res = render_status(status, &TokensPage { f, tokens, created, form });
+    let f = Frame::new(s, p, "API tokens", "account")
+        .await?
+        .crumbs(&[("/account", "Your account")])
+        .notice(notice);
+    let mut res = render_status(
+        status,
+        &TokensPage {
+            f,
+            tokens,
+            created,
+            form,
+        },
+    );
     // A page that shows a secret must not be cached anywhere.
-    res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     Ok(res)
 }
 
-async fn tokens(State(s): State<AppState>, p: Principal, Query(q): Query<PageQuery>) -> PageResult<Response> {
-    tokens_page(&s, &p, None, FormState::default(), q.notice.as_deref(), StatusCode::OK).await
+async fn tokens(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(q): Query<PageQuery>,
+) -> PageResult<Response> {
+    tokens_page(
+        &s,
+        &p,
+        None,
+        FormState::default(),
+        q.notice.as_deref(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn create_token(State(s): State<AppState>, p: Principal, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
-    match new_token(&s, &p, &RawToken { name: form.get("name").cloned() }).await {
-        Ok(t) => tokens_page(&s, &p, Some(t.token), FormState::default(), None, StatusCode::CREATED).await,
+async fn create_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    match new_token(
+        &s,
+        &p,
+        &RawToken {
+            name: form.get("name").cloned(),
+        },
+    )
+    .await
+    {
+        Ok(t) => {
+            tokens_page(
+                &s,
+                &p,
+                Some(t.token),
+                FormState::default(),
+                None,
+                StatusCode::CREATED,
+            )
+            .await
+        }
         Err(e) => {
-            let st = FormState { values: form.into_iter().collect(), errors: Vec::new() }.fail(e)?;
+            let st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
             tokens_page(&s, &p, None, st, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
 
-async fn revoke_token(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> PageResult<Response> {
-    store::auth::revoke_token(&s.db, &p.actor(), p.user.id, crate::api::parse_path_id(&id)?).await?;
+async fn revoke_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    store::auth::revoke_token(
+        &s.db,
+        &p.actor(),
+        p.user.id,
+        crate::api::parse_path_id(&id)?,
+    )
+    .await?;
     Ok(Redirect::to("/account/tokens?notice=revoked").into_response())
 }
 

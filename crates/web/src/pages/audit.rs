@@ -38,7 +38,11 @@ struct AuditPage {
     next: Option<String>,
 }
 
-async fn page(State(s): State<AppState>, p: Principal, Query(q): Query<AuditQuery>) -> PageResult<Response> {
+async fn page(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(q): Query<AuditQuery>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::AuditRead)?;
     let filter = q.filter(&s, &scope).await?;
     let result = store::audit::list(&s.db, &scope, &filter, &q.page()?).await?;
@@ -48,15 +52,25 @@ async fn page(State(s): State<AppState>, p: Principal, Query(q): Query<AuditQuer
         .into_iter()
         .map(|e| Row {
             seq: e.seq,
-            at_iso: jiff::Timestamp::from_millisecond(e.at).map(|t| t.to_string()).unwrap_or_default(),
+            at_iso: jiff::Timestamp::from_millisecond(e.at)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             at_local: local_time(e.at, tz),
             actor: e.actor,
             org: e.org_slug.unwrap_or_else(|| "region".into()),
             action: e.action,
-            entity: format!("{} {}", e.entity_kind, e.entity_id.chars().take(8).collect::<String>()),
+            entity: format!(
+                "{} {}",
+                e.entity_kind,
+                e.entity_id.chars().take(8).collect::<String>()
+            ),
         })
         .collect();
-    let orgs = store::tenancy::orgs::all_in_scope(&s.db, &scope).await?.into_iter().map(|o| (o.slug.to_string(), o.name)).collect();
+    let orgs = store::tenancy::orgs::all_in_scope(&s.db, &scope)
+        .await?
+        .into_iter()
+        .map(|o| (o.slug.to_string(), o.name))
+        .collect();
     let enc = super::orgs::urlencode;
     let next = result.next_cursor.map(|c| {
         format!(

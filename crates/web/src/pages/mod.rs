@@ -65,25 +65,61 @@ impl Frame {
     }
 
     /// The frame for a signed-in person; `section` marks the active navigation item.
-    pub async fn new(s: &AppState, p: &Principal, title: &str, section: &str) -> Result<Self, Failure> {
+    pub async fn new(
+        s: &AppState,
+        p: &Principal,
+        title: &str,
+        section: &str,
+    ) -> Result<Self, Failure> {
         let scope = p.scope(Permission::OrgRead);
         let all = store::tenancy::orgs::all_in_scope(&s.db, &scope).await?;
-        let current = p.current_org().and_then(|c| all.iter().find(|o| o.id == c)).or(all.first());
+        let current = p
+            .current_org()
+            .and_then(|c| all.iter().find(|o| o.id == c))
+            .or(all.first());
         let slug = current.map(|o| o.slug.to_string()).unwrap_or_default();
-        let mut nav = vec![NavItem { href: format!("/orgs/{slug}"), label: "Dashboard", active: section == "dashboard" }];
+        let mut nav = vec![NavItem {
+            href: format!("/orgs/{slug}"),
+            label: "Dashboard",
+            active: section == "dashboard",
+        }];
         if !p.scope(Permission::OrgManage).is_empty() || all.len() > 1 {
-            nav.push(NavItem { href: "/orgs".into(), label: "Organisations", active: section == "orgs" });
+            nav.push(NavItem {
+                href: "/orgs".into(),
+                label: "Organisations",
+                active: section == "orgs",
+            });
         }
-        nav.push(NavItem { href: format!("/orgs/{slug}/departments"), label: "Departments", active: section == "departments" });
-        nav.push(NavItem { href: format!("/orgs/{slug}/sites"), label: "Sites", active: section == "sites" });
+        nav.push(NavItem {
+            href: format!("/orgs/{slug}/departments"),
+            label: "Departments",
+            active: section == "departments",
+        });
+        nav.push(NavItem {
+            href: format!("/orgs/{slug}/sites"),
+            label: "Sites",
+            active: section == "sites",
+        });
         if !p.scope(Permission::UserRead).is_empty() {
-            nav.push(NavItem { href: format!("/orgs/{slug}/users"), label: "People", active: section == "people" });
+            nav.push(NavItem {
+                href: format!("/orgs/{slug}/users"),
+                label: "People",
+                active: section == "people",
+            });
         }
         if !p.scope(Permission::AuditRead).is_empty() {
-            nav.push(NavItem { href: "/audit".into(), label: "Audit log", active: section == "audit" });
+            nav.push(NavItem {
+                href: "/audit".into(),
+                label: "Audit log",
+                active: section == "audit",
+            });
         }
         if current.is_some_and(|o| p.scope(Permission::OrgSettingsWrite).contains(o.id)) {
-            nav.push(NavItem { href: format!("/orgs/{slug}/settings"), label: "Settings", active: section == "settings" });
+            nav.push(NavItem {
+                href: format!("/orgs/{slug}/settings"),
+                label: "Settings",
+                active: section == "settings",
+            });
         }
         // Only organisations with a grant of their own are offered in the switcher (not the whole region).
         let switchable = all
@@ -96,7 +132,10 @@ impl Frame {
             region: s.config.region_name.clone(),
             signed_in: true,
             user_name: p.user.name.clone(),
-            csrf: p.session().map(|x| x.csrf_token.clone()).unwrap_or_default(),
+            csrf: p
+                .session()
+                .map(|x| x.csrf_token.clone())
+                .unwrap_or_default(),
             orgs: switchable,
             current_slug: slug,
             nav,
@@ -106,7 +145,10 @@ impl Frame {
     }
 
     pub fn crumbs(mut self, crumbs: &[(&str, &str)]) -> Self {
-        self.breadcrumbs = crumbs.iter().map(|(h, l)| ((*h).to_owned(), (*l).to_owned())).collect();
+        self.breadcrumbs = crumbs
+            .iter()
+            .map(|(h, l)| ((*h).to_owned(), (*l).to_owned()))
+            .collect();
         self
     }
 
@@ -142,7 +184,10 @@ pub struct FormState {
 
 impl FormState {
     pub fn with(values: impl IntoIterator<Item = (&'static str, String)>) -> Self {
-        Self { values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), errors: Vec::new() }
+        Self {
+            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            errors: Vec::new(),
+        }
     }
 
     pub fn value(&self, name: &str) -> &str {
@@ -150,7 +195,10 @@ impl FormState {
     }
 
     pub fn error(&self, name: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == name).map(|e| e.message.as_str())
+        self.errors
+            .iter()
+            .find(|e| e.field == name)
+            .map(|e| e.message.as_str())
     }
 
     /// Keeps the failure's field errors to show beside the fields, or passes other failures on.
@@ -160,7 +208,10 @@ impl FormState {
             return Err(PageError(f));
         }
         // Field names with dots (business_hours.monday) become form names with underscores.
-        self.errors = errs.into_iter().map(|e| FieldError::new(e.field.replace('.', "_"), e.message)).collect();
+        self.errors = errs
+            .into_iter()
+            .map(|e| FieldError::new(e.field.replace('.', "_"), e.message))
+            .collect();
         Ok(self)
     }
 }
@@ -174,7 +225,11 @@ pub fn render_status(status: StatusCode, t: &impl Template) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+                .into_response()
         }
     }
 }
@@ -201,8 +256,17 @@ pub fn error_page(f: &Failure) -> Response {
         breadcrumbs: Vec::new(),
         notice: None,
     };
-    let page = ErrorPage { f: frame, heading: f.title().to_owned(), detail: f.detail(), errors: f.field_errors() };
-    let status = if matches!(f, Failure::Invalid(_)) { StatusCode::BAD_REQUEST } else { f.status() };
+    let page = ErrorPage {
+        f: frame,
+        heading: f.title().to_owned(),
+        detail: f.detail(),
+        errors: f.field_errors(),
+    };
+    let status = if matches!(f, Failure::Invalid(_)) {
+        StatusCode::BAD_REQUEST
+    } else {
+        f.status()
+    };
     render_status(status, &page)
 }
 
@@ -231,17 +295,34 @@ pub fn fmt_int(n: impl std::fmt::Display) -> String {
 }
 
 pub fn month_name(m: &u8) -> &'static str {
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-        .get(usize::from(*m).saturating_sub(1))
-        .copied()
-        .unwrap_or("?")
+    [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    .get(usize::from(*m).saturating_sub(1))
+    .copied()
+    .unwrap_or("?")
 }
 
 /// An instant shown in a time zone: "Nov 23, 2026 9:05 AM EST".
 pub fn local_time(ms: i64, tz: &str) -> String {
-    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else { return String::new() };
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return String::new();
+    };
     let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    ts.to_zoned_datetime(zone).strftime("%b %-d, %Y %-I:%M %p %Z").to_string()
+    ts.to_zoned_datetime(zone)
+        .strftime("%b %-d, %Y %-I:%M %p %Z")
+        .to_string()
 }
 
 /// The `?notice=` and `?cursor=` a page may be given.

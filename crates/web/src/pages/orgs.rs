@@ -1,6 +1,6 @@
 //! Organisation pages: the list, adding a member, each organisation's dashboard and settings.
 
-use super::{Frame, FormState, PageQuery, fmt_int, render, render_status};
+use super::{FormState, Frame, PageQuery, fmt_int, render, render_status};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
@@ -22,15 +22,43 @@ pub fn routes(t: Table) -> Table {
     t.get("/orgs", "Organisations list", "org-read", list)
         .get("/orgs/new", "Form to add a member", "org-manage", new_form)
         .post("/orgs", "Add a member", "org-manage", create)
-        .get("/orgs/{slug}", "An organisation's dashboard", "org-read", dashboard)
-        .get("/orgs/{slug}/settings", "An organisation's settings form", "org-settings-write", settings_form)
-        .post("/orgs/{slug}/settings", "Save an organisation's settings", "org-settings-write", save_settings)
-        .post("/orgs/{slug}/deactivate", "Deactivate a member", "org-manage", deactivate)
-        .post("/orgs/{slug}/reactivate", "Reactivate a member", "org-manage", reactivate)
+        .get(
+            "/orgs/{slug}",
+            "An organisation's dashboard",
+            "org-read",
+            dashboard,
+        )
+        .get(
+            "/orgs/{slug}/settings",
+            "An organisation's settings form",
+            "org-settings-write",
+            settings_form,
+        )
+        .post(
+            "/orgs/{slug}/settings",
+            "Save an organisation's settings",
+            "org-settings-write",
+            save_settings,
+        )
+        .post(
+            "/orgs/{slug}/deactivate",
+            "Deactivate a member",
+            "org-manage",
+            deactivate,
+        )
+        .post(
+            "/orgs/{slug}/reactivate",
+            "Reactivate a member",
+            "org-manage",
+            reactivate,
+        )
 }
 
 fn kinds() -> Vec<(String, String)> {
-    OrgKind::MEMBER_KINDS.iter().map(|k| (k.as_str().to_owned(), k.label().to_owned())).collect()
+    OrgKind::MEMBER_KINDS
+        .iter()
+        .map(|k| (k.as_str().to_owned(), k.label().to_owned()))
+        .collect()
 }
 
 #[derive(Template)]
@@ -45,20 +73,39 @@ struct OrgList {
     next: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, p: Principal, Query(q): Query<PageQuery>) -> PageResult<Response> {
+async fn list(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(q): Query<PageQuery>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
     let kind = q.kind.clone().unwrap_or_default();
     let filter = orgs::Filter {
         q: q.q.clone(),
-        kind: if kind.is_empty() { None } else { Some(OrgKind::parse(&kind).map_err(|e| Failure::Invalid(vec![e]))?) },
+        kind: if kind.is_empty() {
+            None
+        } else {
+            Some(OrgKind::parse(&kind).map_err(|e| Failure::Invalid(vec![e]))?)
+        },
         active: None,
     };
-    let page = PageParams { limit: Some(50), cursor: q.cursor.clone() }.to_request()?;
+    let page = PageParams {
+        limit: Some(50),
+        cursor: q.cursor.clone(),
+    }
+    .to_request()?;
     let result = orgs::list(&s.db, &scope, &filter, &page).await?;
     let next = result.next_cursor.as_deref().map(|c| {
-        format!("/orgs?q={}&kind={}&cursor={}", urlencode(q.q.as_deref().unwrap_or("")), urlencode(&kind), encode_cursor(c))
+        format!(
+            "/orgs?q={}&kind={}&cursor={}",
+            urlencode(q.q.as_deref().unwrap_or("")),
+            urlencode(&kind),
+            encode_cursor(c)
+        )
     });
-    let f = Frame::new(&s, &p, "Organisations", "orgs").await?.notice(q.notice.as_deref());
+    let f = Frame::new(&s, &p, "Organisations", "orgs")
+        .await?
+        .notice(q.notice.as_deref());
     Ok(render(&OrgList {
         f,
         rows: result.items,
@@ -107,14 +154,29 @@ fn form_from_draft(d: &OrgDraft) -> FormState {
         ("slug", d.slug.to_string()),
         ("kind", d.kind.as_str().to_owned()),
         ("county", d.county.clone().unwrap_or_default()),
-        ("population", d.population.map(|p| p.to_string()).unwrap_or_default()),
+        (
+            "population",
+            d.population.map(|p| p.to_string()).unwrap_or_default(),
+        ),
         ("time_zone", d.time_zone.clone()),
-        ("fiscal_year_start_month", d.fiscal_year_start_month.to_string()),
-        ("observe_federal_holidays", d.holiday_rules.federal.to_string()),
-        ("observe_massachusetts_holidays", d.holiday_rules.massachusetts.to_string()),
+        (
+            "fiscal_year_start_month",
+            d.fiscal_year_start_month.to_string(),
+        ),
+        (
+            "observe_federal_holidays",
+            d.holiday_rules.federal.to_string(),
+        ),
+        (
+            "observe_massachusetts_holidays",
+            d.holiday_rules.massachusetts.to_string(),
+        ),
     ]);
     for (i, day) in WEEKDAY_NAMES.iter().enumerate() {
-        st.values.insert(format!("business_hours_{day}"), d.business_hours.format_day(i));
+        st.values.insert(
+            format!("business_hours_{day}"),
+            d.business_hours.format_day(i),
+        );
     }
     st
 }
@@ -130,19 +192,39 @@ fn raw_from_form(form: &HashMap<String, String>, creating: bool) -> RawOrg {
         population: None,
         time_zone: get("time_zone"),
         fiscal_year_start_month: None,
-        business_hours: Some(WEEKDAY_NAMES.iter().map(|d| get(&format!("business_hours_{d}")).unwrap_or_default()).collect()),
-        observe_federal_holidays: Some(form.get("observe_federal_holidays").is_some_and(|v| v == "true")),
-        observe_massachusetts_holidays: Some(form.get("observe_massachusetts_holidays").is_some_and(|v| v == "true")),
+        business_hours: Some(
+            WEEKDAY_NAMES
+                .iter()
+                .map(|d| get(&format!("business_hours_{d}")).unwrap_or_default())
+                .collect(),
+        ),
+        observe_federal_holidays: Some(
+            form.get("observe_federal_holidays")
+                .is_some_and(|v| v == "true"),
+        ),
+        observe_massachusetts_holidays: Some(
+            form.get("observe_massachusetts_holidays")
+                .is_some_and(|v| v == "true"),
+        ),
     }
 }
 
 /// Numbers typed into a form: a field error when not a whole number.
-fn form_number(form: &HashMap<String, String>, name: &str, errs: &mut Vec<domain::FieldError>) -> Option<i64> {
-    let raw = form.get(name).map(|s| s.trim().replace(',', "")).unwrap_or_default();
+fn form_number(
+    form: &HashMap<String, String>,
+    name: &str,
+    errs: &mut Vec<domain::FieldError>,
+) -> Option<i64> {
+    let raw = form
+        .get(name)
+        .map(|s| s.trim().replace(',', ""))
+        .unwrap_or_default();
     if raw.is_empty() {
         return None;
     }
-    raw.parse().map_err(|_| errs.push(domain::FieldError::new(name, "must be a whole number"))).ok()
+    raw.parse()
+        .map_err(|_| errs.push(domain::FieldError::new(name, "must be a whole number")))
+        .ok()
 }
 
 fn parse_numbers(form: &HashMap<String, String>, raw: &mut RawOrg) -> Vec<domain::FieldError> {
@@ -154,22 +236,47 @@ fn parse_numbers(form: &HashMap<String, String>, raw: &mut RawOrg) -> Vec<domain
 
 async fn new_form(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
     p.require(Permission::OrgManage)?;
-    let f = Frame::new(&s, &p, "Add a member", "orgs").await?.crumbs(&[("/orgs", "Organisations")]);
-    let defaults = OrgDraft::parse(&RawOrg { name: Some("Example".into()), kind: Some("town".into()), ..Default::default() }).map_err(Failure::from)?;
+    let f = Frame::new(&s, &p, "Add a member", "orgs")
+        .await?
+        .crumbs(&[("/orgs", "Organisations")]);
+    let defaults = OrgDraft::parse(&RawOrg {
+        name: Some("Example".into()),
+        kind: Some("town".into()),
+        ..Default::default()
+    })
+    .map_err(Failure::from)?;
     let mut form = form_from_draft(&defaults);
     form.values.insert("name".into(), String::new());
     form.values.insert("slug".into(), String::new());
     form.values.insert("kind".into(), String::new());
-    Ok(render(&OrgForm { f, form, kinds: kinds(), days: day_fields(), action: "/orgs".into(), submit: "Add member", creating: true, version: 0, slug: String::new(), show_active: false, active: true }))
+    Ok(render(&OrgForm {
+        f,
+        form,
+        kinds: kinds(),
+        days: day_fields(),
+        action: "/orgs".into(),
+        submit: "Add member",
+        creating: true,
+        version: 0,
+        slug: String::new(),
+        show_active: false,
+        active: true,
+    }))
 }
 
-async fn create(State(s): State<AppState>, p: Principal, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgManage)?;
     let mut raw = raw_from_form(&form, true);
     let number_errors = parse_numbers(&form, &mut raw);
     let result = if number_errors.is_empty() {
         match OrgDraft::parse(&raw) {
-            Ok(d) => orgs::create_member(&s.db, &scope, &p.actor(), &d).await.map_err(Failure::from),
+            Ok(d) => orgs::create_member(&s.db, &scope, &p.actor(), &d)
+                .await
+                .map_err(Failure::from),
             Err(e) => Err(e.into()),
         }
     } else {
@@ -178,10 +285,33 @@ async fn create(State(s): State<AppState>, p: Principal, Form(form): Form<HashMa
     match result {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}?notice=created", o.slug)).into_response()),
         Err(e) => {
-            let mut st = FormState { values: form.into_iter().collect(), errors: Vec::new() }.fail(e)?;
-            st.values.entry("observe_federal_holidays".into()).or_insert_with(|| "false".into());
-            let f = Frame::new(&s, &p, "Add a member", "orgs").await?.crumbs(&[("/orgs", "Organisations")]);
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &OrgForm { f, form: st, kinds: kinds(), days: day_fields(), action: "/orgs".into(), submit: "Add member", creating: true, version: 0, slug: String::new(), show_active: false, active: true }))
+            let mut st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
+            st.values
+                .entry("observe_federal_holidays".into())
+                .or_insert_with(|| "false".into());
+            let f = Frame::new(&s, &p, "Add a member", "orgs")
+                .await?
+                .crumbs(&[("/orgs", "Organisations")]);
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &OrgForm {
+                    f,
+                    form: st,
+                    kinds: kinds(),
+                    days: day_fields(),
+                    action: "/orgs".into(),
+                    submit: "Add member",
+                    creating: true,
+                    version: 0,
+                    slug: String::new(),
+                    show_active: false,
+                    active: true,
+                },
+            ))
         }
     }
 }
@@ -204,21 +334,50 @@ struct Dashboard {
     holidays_summary: String,
 }
 
-async fn dashboard(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Query(q): Query<PageQuery>) -> PageResult<Response> {
+async fn dashboard(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let dir_scope = p.scope(Permission::DirectoryRead);
     let counts = store::tenancy::directory::counts(&s.db, &dir_scope, org.id).await?;
     let mut cards = vec![
-        Card { label: "Departments", value: fmt_int(counts.departments), note: "in this organisation".into(), href: format!("/orgs/{slug}/departments"), action: "View departments" },
-        Card { label: "Sites", value: fmt_int(counts.sites), note: "connected buildings".into(), href: format!("/orgs/{slug}/sites"), action: "View sites" },
+        Card {
+            label: "Departments",
+            value: fmt_int(counts.departments),
+            note: "in this organisation".into(),
+            href: format!("/orgs/{slug}/departments"),
+            action: "View departments",
+        },
+        Card {
+            label: "Sites",
+            value: fmt_int(counts.sites),
+            note: "connected buildings".into(),
+            href: format!("/orgs/{slug}/sites"),
+            action: "View sites",
+        },
     ];
     if p.scope(Permission::UserRead).contains(org.id) {
-        cards.push(Card { label: "People", value: fmt_int(counts.users), note: "with an account".into(), href: format!("/orgs/{slug}/users"), action: "View people" });
+        cards.push(Card {
+            label: "People",
+            value: fmt_int(counts.users),
+            note: "with an account".into(),
+            href: format!("/orgs/{slug}/users"),
+            action: "View people",
+        });
     }
     if org.is_hub {
         let members = orgs::count(&s.db).await?.saturating_sub(1);
-        cards.push(Card { label: "Members", value: fmt_int(members), note: "organisations served by the hub".into(), href: "/orgs".into(), action: "View organisations" });
+        cards.push(Card {
+            label: "Members",
+            value: fmt_int(members),
+            note: "organisations served by the hub".into(),
+            href: "/orgs".into(),
+            action: "View organisations",
+        });
     }
     let open_days: Vec<String> = WEEKDAY_NAMES
         .iter()
@@ -228,7 +387,11 @@ async fn dashboard(State(s): State<AppState>, p: Principal, Path(slug): Path<Str
             (!h.is_empty()).then(|| format!("{}{} {h}", d[..1].to_ascii_uppercase(), &d[1..3]))
         })
         .collect();
-    let hours_summary = if open_days.is_empty() { "Closed every day".into() } else { open_days.join(", ") };
+    let hours_summary = if open_days.is_empty() {
+        "Closed every day".into()
+    } else {
+        open_days.join(", ")
+    };
     let holidays_summary = match (org.holiday_rules.federal, org.holiday_rules.massachusetts) {
         (true, true) => "US federal and Massachusetts",
         (true, false) => "US federal",
@@ -236,40 +399,68 @@ async fn dashboard(State(s): State<AppState>, p: Principal, Path(slug): Path<Str
         (false, false) => "None",
     }
     .to_owned();
-    let f = Frame::new(&s, &p, &org.name, "dashboard").await?.notice(q.notice.as_deref());
-    Ok(render(&Dashboard { f, org, cards, hours_summary, holidays_summary }))
+    let f = Frame::new(&s, &p, &org.name, "dashboard")
+        .await?
+        .notice(q.notice.as_deref());
+    Ok(render(&Dashboard {
+        f,
+        org,
+        cards,
+        hours_summary,
+        holidays_summary,
+    }))
 }
 
-async fn settings_page(s: &AppState, p: &Principal, org: &Org, form: FormState, status: StatusCode) -> PageResult<Response> {
-    let f = Frame::new(s, p, &format!("Settings of {}", org.name), "settings").await?.crumbs(&[(&format!("/orgs/{}", org.slug), &org.name)]);
+async fn settings_page(
+    s: &AppState,
+    p: &Principal,
+    org: &Org,
+    form: FormState,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let f = Frame::new(s, p, &format!("Settings of {}", org.name), "settings")
+        .await?
+        .crumbs(&[(&format!("/orgs/{}", org.slug), &org.name)]);
     let show_active = !org.is_hub && p.scope(Permission::OrgManage).contains(org.id);
     let mut k = kinds();
     if org.is_hub {
         k = vec![("hub".into(), "Hub".into())];
     }
-    Ok(render_status(status, &OrgForm {
-        f,
-        form,
-        kinds: k,
-        days: day_fields(),
-        action: format!("/orgs/{}/settings", org.slug),
-        submit: "Save settings",
-        creating: false,
-        version: org.version,
-        slug: org.slug.to_string(),
-        show_active,
-        active: org.active,
-    }))
+    Ok(render_status(
+        status,
+        &OrgForm {
+            f,
+            form,
+            kinds: k,
+            days: day_fields(),
+            action: format!("/orgs/{}/settings", org.slug),
+            submit: "Save settings",
+            creating: false,
+            version: org.version,
+            slug: org.slug.to_string(),
+            show_active,
+            active: org.active,
+        },
+    ))
 }
 
-async fn settings_form(State(s): State<AppState>, p: Principal, Path(slug): Path<String>) -> PageResult<Response> {
+async fn settings_form(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgSettingsWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let form = form_from_draft(&org.draft());
     settings_page(&s, &p, &org, form, StatusCode::OK).await
 }
 
-async fn save_settings(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn save_settings(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgSettingsWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let mut raw = raw_from_form(&form, false);
@@ -283,23 +474,48 @@ async fn save_settings(State(s): State<AppState>, p: Principal, Path(slug): Path
     match result {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}?notice=saved", o.slug)).into_response()),
         Err(e) => {
-            let st = FormState { values: form.into_iter().collect(), errors: Vec::new() }.fail(e)?;
+            let st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
             settings_page(&s, &p, &org, st, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
 
-async fn set_active(s: AppState, p: Principal, slug: String, form: HashMap<String, String>, active: bool) -> PageResult<Response> {
+async fn set_active(
+    s: AppState,
+    p: Principal,
+    slug: String,
+    form: HashMap<String, String>,
+    active: bool,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgManage)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     let o = orgs::set_active(&s.db, &scope, &p.actor(), &slug, version, active).await?;
-    Ok(Redirect::to(&format!("/orgs/{}?notice={}", o.slug, if active { "reactivated" } else { "deactivated" })).into_response())
+    Ok(Redirect::to(&format!(
+        "/orgs/{}?notice={}",
+        o.slug,
+        if active { "reactivated" } else { "deactivated" }
+    ))
+    .into_response())
 }
 
-async fn deactivate(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn deactivate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     set_active(s, p, slug, form, false).await
 }
 
-async fn reactivate(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn reactivate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     set_active(s, p, slug, form, true).await
 }

@@ -1,6 +1,6 @@
 //! People pages: the list, adding a person, a person's page, grants.
 
-use super::{Frame, FormState, PageQuery, render, render_status};
+use super::{FormState, Frame, PageQuery, render, render_status};
 use crate::AppState;
 use crate::api::{RawGrant, add_grant, add_user, parse_path_id};
 use crate::auth::Principal;
@@ -15,22 +15,51 @@ use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::{Permission, Role};
 use domain::tenancy::drafts::RawUser;
 use std::collections::HashMap;
-use store::tenancy::users::{self, GrantRow, User};
 use store::tenancy::orgs;
+use store::tenancy::users::{self, GrantRow, User};
 
 pub fn routes(t: Table) -> Table {
     t.get("/orgs/{slug}/users", "People list", "user-read", list)
-        .get("/orgs/{slug}/users/new", "Form to add a person", "user-manage", new_form)
+        .get(
+            "/orgs/{slug}/users/new",
+            "Form to add a person",
+            "user-manage",
+            new_form,
+        )
         .post("/orgs/{slug}/users", "Add a person", "user-manage", create)
-        .get("/orgs/{slug}/users/{id}", "A person's page", "user-read", detail)
-        .post("/orgs/{slug}/users/{id}/disable", "Disable an account", "user-manage", disable)
-        .post("/orgs/{slug}/users/{id}/enable", "Enable an account", "user-manage", enable)
+        .get(
+            "/orgs/{slug}/users/{id}",
+            "A person's page",
+            "user-read",
+            detail,
+        )
+        .post(
+            "/orgs/{slug}/users/{id}/disable",
+            "Disable an account",
+            "user-manage",
+            disable,
+        )
+        .post(
+            "/orgs/{slug}/users/{id}/enable",
+            "Enable an account",
+            "user-manage",
+            enable,
+        )
         .post("/orgs/{slug}/grants", "Grant a role", "user-manage", grant)
-        .post("/orgs/{slug}/grants/{id}/revoke", "Revoke a role", "user-manage", revoke)
+        .post(
+            "/orgs/{slug}/grants/{id}/revoke",
+            "Revoke a role",
+            "user-manage",
+            revoke,
+        )
 }
 
 fn roles_for(is_hub: bool) -> Vec<(String, String)> {
-    Role::ALL.iter().filter(|r| r.check_grantable(is_hub).is_ok()).map(|r| (r.as_str().to_owned(), r.label().to_owned())).collect()
+    Role::ALL
+        .iter()
+        .filter(|r| r.check_grantable(is_hub).is_ok())
+        .map(|r| (r.as_str().to_owned(), r.label().to_owned()))
+        .collect()
 }
 
 #[derive(Template)]
@@ -47,15 +76,53 @@ struct ListPage {
     next: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Query(q): Query<PageQuery>) -> PageResult<Response> {
+async fn list(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::UserRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    let page = PageParams { limit: Some(50), cursor: q.cursor.clone() }.to_request()?;
-    let r = users::list(&s.db, &scope, org.id, &users::Filter { q: q.q.clone(), active: None }, &page).await?;
-    let grants = users::list_grants(&s.db, &scope, org.id, &PageParams { limit: Some(200), cursor: None }.to_request()?).await?.items;
+    let page = PageParams {
+        limit: Some(50),
+        cursor: q.cursor.clone(),
+    }
+    .to_request()?;
+    let r = users::list(
+        &s.db,
+        &scope,
+        org.id,
+        &users::Filter {
+            q: q.q.clone(),
+            active: None,
+        },
+        &page,
+    )
+    .await?;
+    let grants = users::list_grants(
+        &s.db,
+        &scope,
+        org.id,
+        &PageParams {
+            limit: Some(200),
+            cursor: None,
+        }
+        .to_request()?,
+    )
+    .await?
+    .items;
     let qs = q.q.clone().unwrap_or_default();
-    let next = r.next_cursor.map(|c| format!("/orgs/{slug}/users?q={}&cursor={}", super::orgs::urlencode(&qs), encode_cursor(&c)));
-    let f = Frame::new(&s, &p, &format!("People of {}", org.name), "people").await?.notice(q.notice.as_deref());
+    let next = r.next_cursor.map(|c| {
+        format!(
+            "/orgs/{slug}/users?q={}&cursor={}",
+            super::orgs::urlencode(&qs),
+            encode_cursor(&c)
+        )
+    });
+    let f = Frame::new(&s, &p, &format!("People of {}", org.name), "people")
+        .await?
+        .notice(q.notice.as_deref());
     Ok(render(&ListPage {
         f,
         slug,
@@ -79,25 +146,62 @@ struct NewPage {
     form: FormState,
 }
 
-async fn new_page(s: &AppState, p: &Principal, slug: &str, form: FormState, status: StatusCode) -> PageResult<Response> {
+async fn new_page(
+    s: &AppState,
+    p: &Principal,
+    slug: &str,
+    form: FormState,
+    status: StatusCode,
+) -> PageResult<Response> {
     let scope = p.require(Permission::UserManage)?;
     let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
-    let f = Frame::new(s, p, "Add a person", "people").await?.crumbs(&[(&format!("/orgs/{slug}/users"), "People")]);
-    Ok(render_status(status, &NewPage { f, slug: slug.to_owned(), org_name: org.name, roles: roles_for(org.is_hub), form }))
+    let f = Frame::new(s, p, "Add a person", "people")
+        .await?
+        .crumbs(&[(&format!("/orgs/{slug}/users"), "People")]);
+    Ok(render_status(
+        status,
+        &NewPage {
+            f,
+            slug: slug.to_owned(),
+            org_name: org.name,
+            roles: roles_for(org.is_hub),
+            form,
+        },
+    ))
 }
 
-async fn new_form(State(s): State<AppState>, p: Principal, Path(slug): Path<String>) -> PageResult<Response> {
+async fn new_form(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+) -> PageResult<Response> {
     new_page(&s, &p, &slug, FormState::default(), StatusCode::OK).await
 }
 
-async fn create(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
-    let raw = RawUser { email: form.get("email").cloned(), name: form.get("name").cloned(), role: form.get("role").cloned(), password: form.get("password").cloned() };
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = RawUser {
+        email: form.get("email").cloned(),
+        name: form.get("name").cloned(),
+        role: form.get("role").cloned(),
+        password: form.get("password").cloned(),
+    };
     match add_user(&s, &p, &slug, &raw).await {
-        Ok(u) => Ok(Redirect::to(&format!("/orgs/{slug}/users/{}?notice=created", u.id)).into_response()),
+        Ok(u) => Ok(
+            Redirect::to(&format!("/orgs/{slug}/users/{}?notice=created", u.id)).into_response(),
+        ),
         Err(e) => {
             let mut values: HashMap<String, String> = form.into_iter().collect();
             values.remove("password");
-            let st = FormState { values, errors: Vec::new() }.fail(e)?;
+            let st = FormState {
+                values,
+                errors: Vec::new(),
+            }
+            .fail(e)?;
             new_page(&s, &p, &slug, st, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
@@ -113,37 +217,98 @@ struct DetailPage {
     can_manage: bool,
 }
 
-async fn detail(State(s): State<AppState>, p: Principal, Path((slug, id)): Path<(String, String)>, Query(q): Query<PageQuery>) -> PageResult<Response> {
+async fn detail(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::UserRead)?;
     let user = users::get(&s.db, &scope, parse_path_id(&id)?).await?;
-    let grants = users::grants_of(&s.db, user.id).await?.into_iter().filter(|g| scope.contains(g.org_id)).collect();
-    let f = Frame::new(&s, &p, &user.name, "people").await?.crumbs(&[(&format!("/orgs/{slug}/users"), "People")]).notice(q.notice.as_deref());
+    let grants = users::grants_of(&s.db, user.id)
+        .await?
+        .into_iter()
+        .filter(|g| scope.contains(g.org_id))
+        .collect();
+    let f = Frame::new(&s, &p, &user.name, "people")
+        .await?
+        .crumbs(&[(&format!("/orgs/{slug}/users"), "People")])
+        .notice(q.notice.as_deref());
     let can_manage = p.scope(Permission::UserManage).contains(user.org_id);
-    Ok(render(&DetailPage { f, slug, user, grants, can_manage }))
+    Ok(render(&DetailPage {
+        f,
+        slug,
+        user,
+        grants,
+        can_manage,
+    }))
 }
 
-async fn set_active(s: AppState, p: Principal, slug: String, id: String, form: HashMap<String, String>, active: bool) -> PageResult<Response> {
+async fn set_active(
+    s: AppState,
+    p: Principal,
+    slug: String,
+    id: String,
+    form: HashMap<String, String>,
+    active: bool,
+) -> PageResult<Response> {
     let scope = p.require(Permission::UserManage)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
-    let u = users::set_active(&s.db, &scope, &p.actor(), parse_path_id(&id)?, version, active).await?;
-    Ok(Redirect::to(&format!("/orgs/{slug}/users/{}?notice={}", u.id, if active { "enabled" } else { "disabled" })).into_response())
+    let u = users::set_active(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(&id)?,
+        version,
+        active,
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/orgs/{slug}/users/{}?notice={}",
+        u.id,
+        if active { "enabled" } else { "disabled" }
+    ))
+    .into_response())
 }
 
-async fn disable(State(s): State<AppState>, p: Principal, Path((slug, id)): Path<(String, String)>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn disable(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     set_active(s, p, slug, id, form, false).await
 }
 
-async fn enable(State(s): State<AppState>, p: Principal, Path((slug, id)): Path<(String, String)>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
+async fn enable(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
     set_active(s, p, slug, id, form, true).await
 }
 
-async fn grant(State(s): State<AppState>, p: Principal, Path(slug): Path<String>, Form(form): Form<HashMap<String, String>>) -> PageResult<Response> {
-    let raw = RawGrant { user_id: None, email: form.get("email").cloned(), role: form.get("role").cloned() };
+async fn grant(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = RawGrant {
+        user_id: None,
+        email: form.get("email").cloned(),
+        role: form.get("role").cloned(),
+    };
     add_grant(&s, &p, &slug, &raw).await?;
     Ok(Redirect::to(&format!("/orgs/{slug}/users?notice=granted")).into_response())
 }
 
-async fn revoke(State(s): State<AppState>, p: Principal, Path((slug, id)): Path<(String, String)>) -> PageResult<Response> {
+async fn revoke(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::UserManage)?;
     users::revoke(&s.db, &scope, &p.actor(), parse_path_id(&id)?).await?;
     Ok(Redirect::to(&format!("/orgs/{slug}/users?notice=revoked")).into_response())

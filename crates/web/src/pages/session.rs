@@ -1,6 +1,6 @@
 //! Signing in and out, switching organisation, and the front door.
 
-use super::{Frame, FormState, render_status};
+use super::{FormState, Frame, render_status};
 use crate::AppState;
 use crate::auth::{PRE_SESSION_CSRF_COOKIE, Principal, SESSION_COOKIE, set_cookie};
 use crate::error::{Failure, PageResult};
@@ -19,7 +19,12 @@ pub fn routes(t: Table) -> Table {
         .get("/sign-in", "Sign-in form", "public", sign_in_form)
         .post("/sign-in", "Sign in", "public", sign_in)
         .post("/sign-out", "Sign out", "signed-in", sign_out)
-        .post("/switch-org", "Switch the organisation you are looking at", "org-read", switch_org)
+        .post(
+            "/switch-org",
+            "Switch the organisation you are looking at",
+            "org-read",
+            switch_org,
+        )
 }
 
 #[derive(Template)]
@@ -49,8 +54,16 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> PageResult<Respo
 }
 
 fn sign_in_page(s: &AppState, csrf: String, form: FormState, status: StatusCode) -> Response {
-    let cookie = set_cookie(PRE_SESSION_CSRF_COOKIE, &csrf, 3600, s.config.secure_cookies);
-    let page = SignIn { f: Frame::public(s, "Sign in", csrf), form };
+    let cookie = set_cookie(
+        PRE_SESSION_CSRF_COOKIE,
+        &csrf,
+        3600,
+        s.config.secure_cookies,
+    );
+    let page = SignIn {
+        f: Frame::public(s, "Sign in", csrf),
+        form,
+    };
     let mut res = render_status(status, &page);
     if let Ok(v) = cookie.parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -59,7 +72,12 @@ fn sign_in_page(s: &AppState, csrf: String, form: FormState, status: StatusCode)
 }
 
 async fn sign_in_form(State(s): State<AppState>) -> Response {
-    sign_in_page(&s, store::auth::random_secret(), FormState::default(), StatusCode::OK)
+    sign_in_page(
+        &s,
+        store::auth::random_secret(),
+        FormState::default(),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -70,27 +88,53 @@ struct SignInForm {
     password: String,
 }
 
-async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> PageResult<Response> {
+async fn sign_in(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> PageResult<Response> {
     let fresh = || store::auth::random_secret();
     let keep = FormState::with([("email", form.email.clone())]);
     let Ok(email) = Email::parse(&form.email) else {
         let mut st = keep;
-        st.errors.push(domain::FieldError::new("email", "enter the email address you sign in with"));
-        return Ok(sign_in_page(&s, fresh(), st, StatusCode::UNPROCESSABLE_ENTITY));
+        st.errors.push(domain::FieldError::new(
+            "email",
+            "enter the email address you sign in with",
+        ));
+        return Ok(sign_in_page(
+            &s,
+            fresh(),
+            st,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     // Throttle per account and per client address, so that neither guessing one account's password nor
     // spraying many accounts from one place gets far.
-    let addr = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).unwrap_or("local").trim().to_owned();
+    let addr = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("local")
+        .trim()
+        .to_owned();
     let keys = [format!("email:{email}"), format!("addr:{addr}")];
     for k in &keys {
         if let Some(wait_ms) = store::auth::throttled_for(&s.db, k).await? {
-            return Err(Failure::TooManyRequests { retry_after_s: wait_ms / 1000 + 1 }.into());
+            return Err(Failure::TooManyRequests {
+                retry_after_s: wait_ms / 1000 + 1,
+            }
+            .into());
         }
     }
     let user = store::tenancy::users::find_by_email(&s.db, &email).await?;
     let password = form.password.clone();
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| store::auth::dummy_hash().to_owned());
-    let ok = tokio::task::spawn_blocking(move || store::auth::verify_password(&password, &hash)).await.map_err(Failure::internal)?;
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| store::auth::dummy_hash().to_owned());
+    let ok = tokio::task::spawn_blocking(move || store::auth::verify_password(&password, &hash))
+        .await
+        .map_err(Failure::internal)?;
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
@@ -98,14 +142,29 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(form): Form
                 store::auth::record_failure(&s.db, k).await?;
             }
             let mut st = keep;
-            st.errors.push(domain::FieldError::new("password", "the email or password is not right, or the account is disabled"));
-            return Ok(sign_in_page(&s, fresh(), st, StatusCode::UNPROCESSABLE_ENTITY));
+            st.errors.push(domain::FieldError::new(
+                "password",
+                "the email or password is not right, or the account is disabled",
+            ));
+            return Ok(sign_in_page(
+                &s,
+                fresh(),
+                st,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
         }
     };
     store::auth::clear_failures(&s.db, &keys[0]).await?;
-    let (secret, _) = store::auth::create_session(&s.db, user.id, Some(user.org_id), s.config.session_ttl_ms).await?;
+    let (secret, _) =
+        store::auth::create_session(&s.db, user.id, Some(user.org_id), s.config.session_ttl_ms)
+            .await?;
     let mut res = Redirect::to("/").into_response();
-    let cookie = set_cookie(SESSION_COOKIE, &secret, s.config.session_ttl_ms / 1000, s.config.secure_cookies);
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        &secret,
+        s.config.session_ttl_ms / 1000,
+        s.config.secure_cookies,
+    );
     if let Ok(v) = cookie.parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -129,7 +188,11 @@ struct SwitchForm {
     org: String,
 }
 
-async fn switch_org(State(s): State<AppState>, p: Principal, Form(form): Form<SwitchForm>) -> PageResult<Response> {
+async fn switch_org(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<SwitchForm>,
+) -> PageResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
     let org = store::tenancy::orgs::get_by_slug(&s.db, &scope, &form.org).await?;
     if let Some(sess) = p.session() {
