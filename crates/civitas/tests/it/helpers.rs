@@ -140,7 +140,7 @@ impl TestApp {
                 users::NewUser {
                     email: &email,
                     name: who,
-                    role: role,
+                    role,
                     password_hash: Some(password_hash().to_owned()),
                 },
             )
