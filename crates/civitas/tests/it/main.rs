@@ -1,7 +1,10 @@
 //! Integration tests: the real server over real HTTP, on a fresh database per test. The backend is SQLite
 //! unless CIVITAS_TEST_DATABASE_URL names a PostgreSQL server (scripts/test runs the suite on both).
 
-#![allow(clippy::unwrap_used, reason = "in tests, a failed unwrap is a failed test with its location")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests, a failed unwrap is a failed test with its location"
+)]
 mod api;
 mod cli;
 mod helpers;
