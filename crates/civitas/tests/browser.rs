@@ -1,0 +1,315 @@
+//! Browser tests: real flows in headless Chromium (Debian's chromium + chromium-driver) against the demo
+//! region, with axe-core (vendored in tests/assets) run on every page visited — no WCAG 2.1 A/AA violation
+//! may appear. Screenshots of the main pages go to target/screenshots for the README.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests, a failed unwrap is a failed test with its location"
+)]
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const AXE: &str = include_str!("assets/axe.min.js");
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_browser() -> (Driver, Client, tempfile::TempDir) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver must be installed (scripts/test installs Debian's chromium-driver)");
+    let driver = Driver(driver);
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }
+    });
+    let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+    let mut last = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (driver, c, profile),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not start Chromium through chromedriver: {last:?}");
+}
+
+async fn start_civitas() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/civitas.db", dir.path().display());
+    let db = store::Db::connect(&url, &store::DbOptions::default())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    civitas::demo::load(&db).await.unwrap();
+    let state = web::AppState::new(
+        db,
+        web::WebConfig {
+            region_name: civitas::demo::REGION_NAME.into(),
+            ..Default::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, web::app(state)).await;
+    });
+    (format!("http://{addr}"), dir)
+}
+
+/// Runs axe-core on the current page and fails with the violations, if any.
+async fn assert_accessible(c: &Client, page: &str) {
+    c.execute(AXE, vec![]).await.unwrap();
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                .then(r => done({ passes: r.passes.length, violations: r.violations.map(v => v.id + ': ' + v.help + ' [' + v.nodes.map(n => n.target.join(' ')).join(', ') + ']') }))
+                .catch(e => done({ passes: 0, violations: ['axe failed: ' + e] }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let violations: Vec<String> = serde_json::from_value(result["violations"].clone()).unwrap();
+    assert!(
+        result["passes"].as_u64().unwrap_or(0) > 10,
+        "axe did not really run on {page}: {result}"
+    );
+    assert!(
+        violations.is_empty(),
+        "accessibility violations on {page}:\n{}",
+        violations.join("\n")
+    );
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn visit(c: &Client, base: &str, path: &str) {
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    assert_accessible(c, path).await;
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let e = c.find(Locator::Id(id)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+async fn body_text(c: &Client) -> String {
+    c.find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_person() {
+    let (base, _data) = start_civitas().await;
+    let (_driver, c, _profile) = start_browser().await;
+
+    visit(&c, &base, "/sign-in").await;
+    // Keyboard first: the first Tab reaches the skip link.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = c
+        .execute("return document.activeElement.textContent.trim()", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "Skip to main content");
+
+    fill(&c, "field-email", "admin@melrose.example.gov").await;
+    fill(&c, "field-password", civitas::demo::DEMO_PASSWORD).await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Css("h1")).await.unwrap();
+    assert!(body_text(&c).await.contains("City of Melrose"));
+    assert_accessible(&c, "/orgs/melrose").await;
+    screenshot(&c, "dashboard").await;
+
+    // Switch organisation with the header's switcher.
+    let select = c.find(Locator::Id("switch-org")).await.unwrap();
+    select.select_by_value("north-reading").await.unwrap();
+    c.find(Locator::Css(".civitas-switcher button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}/orgs/north-reading")).unwrap())
+        .await
+        .unwrap();
+    assert!(body_text(&c).await.contains("Town of North Reading"));
+    assert_accessible(&c, "/orgs/north-reading").await;
+
+    // Add a member: first with a mistake, then correctly.
+    visit(&c, &base, "/orgs").await;
+    screenshot(&c, "organisations").await;
+    visit(&c, &base, "/orgs/new").await;
+    fill(&c, "field-name", "Lynnfield Public Schools").await;
+    c.find(Locator::Id("field-kind"))
+        .await
+        .unwrap()
+        .select_by_value("school-district")
+        .await
+        .unwrap();
+    fill(&c, "field-population", "many").await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("error-summary"))
+        .await
+        .unwrap();
+    assert!(
+        body_text(&c)
+            .await
+            .contains("population: must be a whole number")
+    );
+    assert_accessible(&c, "/orgs (with errors)").await;
+    fill(&c, "field-population", "2,150").await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_url(
+            &url::Url::parse(&format!(
+                "{base}/orgs/lynnfield-public-schools?notice=created"
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(body_text(&c).await.contains("2,150"));
+
+    // Add a person to it.
+    visit(&c, &base, "/orgs/lynnfield-public-schools/users/new").await;
+    fill(&c, "field-name", "Jordan Pike").await;
+    fill(&c, "field-email", "jordan.pike@lynnfield.example.gov").await;
+    c.find(Locator::Id("field-role"))
+        .await
+        .unwrap()
+        .select_by_value("member-admin")
+        .await
+        .unwrap();
+    fill(&c, "field-password", "a-very-long-password").await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("dl.civitas-facts"))
+        .await
+        .unwrap();
+    assert!(
+        body_text(&c)
+            .await
+            .contains("jordan.pike@lynnfield.example.gov")
+    );
+    assert_accessible(&c, "user page").await;
+
+    for path in [
+        "/orgs/north-reading/departments",
+        "/orgs/north-reading/sites",
+        "/orgs/north-reading/users",
+        "/orgs/north-reading/settings",
+        "/audit",
+        "/account",
+        "/account/tokens",
+    ] {
+        visit(&c, &base, path).await;
+    }
+    screenshot(&c, "tokens").await;
+    visit(&c, &base, "/audit").await;
+    screenshot(&c, "audit").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_staff_see_only_their_own_member() {
+    let (base, _data) = start_civitas().await;
+    let (_driver, c, _profile) = start_browser().await;
+    c.goto(&format!("{base}/sign-in")).await.unwrap();
+    fill(&c, "field-email", "staff@north-reading.example.gov").await;
+    fill(&c, "field-password", civitas::demo::DEMO_PASSWORD).await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Css("h1")).await.unwrap();
+    assert!(body_text(&c).await.contains("Town of North Reading"));
+    assert_accessible(&c, "staff dashboard").await;
+    let nav = c
+        .find(Locator::Css("nav.usa-nav"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !nav.contains("People") && !nav.contains("Audit log"),
+        "staff navigation shows only what they can open: {nav}"
+    );
+    c.goto(&format!("{base}/orgs/stoneham")).await.unwrap();
+    assert!(body_text(&c).await.contains("Not found"));
+    assert_accessible(&c, "not found page").await;
+    c.close().await.unwrap();
+}
