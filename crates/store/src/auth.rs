@@ -192,20 +192,36 @@ pub async fn create_token(
     Ok((secret, t))
 }
 
+/// A live token as authentication sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenUse {
+    pub id: TokenId,
+    pub user_id: UserId,
+    pub last_used_at: Option<i64>,
+}
+
+impl TokenUse {
+    /// Whether `last_used_at` is old enough to be worth a write (once a minute at most: reads stay reads).
+    pub fn needs_touch(&self, now: i64) -> bool {
+        self.last_used_at.is_none_or(|t| t < now - 60_000)
+    }
+}
+
 /// The person a bearer token belongs to, if the token is live and the person active.
-pub async fn find_token_user(db: &Db, secret: &str) -> Result<Option<(TokenId, UserId)>> {
+pub async fn find_token_user(db: &Db, secret: &str) -> Result<Option<TokenUse>> {
     let row = sqlx::query(
-        "SELECT t.id, t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+        "SELECT t.id, t.user_id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active = 1",
     )
     .bind(sha256_hex(secret))
     .fetch_optional(&db.read)
     .await?;
     row.map(|r| {
-        Ok((
-            parse_id(&r.try_get::<String, _>("id")?)?,
-            parse_id(&r.try_get::<String, _>("user_id")?)?,
-        ))
+        Ok(TokenUse {
+            id: parse_id(&r.try_get::<String, _>("id")?)?,
+            user_id: parse_id(&r.try_get::<String, _>("user_id")?)?,
+            last_used_at: r.try_get("last_used_at")?,
+        })
     })
     .transpose()
 }

@@ -100,14 +100,74 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// A short-lived cache of resolved principals, keyed by the hash of the credential. Resolving costs three
+/// queries; under load the same token or session comes back many times a second. Changes made through this
+/// server (revoking a token, disabling a person, changing grants or a password, signing out) clear the
+/// cache at once; changes made elsewhere (another server, the CLI) take effect within [`PRINCIPAL_TTL`].
+#[derive(Default)]
+pub struct PrincipalCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Principal)>>,
+}
+
+/// How long a resolved principal is trusted without asking the database again.
+pub const PRINCIPAL_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const PRINCIPAL_CACHE_MAX: usize = 10_000;
+
+impl PrincipalCache {
+    fn get(&self, key: &str) -> Option<Principal> {
+        let map = self.entries.read().ok()?;
+        let (at, p) = map.get(key)?;
+        (at.elapsed() < PRINCIPAL_TTL).then(|| p.clone())
+    }
+
+    fn put(&self, key: String, p: Principal) {
+        if let Ok(mut map) = self.entries.write() {
+            if map.len() >= PRINCIPAL_CACHE_MAX {
+                map.retain(|_, (at, _)| at.elapsed() < PRINCIPAL_TTL);
+                if map.len() >= PRINCIPAL_CACHE_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(key, (std::time::Instant::now(), p));
+        }
+    }
+
+    /// Forgets every cached principal: after any change to credentials, accounts or grants.
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.write() {
+            map.clear();
+        }
+    }
+}
+
 /// Resolves the request's credentials, or `None` when there are none or they are not valid.
 pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Principal>, Failure> {
+    let key = match bearer(parts) {
+        Some(t) => format!("t:{}", store::auth::sha256_hex(t)),
+        None => match cookie(parts, SESSION_COOKIE) {
+            Some(c) => format!("s:{}", store::auth::sha256_hex(c)),
+            None => return Ok(None),
+        },
+    };
+    if let Some(p) = state.principals.get(&key) {
+        return Ok(Some(p));
+    }
+    let resolved = resolve_uncached(state, parts).await?;
+    if let Some(p) = &resolved {
+        state.principals.put(key, p.clone());
+    }
+    Ok(resolved)
+}
+
+async fn resolve_uncached(state: &AppState, parts: &Parts) -> Result<Option<Principal>, Failure> {
     let db = &state.db;
     let (user_id, via) = if let Some(token) = bearer(parts) {
         match store::auth::find_token_user(db, token).await? {
-            Some((tid, uid)) => {
-                store::auth::touch_token(db, tid).await?;
-                (uid, Via::Token(tid))
+            Some(t) => {
+                if t.needs_touch(store::now_ms()) {
+                    store::auth::touch_token(db, t.id).await?;
+                }
+                (t.user_id, Via::Token(t.id))
             }
             None => return Ok(None),
         }
@@ -174,4 +234,23 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Stri
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// Clears the principal cache after every state-changing request that succeeded: any of them may have
+/// changed a credential, an account or a grant, and writes are rare next to reads. Done here, once, so that
+/// no handler can forget it.
+pub async fn forget_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let res = next.run(req).await;
+    if write && !res.status().is_client_error() && !res.status().is_server_error() {
+        state.principals.clear();
+    }
+    res
 }

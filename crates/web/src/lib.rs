@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(assets::router())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::forget_after_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::layer))
         .layer(axum::middleware::from_fn(ops::track))

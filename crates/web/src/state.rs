@@ -27,6 +27,8 @@ impl Default for WebConfig {
 pub struct AppState {
     pub db: Db,
     pub config: Arc<WebConfig>,
+    /// Resolved principals, briefly: see [`crate::auth::PrincipalCache`].
+    pub principals: Arc<crate::auth::PrincipalCache>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
         Self {
             db,
             config: Arc::new(config),
+            principals: Arc::default(),
         }
     }
 }

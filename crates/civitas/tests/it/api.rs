@@ -705,3 +705,75 @@ async fn operations_endpoints_answer() {
         .unwrap();
     assert!(metrics.contains("civitas_http_requests_total"), "{metrics}");
 }
+
+#[tokio::test]
+async fn the_organisation_list_serves_the_same_documents_as_the_records() {
+    let app = TestApp::new().await;
+    let res = app
+        .api(
+            "member-admin",
+            Method::PATCH,
+            &format!("/api/v1/orgs/{OWN}"),
+        )
+        .json(&json!({ "population": 15500, "county": "Essex County" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut from_list = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = json(
+            app.api(
+                "hub-admin",
+                Method::GET,
+                &format!("/api/v1/orgs?limit=1{cursor}"),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        from_list.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page.get("next_cursor").and_then(|c| c.as_str()) {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let slugs: Vec<&str> = from_list
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["melrose", OWN, OTHER]);
+    for item in &from_list {
+        let (_, record) = json(
+            app.api(
+                "hub-admin",
+                Method::GET,
+                &format!("/api/v1/orgs/{}", item["slug"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(item, &record);
+    }
+    let (_, filtered) = json(
+        app.api("hub-admin", Method::GET, "/api/v1/orgs?q=stone")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
+    let (_, none) = json(
+        app.api("hub-admin", Method::GET, "/api/v1/orgs?q=atlantis")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(none["items"], json!([]));
+}

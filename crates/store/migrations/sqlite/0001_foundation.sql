@@ -23,7 +23,9 @@ CREATE TABLE orgs (
     holiday_rules TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    version INTEGER NOT NULL DEFAULT 1
+    version INTEGER NOT NULL DEFAULT 1,
+    -- The organisation as the API shows it, rendered on every write: lists serve it without decoding.
+    api_doc TEXT NOT NULL
 );
 CREATE UNIQUE INDEX orgs_one_hub ON orgs (is_hub) WHERE is_hub = 1;
 CREATE INDEX orgs_name ON orgs (name, id);

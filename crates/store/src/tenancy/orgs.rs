@@ -93,6 +93,13 @@ pub struct Filter {
 /// Organisations in scope, by slug.
 pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Result<Page<Org>> {
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE 1 = 1"));
+    filter_and_page(&mut q, scope, f, page);
+    let rows = q.fetch_all(&db.read).await?;
+    let items = rows.iter().map(org).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page, |o| o.slug.to_string()))
+}
+
+fn filter_and_page(q: &mut Sql, scope: &Scope, f: &Filter, page: &PageRequest) {
     q.scope("id", scope);
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let like = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
@@ -112,9 +119,19 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
         q.push(" AND slug > ").bind(after.clone());
     }
     q.push(" ORDER BY slug LIMIT ").bind(page.fetch());
-    let rows = q.fetch_all(&db.read).await?;
-    let items = rows.iter().map(org).collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_rows(items, page, |o| o.slug.to_string()))
+}
+
+/// Like [`list`], but each organisation as the API's JSON document, served as stored: the API's hot path
+/// decodes nothing, and the page comes back as one row (see [`crate::page::fetch_docs`]).
+pub async fn list_docs(
+    db: &Db,
+    scope: &Scope,
+    f: &Filter,
+    page: &PageRequest,
+) -> Result<Page<String>> {
+    let mut q = Sql::new("SELECT slug AS sort_key, api_doc AS doc FROM orgs WHERE 1 = 1");
+    filter_and_page(&mut q, scope, f, page);
+    crate::page::fetch_docs(db, q, page).await
 }
 
 /// Every organisation in scope, unpaginated: for the organisation switcher and small pickers.
@@ -219,7 +236,7 @@ async fn insert(
         version: 1,
     };
     sqlx::query(&format!(
-        "INSERT INTO orgs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO orgs ({COLUMNS}, api_doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(o.id.to_string())
     .bind(o.slug.to_string())
@@ -236,6 +253,7 @@ async fn insert(
     .bind(o.created_at)
     .bind(o.updated_at)
     .bind(o.version)
+    .bind(serde_json::to_string(&o).map_err(corrupt)?)
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_unique(e, "slug", "slug", "is already used by another organisation"))?;
@@ -366,7 +384,7 @@ async fn write_back(
     let n = sqlx::query(
         "UPDATE orgs SET name = $1, kind = $2, county = $3, population = $4, time_zone = $5, \
          fiscal_year_start_month = $6, business_hours = $7, holiday_rules = $8, active = $9, updated_at = $10, \
-         version = $11 WHERE id = $12 AND version = $13",
+         version = $11, api_doc = $14 WHERE id = $12 AND version = $13",
     )
     .bind(&after.name)
     .bind(after.kind.as_str())
@@ -381,6 +399,7 @@ async fn write_back(
     .bind(after.version)
     .bind(after.id.to_string())
     .bind(before.version)
+    .bind(serde_json::to_string(after).map_err(corrupt)?)
     .execute(&mut **tx)
     .await?
     .rows_affected();

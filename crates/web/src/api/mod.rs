@@ -44,6 +44,31 @@ pub fn list<T: Serialize>(page: Page<T>) -> Response {
     .into_response()
 }
 
+/// A list whose items are already JSON documents (see `orgs::list_docs`): assembled, not re-encoded.
+pub fn list_raw(page: Page<String>) -> Response {
+    let mut body =
+        String::with_capacity(page.items.iter().map(|i| i.len() + 1).sum::<usize>() + 64);
+    body.push_str("{\"items\":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(item);
+    }
+    body.push(']');
+    if let Some(c) = page.next_cursor.as_deref() {
+        body.push_str(",\"next_cursor\":\"");
+        body.push_str(&encode_cursor(c));
+        body.push('"');
+    }
+    body.push('}');
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
 /// One record with its `ETag`.
 pub fn entity<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
     let mut headers = HeaderMap::new();

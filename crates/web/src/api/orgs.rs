@@ -1,6 +1,6 @@
 //! Organisations: list, create, read, edit settings, deactivate and reactivate.
 
-use super::{entity, list};
+use super::entity;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
@@ -93,9 +93,8 @@ async fn list_orgs(
     ApiQuery(q): ApiQuery<OrgQuery>,
 ) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
-    Ok(list(
-        orgs::list(&s.db, &scope, &q.filter()?, &q.page()?).await?,
-    ))
+    let page = orgs::list_docs(&s.db, &scope, &q.filter()?, &q.page()?).await?;
+    Ok(super::list_raw(page))
 }
 
 async fn create(
