@@ -72,6 +72,7 @@ impl Db {
             let write = AnyPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire(false)
                 .after_connect(pragmas)
                 .connect(&url)
                 .await?;
@@ -79,6 +80,7 @@ impl Db {
                 .max_connections(opts.max_connections.max(1))
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire(false)
                 .after_connect(pragmas)
                 .connect(&url)
                 .await?;
@@ -91,6 +93,7 @@ impl Db {
             let pool = AnyPoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire(false)
                 .connect(url)
                 .await?;
             Ok(Self {
