@@ -33,7 +33,17 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Hello { bind } => {
-            let app = Router::new().route("/", get(|| async { "hello, world" }));
+            // `/blob/N`: N bytes of JSON-ish text, to separate response size from work in a comparison.
+            let app = Router::new()
+                .route("/", get(|| async { "hello, world" }))
+                .route(
+                    "/blob/{n}",
+                    get(
+                        |axum::extract::Path(n): axum::extract::Path<usize>| async move {
+                            "x".repeat(n.min(10_000_000))
+                        },
+                    ),
+                );
             let listener = tokio::net::TcpListener::bind(&bind).await?;
             axum::serve(listener, app).await?;
             Ok(())

@@ -60,41 +60,20 @@ impl<T> Page<T> {
     }
 }
 
-/// Separates documents in an aggregated page: ASCII record separator, which JSON always escapes inside
-/// strings, so it never occurs in a document.
-const RS: &str = "\u{1e}";
-
 /// Runs `inner` — a query selecting `sort_key` and `doc` columns, ordered by `sort_key` and limited to
-/// `page.fetch()` rows — and returns its page of documents, aggregated into one row by the database.
-/// sqlx's SQLite driver hands rows one by one from a worker thread, which dominates a 50-row page; one row
-/// with the page in it costs a fraction. `string_agg … ORDER BY` is the same in SQLite (3.44+) and
-/// PostgreSQL.
+/// `page.fetch()` rows — and returns its page of stored JSON documents without decoding them.
 pub(crate) async fn fetch_docs(db: &Db, inner: Sql, page: &PageRequest) -> Result<Page<String>> {
-    let mut q = Sql::new("SELECT string_agg(doc, ");
-    q.bind(RS.to_owned())
-        .push(" ORDER BY sort_key) AS docs, string_agg(sort_key, ")
-        .bind(RS.to_owned());
-    q.push(" ORDER BY sort_key) AS keys FROM (");
-    q.append(inner);
-    q.push(") AS page_rows");
-    let row = q.fetch_optional(&db.read).await?;
-    let (docs, keys): (Option<String>, Option<String>) = match &row {
-        Some(r) => (r.try_get("docs")?, r.try_get("keys")?),
-        None => (None, None),
-    };
-    let docs: Vec<String> = docs
-        .as_deref()
-        .map(|d| d.split(RS).map(str::to_owned).collect())
-        .unwrap_or_default();
-    let keys: Vec<&str> = keys
-        .as_deref()
-        .map(|k| k.split(RS).collect())
-        .unwrap_or_default();
+    let rows = inner.fetch_all(&db.read).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in &rows {
+        keys.push(r.try_get::<String, _>("sort_key")?);
+        items.push(r.try_get::<String, _>("doc")?);
+    }
     let limit = page.limit() as usize;
-    let next_cursor = (docs.len() > limit)
-        .then(|| keys.get(limit - 1).map(|k| (*k).to_owned()))
+    let next_cursor = (items.len() > limit)
+        .then(|| keys.get(limit - 1).cloned())
         .flatten();
-    let mut items = docs;
     items.truncate(limit);
     Ok(Page { items, next_cursor })
 }

@@ -38,31 +38,6 @@ impl Sql {
         self
     }
 
-    /// Appends another query (as a subquery), renumbering its placeholders after this one's.
-    pub fn append(&mut self, other: Sql) -> &mut Self {
-        let offset = self.n;
-        let mut text = String::with_capacity(other.text.len());
-        let mut chars = other.text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                let mut num = String::new();
-                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                    num.push(d);
-                    chars.next();
-                }
-                let n: usize = num.parse().unwrap_or(0);
-                let _ = write!(text, "${}", n + offset);
-            } else {
-                text.push(c);
-            }
-        }
-        self.text.push_str(&text);
-        self.n += other.n;
-        // Values keep their order: this query's first, then the subquery's.
-        self.args.values.0.extend(other.args.values.0);
-        self
-    }
-
     /// ` AND <column> IN (…)` for the scope's organisations; nothing for the whole region; a filter that
     /// matches nothing for an empty scope.
     pub fn scope(&mut self, column: &str, scope: &Scope) -> &mut Self {

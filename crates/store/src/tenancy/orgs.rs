@@ -122,7 +122,7 @@ fn filter_and_page(q: &mut Sql, scope: &Scope, f: &Filter, page: &PageRequest) {
 }
 
 /// Like [`list`], but each organisation as the API's JSON document, served as stored: the API's hot path
-/// decodes nothing, and the page comes back as one row (see [`crate::page::fetch_docs`]).
+/// decodes nothing.
 pub async fn list_docs(
     db: &Db,
     scope: &Scope,
