@@ -623,3 +623,42 @@ pub mod drafts {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::calendar::WeeklyHours;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_name_gives_a_valid_slug_or_a_field_error(name in "\\PC{0,80}") {
+            match OrgSlug::from_name(&name) {
+                Ok(slug) => prop_assert_eq!(OrgSlug::parse(slug.as_str()), Ok(slug.clone())),
+                Err(e) => prop_assert_eq!(e.field, "slug"),
+            }
+        }
+
+        #[test]
+        fn email_parsing_is_idempotent(raw in "[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,20}\\.[A-Za-z]{2,6}") {
+            let once = Email::parse(&raw).unwrap();
+            prop_assert_eq!(Email::parse(once.as_str()), Ok(once.clone()));
+        }
+
+        #[test]
+        fn business_hours_round_trip(day in 0usize..7, open in 0u32..(23 * 60), len in 1u32..(12 * 60)) {
+            let close = (open + len).min(23 * 60 + 59);
+            prop_assume!(close > open);
+            let text = format!("{:02}:{:02}-{:02}:{:02}", open / 60, open % 60, close / 60, close % 60);
+            let parsed = WeeklyHours::parse_day(day, &text).unwrap();
+            let mut w = WeeklyHours::default();
+            w.days[day] = parsed;
+            prop_assert_eq!(w.format_day(day), text);
+        }
+
+        #[test]
+        fn day_parsing_never_panics(day in 0usize..9, raw in "\\PC{0,20}") {
+            let _ = WeeklyHours::parse_day(day, &raw);
+        }
+    }
+}

@@ -77,3 +77,43 @@ pub(crate) async fn fetch_docs(db: &Db, inner: Sql, page: &PageRequest) -> Resul
     items.truncate(limit);
     Ok(Page { items, next_cursor })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Simulates the database: rows after the cursor, in order, `fetch()` of them.
+    fn query(rows: &[String], req: &PageRequest) -> Vec<String> {
+        rows.iter()
+            .filter(|r| req.after.as_ref().is_none_or(|a| *r > a))
+            .take(usize::try_from(req.fetch()).unwrap())
+            .cloned()
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn paging_visits_every_row_once_in_order(mut rows in proptest::collection::btree_set("[a-z]{1,6}", 0..120), limit in 1u32..30) {
+            let rows: Vec<String> = std::mem::take(&mut rows).into_iter().collect();
+            let mut seen = Vec::new();
+            let mut req = PageRequest::first(limit);
+            loop {
+                let page = Page::from_rows(query(&rows, &req), &req, Clone::clone);
+                prop_assert!(page.items.len() <= limit as usize);
+                seen.extend(page.items.iter().cloned());
+                match page.next_cursor {
+                    Some(c) => req = PageRequest { after: Some(c), limit },
+                    None => break,
+                }
+            }
+            prop_assert_eq!(seen, rows);
+        }
+    }
+
+    #[test]
+    fn limits_are_clamped() {
+        assert_eq!(PageRequest::first(0).limit(), DEFAULT_LIMIT);
+        assert_eq!(PageRequest::first(10_000).limit(), MAX_LIMIT);
+    }
+}

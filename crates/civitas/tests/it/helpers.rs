@@ -191,6 +191,29 @@ impl TestApp {
         }
     }
 
+    /// Another server process's worth of state on the same database: its own pools, its own caches. Returns
+    /// its base URL. This is how a hub runs several servers behind a load balancer.
+    pub async fn second_server(&self) -> String {
+        let db = Db::connect(&self.database_url, &store::DbOptions { max_connections: 4 })
+            .await
+            .expect("connect");
+        let state = web::AppState::new(
+            db,
+            web::WebConfig {
+                region_name: "Test Region".into(),
+                ..Default::default()
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, web::app(state)).await;
+        });
+        format!("http://{addr}")
+    }
+
     pub fn who(&self, name: &str) -> &Who {
         &self.people[name]
     }
