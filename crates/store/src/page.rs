@@ -60,22 +60,69 @@ impl<T> Page<T> {
     }
 }
 
-/// Runs `inner` — a query selecting `sort_key` and `doc` columns, ordered by `sort_key` and limited to
-/// `page.fetch()` rows — and returns its page of stored JSON documents without decoding them.
-pub(crate) async fn fetch_docs(db: &Db, inner: Sql, page: &PageRequest) -> Result<Page<String>> {
-    let rows = inner.fetch_all(&db.read).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    let mut keys = Vec::with_capacity(rows.len());
-    for r in &rows {
-        keys.push(r.try_get::<String, _>("sort_key")?);
-        items.push(r.try_get::<String, _>("doc")?);
+/// A page of stored JSON documents, already joined: the inside of a JSON array, ready to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocPage {
+    /// `doc,doc,…` as bytes (empty for an empty page).
+    pub items_json: Vec<u8>,
+    pub count: usize,
+    pub next_cursor: Option<String>,
+}
+
+impl DocPage {
+    fn push(&mut self, limit: usize, key: &str, doc: &[u8]) {
+        if self.count < limit {
+            if self.count > 0 {
+                self.items_json.push(b',');
+            }
+            self.items_json.extend_from_slice(doc);
+            self.count += 1;
+            if self.count == limit {
+                // Remember where this page ends; it becomes the cursor if another row follows.
+                self.next_cursor = Some(key.to_owned());
+            }
+        } else {
+            self.count += 1;
+        }
     }
+
+    fn finish(mut self, limit: usize) -> Self {
+        if self.count <= limit {
+            self.next_cursor = None;
+        }
+        self.count = self.count.min(limit);
+        self
+    }
+}
+
+/// Runs `inner` — a query selecting `sort_key` and `doc` columns, ordered by `sort_key` and limited to
+/// `page.fetch()` rows — and returns its page of stored JSON documents, copied once into the response body.
+/// On SQLite it uses the direct reader when one is free.
+pub(crate) async fn fetch_docs(db: &Db, inner: Sql, page: &PageRequest) -> Result<DocPage> {
     let limit = page.limit() as usize;
-    let next_cursor = (items.len() > limit)
-        .then(|| keys.get(limit - 1).cloned())
-        .flatten();
-    items.truncate(limit);
-    Ok(Page { items, next_cursor })
+    let mut out = DocPage {
+        items_json: Vec::with_capacity(limit * 700),
+        ..DocPage::default()
+    };
+    let direct = db.readers.as_ref().and_then(|r| {
+        r.try_for_each(&inner, |row| {
+            let key = row.get_ref(0)?.as_str()?.to_owned();
+            let doc = row.get_ref(1)?.as_bytes()?;
+            out.push(limit, &key, doc);
+            Ok(())
+        })
+    });
+    match direct {
+        Some(result) => result?,
+        None => {
+            for r in inner.fetch_all(&db.read).await? {
+                let key: String = r.try_get("sort_key")?;
+                let doc: String = r.try_get("doc")?;
+                out.push(limit, &key, doc.as_bytes());
+            }
+        }
+    }
+    Ok(out.finish(limit))
 }
 
 #[cfg(test)]

@@ -1,23 +1,47 @@
 //! A small SQL builder that numbers placeholders `$1, $2, …` (which both SQLite and PostgreSQL accept) and
-//! applies a [`Scope`] as an `org_id IN (…)` filter, so no tenant query is written without one.
+//! applies a [`Scope`] as an `org_id IN (…)` filter, so no tenant query is written without one. Values are
+//! kept as portable [`Param`]s, so the same query runs through sqlx or through the direct SQLite reader.
 
 use domain::authz::Scope;
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Arguments, Encode, Type};
+use sqlx::{Any, Arguments};
 use std::fmt::Write;
+
+/// A bound value, in the portable types the schema uses.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
 
 pub(crate) struct Sql {
     text: String,
-    args: AnyArguments<'static>,
-    n: usize,
+    params: Vec<Param>,
 }
 
 impl Sql {
     pub fn new(text: &str) -> Self {
         Self {
             text: text.to_owned(),
-            args: AnyArguments::default(),
-            n: 0,
+            params: Vec::new(),
         }
     }
 
@@ -27,14 +51,9 @@ impl Sql {
     }
 
     /// Appends a placeholder and binds `value` to it.
-    pub fn bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: Encode<'static, Any> + Type<Any> + Send + 'static,
-    {
-        self.n += 1;
-        let _ = write!(self.text, "${}", self.n);
-        // Adding a value to AnyArguments fails only for types Any cannot carry, which do not compile here.
-        let _ = self.args.add(value);
+    pub fn bind(&mut self, value: impl Into<Param>) -> &mut Self {
+        self.params.push(value.into());
+        let _ = write!(self.text, "${}", self.params.len());
         self
     }
 
@@ -60,19 +79,39 @@ impl Sql {
         self
     }
 
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn args(&self) -> AnyArguments<'static> {
+        let mut args = AnyArguments::default();
+        for p in &self.params {
+            // Adding i64 or String to AnyArguments cannot fail.
+            let _ = match p {
+                Param::Int(i) => args.add(*i),
+                Param::Text(t) => args.add(t.clone()),
+            };
+        }
+        args
+    }
+
     pub async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Any>>(
         self,
         ex: E,
     ) -> sqlx::Result<Vec<AnyRow>> {
-        sqlx::query_with(&self.text, self.args).fetch_all(ex).await
+        let args = self.args();
+        sqlx::query_with(&self.text, args).fetch_all(ex).await
     }
 
     pub async fn fetch_optional<'e, E: sqlx::Executor<'e, Database = Any>>(
         self,
         ex: E,
     ) -> sqlx::Result<Option<AnyRow>> {
-        sqlx::query_with(&self.text, self.args)
-            .fetch_optional(ex)
-            .await
+        let args = self.args();
+        sqlx::query_with(&self.text, args).fetch_optional(ex).await
     }
 }

@@ -25,10 +25,21 @@ pub enum Via {
 }
 
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub struct Principal(std::sync::Arc<Identity>);
+
+/// Who the principal is: the person, their grants, and how they authenticated.
+#[derive(Debug)]
+pub struct Identity {
     pub user: User,
     pub grants: Vec<Grant>,
     pub via: Via,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Identity;
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
 }
 
 impl Principal {
@@ -184,7 +195,11 @@ async fn resolve_uncached(state: &AppState, parts: &Parts) -> Result<Option<Prin
         return Ok(None);
     }
     let grants = store::tenancy::users::grants_for_auth(db, user_id).await?;
-    Ok(Some(Principal { user, grants, via }))
+    Ok(Some(Principal(std::sync::Arc::new(Identity {
+        user,
+        grants,
+        via,
+    }))))
 }
 
 /// Rejection for a missing principal: API paths get problem+json, pages a redirect to sign in.

@@ -23,20 +23,30 @@ impl Default for WebConfig {
     }
 }
 
+/// What every handler shares. One `Arc` so that extracting the state per request is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: Db,
-    pub config: Arc<WebConfig>,
+    pub config: WebConfig,
     /// Resolved principals, briefly: see [`crate::auth::PrincipalCache`].
-    pub principals: Arc<crate::auth::PrincipalCache>,
+    pub principals: crate::auth::PrincipalCache,
 }
 
 impl AppState {
     pub fn new(db: Db, config: WebConfig) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             db,
-            config: Arc::new(config),
-            principals: Arc::default(),
-        }
+            config,
+            principals: crate::auth::PrincipalCache::default(),
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }

@@ -128,7 +128,7 @@ pub async fn list_docs(
     scope: &Scope,
     f: &Filter,
     page: &PageRequest,
-) -> Result<Page<String>> {
+) -> Result<crate::page::DocPage> {
     let mut q = Sql::new("SELECT slug AS sort_key, api_doc AS doc FROM orgs WHERE 1 = 1");
     filter_and_page(&mut q, scope, f, page);
     crate::page::fetch_docs(db, q, page).await

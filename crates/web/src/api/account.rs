@@ -53,7 +53,7 @@ async fn me(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
     let grants = users::grants_of(&s.db, p.user.id).await?;
     Ok(Json(Me {
         current_org_id: p.current_org().map(|o| o.to_string()),
-        user: p.user,
+        user: p.user.clone(),
         grants,
     })
     .into_response())

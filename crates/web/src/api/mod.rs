@@ -44,29 +44,64 @@ pub fn list<T: Serialize>(page: Page<T>) -> Response {
     .into_response()
 }
 
-/// A list whose items are already JSON documents (see `orgs::list_docs`): assembled, not re-encoded.
-pub fn list_raw(page: Page<String>) -> Response {
-    let mut body =
-        String::with_capacity(page.items.iter().map(|i| i.len() + 1).sum::<usize>() + 64);
-    body.push_str("{\"items\":[");
-    for (i, item) in page.items.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(item);
-    }
-    body.push(']');
+/// A list whose items are already JSON documents (see `orgs::list_docs`): the stored documents are sent as
+/// they are, between the envelope's two halves, without being copied again. The body knows its exact
+/// length, so the response still carries `Content-Length`.
+pub fn list_raw(page: store::page::DocPage) -> Response {
+    let mut tail = String::from("]");
     if let Some(c) = page.next_cursor.as_deref() {
-        body.push_str(",\"next_cursor\":\"");
-        body.push_str(&encode_cursor(c));
-        body.push('"');
+        tail.push_str(",\"next_cursor\":\"");
+        tail.push_str(&encode_cursor(c));
+        tail.push('"');
     }
-    body.push('}');
+    tail.push('}');
+    let body = Chunks::new([
+        bytes::Bytes::from_static(b"{\"items\":["),
+        bytes::Bytes::from(page.items_json),
+        bytes::Bytes::from(tail),
+    ]);
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
+        axum::body::Body::new(body),
     )
         .into_response()
+}
+
+/// A response body of a few buffers sent one after another, with an exact size.
+struct Chunks {
+    chunks: std::collections::VecDeque<bytes::Bytes>,
+}
+
+impl Chunks {
+    fn new(chunks: impl IntoIterator<Item = bytes::Bytes>) -> Self {
+        Self {
+            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+        }
+    }
+}
+
+impl http_body::Body for Chunks {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.chunks
+                .pop_front()
+                .map(|c| Ok(http_body::Frame::data(c))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
+    }
 }
 
 /// One record with its `ETag`.
