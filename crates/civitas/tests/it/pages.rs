@@ -291,3 +291,44 @@ async fn the_password_change_checks_the_current_password() {
         303
     );
 }
+
+#[tokio::test]
+async fn lists_download_as_csv_with_the_filters_on_screen() {
+    let app = TestApp::new().await;
+    let res = app
+        .page("hub-admin", Method::GET, "/orgs?q=stone&format=csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = res.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "slug,name,kind,county,population,time_zone,fiscal_year_start_month,status"
+    );
+    assert_eq!(lines.len(), 2, "{body}");
+    assert!(lines[1].starts_with("stoneham,Town of Stoneham,town"));
+    // A member's auditor downloads only their member's entries.
+    let body = app
+        .page("member-auditor", Method::GET, "/audit?format=csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.lines().count() > 1);
+    assert!(
+        body.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(2) == Some(OWN)),
+        "{body}"
+    );
+}

@@ -31,6 +31,8 @@ pub struct AuditQuery {
     pub entity_id: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+    /// `csv` on the page: download every matching entry.
+    pub format: Option<String>,
 }
 
 impl AuditQuery {

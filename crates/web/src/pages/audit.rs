@@ -36,6 +36,7 @@ struct AuditPage {
     q_action: String,
     q_actor: String,
     next: Option<String>,
+    csv_href: String,
 }
 
 async fn page(
@@ -45,6 +46,42 @@ async fn page(
 ) -> PageResult<Response> {
     let scope = p.require(Permission::AuditRead)?;
     let filter = q.filter(&s, &scope).await?;
+    if q.format.as_deref() == Some("csv") {
+        let mut rows = Vec::new();
+        let mut page = store::page::PageRequest::first(200);
+        loop {
+            let r = store::audit::list(&s.db, &scope, &filter, &page).await?;
+            rows.extend(r.items.into_iter().map(|e| {
+                vec![
+                    e.seq.to_string(),
+                    jiff::Timestamp::from_millisecond(e.at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    e.org_slug.unwrap_or_else(|| "region".into()),
+                    e.actor,
+                    e.action,
+                    e.entity_kind,
+                    e.entity_id,
+                    e.hash,
+                ]
+            }));
+            match r.next_cursor {
+                Some(c) if rows.len() < super::CSV_MAX_ROWS => page.after = Some(c),
+                _ => break,
+            }
+        }
+        let header = [
+            "seq",
+            "at",
+            "organisation",
+            "actor",
+            "action",
+            "entity_kind",
+            "entity_id",
+            "hash",
+        ];
+        return Ok(super::csv_response("audit-log.csv", &header, rows));
+    }
     let result = store::audit::list(&s.db, &scope, &filter, &q.page()?).await?;
     let tz = "America/New_York";
     let rows = result
@@ -86,6 +123,12 @@ async fn page(
         f,
         rows,
         orgs,
+        csv_href: format!(
+            "/audit?org={}&action={}&actor={}&format=csv",
+            enc(q.org.as_deref().unwrap_or("")),
+            enc(q.action.as_deref().unwrap_or("")),
+            enc(q.actor.as_deref().unwrap_or(""))
+        ),
         q_org: q.org.unwrap_or_default(),
         q_action: q.action.unwrap_or_default(),
         q_actor: q.actor.unwrap_or_default(),

@@ -325,11 +325,51 @@ pub fn local_time(ms: i64, tz: &str) -> String {
         .to_string()
 }
 
-/// The `?notice=` and `?cursor=` a page may be given.
+/// The `?notice=`, `?cursor=`, filters and `?format=csv` a list page may be given.
 #[derive(serde::Deserialize, Default)]
 pub struct PageQuery {
     pub notice: Option<String>,
     pub cursor: Option<String>,
     pub q: Option<String>,
     pub kind: Option<String>,
+    pub format: Option<String>,
+}
+
+impl PageQuery {
+    pub fn wants_csv(&self) -> bool {
+        self.format.as_deref() == Some("csv")
+    }
+}
+
+/// At most this many rows go into one CSV export.
+pub const CSV_MAX_ROWS: usize = 50_000;
+
+/// A CSV download of a list: the header row, then the rows, as the filters on screen select them.
+pub fn csv_response(
+    filename: &str,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Response {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut ok = w.write_record(header).is_ok();
+    for r in rows {
+        ok &= w.write_record(&r).is_ok();
+    }
+    match (ok, w.into_inner()) {
+        (true, Ok(bytes)) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_owned(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        _ => error_page(&Failure::internal("CSV encoding failed")),
+    }
 }

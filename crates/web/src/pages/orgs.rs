@@ -71,6 +71,7 @@ struct OrgList {
     kinds: Vec<(String, String)>,
     can_create: bool,
     next: Option<String>,
+    csv_href: String,
 }
 
 async fn list(
@@ -89,6 +90,44 @@ async fn list(
         },
         active: None,
     };
+    if q.wants_csv() {
+        let mut rows = Vec::new();
+        let mut page = PageParams {
+            limit: Some(200),
+            cursor: None,
+        }
+        .to_request()?;
+        loop {
+            let r = orgs::list(&s.db, &scope, &filter, &page).await?;
+            rows.extend(r.items.into_iter().map(|o| {
+                vec![
+                    o.slug.to_string(),
+                    o.name,
+                    o.kind.as_str().to_owned(),
+                    o.county.unwrap_or_default(),
+                    o.population.map(|p| p.to_string()).unwrap_or_default(),
+                    o.time_zone,
+                    o.fiscal_year_start_month.to_string(),
+                    if o.active { "active" } else { "deactivated" }.to_owned(),
+                ]
+            }));
+            match r.next_cursor {
+                Some(c) if rows.len() < super::CSV_MAX_ROWS => page.after = Some(c),
+                _ => break,
+            }
+        }
+        let header = [
+            "slug",
+            "name",
+            "kind",
+            "county",
+            "population",
+            "time_zone",
+            "fiscal_year_start_month",
+            "status",
+        ];
+        return Ok(super::csv_response("organisations.csv", &header, rows));
+    }
     let page = PageParams {
         limit: Some(50),
         cursor: q.cursor.clone(),
@@ -103,6 +142,11 @@ async fn list(
             encode_cursor(c)
         )
     });
+    let csv_href = format!(
+        "/orgs?q={}&kind={}&format=csv",
+        urlencode(q.q.as_deref().unwrap_or("")),
+        urlencode(&kind)
+    );
     let f = Frame::new(&s, &p, "Organisations", "orgs")
         .await?
         .notice(q.notice.as_deref());
@@ -112,6 +156,7 @@ async fn list(
         q: q.q.unwrap_or_default(),
         kind,
         kinds: kinds(),
+        csv_href,
         can_create: !p.scope(Permission::OrgManage).is_empty(),
         next,
     }))
