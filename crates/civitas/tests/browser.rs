@@ -269,6 +269,7 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
         "/orgs/north-reading/sites",
         "/orgs/north-reading/users",
         "/orgs/north-reading/settings",
+        "/orgs/north-reading/calendar",
         "/audit",
         "/account",
         "/account/tokens",

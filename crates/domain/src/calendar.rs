@@ -210,3 +210,104 @@ mod tests {
         assert!(builtin_holidays().len() > 300);
     }
 }
+
+/// A day an organisation closes beyond the built-in holidays (a snow day, a local holiday, an election).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closure {
+    pub date: Date,
+    pub name: String,
+}
+
+impl Closure {
+    pub fn parse(date: &str, name: &str) -> Result<Self, crate::Invalid> {
+        let mut c = crate::validation::Collector::new();
+        let d = c.take(
+            date.trim()
+                .parse::<Date>()
+                .map_err(|_| FieldError::new("date", "must be a date such as 2026-12-24")),
+        );
+        let n = c.take(crate::validation::text("name", name, 120));
+        c.finish()?;
+        match (d, n) {
+            (Some(date), Some(name)) => Ok(Self { date, name }),
+            _ => Err(crate::Invalid::one("date", "is required")),
+        }
+    }
+}
+
+/// Where a day off comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DayOffSource {
+    Federal,
+    Massachusetts,
+    Local,
+}
+
+/// One day the organisation is closed, whatever the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayOff {
+    pub date: Date,
+    pub name: String,
+    pub source: DayOffSource,
+}
+
+/// Every day off between two dates (inclusive): the observed built-in holidays and the local closures,
+/// by date; a local closure on a holiday is listed once, as the holiday.
+pub fn days_off(rules: HolidayRules, closures: &[Closure], from: Date, to: Date) -> Vec<DayOff> {
+    let mut out: Vec<DayOff> = rules
+        .holidays_between(from, to)
+        .map(|h| DayOff {
+            date: h.date,
+            name: h.name.clone(),
+            source: if h.massachusetts_only {
+                DayOffSource::Massachusetts
+            } else {
+                DayOffSource::Federal
+            },
+        })
+        .collect();
+    for c in closures.iter().filter(|c| c.date >= from && c.date <= to) {
+        if !out.iter().any(|d| d.date == c.date) {
+            out.push(DayOff {
+                date: c.date,
+                name: c.name.clone(),
+                source: DayOffSource::Local,
+            });
+        }
+    }
+    out.sort_by_key(|d| d.date);
+    out
+}
+
+#[cfg(test)]
+mod closure_tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn closures_are_validated_and_merged_with_holidays() {
+        assert!(Closure::parse("2026-13-01", "x").is_err());
+        let err = Closure::parse("", "").unwrap_err();
+        assert_eq!(err.0.len(), 2);
+        let snow = Closure::parse("2026-02-02", "Snow day").unwrap();
+        let dup = Closure::parse("2026-01-01", "Town closed").unwrap();
+        let days = days_off(
+            HolidayRules::default(),
+            &[snow.clone(), dup],
+            date(2026, 1, 1),
+            date(2026, 2, 28),
+        );
+        let names: Vec<&str> = days.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "New Year's Day",
+                "Martin Luther King Jr. Day",
+                "Snow day",
+                "Washington's Birthday"
+            ]
+        );
+        assert_eq!(days[2].source, DayOffSource::Local);
+    }
+}

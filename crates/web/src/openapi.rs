@@ -7,6 +7,8 @@ use serde_json::{Map, Value, json};
 fn schema_for(path: &str) -> Option<&'static str> {
     let p = path.trim_end_matches('/');
     Some(match () {
+        _ if p.ends_with("/days-off") => "DayOff",
+        _ if p.ends_with("/closures") || p.contains("/closures/") => "Closure",
         _ if p.ends_with("/departments") || p.contains("/departments/") => "Department",
         _ if p.ends_with("/sites") || p.contains("/sites/") => "Site",
         _ if p.ends_with("/grants") || p.contains("/grants/") => "Grant",
@@ -22,6 +24,7 @@ fn schema_for(path: &str) -> Option<&'static str> {
 fn input_for(path: &str) -> Option<&'static str> {
     Some(match schema_for(path)? {
         "Department" => "DepartmentInput",
+        "Closure" => "Closure",
         "Site" => "SiteInput",
         "Grant" => "GrantInput",
         "User" => "UserInput",
@@ -120,6 +123,8 @@ fn schemas() -> Value {
             "population": { "type": "integer" }, "time_zone": string(), "fiscal_year_start_month": { "type": "integer" },
             "business_hours": { "type": "array", "items": string(), "minItems": 7, "maxItems": 7, "description": "Monday first: \"08:00-17:00\" or \"\" when closed." },
             "observe_federal_holidays": { "type": "boolean" }, "observe_massachusetts_holidays": { "type": "boolean" } } },
+        "DayOff": { "type": "object", "properties": { "date": { "type": "string", "format": "date" }, "name": string(), "source": { "enum": ["federal", "massachusetts", "local"] } } },
+        "Closure": { "type": "object", "required": ["date", "name"], "properties": { "date": { "type": "string", "format": "date" }, "name": string() } },
         "Department": { "type": "object", "properties": { "id": id, "org_id": id, "name": string(), "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },
         "DepartmentInput": { "type": "object", "required": ["name"], "properties": { "name": string() } },
         "Site": { "type": "object", "properties": { "id": id, "org_id": id, "name": string(), "address": string(), "kind": string(), "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },

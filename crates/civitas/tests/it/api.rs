@@ -853,3 +853,98 @@ async fn two_servers_on_one_database_serve_the_same_region() {
     let v = store::audit::verify(&app.db).await.unwrap();
     assert_eq!(v.first_bad_seq, None);
 }
+
+#[tokio::test]
+async fn the_calendar_lists_holidays_and_local_closures() {
+    let app = TestApp::new().await;
+    let path = format!("/api/v1/orgs/{OWN}/closures");
+    let (status, _) = json(
+        app.api("member-admin", Method::POST, &path)
+            .json(&json!({ "date": "2027-02-16", "name": "Snow day" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = json(
+        app.api("member-admin", Method::POST, &path)
+            .json(&json!({ "date": "2027-02-16", "name": "Again" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(body["errors"][0]["field"], "date");
+    let (status, body) = json(
+        app.api("member-admin", Method::POST, &path)
+            .json(&json!({ "date": "15/02/2027", "name": "" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    let (status, days) = json(
+        app.api(
+            "member-staff",
+            Method::GET,
+            &format!("/api/v1/orgs/{OWN}/days-off?from=2027-01-01&to=2027-04-30"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{days}");
+    let names: Vec<&str> = days["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "New Year's Day",
+            "Martin Luther King Jr. Day",
+            "Washington's Birthday",
+            "Snow day",
+            "Patriots' Day"
+        ]
+    );
+    let (status, _) = json(
+        app.api(
+            "member-staff",
+            Method::GET,
+            &format!("/api/v1/orgs/{OWN}/days-off?from=2027-01-01&to=2040-01-01"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422, "ranges are bounded");
+    let res = app
+        .api(
+            "member-admin",
+            Method::DELETE,
+            &format!("{path}/2027-02-16"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app
+        .api(
+            "member-admin",
+            Method::DELETE,
+            &format!("{path}/2027-02-16"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

@@ -34,6 +34,8 @@ enum Target {
     Grant,
     /// The caller's own token: not tenant data.
     OwnToken,
+    /// A local closure day (`{date}`).
+    Closure,
 }
 
 enum Body {
@@ -44,6 +46,7 @@ enum Body {
 
 struct Fresh {
     n: usize,
+    date: String,
     slug: &'static str,
     email: String,
 }
@@ -122,6 +125,53 @@ fn cases() -> Vec<Case> {
             "/api/v1/orgs/{slug}/reactivate",
             Perm("org-manage"),
             T::Org,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/orgs/{slug}/days-off",
+            Perm("org-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/closures",
+            Perm("org-settings-write"),
+            T::Org,
+            |f| Body::Json(json!({ "date": f.date, "name": "Snow day" })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/orgs/{slug}/closures/{date}",
+            Perm("org-settings-write"),
+            T::Closure,
+            none,
+        ),
+        c(
+            "GET",
+            "/orgs/{slug}/calendar",
+            Perm("org-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/calendar",
+            Perm("org-settings-write"),
+            T::Org,
+            |f| {
+                Body::Form(vec![
+                    ("date".into(), f.date.clone()),
+                    ("name".into(), "Snow day".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/calendar/{date}/delete",
+            Perm("org-settings-write"),
+            T::Closure,
             none,
         ),
         c(
@@ -549,6 +599,13 @@ async fn every_route_is_in_the_matrix() {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// A distinct date per request, so that closure days never collide.
+fn fresh_date(n: usize) -> jiff::civil::Date {
+    jiff::civil::date(2030, 1, 1)
+        .checked_add(jiff::Span::new().days(i64::try_from(n).unwrap()))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_role_sees_only_what_it_may() {
     let mut app = TestApp::new().await;
@@ -623,6 +680,16 @@ async fn every_role_sees_only_what_it_may() {
                             .to_string();
                         }
                     }
+                    Target::Closure => {
+                        let c = domain::calendar::Closure {
+                            date: fresh_date(n),
+                            name: "Target closure".into(),
+                        };
+                        store::tenancy::closures::add(&app.db, &Scope::Region, &sys, org, &c)
+                            .await
+                            .unwrap();
+                        id = c.date.to_string();
+                    }
                     Target::OwnToken => {
                         id = store::auth::create_token(&app.db, &sys, who.user_id, org, "target")
                             .await
@@ -633,9 +700,14 @@ async fn every_role_sees_only_what_it_may() {
                     }
                     Target::None => {}
                 }
-                let path = case.path.replace("{slug}", target).replace("{id}", &id);
+                let path = case
+                    .path
+                    .replace("{slug}", target)
+                    .replace("{id}", &id)
+                    .replace("{date}", &id);
                 let fresh = Fresh {
                     n,
+                    date: fresh_date(n + 100_000).to_string(),
                     slug: target,
                     email: fresh_email.clone(),
                 };

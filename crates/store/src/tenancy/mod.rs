@@ -1,5 +1,6 @@
 //! The region's organisations, their departments and sites, their people and role grants.
 
+pub mod closures;
 pub mod directory;
 pub mod orgs;
 pub mod users;

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+pub mod calendar;
 mod directory;
 mod orgs;
 mod users;
@@ -23,6 +24,7 @@ pub use users::{RawGrant, add_grant, add_user, hash_blocking as hash_password};
 pub fn routes(t: Table) -> Table {
     let t = account::routes(t);
     let t = orgs::routes(t);
+    let t = calendar::routes(t);
     let t = directory::routes(t);
     let t = users::routes(t);
     audit::routes(t)

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod calendar;
 mod directory;
 mod orgs;
 mod people;
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 pub fn routes(t: Table) -> Table {
     let t = session::routes(t);
     let t = orgs::routes(t);
+    let t = calendar::routes(t);
     let t = directory::routes(t);
     let t = people::routes(t);
     let t = audit::routes(t);
