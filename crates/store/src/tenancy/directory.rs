@@ -93,6 +93,34 @@ async fn log(
     .map(|_| ())
 }
 
+/// Deletes one row of `table` if it is still at `version`, and records it, in one transaction.
+async fn delete_versioned(
+    db: &Db,
+    actor: &Actor,
+    table: &'static str,
+    entity: (&str, String),
+    org: OrgId,
+    version: i64,
+    before: serde_json::Value,
+) -> Result<()> {
+    let mut tx = db.write.begin().await?;
+    let n = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE id = $1 AND version = $2"
+    ))
+    .bind(entity.1.clone())
+    .bind(version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n != 1 {
+        return Err(StoreError::Stale);
+    }
+    let action = format!("{}.delete", entity.0);
+    log(&mut tx, actor, org, &action, entity, Some(before), None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The departments of one organisation (which must be in scope), by name.
 pub async fn list_departments(
     db: &Db,
@@ -228,28 +256,16 @@ pub async fn delete_department(
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
-    let n = sqlx::query("DELETE FROM departments WHERE id = $1 AND version = $2")
-        .bind(id.to_string())
-        .bind(before.version)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n != 1 {
-        return Err(StoreError::Stale);
-    }
-    log(
-        &mut tx,
+    delete_versioned(
+        db,
         actor,
-        before.org_id,
-        "department.delete",
+        "departments",
         ("department", id.to_string()),
-        Some(json(&before)?),
-        None,
+        before.org_id,
+        before.version,
+        json(&before)?,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// The sites of one organisation (which must be in scope), by name.
@@ -395,28 +411,16 @@ pub async fn delete_site(
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
-    let n = sqlx::query("DELETE FROM sites WHERE id = $1 AND version = $2")
-        .bind(id.to_string())
-        .bind(before.version)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n != 1 {
-        return Err(StoreError::Stale);
-    }
-    log(
-        &mut tx,
+    delete_versioned(
+        db,
         actor,
-        before.org_id,
-        "site.delete",
+        "sites",
         ("site", id.to_string()),
-        Some(json(&before)?),
-        None,
+        before.org_id,
+        before.version,
+        json(&before)?,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// How many departments, sites and people an organisation has (zero outside the scope).
