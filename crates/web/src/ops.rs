@@ -61,7 +61,10 @@ async fn metrics() -> Response {
 pub async fn track(req: Request, next: Next) -> Response {
     let _ = handle();
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let method: &'static str = match *req.method() {
         axum::http::Method::GET => "GET",
         axum::http::Method::POST => "POST",
@@ -71,8 +74,13 @@ pub async fn track(req: Request, next: Next) -> Response {
         _ => "OTHER",
     };
     let res = next.run(req).await;
-    let labels = [("method", method.to_owned()), ("route", route), ("status", res.status().as_u16().to_string())];
-    metrics::histogram!("civitas_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", res.status().as_u16().to_string()),
+    ];
+    metrics::histogram!("civitas_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     res
 }
 

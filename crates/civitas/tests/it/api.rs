@@ -703,7 +703,10 @@ async fn operations_endpoints_answer() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("civitas_http_request_duration_seconds_count"), "{metrics}");
+    assert!(
+        metrics.contains("civitas_http_request_duration_seconds_count"),
+        "{metrics}"
+    );
     assert!(metrics.contains("route=\"/api/v1/me\""), "{metrics}");
 }
 

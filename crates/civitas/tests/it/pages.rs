@@ -332,3 +332,25 @@ async fn lists_download_as_csv_with_the_filters_on_screen() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn cookies_are_secure_behind_an_https_proxy() {
+    let app = TestApp::new().await;
+    let res = app
+        .client
+        .get(app.url("/sign-in"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let res = app.client.get(app.url("/sign-in")).send().await.unwrap();
+    assert!(
+        !res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure"),
+        "plain HTTP on 127.0.0.1 for development"
+    );
+}

@@ -53,13 +53,24 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> PageResult<Respo
     }
 }
 
-fn sign_in_page(s: &AppState, csrf: String, form: FormState, status: StatusCode) -> Response {
-    let cookie = set_cookie(
-        PRE_SESSION_CSRF_COOKIE,
-        &csrf,
-        3600,
-        s.config.secure_cookies,
-    );
+/// Cookies are `Secure` when configured so, or when a TLS-terminating proxy says the request came over
+/// HTTPS (the header can only add the flag, never remove it).
+fn secure(s: &AppState, headers: &HeaderMap) -> bool {
+    s.config.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn sign_in_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    csrf: String,
+    form: FormState,
+    status: StatusCode,
+) -> Response {
+    let cookie = set_cookie(PRE_SESSION_CSRF_COOKIE, &csrf, 3600, secure(s, headers));
     let page = SignIn {
         f: Frame::public(s, "Sign in", csrf),
         form,
@@ -71,9 +82,10 @@ fn sign_in_page(s: &AppState, csrf: String, form: FormState, status: StatusCode)
     res
 }
 
-async fn sign_in_form(State(s): State<AppState>) -> Response {
+async fn sign_in_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
     sign_in_page(
         &s,
+        &headers,
         store::auth::random_secret(),
         FormState::default(),
         StatusCode::OK,
@@ -103,6 +115,7 @@ async fn sign_in(
         ));
         return Ok(sign_in_page(
             &s,
+            &headers,
             fresh(),
             st,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -148,6 +161,7 @@ async fn sign_in(
             ));
             return Ok(sign_in_page(
                 &s,
+                &headers,
                 fresh(),
                 st,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -163,7 +177,7 @@ async fn sign_in(
         SESSION_COOKIE,
         &secret,
         s.config.session_ttl_ms / 1000,
-        s.config.secure_cookies,
+        secure(&s, &headers),
     );
     if let Ok(v) = cookie.parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -171,12 +185,16 @@ async fn sign_in(
     Ok(res)
 }
 
-async fn sign_out(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
+async fn sign_out(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    p: Principal,
+) -> PageResult<Response> {
     if let Some(sess) = p.session() {
         store::auth::end_session(&s.db, &sess.token_hash).await?;
     }
     let mut res = Redirect::to("/sign-in").into_response();
-    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, s.config.secure_cookies).parse() {
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, secure(&s, &headers)).parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(res)
