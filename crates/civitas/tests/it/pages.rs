@@ -354,3 +354,54 @@ async fn cookies_are_secure_behind_an_https_proxy() {
         "plain HTTP on 127.0.0.1 for development"
     );
 }
+
+#[tokio::test]
+async fn in_a_large_region_the_switcher_lists_only_the_persons_organisations() {
+    let app = TestApp::new().await;
+    let switcher_options = |html: &str| {
+        html.split("id=\"switch-org\"").nth(1).map_or(0, |rest| {
+            rest.split("</select>")
+                .next()
+                .unwrap_or("")
+                .matches("<option")
+                .count()
+        })
+    };
+    // Three organisations: everyone who can see several is offered all of them.
+    let html = app
+        .page("hub-admin", Method::GET, "/orgs/melrose")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(switcher_options(&html), 3);
+    for i in 0..25 {
+        let res = app
+            .api("hub-admin", Method::POST, "/api/v1/orgs")
+            .json(&serde_json::json!({ "name": format!("Extra Town {i}"), "kind": "town" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    // Twenty-eight: the hub administrator is offered the organisations they hold a role in (the hub).
+    let html = app
+        .page("hub-admin", Method::GET, "/orgs/melrose")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        switcher_options(&html),
+        0,
+        "a single organisation needs no switcher"
+    );
+    assert!(
+        html.contains("href=\"/orgs\""),
+        "the organisation list stays one click away"
+    );
+}

@@ -103,10 +103,11 @@ async fn page(
             ),
         })
         .collect();
-    let orgs = store::tenancy::orgs::all_in_scope(&s.db, &scope)
+    // Every organisation in scope (a region has at most a few hundred), for the filter.
+    let orgs = store::tenancy::orgs::names(&s.db, &scope, None, 2000)
         .await?
         .into_iter()
-        .map(|o| (o.slug.to_string(), o.name))
+        .map(|o| (o.slug, o.name))
         .collect();
     let enc = super::orgs::urlencode;
     let next = result.next_cursor.map(|c| {

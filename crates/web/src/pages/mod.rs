@@ -35,6 +35,9 @@ pub struct NavItem {
     pub active: bool,
 }
 
+/// Up to this many organisations, the switcher lists all of them.
+const SWITCHER_ALL_UP_TO: i64 = 20;
+
 /// What the layout needs on every page.
 pub struct Frame {
     pub title: String,
@@ -73,19 +76,31 @@ impl Frame {
         title: &str,
         section: &str,
     ) -> Result<Self, Failure> {
+        use store::tenancy::orgs;
         let scope = p.scope(Permission::OrgRead);
-        let all = store::tenancy::orgs::all_in_scope(&s.db, &scope).await?;
+        // A small region offers every organisation in the switcher; a large one only those the person
+        // has a role in, plus the one being looked at.
+        let mut switchable = orgs::names(&s.db, &scope, None, SWITCHER_ALL_UP_TO + 1).await?;
+        let many = switchable.len() as i64 > SWITCHER_ALL_UP_TO;
+        if many {
+            let mut ids: Vec<_> = p.grants.iter().map(|g| g.org_id).collect();
+            ids.extend(p.current_org());
+            ids.sort();
+            ids.dedup();
+            switchable = orgs::names(&s.db, &scope, Some(&ids), SWITCHER_ALL_UP_TO).await?;
+        }
         let current = p
             .current_org()
-            .and_then(|c| all.iter().find(|o| o.id == c))
-            .or(all.first());
-        let slug = current.map(|o| o.slug.to_string()).unwrap_or_default();
+            .and_then(|c| switchable.iter().find(|o| o.id == c))
+            .or(switchable.first());
+        let current_id = current.map(|o| o.id);
+        let slug = current.map(|o| o.slug.clone()).unwrap_or_default();
         let mut nav = vec![NavItem {
             href: format!("/orgs/{slug}"),
             label: "Dashboard",
             active: section == "dashboard",
         }];
-        if !p.scope(Permission::OrgManage).is_empty() || all.len() > 1 {
+        if !p.scope(Permission::OrgManage).is_empty() || many || switchable.len() > 1 {
             nav.push(NavItem {
                 href: "/orgs".into(),
                 label: "Organisations",
@@ -116,19 +131,14 @@ impl Frame {
                 active: section == "audit",
             });
         }
-        if current.is_some_and(|o| p.scope(Permission::OrgSettingsWrite).contains(o.id)) {
+        if current_id.is_some_and(|o| p.scope(Permission::OrgSettingsWrite).contains(o)) {
             nav.push(NavItem {
                 href: format!("/orgs/{slug}/settings"),
                 label: "Settings",
                 active: section == "settings",
             });
         }
-        // Only organisations with a grant of their own are offered in the switcher (not the whole region).
-        let switchable = all
-            .iter()
-            .filter(|o| p.grants.iter().any(|g| g.org_id == o.id) || all.len() <= 20)
-            .map(|o| (o.slug.to_string(), o.name.clone()))
-            .collect();
+        let switchable = switchable.into_iter().map(|o| (o.slug, o.name)).collect();
         Ok(Self {
             title: title.to_owned(),
             region: s.config.region_name.clone(),
