@@ -315,6 +315,47 @@ async fn lists_download_as_csv_with_the_filters_on_screen() {
     );
     assert_eq!(lines.len(), 2, "{body}");
     assert!(lines[1].starts_with("stoneham,Town of Stoneham,town"));
+    // People and departments download too.
+    app.form(
+        "member-admin",
+        &format!("/orgs/{OWN}/departments"),
+        &[("name", "Assessors, Board of")],
+    )
+    .send()
+    .await
+    .unwrap();
+    let body = app
+        .page(
+            "member-staff",
+            Method::GET,
+            &format!("/orgs/{OWN}/departments?format=csv"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "name\n\"Assessors, Board of\"\n");
+    let body = app
+        .page(
+            "member-admin",
+            Method::GET,
+            &format!("/orgs/{OWN}/users?q=staff&format=csv"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        body.lines().collect::<Vec<_>>(),
+        [
+            "email,name,status",
+            "member-staff@north-reading.example.gov,member-staff,active"
+        ]
+    );
     // A member's auditor downloads only their member's entries.
     let body = app
         .page("member-auditor", Method::GET, "/audit?format=csv")

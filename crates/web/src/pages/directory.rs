@@ -103,6 +103,7 @@ struct ListPage {
     form: FormState,
     action: String,
     next: Option<String>,
+    csv_href: String,
 }
 
 #[derive(Template)]
@@ -115,6 +116,45 @@ struct EditPage {
     site_kinds: Vec<(String, String)>,
     action: String,
     version: i64,
+}
+
+/// One page of departments or sites as table rows, and the cursor of the next page.
+async fn fetch_rows(
+    s: &AppState,
+    scope: &store::Scope,
+    org: domain::ids::OrgId,
+    is_site: bool,
+    page: &store::page::PageRequest,
+    base: &str,
+) -> Result<(Vec<Row>, Option<String>), crate::error::Failure> {
+    let scope = scope.clone();
+    Ok(if is_site {
+        let r = directory::list_sites(&s.db, &scope, org, page).await?;
+        (
+            r.items
+                .into_iter()
+                .map(|x| Row {
+                    edit_href: format!("{base}/{}", x.id),
+                    cells: vec![x.name.clone(), x.address, x.kind.label().to_owned()],
+                    name: x.name,
+                })
+                .collect(),
+            r.next_cursor,
+        )
+    } else {
+        let r = directory::list_departments(&s.db, &scope, org, page).await?;
+        (
+            r.items
+                .into_iter()
+                .map(|x| Row {
+                    edit_href: format!("{base}/{}", x.id),
+                    cells: vec![x.name.clone()],
+                    name: x.name,
+                })
+                .collect(),
+            r.next_cursor,
+        )
+    })
 }
 
 async fn list_page(
@@ -138,33 +178,30 @@ async fn list_page(
         "/orgs/{slug}/{}",
         if is_site { "sites" } else { "departments" }
     );
-    let (rows, next_key) = if is_site {
-        let r = directory::list_sites(&s.db, &scope, org.id, &page).await?;
-        (
-            r.items
-                .into_iter()
-                .map(|x| Row {
-                    edit_href: format!("{base}/{}", x.id),
-                    cells: vec![x.name.clone(), x.address, x.kind.label().to_owned()],
-                    name: x.name,
-                })
-                .collect(),
-            r.next_cursor,
-        )
-    } else {
-        let r = directory::list_departments(&s.db, &scope, org.id, &page).await?;
-        (
-            r.items
-                .into_iter()
-                .map(|x| Row {
-                    edit_href: format!("{base}/{}", x.id),
-                    cells: vec![x.name.clone()],
-                    name: x.name,
-                })
-                .collect(),
-            r.next_cursor,
-        )
-    };
+    let (rows, next_key) = fetch_rows(s, &scope, org.id, is_site, &page, &base).await?;
+    if q.wants_csv() {
+        let mut all: Vec<Vec<String>> = rows.into_iter().map(|r| r.cells).collect();
+        let mut next = next_key;
+        while let Some(after) = next.take().filter(|_| all.len() < super::CSV_MAX_ROWS) {
+            let page = store::page::PageRequest {
+                after: Some(after),
+                limit: 200,
+            };
+            let (more, n) = fetch_rows(s, &scope, org.id, is_site, &page, &base).await?;
+            all.extend(more.into_iter().map(|r| r.cells));
+            next = n;
+        }
+        let (file, header): (&str, &[&str]) = if is_site {
+            ("sites.csv", &["name", "address", "kind"])
+        } else {
+            ("departments.csv", &["name"])
+        };
+        return Ok(super::csv_response(
+            &format!("{}-{file}", org.slug),
+            header,
+            all,
+        ));
+    }
     let title = format!(
         "{} of {}",
         if is_site { "Sites" } else { "Departments" },
@@ -191,6 +228,7 @@ async fn list_page(
             site_kinds: site_kinds(),
             form,
             next: next_key.map(|k| format!("{base}?cursor={}", encode_cursor(&k))),
+            csv_href: format!("{base}?format=csv"),
             action: base,
         },
     ))

@@ -74,6 +74,7 @@ struct ListPage {
     q: String,
     can_manage: bool,
     next: Option<String>,
+    csv_href: String,
 }
 
 async fn list(
@@ -100,6 +101,33 @@ async fn list(
         &page,
     )
     .await?;
+    if q.wants_csv() {
+        let filter = users::Filter {
+            q: q.q.clone(),
+            active: None,
+        };
+        let mut rows = Vec::new();
+        let mut page = store::page::PageRequest::first(200);
+        loop {
+            let r = users::list(&s.db, &scope, org.id, &filter, &page).await?;
+            rows.extend(r.items.into_iter().map(|u| {
+                vec![
+                    u.email,
+                    u.name,
+                    if u.active { "active" } else { "disabled" }.to_owned(),
+                ]
+            }));
+            match r.next_cursor {
+                Some(c) if rows.len() < super::CSV_MAX_ROWS => page.after = Some(c),
+                _ => break,
+            }
+        }
+        return Ok(super::csv_response(
+            &format!("{}-people.csv", org.slug),
+            &["email", "name", "status"],
+            rows,
+        ));
+    }
     let grants = users::list_grants(
         &s.db,
         &scope,
@@ -133,6 +161,11 @@ async fn list(
         q: qs,
         can_manage: p.scope(Permission::UserManage).contains(org.id),
         next,
+        csv_href: format!(
+            "/orgs/{}/users?q={}&format=csv",
+            org.slug,
+            super::orgs::urlencode(q.q.as_deref().unwrap_or(""))
+        ),
     }))
 }
 
