@@ -7,13 +7,13 @@ use serde_json::{Map, Value, json};
 fn schema_for(path: &str) -> Option<&'static str> {
     let p = path.trim_end_matches('/');
     Some(match () {
+        _ if p.ends_with("/tokens") || p.contains("/tokens/") => "ApiToken",
         _ if p.ends_with("/days-off") => "DayOff",
         _ if p.ends_with("/closures") || p.contains("/closures/") => "Closure",
         _ if p.ends_with("/departments") || p.contains("/departments/") => "Department",
         _ if p.ends_with("/sites") || p.contains("/sites/") => "Site",
         _ if p.ends_with("/grants") || p.contains("/grants/") => "Grant",
         _ if p.ends_with("/users") || p.contains("/users/") => "User",
-        _ if p.ends_with("/tokens") || p.contains("/tokens/") => "ApiToken",
         _ if p.ends_with("/audit") => "AuditEntry",
         _ if p == "/api/v1/me" => "Me",
         _ if p.starts_with("/api/v1/orgs") => "Org",

@@ -952,3 +952,57 @@ async fn the_calendar_lists_holidays_and_local_closures() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn an_administrator_can_revoke_a_persons_leaked_token() {
+    let app = TestApp::new().await;
+    let staff = app.who("member-staff").user_id;
+    let (status, list) = json(
+        app.api(
+            "member-admin",
+            Method::GET,
+            &format!("/api/v1/users/{staff}/tokens"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert!(
+        items[0].get("token").is_none() && items[0].get("token_hash").is_none(),
+        "never the secret"
+    );
+    let id = items[0]["id"].as_str().unwrap();
+    // Another member's administrator cannot even see it.
+    let res = app
+        .api(
+            "other-admin",
+            Method::DELETE,
+            &format!("/api/v1/users/{staff}/tokens/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = app
+        .api(
+            "member-admin",
+            Method::DELETE,
+            &format!("/api/v1/users/{staff}/tokens/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        app.api("member-staff", Method::GET, "/api/v1/me")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}

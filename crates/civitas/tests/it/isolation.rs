@@ -36,6 +36,8 @@ enum Target {
     OwnToken,
     /// A local closure day (`{date}`).
     Closure,
+    /// A token (`{token}`) of a person (`{id}`) of the target organisation.
+    UserToken,
 }
 
 enum Body {
@@ -125,6 +127,27 @@ fn cases() -> Vec<Case> {
             "/api/v1/orgs/{slug}/reactivate",
             Perm("org-manage"),
             T::Org,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/users/{id}/tokens",
+            Perm("user-manage"),
+            T::User,
+            none,
+        ),
+        c(
+            "DELETE",
+            "/api/v1/users/{id}/tokens/{token}",
+            Perm("user-manage"),
+            T::UserToken,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/users/{id}/tokens/{token}/revoke",
+            Perm("user-manage"),
+            T::UserToken,
             none,
         ),
         c(
@@ -623,6 +646,7 @@ async fn every_role_sees_only_what_it_may() {
                 // Fresh records in the target organisation, so that writes never depend on each other.
                 let fresh_email = format!("fresh{n}@{target}.example.gov");
                 let mut id = String::new();
+                let mut token = String::new();
                 match case.target {
                     Target::Department => {
                         id = directory::create_department(
@@ -680,6 +704,29 @@ async fn every_role_sees_only_what_it_may() {
                             .to_string();
                         }
                     }
+                    Target::UserToken => {
+                        let u = users::create(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            org,
+                            users::NewUser {
+                                email: &Email::parse(&fresh_email).unwrap(),
+                                name: "Fresh",
+                                role: Role::MemberStaff,
+                                password_hash: None,
+                            },
+                        )
+                        .await
+                        .unwrap();
+                        token = store::auth::create_token(&app.db, &sys, u.id, org, "target")
+                            .await
+                            .unwrap()
+                            .1
+                            .id
+                            .to_string();
+                        id = u.id.to_string();
+                    }
                     Target::Closure => {
                         let c = domain::calendar::Closure {
                             date: fresh_date(n),
@@ -704,7 +751,8 @@ async fn every_role_sees_only_what_it_may() {
                     .path
                     .replace("{slug}", target)
                     .replace("{id}", &id)
-                    .replace("{date}", &id);
+                    .replace("{date}", &id)
+                    .replace("{token}", &token);
                 let fresh = Fresh {
                     n,
                     date: fresh_date(n + 100_000).to_string(),

@@ -19,7 +19,7 @@ pub use account::{RawToken, new_token};
 pub use audit::AuditQuery;
 pub use directory::parse_path_id;
 pub use orgs::apply_edit as apply_org_edit;
-pub use users::{RawGrant, add_grant, add_user, hash_blocking as hash_password};
+pub use users::{RawGrant, add_grant, add_user, hash_blocking as hash_password, revoke_token_of};
 
 pub fn routes(t: Table) -> Table {
     let t = account::routes(t);

@@ -50,6 +50,18 @@ pub fn routes(t: Table) -> Table {
         enable_user,
     )
     .get(
+        "/api/v1/users/{id}/tokens",
+        "List a person's API tokens (not the secrets)",
+        "user-manage",
+        list_user_tokens,
+    )
+    .delete(
+        "/api/v1/users/{id}/tokens/{token}",
+        "Revoke a person's API token",
+        "user-manage",
+        revoke_user_token,
+    )
+    .get(
         "/api/v1/orgs/{slug}/grants",
         "List the role grants in an organisation",
         "user-read",
@@ -295,5 +307,48 @@ async fn revoke_grant(
 ) -> ApiResult<Response> {
     let scope = p.require(Permission::UserManage)?;
     users::revoke(&s.db, &scope, &p.actor(), parse_path_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A person's tokens, for an administrator of their organisation.
+pub async fn tokens_of(
+    s: &AppState,
+    p: &Principal,
+    user: &str,
+) -> Result<(users::User, Vec<store::auth::ApiToken>), Failure> {
+    let scope = p.require(Permission::UserManage)?;
+    let u = users::get(&s.db, &scope, parse_path_id::<UserId>(user)?).await?;
+    let tokens = store::auth::list_tokens(&s.db, u.id).await?;
+    Ok((u, tokens))
+}
+
+/// Revokes a person's token, for an administrator of their organisation.
+pub async fn revoke_token_of(
+    s: &AppState,
+    p: &Principal,
+    user: &str,
+    token: &str,
+) -> Result<(), Failure> {
+    let scope = p.require(Permission::UserManage)?;
+    let u = users::get(&s.db, &scope, parse_path_id::<UserId>(user)?).await?;
+    store::auth::revoke_token(&s.db, &p.actor(), u.id, parse_path_id(token)?).await?;
+    Ok(())
+}
+
+async fn list_user_tokens(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (_, tokens) = tokens_of(&s, &p, &id).await?;
+    Ok(Json(serde_json::json!({ "items": tokens })).into_response())
+}
+
+async fn revoke_user_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((id, token)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    revoke_token_of(&s, &p, &id, &token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

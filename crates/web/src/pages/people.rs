@@ -45,6 +45,12 @@ pub fn routes(t: Table) -> Table {
             "user-manage",
             enable,
         )
+        .post(
+            "/orgs/{slug}/users/{id}/tokens/{token}/revoke",
+            "Revoke a person's API token",
+            "user-manage",
+            revoke_token,
+        )
         .post("/orgs/{slug}/grants", "Grant a role", "user-manage", grant)
         .post(
             "/orgs/{slug}/grants/{id}/revoke",
@@ -248,6 +254,7 @@ struct DetailPage {
     user: User,
     grants: Vec<GrantRow>,
     can_manage: bool,
+    tokens: Vec<store::auth::ApiToken>,
 }
 
 async fn detail(
@@ -268,12 +275,19 @@ async fn detail(
         .crumbs(&[(&format!("/orgs/{slug}/users"), "People")])
         .notice(q.notice.as_deref());
     let can_manage = p.scope(Permission::UserManage).contains(user.org_id);
+    // Administrators see the person's tokens (never the secrets) so that a leaked one can be revoked.
+    let tokens = if can_manage {
+        store::auth::list_tokens(&s.db, user.id).await?
+    } else {
+        Vec::new()
+    };
     Ok(render(&DetailPage {
         f,
         slug,
         user,
         grants,
         can_manage,
+        tokens,
     }))
 }
 
@@ -345,4 +359,13 @@ async fn revoke(
     let scope = p.require(Permission::UserManage)?;
     users::revoke(&s.db, &scope, &p.actor(), parse_path_id(&id)?).await?;
     Ok(Redirect::to(&format!("/orgs/{slug}/users?notice=revoked")).into_response())
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id, token)): Path<(String, String, String)>,
+) -> PageResult<Response> {
+    crate::api::revoke_token_of(&s, &p, &id, &token).await?;
+    Ok(Redirect::to(&format!("/orgs/{slug}/users/{id}?notice=revoked")).into_response())
 }
