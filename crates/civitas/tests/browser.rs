@@ -133,6 +133,33 @@ async fn fill(c: &Client, id: &str, value: &str) {
     e.send_keys(value).await.unwrap();
 }
 
+async fn submit(c: &Client) {
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn choose(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+/// Signs in through the form and waits for the dashboard.
+async fn sign_in(c: &Client, base: &str, email: &str) {
+    c.goto(&format!("{base}/sign-in")).await.unwrap();
+    fill(c, "field-email", email).await;
+    fill(c, "field-password", civitas::demo::DEMO_PASSWORD).await;
+    submit(c).await;
+    c.wait().for_element(Locator::Css("h1")).await.unwrap();
+}
+
 async fn body_text(c: &Client) -> String {
     c.find(Locator::Css("main"))
         .await
@@ -163,12 +190,7 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
 
     fill(&c, "field-email", "admin@melrose.example.gov").await;
     fill(&c, "field-password", civitas::demo::DEMO_PASSWORD).await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&c).await;
     c.wait().for_element(Locator::Css("h1")).await.unwrap();
     assert!(body_text(&c).await.contains("City of Melrose"));
     assert_accessible(&c, "/orgs/melrose").await;
@@ -195,19 +217,9 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
     screenshot(&c, "organisations").await;
     visit(&c, &base, "/orgs/new").await;
     fill(&c, "field-name", "Lynnfield Public Schools").await;
-    c.find(Locator::Id("field-kind"))
-        .await
-        .unwrap()
-        .select_by_value("school-district")
-        .await
-        .unwrap();
+    choose(&c, "field-kind", "school-district").await;
     fill(&c, "field-population", "many").await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&c).await;
     c.wait()
         .for_element(Locator::Id("error-summary"))
         .await
@@ -219,12 +231,7 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
     );
     assert_accessible(&c, "/orgs (with errors)").await;
     fill(&c, "field-population", "2,150").await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&c).await;
     c.wait()
         .for_url(
             &url::Url::parse(&format!(
@@ -240,19 +247,9 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
     visit(&c, &base, "/orgs/lynnfield-public-schools/users/new").await;
     fill(&c, "field-name", "Jordan Pike").await;
     fill(&c, "field-email", "jordan.pike@lynnfield.example.gov").await;
-    c.find(Locator::Id("field-role"))
-        .await
-        .unwrap()
-        .select_by_value("member-admin")
-        .await
-        .unwrap();
+    choose(&c, "field-role", "member-admin").await;
     fill(&c, "field-password", "a-very-long-password").await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit(&c).await;
     c.wait()
         .for_element(Locator::Css("dl.civitas-facts"))
         .await
@@ -286,16 +283,7 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
 async fn member_staff_see_only_their_own_member() {
     let (base, _data) = start_civitas().await;
     let (_driver, c, _profile) = start_browser().await;
-    c.goto(&format!("{base}/sign-in")).await.unwrap();
-    fill(&c, "field-email", "staff@north-reading.example.gov").await;
-    fill(&c, "field-password", civitas::demo::DEMO_PASSWORD).await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait().for_element(Locator::Css("h1")).await.unwrap();
+    sign_in(&c, &base, "staff@north-reading.example.gov").await;
     assert!(body_text(&c).await.contains("Town of North Reading"));
     assert_accessible(&c, "staff dashboard").await;
     let nav = c
