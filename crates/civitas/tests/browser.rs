@@ -196,10 +196,25 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
     assert_accessible(&c, "/orgs/melrose").await;
     screenshot(&c, "dashboard").await;
 
-    // Switch organisation with the header's switcher.
-    let select = c.find(Locator::Id("switch-org")).await.unwrap();
-    select.select_by_value("north-reading").await.unwrap();
-    c.find(Locator::Css(".civitas-switcher button"))
+    // Switch organisation with the header's combo box: open the list, pick, switch.
+    c.find(Locator::Css(
+        ".civitas-switcher .usa-combo-box__toggle-list",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::Css(
+            "li.usa-combo-box__list-option[data-value='north-reading']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css(".civitas-switcher button[type=submit]"))
         .await
         .unwrap()
         .click()
