@@ -3,7 +3,7 @@
 //! `X-CSRF-Token` header or the `_csrf` form field and match the session's (or, before sign-in, the
 //! double-submit cookie's). Done here, once, so no form can forget it.
 
-use crate::auth::{PRE_SESSION_CSRF_COOKIE, SESSION_COOKIE, bearer, cookie};
+use crate::auth::{PRE_SESSION_CSRF_COOKIE, bearer, cookie};
 use crate::error::{ApiError, Failure, PageError};
 use crate::state::AppState;
 use axum::body::Body;
@@ -17,7 +17,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if bearer(&parts).is_some() {
         return next.run(Request::from_parts(parts, body)).await;
     }
@@ -29,14 +29,18 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             PageError(f).into_response()
         }
     };
-    let expected = match cookie(&parts, SESSION_COOKIE) {
-        Some(secret) => match store::auth::find_session(&state.db, secret).await {
-            Ok(Some(s)) => Some(s.csrf_token),
-            Ok(None) => cookie(&parts, PRE_SESSION_CSRF_COOKIE).map(str::to_owned),
-            Err(e) => return refuse(Failure::internal(e)),
-        },
-        None => cookie(&parts, PRE_SESSION_CSRF_COOKIE).map(str::to_owned),
+    // Resolve the session once, through the principal cache, and hand it on to the handler's extractor.
+    let session_token = match crate::auth::resolve(&state, &parts).await {
+        Ok(Some(p)) => {
+            let token = p.session().map(|x| x.csrf_token.clone());
+            parts.extensions.insert(p);
+            token
+        }
+        Ok(None) => None,
+        Err(f) => return refuse(f),
     };
+    let expected =
+        session_token.or_else(|| cookie(&parts, PRE_SESSION_CSRF_COOKIE).map(str::to_owned));
     let header_token = parts
         .headers
         .get("x-csrf-token")

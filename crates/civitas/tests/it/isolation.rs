@@ -629,6 +629,25 @@ fn fresh_date(n: usize) -> jiff::civil::Date {
         .unwrap()
 }
 
+/// A person with no role beyond member staff, made as the system, to act on.
+async fn fresh_user(
+    app: &TestApp,
+    sys: &Actor,
+    org: domain::ids::OrgId,
+    email: &str,
+) -> users::User {
+    let email = Email::parse(email).unwrap();
+    let new = users::NewUser {
+        email: &email,
+        name: "Fresh",
+        role: Role::MemberStaff,
+        password_hash: None,
+    };
+    users::create(&app.db, &Scope::Region, sys, org, new)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_role_sees_only_what_it_may() {
     let mut app = TestApp::new().await;
@@ -674,20 +693,7 @@ async fn every_role_sees_only_what_it_may() {
                             .to_string();
                     }
                     Target::User | Target::Grant | Target::Org => {
-                        let u = users::create(
-                            &app.db,
-                            &Scope::Region,
-                            &sys,
-                            org,
-                            users::NewUser {
-                                email: &Email::parse(&fresh_email).unwrap(),
-                                name: "Fresh",
-                                role: Role::MemberStaff,
-                                password_hash: None,
-                            },
-                        )
-                        .await
-                        .unwrap();
+                        let u = fresh_user(&app, &sys, org, &fresh_email).await;
                         id = u.id.to_string();
                         if case.target == Target::Grant {
                             id = users::grant(
@@ -705,20 +711,7 @@ async fn every_role_sees_only_what_it_may() {
                         }
                     }
                     Target::UserToken => {
-                        let u = users::create(
-                            &app.db,
-                            &Scope::Region,
-                            &sys,
-                            org,
-                            users::NewUser {
-                                email: &Email::parse(&fresh_email).unwrap(),
-                                name: "Fresh",
-                                role: Role::MemberStaff,
-                                password_hash: None,
-                            },
-                        )
-                        .await
-                        .unwrap();
+                        let u = fresh_user(&app, &sys, org, &fresh_email).await;
                         token = store::auth::create_token(&app.db, &sys, u.id, org, "target")
                             .await
                             .unwrap()

@@ -331,19 +331,7 @@ pub async fn update(
     edit: impl FnOnce(&Org) -> Result<OrgDraft>,
 ) -> Result<Org> {
     let mut tx = db.write.begin().await?;
-    let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
-    q.bind(slug.to_owned());
-    q.scope("id", scope);
-    let before = q
-        .fetch_optional(&mut *tx)
-        .await?
-        .as_ref()
-        .map(org)
-        .transpose()?
-        .ok_or(StoreError::NotFound)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(StoreError::Stale);
-    }
+    let before = load_for_update(&mut tx, scope, slug, expected_version).await?;
     let d = edit(&before)?;
     let after = Org {
         name: d.name,
@@ -373,19 +361,7 @@ pub async fn set_active(
     active: bool,
 ) -> Result<Org> {
     let mut tx = db.write.begin().await?;
-    let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
-    q.bind(slug.to_owned());
-    q.scope("id", scope);
-    let before = q
-        .fetch_optional(&mut *tx)
-        .await?
-        .as_ref()
-        .map(org)
-        .transpose()?
-        .ok_or(StoreError::NotFound)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(StoreError::Stale);
-    }
+    let before = load_for_update(&mut tx, scope, slug, expected_version).await?;
     if before.is_hub && !active {
         return Err(domain::Invalid::one("active", "the hub cannot be deactivated").into());
     }
@@ -409,6 +385,30 @@ pub async fn set_active(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Reads the organisation `slug` (in scope) inside the writing transaction and checks the caller's
+/// `If-Match` version: the first step of every edit.
+async fn load_for_update(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    slug: &str,
+    expected_version: Option<i64>,
+) -> Result<Org> {
+    let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
+    q.bind(slug.to_owned());
+    q.scope("id", scope);
+    let before = q
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(org)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(StoreError::Stale);
+    }
+    Ok(before)
 }
 
 async fn write_back(

@@ -18,8 +18,10 @@ use store::page::Page;
 pub use account::{RawToken, new_token};
 pub use audit::AuditQuery;
 pub use directory::parse_path_id;
-pub use orgs::apply_edit as apply_org_edit;
-pub use users::{RawGrant, add_grant, add_user, hash_blocking as hash_password, revoke_token_of};
+pub use orgs::{apply_edit as apply_org_edit, set_org_active};
+pub use users::{
+    RawGrant, add_grant, add_user, hash_blocking as hash_password, revoke_token_of, set_user_active,
+};
 
 pub fn routes(t: Table) -> Table {
     let t = account::routes(t);

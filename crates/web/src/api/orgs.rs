@@ -158,15 +158,25 @@ async fn update(
     Ok(entity(StatusCode::OK, org.version, &org))
 }
 
+/// Deactivates or reactivates a member: for the API and the settings page alike.
+pub async fn set_org_active(
+    s: &AppState,
+    p: &Principal,
+    slug: &str,
+    version: Option<i64>,
+    active: bool,
+) -> Result<orgs::Org, Failure> {
+    let scope = p.require(Permission::OrgManage)?;
+    Ok(orgs::set_active(&s.db, &scope, &p.actor(), slug, version, active).await?)
+}
+
 async fn deactivate(
     State(s): State<AppState>,
     p: Principal,
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgManage)?;
-    let org =
-        orgs::set_active(&s.db, &scope, &p.actor(), &slug, if_match(&headers)?, false).await?;
+    let org = set_org_active(&s, &p, &slug, if_match(&headers)?, false).await?;
     Ok(entity(StatusCode::OK, org.version, &org))
 }
 
@@ -176,7 +186,6 @@ async fn reactivate(
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgManage)?;
-    let org = orgs::set_active(&s.db, &scope, &p.actor(), &slug, if_match(&headers)?, true).await?;
+    let org = set_org_active(&s, &p, &slug, if_match(&headers)?, true).await?;
     Ok(entity(StatusCode::OK, org.version, &org))
 }

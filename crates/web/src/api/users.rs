@@ -191,22 +191,33 @@ async fn read_user(
     ))
 }
 
+/// Disables or enables a person's account: for the API and the person page alike.
+pub async fn set_user_active(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+    version: Option<i64>,
+    active: bool,
+) -> Result<users::User, Failure> {
+    let scope = p.require(Permission::UserManage)?;
+    Ok(users::set_active(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(id)?,
+        version,
+        active,
+    )
+    .await?)
+}
+
 async fn disable_user(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserManage)?;
-    let u = users::set_active(
-        &s.db,
-        &scope,
-        &p.actor(),
-        parse_path_id(&id)?,
-        if_match(&headers)?,
-        false,
-    )
-    .await?;
+    let u = set_user_active(&s, &p, &id, if_match(&headers)?, false).await?;
     Ok(entity(StatusCode::OK, u.version, &u))
 }
 
@@ -216,16 +227,7 @@ async fn enable_user(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserManage)?;
-    let u = users::set_active(
-        &s.db,
-        &scope,
-        &p.actor(),
-        parse_path_id(&id)?,
-        if_match(&headers)?,
-        true,
-    )
-    .await?;
+    let u = set_user_active(&s, &p, &id, if_match(&headers)?, true).await?;
     Ok(entity(StatusCode::OK, u.version, &u))
 }
 

@@ -536,9 +536,8 @@ async fn set_active(
     form: HashMap<String, String>,
     active: bool,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgManage)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
-    let o = orgs::set_active(&s.db, &scope, &p.actor(), &slug, version, active).await?;
+    let o = crate::api::set_org_active(&s, &p, &slug, version, active).await?;
     Ok(Redirect::to(&format!(
         "/orgs/{}?notice={}",
         o.slug,

@@ -299,17 +299,8 @@ async fn set_active(
     form: HashMap<String, String>,
     active: bool,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::UserManage)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
-    let u = users::set_active(
-        &s.db,
-        &scope,
-        &p.actor(),
-        parse_path_id(&id)?,
-        version,
-        active,
-    )
-    .await?;
+    let u = crate::api::set_user_active(&s, &p, &id, version, active).await?;
     Ok(Redirect::to(&format!(
         "/orgs/{slug}/users/{}?notice={}",
         u.id,

@@ -34,9 +34,10 @@ struct SignIn {
     form: FormState,
 }
 
-async fn home(State(s): State<AppState>, headers: HeaderMap) -> PageResult<Response> {
-    let mut parts = axum::http::Request::new(()).into_parts().0;
-    parts.headers = headers;
+async fn home(
+    State(s): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> PageResult<Response> {
     match crate::auth::resolve(&s, &parts).await? {
         Some(p) => {
             let scope = p.scope(Permission::OrgRead);
