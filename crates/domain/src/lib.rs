@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod authz;
 pub mod calendar;
+pub mod desk;
 pub mod ids;
 pub mod tenancy;
 pub mod validation;

@@ -1,0 +1,261 @@
+//! Tickets: kinds, statuses and how they may change, impact × urgency → priority.
+
+use crate::validation::FieldError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Generates a closed vocabulary: `as_str` (the API and database spelling), `label` (for people), `parse`
+/// (with an error naming the field and the choices) and `ALL`.
+macro_rules! vocabulary {
+    ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $v:ident = $s:literal / $label:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $v),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$v),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $(Self::$v => $label),+ }
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, FieldError> {
+                let raw = raw.trim();
+                Self::ALL.iter().copied().find(|v| v.as_str() == raw).ok_or_else(|| {
+                    let choices: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    FieldError::new($field, format!("must be one of {}", choices.join(", ")))
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// What a ticket is about.
+    TicketKind, "kind" {
+        Incident = "incident" / "Incident",
+        ServiceRequest = "service_request" / "Service request",
+        Problem = "problem" / "Problem",
+        Change = "change" / "Change",
+    }
+);
+
+vocabulary!(
+    /// Where a ticket is in its life.
+    Status, "status" {
+        New = "new" / "New",
+        Assigned = "assigned" / "Assigned",
+        InProgress = "in_progress" / "In progress",
+        WaitingOnRequester = "waiting_on_requester" / "Waiting on requester",
+        WaitingOnVendor = "waiting_on_vendor" / "Waiting on vendor",
+        Resolved = "resolved" / "Resolved",
+        Closed = "closed" / "Closed",
+    }
+);
+
+vocabulary!(
+    /// How widely a disruption or need reaches.
+    Impact, "impact" {
+        High = "high" / "High — many people or a whole service",
+        Medium = "medium" / "Medium — a department or a group",
+        Low = "low" / "Low — one person",
+    }
+);
+
+vocabulary!(
+    /// How soon it must be dealt with.
+    Urgency, "urgency" {
+        High = "high" / "High — work has stopped",
+        Medium = "medium" / "Medium — work is slowed",
+        Low = "low" / "Low — can wait",
+    }
+);
+
+vocabulary!(
+    /// Priority, from impact × urgency through the region's matrix.
+    Priority, "priority" {
+        P1 = "p1" / "P1 Critical",
+        P2 = "p2" / "P2 High",
+        P3 = "p3" / "P3 Medium",
+        P4 = "p4" / "P4 Low",
+    }
+);
+
+vocabulary!(
+    /// How a ticket came in.
+    Source, "source" {
+        Portal = "portal" / "Portal",
+        Email = "email" / "Email",
+        Api = "api" / "API",
+        Phone = "phone" / "Phone",
+        Alert = "alert" / "Alert",
+    }
+);
+
+vocabulary!(
+    /// Approval of a request that costs money, by a member administrator, before work starts.
+    Approval, "approval" {
+        NotNeeded = "not_needed" / "Not needed",
+        Pending = "pending" / "Awaiting approval",
+        Approved = "approved" / "Approved",
+        Rejected = "rejected" / "Rejected",
+    }
+);
+
+impl Status {
+    /// Resolved or closed: the resolution clock has stopped.
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Resolved | Self::Closed)
+    }
+
+    /// Waiting on the requester: the SLA clocks pause.
+    pub fn pauses_sla(self) -> bool {
+        self == Self::WaitingOnRequester
+    }
+
+    /// Whether an agent may move a ticket from `self` to `to`. Closed is final; everything else may move
+    /// anywhere except back to "new" (a ticket that has been touched is not new again).
+    pub fn can_become(self, to: Status) -> bool {
+        self != to && self != Self::Closed && to != Self::New
+    }
+
+    /// The error for a refused move, naming the field.
+    pub fn check_move(self, to: Status) -> Result<(), FieldError> {
+        if self.can_become(to) {
+            Ok(())
+        } else if self == Self::Closed {
+            Err(FieldError::new(
+                "status",
+                "the ticket is closed; open a new ticket and link it",
+            ))
+        } else if self == to {
+            Err(FieldError::new(
+                "status",
+                format!("the ticket is already {}", self.label().to_lowercase()),
+            ))
+        } else {
+            Err(FieldError::new(
+                "status",
+                "a ticket cannot go back to new; use assigned or in progress",
+            ))
+        }
+    }
+}
+
+impl Priority {
+    pub fn rank(self) -> usize {
+        match self {
+            Self::P1 => 0,
+            Self::P2 => 1,
+            Self::P3 => 2,
+            Self::P4 => 3,
+        }
+    }
+}
+
+fn level(i: Impact) -> usize {
+    match i {
+        Impact::High => 0,
+        Impact::Medium => 1,
+        Impact::Low => 2,
+    }
+}
+
+fn ulevel(u: Urgency) -> usize {
+    match u {
+        Urgency::High => 0,
+        Urgency::Medium => 1,
+        Urgency::Low => 2,
+    }
+}
+
+/// Impact (rows: high, medium, low) × urgency (columns: high, medium, low) → priority. The region sets it;
+/// the default is the usual ITIL matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityMatrix(pub [[Priority; 3]; 3]);
+
+impl Default for PriorityMatrix {
+    fn default() -> Self {
+        use Priority::*;
+        Self([[P1, P2, P3], [P2, P3, P4], [P3, P4, P4]])
+    }
+}
+
+impl PriorityMatrix {
+    pub fn priority(&self, impact: Impact, urgency: Urgency) -> Priority {
+        self.0[level(impact)][ulevel(urgency)]
+    }
+
+    /// A matrix must not rank a lower impact or urgency above a higher one.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        for r in 0..3 {
+            for c in 0..3 {
+                let p = self.0[r][c].rank();
+                let worse_row = r + 1 < 3 && self.0[r + 1][c].rank() < p;
+                let worse_col = c + 1 < 3 && self.0[r][c + 1].rank() < p;
+                if worse_row || worse_col {
+                    return Err(FieldError::new(
+                        "priority_matrix",
+                        "a lower impact or urgency cannot have a higher priority",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_matrix_is_itil_and_monotone() {
+        let m = PriorityMatrix::default();
+        assert_eq!(m.priority(Impact::High, Urgency::High), Priority::P1);
+        assert_eq!(m.priority(Impact::Medium, Urgency::High), Priority::P2);
+        assert_eq!(m.priority(Impact::Low, Urgency::Low), Priority::P4);
+        assert!(m.validate().is_ok());
+        let mut bad = m;
+        bad.0[2][2] = Priority::P1;
+        assert_eq!(bad.validate().unwrap_err().field, "priority_matrix");
+    }
+
+    #[test]
+    fn vocabularies_parse_their_own_spelling_and_name_the_field() {
+        for k in TicketKind::ALL {
+            assert_eq!(TicketKind::parse(k.as_str()), Ok(*k));
+        }
+        let e = Status::parse("open").unwrap_err();
+        assert_eq!(e.field, "status");
+        assert!(e.message.contains("waiting_on_requester"));
+    }
+
+    #[test]
+    fn closed_is_final_and_nothing_returns_to_new() {
+        for s in Status::ALL {
+            assert!(!Status::Closed.can_become(*s));
+            assert!(!s.can_become(Status::New));
+        }
+        assert!(Status::Resolved.can_become(Status::InProgress));
+        assert!(Status::New.can_become(Status::Resolved));
+        assert_eq!(
+            Status::Closed
+                .check_move(Status::InProgress)
+                .unwrap_err()
+                .field,
+            "status"
+        );
+    }
+}
