@@ -106,10 +106,20 @@ pub enum Permission {
     UserManage,
     /// Browse the audit log.
     AuditRead,
+    /// See tickets. Member staff see only the tickets they requested or watch (see [`TicketView`]).
+    TicketRead,
+    /// Open tickets and reply to the tickets one sees.
+    TicketSubmit,
+    /// Work tickets as the service desk: assign, change status and fields, internal notes, bulk updates.
+    TicketWork,
+    /// Approve or reject requests that cost money before work starts.
+    TicketApprove,
+    /// Edit the service catalog, SLA policies and the desk's settings.
+    CatalogManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 13] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -118,6 +128,11 @@ impl Permission {
         Self::UserRead,
         Self::UserManage,
         Self::AuditRead,
+        Self::TicketRead,
+        Self::TicketSubmit,
+        Self::TicketWork,
+        Self::TicketApprove,
+        Self::CatalogManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +145,11 @@ impl Permission {
             Self::UserRead => "user-read",
             Self::UserManage => "user-manage",
             Self::AuditRead => "audit-read",
+            Self::TicketRead => "ticket-read",
+            Self::TicketSubmit => "ticket-submit",
+            Self::TicketWork => "ticket-work",
+            Self::TicketApprove => "ticket-approve",
+            Self::CatalogManage => "catalog-manage",
         }
     }
 }
@@ -139,12 +159,19 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
     use Permission as P;
     match role {
         Role::HubAdmin => true,
-        Role::HubAgent | Role::Auditor => {
-            matches!(perm, P::OrgRead | P::DirectoryRead | P::UserRead)
-                || (role == Role::Auditor && perm == P::AuditRead)
-        }
-        Role::MemberAdmin => !matches!(perm, P::OrgManage),
-        Role::MemberStaff => matches!(perm, P::OrgRead | P::DirectoryRead),
+        Role::HubAgent => matches!(
+            perm,
+            P::OrgRead | P::DirectoryRead | P::UserRead | P::TicketRead | P::TicketSubmit | P::TicketWork
+        ),
+        Role::Auditor => matches!(
+            perm,
+            P::OrgRead | P::DirectoryRead | P::UserRead | P::AuditRead | P::TicketRead
+        ),
+        Role::MemberAdmin => !matches!(perm, P::OrgManage | P::TicketWork | P::CatalogManage),
+        Role::MemberStaff => matches!(
+            perm,
+            P::OrgRead | P::DirectoryRead | P::TicketRead | P::TicketSubmit
+        ),
     }
 }
 
@@ -216,6 +243,38 @@ impl Scope {
             Self::Region => true,
             Self::Orgs(o) => o.contains(&org),
         }
+    }
+}
+
+/// Which tickets a person sees: every ticket of the organisations in `all`; in those only in `own` (where
+/// they are member staff), the tickets they requested or watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketView {
+    pub all: Scope,
+    pub own: Scope,
+    pub user: crate::ids::UserId,
+    /// Whether internal notes are visible: only to people with a grant on the hub (the desk, its
+    /// administrators and auditors), never to members.
+    pub internal: bool,
+}
+
+impl TicketView {
+    pub fn for_grants(grants: &[Grant], user: crate::ids::UserId) -> Self {
+        let full: Vec<Grant> = grants
+            .iter()
+            .filter(|g| g.role != Role::MemberStaff)
+            .cloned()
+            .collect();
+        Self {
+            all: Scope::for_grants(&full, Permission::TicketRead),
+            own: Scope::for_grants(grants, Permission::TicketRead),
+            user,
+            internal: grants.iter().any(|g| g.on_hub),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.own.is_empty()
     }
 }
 

@@ -53,4 +53,18 @@ typed_id!(
     GrantId,
     /// An API token.
     TokenId,
+    /// A service of the hub's catalog.
+    ServiceId,
+    /// An orderable item of the catalog, with its request form.
+    CatalogItemId,
+    /// Response and resolution targets per priority.
+    SlaPolicyId,
+    /// An assignment group of the desk.
+    TeamId,
+    /// A ticket (people use its region-wide number).
+    TicketId,
+    /// One entry of a ticket's history: a reply, a note, a change.
+    TicketEventId,
+    /// A file attached to a ticket.
+    AttachmentId,
 );

@@ -92,6 +92,11 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     Ok(t.to_owned())
 }
 
+/// Like [`text`] for multi-line input (a ticket's description, a reply): line endings become `\n` first.
+pub fn long_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    text(field, &raw.replace("\r\n", "\n").replace('\r', "\n"), max)
+}
+
 /// Like [`text`], but an empty value is `None`.
 pub fn optional_text(
     field: &str,

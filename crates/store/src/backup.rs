@@ -24,13 +24,33 @@ pub const TABLES: &[&str] = &[
     "audit_head",
     "audit_log",
     "jobs",
+    "counters",
+    "desk_settings",
+    "sla_policies",
+    "teams",
+    "team_members",
+    "services",
+    "catalog_items",
+    "tickets",
+    "ticket_events",
+    "ticket_watchers",
+    "ticket_links",
+    "attachments",
 ];
+
+/// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not
+/// backed up, rebuilt after a restore.
+fn is_search_index(name: &str) -> bool {
+    name.ends_with("_fts") || name.contains("_fts_")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Int,
     Bool,
     Text,
+    /// Bytes, written as hex.
+    Blob,
 }
 
 async fn columns(db: &Db, table: &str) -> Result<Vec<(String, Kind)>> {
@@ -38,6 +58,8 @@ async fn columns(db: &Db, table: &str) -> Result<Vec<(String, Kind)>> {
         let t = t.to_ascii_lowercase();
         if t.contains("int") {
             Kind::Int
+        } else if t.contains("blob") || t.contains("bytea") {
+            Kind::Blob
         } else if t.contains("bool") {
             Kind::Bool
         } else {
@@ -75,12 +97,13 @@ pub async fn catalog_tables(db: &Db) -> Result<Vec<String>> {
             "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' ORDER BY table_name"
         }
     };
-    sqlx::query(sql)
+    let names = sqlx::query(sql)
         .fetch_all(&db.read)
         .await?
         .iter()
         .map(|r| Ok(r.try_get("name")?))
-        .collect()
+        .collect::<Result<Vec<String>>>()?;
+    Ok(names.into_iter().filter(|n| !is_search_index(n)).collect())
 }
 
 /// Writes every row of every table; returns the number of rows written.
@@ -108,6 +131,7 @@ pub async fn dump(db: &Db, out: &mut impl Write) -> Result<u64> {
                         Kind::Int => Value::from(r.try_get::<i64, _>(name.as_str())?),
                         Kind::Bool => Value::from(r.try_get::<bool, _>(name.as_str())?),
                         Kind::Text => Value::from(r.try_get::<String, _>(name.as_str())?),
+                        Kind::Blob => Value::from(hex::encode(r.try_get::<Vec<u8>, _>(name.as_str())?)),
                     }
                 };
                 obj.insert(name.clone(), v);
@@ -137,10 +161,12 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
         kinds.insert((*t).to_owned(), columns(db, t).await?);
     }
     let mut tx = db.write.begin().await?;
-    // The migration seeds the audit head; the backup carries the real one.
-    sqlx::query("DELETE FROM audit_head")
-        .execute(&mut *tx)
-        .await?;
+    // The migrations seed a few single rows (audit head, counters, desk settings); the backup carries the real ones.
+    for seeded in ["audit_head", "counters", "desk_settings"] {
+        sqlx::query(&format!("DELETE FROM {seeded}"))
+            .execute(&mut *tx)
+            .await?;
+    }
     let mut n = 0;
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(|e| bad(format!("line {}: {e}", i + 1)))?;
@@ -172,6 +198,7 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
         n += 1;
     }
     tx.commit().await?;
+    crate::desk::search::rebuild(db).await?;
     Ok(n)
 }
 
@@ -207,6 +234,12 @@ async fn insert_row(
             (Kind::Text, Value::Null) => q.bind(None::<String>),
             (Kind::Text, Value::String(s)) => q.bind(s.clone()),
             (Kind::Text, other) => q.bind(other.to_string()),
+            (Kind::Blob, Value::Null) => q.bind(None::<Vec<u8>>),
+            (Kind::Blob, v) => q.bind(
+                v.as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("{table}.{name} must be hex")))?,
+            ),
         };
     }
     q.execute(&mut **tx).await?;

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod desk;
 mod db;
 pub mod idempotency;
 pub mod jobs;
@@ -42,6 +43,12 @@ pub enum StoreError {
     SqliteRead(#[from] rusqlite::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+}
+
+impl From<domain::FieldError> for StoreError {
+    fn from(e: domain::FieldError) -> Self {
+        Self::Invalid(e.into())
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

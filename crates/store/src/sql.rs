@@ -79,6 +79,38 @@ impl Sql {
         self
     }
 
+    /// `<column> IN (…)` as a condition on its own (`1 = 1` for the region, `1 = 0` for an empty scope).
+    pub fn scope_cond(&mut self, column: &str, scope: &Scope) -> &mut Self {
+        match scope {
+            Scope::Region => {
+                self.push("1 = 1");
+            }
+            Scope::Orgs(orgs) if orgs.is_empty() => {
+                self.push("1 = 0");
+            }
+            Scope::Orgs(_) => {
+                self.push("1 = 1");
+                self.scope(column, scope);
+            }
+        }
+        self
+    }
+
+    /// ` AND (…)` limiting tickets (aliased `t`) to what a [`TicketView`] sees: every ticket of its `all`
+    /// organisations, and in its `own` ones the tickets the person requested or watches.
+    pub fn ticket_view(&mut self, view: &domain::authz::TicketView) -> &mut Self {
+        self.push(" AND ((");
+        self.scope_cond("t.org_id", &view.all);
+        self.push(") OR ((");
+        self.scope_cond("t.org_id", &view.own);
+        self.push(") AND (t.requester_id = ")
+            .bind(view.user.to_string())
+            .push(" OR EXISTS (SELECT 1 FROM ticket_watchers w WHERE w.ticket_id = t.id AND w.user_id = ")
+            .bind(view.user.to_string())
+            .push("))))");
+        self
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }

@@ -1,6 +1,7 @@
 //! The service desk's rules: ticket vocabularies, the priority matrix, SLA policies and the business-time
 //! clock they are counted in.
 
+pub mod catalog;
 pub mod sla;
 pub mod ticket;
 

@@ -1,0 +1,181 @@
+-- Service desk: catalog, SLA policies, assignment groups, tickets with their history, watchers, links,
+-- attachments, and the full-text index. Same portable types as 0001 (ids TEXT, instants epoch ms,
+-- JSON TEXT, booleans 0/1). Ticket numbers come from a region-wide counter.
+
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('ticket', 0);
+
+CREATE TABLE desk_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    priority_matrix TEXT NOT NULL,
+    reopen_days INTEGER NOT NULL,
+    attachment_max_bytes INTEGER NOT NULL,
+    -- Used for tickets without a service (and for services whose policy is gone): set with the first policy.
+    default_sla_policy_id TEXT,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+INSERT INTO desk_settings (id, priority_matrix, reopen_days, attachment_max_bytes, updated_at)
+VALUES (1, '[["p1","p2","p3"],["p2","p3","p4"],["p3","p4","p4"]]', 7, 10485760, 0);
+
+CREATE TABLE sla_policies (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    coverage TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE teams (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE team_members (
+    team_id TEXT NOT NULL REFERENCES teams (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_user ON team_members (user_id);
+
+CREATE TABLE services (
+    id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    category TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    owner_team_id TEXT REFERENCES teams (id),
+    support_hours TEXT NOT NULL,
+    sla_policy_id TEXT NOT NULL REFERENCES sla_policies (id),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE catalog_items (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services (id),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    form TEXT NOT NULL,
+    cost_cents INTEGER NOT NULL DEFAULT 0 CHECK (cost_cents >= 0),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (service_id, name)
+);
+
+CREATE TABLE tickets (
+    id TEXT PRIMARY KEY,
+    number INTEGER NOT NULL UNIQUE,
+    org_id TEXT NOT NULL REFERENCES orgs (id),
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    description TEXT NOT NULL,
+    requester_id TEXT NOT NULL REFERENCES users (id),
+    department_id TEXT REFERENCES departments (id),
+    site_id TEXT REFERENCES sites (id),
+    service_id TEXT REFERENCES services (id),
+    catalog_item_id TEXT REFERENCES catalog_items (id),
+    form_answers TEXT,
+    category TEXT NOT NULL DEFAULT '',
+    impact TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    status TEXT NOT NULL,
+    is_open INTEGER NOT NULL DEFAULT 1 CHECK (is_open IN (0, 1)),
+    team_id TEXT REFERENCES teams (id),
+    assignee_id TEXT REFERENCES users (id),
+    source TEXT NOT NULL,
+    approval TEXT NOT NULL,
+    cost_cents INTEGER NOT NULL DEFAULT 0,
+    -- SLA: targets copied from the policy when the ticket opened or its priority changed, the clock's
+    -- pauses (JSON), the due instants, the next deadline for queues (9999999999999 when none).
+    coverage TEXT NOT NULL,
+    response_target_s INTEGER NOT NULL,
+    resolution_target_s INTEGER NOT NULL,
+    sla_clock TEXT NOT NULL,
+    response_due_at INTEGER,
+    resolution_due_at INTEGER,
+    sla_due_at INTEGER NOT NULL,
+    first_response_at INTEGER,
+    resolved_at INTEGER,
+    closed_at INTEGER,
+    response_breached INTEGER NOT NULL DEFAULT 0 CHECK (response_breached IN (0, 1)),
+    resolution_breached INTEGER NOT NULL DEFAULT 0 CHECK (resolution_breached IN (0, 1)),
+    at_risk INTEGER NOT NULL DEFAULT 0 CHECK (at_risk IN (0, 1)),
+    merged_into_id TEXT REFERENCES tickets (id),
+    csat_score INTEGER CHECK (csat_score BETWEEN 1 AND 5),
+    csat_comment TEXT,
+    reopen_count INTEGER NOT NULL DEFAULT 0,
+    public_replies INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX tickets_queue ON tickets (is_open, sla_due_at, number);
+CREATE INDEX tickets_org_queue ON tickets (org_id, is_open, sla_due_at, number);
+CREATE INDEX tickets_assignee ON tickets (assignee_id, is_open, sla_due_at, number);
+CREATE INDEX tickets_requester ON tickets (requester_id, number);
+CREATE INDEX tickets_org_created ON tickets (org_id, created_at);
+CREATE INDEX tickets_created ON tickets (created_at);
+
+CREATE TABLE ticket_events (
+    id TEXT PRIMARY KEY,
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    org_id TEXT NOT NULL REFERENCES orgs (id),
+    at INTEGER NOT NULL,
+    actor_id TEXT REFERENCES users (id),
+    actor_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    public INTEGER NOT NULL CHECK (public IN (0, 1)),
+    body TEXT,
+    data TEXT
+);
+CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, at, id);
+
+CREATE TABLE ticket_watchers (
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    PRIMARY KEY (ticket_id, user_id)
+);
+CREATE INDEX ticket_watchers_user ON ticket_watchers (user_id, ticket_id);
+
+CREATE TABLE ticket_links (
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    other_id TEXT NOT NULL REFERENCES tickets (id),
+    kind TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, other_id)
+);
+CREATE INDEX ticket_links_other ON ticket_links (other_id);
+
+CREATE TABLE attachments (
+    id TEXT PRIMARY KEY,
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    org_id TEXT NOT NULL REFERENCES orgs (id),
+    event_id TEXT REFERENCES ticket_events (id),
+    filename TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BLOB NOT NULL,
+    uploaded_by TEXT REFERENCES users (id),
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX attachments_ticket ON attachments (ticket_id, created_at);
+
+-- Full-text index over subject, description and replies; rowid = ticket number. Derived data: not backed
+-- up, rebuilt on restore.
+CREATE VIRTUAL TABLE ticket_fts USING fts5 (subject, body, tokenize = 'porter unicode61');

@@ -1,0 +1,5 @@
+//! The service desk: catalog, tickets, SLA clocks, full-text search.
+
+pub mod catalog;
+pub mod search;
+pub mod tickets;

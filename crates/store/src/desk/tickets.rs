@@ -1,0 +1,1109 @@
+//! Tickets: opening them (region-wide numbers), reading and listing them within a [`TicketView`], working
+//! them (status, assignment, priority), replies and internal notes, and keeping their SLA clocks.
+//!
+//! Every change happens in one transaction with its history event, its audit entry and the full-text index,
+//! so a ticket is never half-written.
+
+use super::catalog::{self, log, to_json};
+use super::search;
+use crate::audit::Actor;
+use crate::page::{Page, PageRequest};
+use crate::sql::Sql;
+use crate::{Db, Result, StoreError, now_ms, parse_id};
+use domain::authz::TicketView;
+use domain::calendar::{Closure, HolidayRules, WeeklyHours};
+use domain::desk::{
+    Approval, BusinessCalendar, Coverage, Impact, Priority, SlaClock, SlaTargets, Source, Status,
+    TicketKind, Urgency,
+};
+use domain::ids::{
+    CatalogItemId, DepartmentId, OrgId, ServiceId, SiteId, TeamId, TicketEventId, TicketId, UserId,
+};
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
+
+/// `sla_due_at` of a ticket with no running deadline: sorts after every real one.
+pub const NO_DUE: i64 = 9_999_999_999_999;
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// A ticket as people and the API see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub number: i64,
+    pub org_id: OrgId,
+    pub kind: TicketKind,
+    pub subject: String,
+    pub description: String,
+    pub requester_id: UserId,
+    pub department_id: Option<DepartmentId>,
+    pub site_id: Option<SiteId>,
+    pub service_id: Option<ServiceId>,
+    pub catalog_item_id: Option<CatalogItemId>,
+    pub form_answers: BTreeMap<String, String>,
+    pub category: String,
+    pub impact: Impact,
+    pub urgency: Urgency,
+    pub priority: Priority,
+    pub status: Status,
+    pub team_id: Option<TeamId>,
+    pub assignee_id: Option<UserId>,
+    pub source: Source,
+    pub approval: Approval,
+    pub cost_cents: i64,
+    pub sla: Sla,
+    #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
+    pub first_response_at: Option<i64>,
+    #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
+    pub resolved_at: Option<i64>,
+    #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
+    pub closed_at: Option<i64>,
+    pub merged_into_id: Option<TicketId>,
+    pub csat_score: Option<i64>,
+    pub csat_comment: Option<String>,
+    pub reopen_count: i64,
+    pub public_replies: i64,
+    #[serde(serialize_with = "crate::tenancy::ser_ts")]
+    pub created_at: i64,
+    #[serde(serialize_with = "crate::tenancy::ser_ts")]
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+/// The SLA part of a ticket: targets, clock, due instants and what has gone wrong.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Sla {
+    pub coverage: Coverage,
+    pub response_target_s: i64,
+    pub resolution_target_s: i64,
+    pub clock: SlaClock,
+    #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
+    pub response_due_at: Option<i64>,
+    #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
+    pub resolution_due_at: Option<i64>,
+    /// The next deadline that still runs (for queues); `None` when paused or met.
+    #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
+    pub next_due_at: Option<i64>,
+    pub response_breached: bool,
+    pub resolution_breached: bool,
+    pub at_risk: bool,
+}
+
+fn opt_id<T: std::str::FromStr>(r: &AnyRow, col: &str) -> Result<Option<T>> {
+    r.try_get::<Option<String>, _>(col)?
+        .map(|s| parse_id(&s))
+        .transpose()
+}
+
+fn vocab<T>(r: &AnyRow, col: &str, parse: fn(&str) -> std::result::Result<T, domain::FieldError>) -> Result<T> {
+    parse(&r.try_get::<String, _>(col)?).map_err(|e| corrupt(e.message))
+}
+
+pub(crate) fn ticket(r: &AnyRow) -> Result<Ticket> {
+    let due: i64 = r.try_get("sla_due_at")?;
+    Ok(Ticket {
+        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        number: r.try_get("number")?,
+        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        kind: vocab(r, "kind", TicketKind::parse)?,
+        subject: r.try_get("subject")?,
+        description: r.try_get("description")?,
+        requester_id: parse_id(&r.try_get::<String, _>("requester_id")?)?,
+        department_id: opt_id(r, "department_id")?,
+        site_id: opt_id(r, "site_id")?,
+        service_id: opt_id(r, "service_id")?,
+        catalog_item_id: opt_id(r, "catalog_item_id")?,
+        form_answers: match r.try_get::<Option<String>, _>("form_answers")? {
+            Some(s) => serde_json::from_str(&s).map_err(corrupt)?,
+            None => BTreeMap::new(),
+        },
+        category: r.try_get("category")?,
+        impact: vocab(r, "impact", Impact::parse)?,
+        urgency: vocab(r, "urgency", Urgency::parse)?,
+        priority: vocab(r, "priority", Priority::parse)?,
+        status: vocab(r, "status", Status::parse)?,
+        team_id: opt_id(r, "team_id")?,
+        assignee_id: opt_id(r, "assignee_id")?,
+        source: vocab(r, "source", Source::parse)?,
+        approval: vocab(r, "approval", Approval::parse)?,
+        cost_cents: r.try_get("cost_cents")?,
+        sla: Sla {
+            coverage: vocab(r, "coverage", Coverage::parse)?,
+            response_target_s: r.try_get("response_target_s")?,
+            resolution_target_s: r.try_get("resolution_target_s")?,
+            clock: serde_json::from_str(&r.try_get::<String, _>("sla_clock")?).map_err(corrupt)?,
+            response_due_at: r.try_get("response_due_at")?,
+            resolution_due_at: r.try_get("resolution_due_at")?,
+            next_due_at: (due != NO_DUE).then_some(due),
+            response_breached: r.try_get::<i64, _>("response_breached")? != 0,
+            resolution_breached: r.try_get::<i64, _>("resolution_breached")? != 0,
+            at_risk: r.try_get::<i64, _>("at_risk")? != 0,
+        },
+        first_response_at: r.try_get("first_response_at")?,
+        resolved_at: r.try_get("resolved_at")?,
+        closed_at: r.try_get("closed_at")?,
+        merged_into_id: opt_id(r, "merged_into_id")?,
+        csat_score: r.try_get("csat_score")?,
+        csat_comment: r.try_get("csat_comment")?,
+        reopen_count: r.try_get("reopen_count")?,
+        public_replies: r.try_get("public_replies")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        version: r.try_get("version")?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Calendars and SLA
+
+/// The calendar a member's tickets are counted in, for a policy's coverage.
+pub async fn calendar(db: &Db, org: OrgId, coverage: Coverage) -> Result<BusinessCalendar> {
+    let r = sqlx::query("SELECT time_zone, business_hours, holiday_rules FROM orgs WHERE id = $1")
+        .bind(org.to_string())
+        .fetch_optional(&db.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let tz = jiff::tz::TimeZone::get(&r.try_get::<String, _>("time_zone")?).map_err(corrupt)?;
+    if coverage == Coverage::AlwaysOn {
+        return Ok(BusinessCalendar::always(tz));
+    }
+    let hours: WeeklyHours =
+        serde_json::from_str(&r.try_get::<String, _>("business_hours")?).map_err(corrupt)?;
+    let rules: HolidayRules =
+        serde_json::from_str(&r.try_get::<String, _>("holiday_rules")?).map_err(corrupt)?;
+    let closures = sqlx::query("SELECT date, name FROM org_closures WHERE org_id = $1")
+        .bind(org.to_string())
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Closure {
+                date: r.try_get::<String, _>("date")?.parse().map_err(corrupt)?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BusinessCalendar::business(tz, hours, rules, &closures))
+}
+
+/// Recomputes a ticket's due instants, breaches and risk at `now` from its clock and targets.
+pub fn refresh_sla(t: &mut Ticket, cal: &BusinessCalendar, now: i64) {
+    let start = ts(t.created_at);
+    let now_ts = ts(now);
+    let sla = &mut t.sla;
+    // Response: stops at the first response (or at resolution, whichever comes first).
+    let response_end = t.first_response_at.or(t.resolved_at).map(ts);
+    let r = sla.clock.standing(cal, start, sla.response_target_s, response_end.unwrap_or(now_ts));
+    sla.response_due_at = r.due.map(|d| d.as_millisecond());
+    sla.response_breached = r.breached();
+    // Resolution: stops at resolution.
+    let resolution_end = t.resolved_at.map(ts);
+    let s = sla.clock.standing(cal, start, sla.resolution_target_s, resolution_end.unwrap_or(now_ts));
+    sla.resolution_due_at = s.due.map(|d| d.as_millisecond());
+    sla.resolution_breached = s.breached();
+    let open = !t.status.is_done();
+    sla.at_risk = open && ((response_end.is_none() && r.at_risk()) || s.at_risk());
+    sla.next_due_at = if !open || s.paused {
+        None
+    } else if response_end.is_none() {
+        sla.response_due_at
+    } else {
+        sla.resolution_due_at
+    };
+}
+
+/// Response and resolution targets (seconds) and coverage for a service (or the region's default policy).
+async fn targets_for(db: &Db, service: Option<ServiceId>, p: Priority) -> Result<(Coverage, i64, i64)> {
+    let policy_id = match service {
+        Some(s) => Some(catalog::get_service(db, s).await?.sla_policy_id),
+        None => sqlx::query("SELECT default_sla_policy_id FROM desk_settings WHERE id = 1")
+            .fetch_one(&db.read)
+            .await?
+            .try_get::<Option<String>, _>("default_sla_policy_id")?
+            .map(|s| parse_id(&s))
+            .transpose()?,
+    };
+    let (coverage, targets) = match policy_id {
+        Some(id) => match catalog::get_policy(db, id).await {
+            Ok(p) => (p.coverage, p.targets),
+            Err(StoreError::NotFound) => (Coverage::BusinessHours, SlaTargets::standard()),
+            Err(e) => return Err(e),
+        },
+        None => (Coverage::BusinessHours, SlaTargets::standard()),
+    };
+    let t = targets.for_priority(p);
+    Ok((coverage, t.response_minutes * 60, t.resolution_minutes * 60))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Opening
+
+/// A ticket to open, already validated by the web layer (or the mail gateway).
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub org_id: OrgId,
+    pub kind: TicketKind,
+    pub subject: String,
+    pub description: String,
+    pub requester_id: UserId,
+    pub department_id: Option<DepartmentId>,
+    pub site_id: Option<SiteId>,
+    pub service_id: Option<ServiceId>,
+    pub catalog_item_id: Option<CatalogItemId>,
+    pub form_answers: BTreeMap<String, String>,
+    pub category: String,
+    pub impact: Impact,
+    pub urgency: Urgency,
+    pub source: Source,
+    pub team_id: Option<TeamId>,
+    /// When given (imports, demo data), the ticket is opened at this instant instead of now.
+    pub opened_at: Option<i64>,
+}
+
+/// Opens a ticket in `new.org_id`, which `submit` (the person's `ticket-submit` scope) must contain; the
+/// requester must belong to that organisation.
+pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+    if !submit.contains(new.org_id) {
+        return Err(StoreError::NotFound);
+    }
+    let requester_org = sqlx::query("SELECT org_id FROM users WHERE id = $1 AND active = 1")
+        .bind(new.requester_id.to_string())
+        .fetch_optional(&db.read)
+        .await?
+        .map(|r| r.try_get::<String, _>("org_id"))
+        .transpose()?;
+    if requester_org.as_deref() != Some(new.org_id.to_string().as_str()) {
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            "requester",
+            "must be an active person of the ticket's organisation",
+        )));
+    }
+    for (col, table, field, id) in [
+        ("department_id", "departments", "department_id", new.department_id.map(|d| d.to_string())),
+        ("site_id", "sites", "site_id", new.site_id.map(|d| d.to_string())),
+    ] {
+        let _ = col;
+        if let Some(id) = id {
+            let ok = sqlx::query(&format!("SELECT 1 AS one FROM {table} WHERE id = $1 AND org_id = $2"))
+                .bind(id)
+                .bind(new.org_id.to_string())
+                .fetch_optional(&db.read)
+                .await?;
+            if ok.is_none() {
+                return Err(StoreError::Invalid(domain::Invalid::one(field, "is not one of this organisation's")));
+            }
+        }
+    }
+    let mut cost = 0;
+    let mut approval = Approval::NotNeeded;
+    let mut service_id = new.service_id;
+    let mut answers = new.form_answers.clone();
+    if let Some(item_id) = new.catalog_item_id {
+        let item = catalog::get_item(db, item_id).await.map_err(|e| match e {
+            StoreError::NotFound => StoreError::Invalid(domain::Invalid::one("catalog_item_id", "is not an item of the catalog")),
+            e => e,
+        })?;
+        if !item.active {
+            return Err(StoreError::Invalid(domain::Invalid::one("catalog_item_id", "is no longer offered")));
+        }
+        answers = domain::desk::catalog::check_answers(&item.form, &new.form_answers)?;
+        service_id = Some(item.service_id);
+        cost = item.cost_cents;
+        if item.needs_approval() {
+            approval = Approval::Pending;
+        }
+    }
+    if let Some(s) = service_id {
+        catalog::get_service(db, s).await.map_err(|e| match e {
+            StoreError::NotFound => StoreError::Invalid(domain::Invalid::one("service_id", "is not a service of the catalog")),
+            e => e,
+        })?;
+    }
+    let settings = catalog::settings(db).await?;
+    let priority = settings.priority_matrix.priority(new.impact, new.urgency);
+    let (coverage, response_s, resolution_s) = targets_for(db, service_id, priority).await?;
+    let cal = calendar(db, new.org_id, coverage).await?;
+    let now = new.opened_at.unwrap_or_else(now_ms);
+    let mut t = Ticket {
+        id: TicketId::new(),
+        number: 0,
+        org_id: new.org_id,
+        kind: new.kind,
+        subject: new.subject,
+        description: new.description,
+        requester_id: new.requester_id,
+        department_id: new.department_id,
+        site_id: new.site_id,
+        service_id,
+        catalog_item_id: new.catalog_item_id,
+        form_answers: answers,
+        category: new.category,
+        impact: new.impact,
+        urgency: new.urgency,
+        priority,
+        status: Status::New,
+        team_id: new.team_id,
+        assignee_id: None,
+        source: new.source,
+        approval,
+        cost_cents: cost,
+        sla: Sla {
+            coverage,
+            response_target_s: response_s,
+            resolution_target_s: resolution_s,
+            clock: SlaClock::default(),
+            response_due_at: None,
+            resolution_due_at: None,
+            next_due_at: None,
+            response_breached: false,
+            resolution_breached: false,
+            at_risk: false,
+        },
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+        merged_into_id: None,
+        csat_score: None,
+        csat_comment: None,
+        reopen_count: 0,
+        public_replies: 0,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    if approval == Approval::Pending {
+        // Work waits for the member's approval: the clocks do not run until then.
+        t.sla.clock.pause(ts(now));
+    }
+    refresh_sla(&mut t, &cal, now);
+    let mut tx = db.write.begin().await?;
+    t.number = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket' RETURNING value")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("value")?;
+    insert(&mut tx, &t).await?;
+    event(&mut tx, &t, actor, now, EventKind::Created, true, Some(&t.description), None).await?;
+    search::index_new(&mut tx, db.backend(), t.number, &t.subject, &t.description).await?;
+    log(&mut tx, actor, Some(t.org_id), "ticket.open", ("ticket", t.id.to_string()), None, Some(summary(&t))).await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// What the audit log keeps of a ticket (not its text, which the ticket's history holds).
+fn summary(t: &Ticket) -> serde_json::Value {
+    serde_json::json!({
+        "number": t.number, "kind": t.kind, "status": t.status, "priority": t.priority,
+        "impact": t.impact, "urgency": t.urgency, "assignee_id": t.assignee_id, "team_id": t.team_id,
+        "service_id": t.service_id, "approval": t.approval, "version": t.version,
+    })
+}
+
+async fn insert(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tickets (id, number, org_id, kind, subject, description, requester_id, department_id, site_id, \
+         service_id, catalog_item_id, form_answers, category, impact, urgency, priority, status, is_open, team_id, \
+         assignee_id, source, approval, cost_cents, coverage, response_target_s, resolution_target_s, sla_clock, \
+         response_due_at, resolution_due_at, sla_due_at, response_breached, resolution_breached, at_risk, \
+         created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+         $16, $17, 1, $18, NULL, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $32, 1)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.number)
+    .bind(t.org_id.to_string())
+    .bind(t.kind.as_str())
+    .bind(&t.subject)
+    .bind(&t.description)
+    .bind(t.requester_id.to_string())
+    .bind(t.department_id.map(|x| x.to_string()))
+    .bind(t.site_id.map(|x| x.to_string()))
+    .bind(t.service_id.map(|x| x.to_string()))
+    .bind(t.catalog_item_id.map(|x| x.to_string()))
+    .bind(if t.form_answers.is_empty() { None } else { Some(serde_json::to_string(&t.form_answers).map_err(corrupt)?) })
+    .bind(&t.category)
+    .bind(t.impact.as_str())
+    .bind(t.urgency.as_str())
+    .bind(t.priority.as_str())
+    .bind(t.status.as_str())
+    .bind(t.team_id.map(|x| x.to_string()))
+    .bind(t.source.as_str())
+    .bind(t.approval.as_str())
+    .bind(t.cost_cents)
+    .bind(t.sla.coverage.as_str())
+    .bind(t.sla.response_target_s)
+    .bind(t.sla.resolution_target_s)
+    .bind(serde_json::to_string(&t.sla.clock).map_err(corrupt)?)
+    .bind(t.sla.response_due_at)
+    .bind(t.sla.resolution_due_at)
+    .bind(t.sla.next_due_at.unwrap_or(NO_DUE))
+    .bind(i64::from(t.sla.response_breached))
+    .bind(i64::from(t.sla.resolution_breached))
+    .bind(i64::from(t.sla.at_risk))
+    .bind(t.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes back everything that working a ticket can change, if the row is still at `t.version - 1`.
+async fn save(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE tickets SET kind = $1, category = $2, impact = $3, urgency = $4, priority = $5, status = $6, \
+         is_open = $7, team_id = $8, assignee_id = $9, approval = $10, service_id = $11, coverage = $12, \
+         response_target_s = $13, resolution_target_s = $14, sla_clock = $15, response_due_at = $16, \
+         resolution_due_at = $17, sla_due_at = $18, response_breached = $19, resolution_breached = $20, \
+         at_risk = $21, first_response_at = $22, resolved_at = $23, closed_at = $24, merged_into_id = $25, \
+         csat_score = $26, csat_comment = $27, reopen_count = $28, public_replies = $29, updated_at = $30, \
+         version = $31 WHERE id = $32 AND version = $33",
+    )
+    .bind(t.kind.as_str())
+    .bind(&t.category)
+    .bind(t.impact.as_str())
+    .bind(t.urgency.as_str())
+    .bind(t.priority.as_str())
+    .bind(t.status.as_str())
+    .bind(i64::from(!t.status.is_done()))
+    .bind(t.team_id.map(|x| x.to_string()))
+    .bind(t.assignee_id.map(|x| x.to_string()))
+    .bind(t.approval.as_str())
+    .bind(t.service_id.map(|x| x.to_string()))
+    .bind(t.sla.coverage.as_str())
+    .bind(t.sla.response_target_s)
+    .bind(t.sla.resolution_target_s)
+    .bind(serde_json::to_string(&t.sla.clock).map_err(corrupt)?)
+    .bind(t.sla.response_due_at)
+    .bind(t.sla.resolution_due_at)
+    .bind(t.sla.next_due_at.unwrap_or(NO_DUE))
+    .bind(i64::from(t.sla.response_breached))
+    .bind(i64::from(t.sla.resolution_breached))
+    .bind(i64::from(t.sla.at_risk))
+    .bind(t.first_response_at)
+    .bind(t.resolved_at)
+    .bind(t.closed_at)
+    .bind(t.merged_into_id.map(|x| x.to_string()))
+    .bind(t.csat_score)
+    .bind(t.csat_comment.clone())
+    .bind(t.reopen_count)
+    .bind(t.public_replies)
+    .bind(t.updated_at)
+    .bind(t.version)
+    .bind(t.id.to_string())
+    .bind(t.version - 1)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 1 { Ok(()) } else { Err(StoreError::Stale) }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// History
+
+/// What one history entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    Reply,
+    Note,
+    Change,
+    Approval,
+    Rating,
+}
+
+impl EventKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Reply => "reply",
+            Self::Note => "note",
+            Self::Change => "change",
+            Self::Approval => "approval",
+            Self::Rating => "rating",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "created" => Self::Created,
+            "reply" => Self::Reply,
+            "note" => Self::Note,
+            "change" => Self::Change,
+            "approval" => Self::Approval,
+            "rating" => Self::Rating,
+            other => return Err(corrupt(format!("event kind {other:?}"))),
+        })
+    }
+}
+
+/// One entry of a ticket's history.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    pub id: TicketEventId,
+    #[serde(serialize_with = "crate::tenancy::ser_ts")]
+    pub at: i64,
+    pub actor_id: Option<UserId>,
+    pub actor_name: String,
+    pub kind: EventKind,
+    /// Whether the requester sees it (internal notes do not).
+    pub public: bool,
+    pub body: Option<String>,
+    /// For changes: `{"field": [before, after], …}`.
+    pub data: Option<serde_json::Value>,
+}
+
+#[allow(clippy::too_many_arguments, reason = "one row of history, written in one place")]
+async fn event(
+    tx: &mut Transaction<'_, Any>,
+    t: &Ticket,
+    actor: &Actor,
+    at: i64,
+    kind: EventKind,
+    public: bool,
+    body: Option<&str>,
+    data: Option<serde_json::Value>,
+) -> Result<TicketEventId> {
+    let id = TicketEventId::new();
+    sqlx::query("INSERT INTO ticket_events (id, ticket_id, org_id, at, actor_id, actor_name, kind, public, body, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(id.to_string())
+        .bind(t.id.to_string())
+        .bind(t.org_id.to_string())
+        .bind(at)
+        .bind(actor.user_id.map(|u| u.to_string()))
+        .bind(actor.label.clone())
+        .bind(kind.as_str())
+        .bind(i64::from(public))
+        .bind(body.map(str::to_owned))
+        .bind(data.map(|d| d.to_string()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// A ticket's history, oldest first; internal notes only when the view may see them.
+pub async fn history(db: &Db, view: &TicketView, number: i64) -> Result<Vec<Event>> {
+    let t = get(db, view, number).await?;
+    let mut q = Sql::new("SELECT * FROM ticket_events WHERE ticket_id = ");
+    q.bind(t.id.to_string());
+    if !view.internal {
+        q.push(" AND public = 1");
+    }
+    q.push(" ORDER BY at, id");
+    q.fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Event {
+                id: parse_id(&r.try_get::<String, _>("id")?)?,
+                at: r.try_get("at")?,
+                actor_id: opt_id(r, "actor_id")?,
+                actor_name: r.try_get("actor_name")?,
+                kind: EventKind::parse(&r.try_get::<String, _>("kind")?)?,
+                public: r.try_get::<i64, _>("public")? != 0,
+                body: r.try_get("body")?,
+                data: r
+                    .try_get::<Option<String>, _>("data")?
+                    .map(|s| serde_json::from_str(&s).map_err(corrupt))
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+
+pub async fn get(db: &Db, view: &TicketView, number: i64) -> Result<Ticket> {
+    let mut q = Sql::new("SELECT t.* FROM tickets t WHERE t.number = ");
+    q.bind(number);
+    q.ticket_view(view);
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(ticket)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// How a list of tickets is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Next SLA deadline first (queues).
+    #[default]
+    Due,
+    /// Newest first.
+    Newest,
+}
+
+/// Which open/closed tickets a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Openness {
+    #[default]
+    Open,
+    Done,
+    Any,
+}
+
+/// Filters of a ticket list; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub org: Option<OrgId>,
+    pub openness: Openness,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub kind: Option<TicketKind>,
+    pub service: Option<ServiceId>,
+    pub team: Option<TeamId>,
+    /// `Some(None)`: unassigned.
+    pub assignee: Option<Option<UserId>>,
+    pub requester: Option<UserId>,
+    /// Only tickets at risk or breached.
+    pub at_risk: bool,
+    pub approval: Option<Approval>,
+    /// Full-text query over subject, description and replies.
+    pub text: Option<String>,
+    pub sort: Sort,
+}
+
+/// A page of tickets the view sees, filtered and sorted; the cursor is `due:number` or `number`.
+pub async fn list(db: &Db, view: &TicketView, f: &Filter, page: &PageRequest) -> Result<Page<Ticket>> {
+    let mut q = Sql::new("SELECT t.* FROM tickets t");
+    if let Some(text) = f.text.as_deref() {
+        search::join(&mut q, db.backend(), text);
+    } else {
+        q.push(" WHERE 1 = 1");
+    }
+    q.ticket_view(view);
+    match f.openness {
+        Openness::Open => {
+            q.push(" AND t.is_open = 1");
+        }
+        Openness::Done => {
+            q.push(" AND t.is_open = 0");
+        }
+        Openness::Any => {}
+    }
+    if let Some(o) = f.org {
+        q.push(" AND t.org_id = ").bind(o.to_string());
+    }
+    if let Some(s) = f.status {
+        q.push(" AND t.status = ").bind(s.as_str());
+    }
+    if let Some(p) = f.priority {
+        q.push(" AND t.priority = ").bind(p.as_str());
+    }
+    if let Some(k) = f.kind {
+        q.push(" AND t.kind = ").bind(k.as_str());
+    }
+    if let Some(s) = f.service {
+        q.push(" AND t.service_id = ").bind(s.to_string());
+    }
+    if let Some(t) = f.team {
+        q.push(" AND t.team_id = ").bind(t.to_string());
+    }
+    match f.assignee {
+        Some(Some(u)) => {
+            q.push(" AND t.assignee_id = ").bind(u.to_string());
+        }
+        Some(None) => {
+            q.push(" AND t.assignee_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(r) = f.requester {
+        q.push(" AND t.requester_id = ").bind(r.to_string());
+    }
+    if f.at_risk {
+        q.push(" AND (t.at_risk = 1 OR t.response_breached = 1 OR t.resolution_breached = 1)");
+    }
+    if let Some(a) = f.approval {
+        q.push(" AND t.approval = ").bind(a.as_str());
+    }
+    let bad_cursor = || StoreError::Invalid(domain::Invalid::one("cursor", "is not a cursor of this list"));
+    match f.sort {
+        Sort::Due => {
+            if let Some(after) = &page.after {
+                let (d, n) = after.split_once(':').ok_or_else(bad_cursor)?;
+                let d: i64 = d.parse().map_err(|_| bad_cursor())?;
+                let n: i64 = n.parse().map_err(|_| bad_cursor())?;
+                q.push(" AND (t.sla_due_at > ").bind(d).push(" OR (t.sla_due_at = ").bind(d).push(" AND t.number > ").bind(n).push("))");
+            }
+            q.push(" ORDER BY t.sla_due_at, t.number");
+        }
+        Sort::Newest => {
+            if let Some(after) = &page.after {
+                let n: i64 = after.parse().map_err(|_| bad_cursor())?;
+                q.push(" AND t.number < ").bind(n);
+            }
+            q.push(" ORDER BY t.number DESC");
+        }
+    }
+    q.push(" LIMIT ").bind(page.fetch());
+    let items = q.fetch_all(&db.read).await?.iter().map(ticket).collect::<Result<Vec<_>>>()?;
+    let sort = f.sort;
+    Ok(Page::from_rows(items, page, move |t| match sort {
+        Sort::Due => format!("{}:{}", t.sla.next_due_at.unwrap_or(NO_DUE), t.number),
+        Sort::Newest => t.number.to_string(),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Working
+
+/// What an agent changes on a ticket; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub status: Option<Status>,
+    pub kind: Option<TicketKind>,
+    pub impact: Option<Impact>,
+    pub urgency: Option<Urgency>,
+    pub category: Option<String>,
+    /// `Some(None)` unassigns.
+    pub assignee: Option<Option<UserId>>,
+    pub team: Option<Option<TeamId>>,
+    pub service: Option<Option<ServiceId>>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.kind.is_none()
+            && self.impact.is_none()
+            && self.urgency.is_none()
+            && self.category.is_none()
+            && self.assignee.is_none()
+            && self.team.is_none()
+            && self.service.is_none()
+    }
+}
+
+/// Moves a ticket's status, keeping its clocks: pauses while waiting on the requester, stops at
+/// resolution, runs again on reopening.
+fn set_status(t: &mut Ticket, to: Status, now: i64) {
+    let from = t.status;
+    if from == to {
+        return;
+    }
+    let at = ts(now);
+    if to.pauses_sla() {
+        t.sla.clock.pause(at);
+    } else if from.pauses_sla() {
+        t.sla.clock.resume(at);
+    }
+    match to {
+        Status::Resolved => {
+            t.resolved_at = Some(now);
+        }
+        Status::Closed => {
+            t.resolved_at.get_or_insert(now);
+            t.closed_at = Some(now);
+        }
+        _ if from.is_done() => {
+            t.resolved_at = None;
+            t.closed_at = None;
+            t.reopen_count += 1;
+        }
+        _ => {}
+    }
+    t.status = to;
+}
+
+async fn check_user(db: &Db, id: UserId, field: &str, hub_only: bool) -> Result<()> {
+    let mut q = Sql::new("SELECT 1 AS one FROM users u WHERE u.active = 1 AND u.id = ");
+    q.bind(id.to_string());
+    if hub_only {
+        q.push(" AND EXISTS (SELECT 1 FROM grants g JOIN orgs o ON o.id = g.org_id WHERE g.user_id = u.id AND o.is_hub = 1 AND g.role IN ('hub-admin', 'hub-agent'))");
+    }
+    if q.fetch_optional(&db.read).await?.is_none() {
+        return Err(StoreError::Invalid(domain::Invalid::one(field, "is not an active agent of the hub")));
+    }
+    Ok(())
+}
+
+/// Applies an agent's changes (the `work` scope must contain the ticket's organisation), recording each
+/// changed field in the history and the audit log.
+pub async fn update(
+    db: &Db,
+    view: &TicketView,
+    work: &crate::Scope,
+    actor: &Actor,
+    number: i64,
+    version: Option<i64>,
+    c: &Changes,
+) -> Result<Ticket> {
+    let mut t = get(db, view, number).await?;
+    if !work.contains(t.org_id) {
+        return Err(StoreError::Forbidden);
+    }
+    if version.is_some_and(|v| v != t.version) {
+        return Err(StoreError::Stale);
+    }
+    if let Some(Some(u)) = c.assignee {
+        check_user(db, u, "assignee_id", true).await?;
+    }
+    if let Some(Some(team)) = c.team {
+        let ok = sqlx::query("SELECT 1 AS one FROM teams WHERE id = $1").bind(team.to_string()).fetch_optional(&db.read).await?;
+        if ok.is_none() {
+            return Err(StoreError::Invalid(domain::Invalid::one("team_id", "is not a team")));
+        }
+    }
+    let before = t.clone();
+    let now = now_ms();
+    let mut diff = serde_json::Map::new();
+    let mut note = |k: &str, a: serde_json::Value, b: serde_json::Value| {
+        if a != b {
+            diff.insert(k.to_owned(), serde_json::json!([a, b]));
+        }
+    };
+    if let Some(s) = c.status {
+        t.status.check_move(s)?;
+        if t.approval == Approval::Pending && !matches!(s, Status::Closed) {
+            return Err(StoreError::Invalid(domain::Invalid::one("status", "the request awaits the member's approval; work cannot start yet")));
+        }
+    }
+    if let Some(k) = c.kind {
+        note("kind", to_json(&t.kind)?, to_json(&k)?);
+        t.kind = k;
+    }
+    if let Some(cat) = &c.category {
+        note("category", to_json(&t.category)?, to_json(cat)?);
+        t.category.clone_from(cat);
+    }
+    if let Some(a) = c.assignee {
+        note("assignee_id", to_json(&t.assignee_id)?, to_json(&a)?);
+        t.assignee_id = a;
+        if a.is_some() && t.status == Status::New && c.status.is_none() {
+            set_status(&mut t, Status::Assigned, now);
+        }
+    }
+    if let Some(team) = c.team {
+        note("team_id", to_json(&t.team_id)?, to_json(&team)?);
+        t.team_id = team;
+    }
+    if let Some(s) = c.service {
+        note("service_id", to_json(&t.service_id)?, to_json(&s)?);
+        t.service_id = s;
+    }
+    let impact = c.impact.unwrap_or(t.impact);
+    let urgency = c.urgency.unwrap_or(t.urgency);
+    let settings = catalog::settings(db).await?;
+    let priority = settings.priority_matrix.priority(impact, urgency);
+    note("impact", to_json(&t.impact)?, to_json(&impact)?);
+    note("urgency", to_json(&t.urgency)?, to_json(&urgency)?);
+    note("priority", to_json(&t.priority)?, to_json(&priority)?);
+    (t.impact, t.urgency) = (impact, urgency);
+    if priority != t.priority || c.service.is_some() {
+        t.priority = priority;
+        let (coverage, r, s) = targets_for(db, t.service_id, priority).await?;
+        t.sla.coverage = coverage;
+        t.sla.response_target_s = r;
+        t.sla.resolution_target_s = s;
+    }
+    if let Some(s) = c.status {
+        set_status(&mut t, s, now);
+    }
+    if before.status != t.status {
+        note("status", to_json(&before.status)?, to_json(&t.status)?);
+    }
+    if diff.is_empty() {
+        return Ok(before);
+    }
+    let cal = calendar(db, t.org_id, t.sla.coverage).await?;
+    refresh_sla(&mut t, &cal, now);
+    t.updated_at = now;
+    t.version += 1;
+    let mut tx = db.write.begin().await?;
+    save(&mut tx, &t).await?;
+    let data = serde_json::Value::Object(diff);
+    event(&mut tx, &t, actor, now, EventKind::Change, true, None, Some(data)).await?;
+    log(&mut tx, actor, Some(t.org_id), "ticket.update", ("ticket", t.id.to_string()), Some(summary(&before)), Some(summary(&t))).await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// Who writes a comment, which decides what it does to the ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    /// The desk (a hub agent or administrator): a public reply is the first response.
+    Desk,
+    /// The requester's side (requester, watchers, member administrators).
+    Member,
+}
+
+/// Adds a public reply or (desk only) an internal note. A member's reply brings a ticket waiting on its
+/// requester back to work, and reopens a resolved one within the reopen window; a closed ticket takes no
+/// more replies.
+pub async fn comment(
+    db: &Db,
+    view: &TicketView,
+    actor: &Actor,
+    author: Author,
+    number: i64,
+    body: &str,
+    public: bool,
+) -> Result<(Ticket, TicketEventId)> {
+    let mut t = get(db, view, number).await?;
+    if !public && author != Author::Desk {
+        return Err(StoreError::Forbidden);
+    }
+    if t.status == Status::Closed {
+        return Err(StoreError::Invalid(domain::Invalid::one("body", "the ticket is closed; open a new ticket instead")));
+    }
+    let now = now_ms();
+    let before = t.status;
+    if public {
+        t.public_replies += 1;
+        match author {
+            Author::Desk => {
+                if t.first_response_at.is_none() {
+                    t.first_response_at = Some(now);
+                }
+            }
+            Author::Member => {
+                let settings = catalog::settings(db).await?;
+                match t.status {
+                    Status::WaitingOnRequester => set_status(&mut t, Status::InProgress, now),
+                    Status::Resolved
+                        if t.resolved_at.is_some_and(|r| now - r <= settings.reopen_days * 86_400_000) =>
+                    {
+                        let to = if t.assignee_id.is_some() { Status::InProgress } else { Status::Assigned };
+                        set_status(&mut t, to, now);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let cal = calendar(db, t.org_id, t.sla.coverage).await?;
+    refresh_sla(&mut t, &cal, now);
+    t.updated_at = now;
+    t.version += 1;
+    let mut tx = db.write.begin().await?;
+    save(&mut tx, &t).await?;
+    let kind = if public { EventKind::Reply } else { EventKind::Note };
+    let data = (before != t.status).then(|| serde_json::json!({ "status": [before, t.status] }));
+    let id = event(&mut tx, &t, actor, now, kind, public, Some(body), data).await?;
+    if public {
+        search::index_reply(&mut tx, db.backend(), t.number, body).await?;
+    }
+    tx.commit().await?;
+    Ok((t, id))
+}
+
+/// A member administrator approves or rejects a request that costs money. Approval starts the clocks;
+/// rejection closes the request.
+pub async fn decide(
+    db: &Db,
+    view: &TicketView,
+    approve: &crate::Scope,
+    actor: &Actor,
+    number: i64,
+    approved: bool,
+    reason: Option<&str>,
+) -> Result<Ticket> {
+    let mut t = get(db, view, number).await?;
+    if !approve.contains(t.org_id) {
+        return Err(StoreError::Forbidden);
+    }
+    if t.approval != Approval::Pending {
+        return Err(StoreError::Invalid(domain::Invalid::one("approval", "this ticket is not awaiting approval")));
+    }
+    let before = t.clone();
+    let now = now_ms();
+    if approved {
+        t.approval = Approval::Approved;
+        t.sla.clock.resume(ts(now));
+    } else {
+        t.approval = Approval::Rejected;
+        set_status(&mut t, Status::Closed, now);
+    }
+    let cal = calendar(db, t.org_id, t.sla.coverage).await?;
+    refresh_sla(&mut t, &cal, now);
+    t.updated_at = now;
+    t.version += 1;
+    let mut tx = db.write.begin().await?;
+    save(&mut tx, &t).await?;
+    let data = serde_json::json!({ "approval": [before.approval, t.approval] });
+    event(&mut tx, &t, actor, now, EventKind::Approval, true, reason, Some(data)).await?;
+    log(&mut tx, actor, Some(t.org_id), "ticket.approval", ("ticket", t.id.to_string()), Some(summary(&before)), Some(summary(&t))).await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// The requester rates a resolved or closed ticket (1–5, with an optional comment); a new rating replaces
+/// the old one.
+pub async fn rate(db: &Db, view: &TicketView, actor: &Actor, number: i64, score: i64, comment: Option<&str>) -> Result<Ticket> {
+    let mut t = get(db, view, number).await?;
+    if actor.user_id != Some(t.requester_id) {
+        return Err(StoreError::Invalid(domain::Invalid::one("score", "only the requester rates a ticket")));
+    }
+    if !t.status.is_done() {
+        return Err(StoreError::Invalid(domain::Invalid::one("score", "a ticket can be rated once it is resolved")));
+    }
+    if !(1..=5).contains(&score) {
+        return Err(StoreError::Invalid(domain::Invalid::one("score", "must be a whole number from 1 to 5")));
+    }
+    let now = now_ms();
+    t.csat_score = Some(score);
+    t.csat_comment = comment.map(str::to_owned);
+    t.updated_at = now;
+    t.version += 1;
+    let mut tx = db.write.begin().await?;
+    save(&mut tx, &t).await?;
+    event(&mut tx, &t, actor, now, EventKind::Rating, true, comment, Some(serde_json::json!({ "score": score }))).await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// Recomputes the SLA of every open ticket of one organisation (after its calendar changed) or of the
+/// region, in batches; returns how many tickets were looked at.
+pub async fn recompute_open(db: &Db, org: Option<OrgId>) -> Result<u64> {
+    let now = now_ms();
+    let mut cals: BTreeMap<(OrgId, &'static str), BusinessCalendar> = BTreeMap::new();
+    let mut after = 0i64;
+    let mut seen = 0u64;
+    loop {
+        let mut q = Sql::new("SELECT t.* FROM tickets t WHERE t.is_open = 1 AND t.number > ");
+        q.bind(after);
+        if let Some(o) = org {
+            q.push(" AND t.org_id = ").bind(o.to_string());
+        }
+        q.push(" ORDER BY t.number LIMIT 500");
+        let batch = q.fetch_all(&db.read).await?.iter().map(ticket).collect::<Result<Vec<_>>>()?;
+        let Some(last) = batch.last() else { break };
+        after = last.number;
+        let mut tx = db.write.begin().await?;
+        for mut t in batch {
+            seen += 1;
+            let key = (t.org_id, t.sla.coverage.as_str());
+            if !cals.contains_key(&key) {
+                cals.insert(key, calendar(db, t.org_id, t.sla.coverage).await?);
+            }
+            let Some(cal) = cals.get(&key) else { continue };
+            let old = t.sla.clone();
+            refresh_sla(&mut t, cal, now);
+            if t.sla != old {
+                sqlx::query("UPDATE tickets SET response_due_at = $1, resolution_due_at = $2, sla_due_at = $3, response_breached = $4, resolution_breached = $5, at_risk = $6 WHERE id = $7")
+                    .bind(t.sla.response_due_at)
+                    .bind(t.sla.resolution_due_at)
+                    .bind(t.sla.next_due_at.unwrap_or(NO_DUE))
+                    .bind(i64::from(t.sla.response_breached))
+                    .bind(i64::from(t.sla.resolution_breached))
+                    .bind(i64::from(t.sla.at_risk))
+                    .bind(t.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(seen)
+}
