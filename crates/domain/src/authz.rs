@@ -112,14 +112,16 @@ pub enum Permission {
     TicketSubmit,
     /// Work tickets as the service desk: assign, change status and fields, internal notes, bulk updates.
     TicketWork,
-    /// Approve or reject requests that cost money before work starts.
+    /// Approve or reject requests that cost money before work starts: the member's own decision.
     TicketApprove,
+    /// Rate a resolved ticket one requested (customer satisfaction).
+    TicketRate,
     /// Edit the service catalog, SLA policies and the desk's settings.
     CatalogManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -132,6 +134,7 @@ impl Permission {
         Self::TicketSubmit,
         Self::TicketWork,
         Self::TicketApprove,
+        Self::TicketRate,
         Self::CatalogManage,
     ];
 
@@ -149,6 +152,7 @@ impl Permission {
             Self::TicketSubmit => "ticket-submit",
             Self::TicketWork => "ticket-work",
             Self::TicketApprove => "ticket-approve",
+            Self::TicketRate => "ticket-rate",
             Self::CatalogManage => "catalog-manage",
         }
     }
@@ -158,10 +162,16 @@ impl Permission {
 pub fn role_allows(role: Role, perm: Permission) -> bool {
     use Permission as P;
     match role {
-        Role::HubAdmin => true,
+        // Spending a member's money and rating the service are the member's own acts.
+        Role::HubAdmin => !matches!(perm, P::TicketApprove | P::TicketRate),
         Role::HubAgent => matches!(
             perm,
-            P::OrgRead | P::DirectoryRead | P::UserRead | P::TicketRead | P::TicketSubmit | P::TicketWork
+            P::OrgRead
+                | P::DirectoryRead
+                | P::UserRead
+                | P::TicketRead
+                | P::TicketSubmit
+                | P::TicketWork
         ),
         Role::Auditor => matches!(
             perm,
@@ -170,7 +180,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
         Role::MemberAdmin => !matches!(perm, P::OrgManage | P::TicketWork | P::CatalogManage),
         Role::MemberStaff => matches!(
             perm,
-            P::OrgRead | P::DirectoryRead | P::TicketRead | P::TicketSubmit
+            P::OrgRead | P::DirectoryRead | P::TicketRead | P::TicketSubmit | P::TicketRate
         ),
     }
 }
@@ -304,9 +314,13 @@ mod tests {
     }
 
     #[test]
-    fn hub_admin_reaches_the_region_for_everything() {
+    fn hub_admin_reaches_the_region_for_everything_but_member_decisions() {
         let (g, _) = grant(Role::HubAdmin, true);
         for p in Permission::ALL {
+            if matches!(p, Permission::TicketApprove | Permission::TicketRate) {
+                assert!(Scope::for_grants(std::slice::from_ref(&g), p).is_empty());
+                continue;
+            }
             assert_eq!(
                 Scope::for_grants(std::slice::from_ref(&g), p),
                 Scope::Region

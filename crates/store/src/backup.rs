@@ -131,7 +131,9 @@ pub async fn dump(db: &Db, out: &mut impl Write) -> Result<u64> {
                         Kind::Int => Value::from(r.try_get::<i64, _>(name.as_str())?),
                         Kind::Bool => Value::from(r.try_get::<bool, _>(name.as_str())?),
                         Kind::Text => Value::from(r.try_get::<String, _>(name.as_str())?),
-                        Kind::Blob => Value::from(hex::encode(r.try_get::<Vec<u8>, _>(name.as_str())?)),
+                        Kind::Blob => {
+                            Value::from(hex::encode(r.try_get::<Vec<u8>, _>(name.as_str())?))
+                        }
                     }
                 };
                 obj.insert(name.clone(), v);

@@ -11,8 +11,8 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
-pub mod desk;
 mod db;
+pub mod desk;
 pub mod idempotency;
 pub mod jobs;
 pub mod page;

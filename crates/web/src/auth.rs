@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use domain::authz::{Grant, Permission, Role, Scope};
+use domain::authz::{Grant, Permission, Role, Scope, TicketView};
 use domain::ids::{OrgId, TokenId};
 use store::audit::Actor;
 use store::auth::Session;
@@ -56,6 +56,21 @@ impl Principal {
         } else {
             Ok(s)
         }
+    }
+
+    /// Which tickets this person sees; refused (403) when none at all.
+    pub fn ticket_view(&self) -> Result<TicketView, Failure> {
+        let v = TicketView::for_grants(&self.grants, self.user.id);
+        if v.is_empty() {
+            Err(Failure::Forbidden)
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// Whether this person works the service desk somewhere.
+    pub fn is_desk(&self) -> bool {
+        !self.scope(Permission::TicketWork).is_empty()
     }
 
     pub fn actor(&self) -> Actor {

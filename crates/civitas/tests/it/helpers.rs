@@ -21,7 +21,7 @@ pub const OTHER: &str = "stoneham";
 pub const HUB: &str = "melrose";
 
 /// The people of the fixture, by a name that says their role and where it is granted.
-pub const PEOPLE: [(&str, &str, Role); 7] = [
+pub const PEOPLE: [(&str, &str, Role); 8] = [
     ("hub-admin", HUB, Role::HubAdmin),
     ("hub-agent", HUB, Role::HubAgent),
     ("hub-auditor", HUB, Role::Auditor),
@@ -29,6 +29,8 @@ pub const PEOPLE: [(&str, &str, Role); 7] = [
     ("member-staff", OWN, Role::MemberStaff),
     ("member-auditor", OWN, Role::Auditor),
     ("other-admin", OTHER, Role::MemberAdmin),
+    // A second member staff of the same member: sees only their own tickets.
+    ("colleague", OWN, Role::MemberStaff),
 ];
 
 #[derive(Clone, Debug)]
@@ -46,6 +48,8 @@ pub struct TestApp {
     pub people: HashMap<&'static str, Who>,
     pub orgs: HashMap<&'static str, OrgId>,
     pub database_url: String,
+    /// The starter service catalog (policies, teams, services, items).
+    pub desk: store::desk::starter::Starter,
     _dir: tempfile::TempDir,
 }
 
@@ -128,6 +132,9 @@ impl TestApp {
         )
         .await
         .expect("other");
+        let desk = store::desk::starter::install(&db, &actor)
+            .await
+            .expect("starter catalog");
         let org_ids = HashMap::from([(HUB, hub.id), (OWN, own.id), (OTHER, other.id)]);
         let mut people = HashMap::new();
         for (who, org, role) in PEOPLE {
@@ -187,6 +194,7 @@ impl TestApp {
             people,
             orgs: org_ids,
             database_url,
+            desk,
             _dir: dir,
         }
     }

@@ -7,6 +7,7 @@
 )]
 mod api;
 mod cli;
+mod desk;
 mod helpers;
 mod isolation;
 mod pages;

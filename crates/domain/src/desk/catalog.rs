@@ -143,11 +143,7 @@ mod tests {
     fn answers_are_checked_against_the_form() {
         let f = laptop();
         assert!(validate_form(&f).is_ok());
-        let ok = check_answers(
-            &f,
-            &BTreeMap::from([("model".into(), "Power".into())]),
-        )
-        .unwrap();
+        let ok = check_answers(&f, &BTreeMap::from([("model".into(), "Power".into())])).unwrap();
         assert_eq!(ok.len(), 1);
         let err = check_answers(
             &f,

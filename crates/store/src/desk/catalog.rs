@@ -131,7 +131,8 @@ fn policy(r: &AnyRow) -> Result<SlaPolicy> {
     Ok(SlaPolicy {
         id: parse_id(&r.try_get::<String, _>("id")?)?,
         name: r.try_get("name")?,
-        coverage: Coverage::parse(&r.try_get::<String, _>("coverage")?).map_err(|e| corrupt(e.message))?,
+        coverage: Coverage::parse(&r.try_get::<String, _>("coverage")?)
+            .map_err(|e| corrupt(e.message))?,
         targets: serde_json::from_str(&r.try_get::<String, _>("targets")?).map_err(corrupt)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -187,7 +188,16 @@ pub async fn create_policy(
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, "name", "name", "is already the name of an SLA policy"))?;
-    log(&mut tx, actor, None, "sla_policy.create", ("sla_policy", p.id.to_string()), None, Some(to_json(&p)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        None,
+        "sla_policy.create",
+        ("sla_policy", p.id.to_string()),
+        None,
+        Some(to_json(&p)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(p)
 }
@@ -260,7 +270,16 @@ pub async fn create_team(
             .execute(&mut *tx)
             .await?;
     }
-    log(&mut tx, actor, None, "team.create", ("team", t.id.to_string()), None, Some(to_json(&t)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        None,
+        "team.create",
+        ("team", t.id.to_string()),
+        None,
+        Some(to_json(&t)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -373,14 +392,19 @@ pub async fn get_service_by_slug(db: &Db, slug: &str) -> Result<Service> {
 
 fn service_conflict(e: sqlx::Error) -> StoreError {
     match StoreError::on_unique(e, "slug", "slug", "is already the slug of a service") {
-        StoreError::Db(e) => StoreError::on_unique(e, "name", "name", "is already the name of a service"),
+        StoreError::Db(e) => {
+            StoreError::on_unique(e, "name", "name", "is already the name of a service")
+        }
         other => other,
     }
 }
 
 async fn check_refs(db: &Db, d: &ServiceDraft) -> Result<()> {
     get_policy(db, d.sla_policy_id).await.map_err(|e| match e {
-        StoreError::NotFound => StoreError::Invalid(domain::Invalid::one("sla_policy_id", "is not an SLA policy")),
+        StoreError::NotFound => StoreError::Invalid(domain::Invalid::one(
+            "sla_policy_id",
+            "is not an SLA policy",
+        )),
         e => e,
     })?;
     if let Some(t) = d.owner_team_id {
@@ -389,7 +413,10 @@ async fn check_refs(db: &Db, d: &ServiceDraft) -> Result<()> {
             .fetch_optional(&db.read)
             .await?;
         if found.is_none() {
-            return Err(StoreError::Invalid(domain::Invalid::one("owner_team_id", "is not a team")));
+            return Err(StoreError::Invalid(domain::Invalid::one(
+                "owner_team_id",
+                "is not a team",
+            )));
         }
     }
     Ok(())
@@ -427,7 +454,16 @@ pub async fn create_service(db: &Db, actor: &Actor, d: &ServiceDraft) -> Result<
         .execute(&mut *tx)
         .await
         .map_err(service_conflict)?;
-    log(&mut tx, actor, None, "service.create", ("service", s.id.to_string()), None, Some(to_json(&s)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        None,
+        "service.create",
+        ("service", s.id.to_string()),
+        None,
+        Some(to_json(&s)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(s)
 }
@@ -478,7 +514,16 @@ pub async fn update_service(
         version: before.version + 1,
         ..before.clone()
     };
-    log(&mut tx, actor, None, "service.update", ("service", id.to_string()), Some(to_json(&before)?), Some(to_json(&after)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        None,
+        "service.update",
+        ("service", id.to_string()),
+        Some(to_json(&before)?),
+        Some(to_json(&after)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -546,8 +591,14 @@ fn item(r: &AnyRow) -> Result<CatalogItem> {
     })
 }
 
-pub async fn list_items(db: &Db, service: Option<ServiceId>, active_only: bool) -> Result<Vec<CatalogItem>> {
-    let mut q = Sql::new("SELECT i.* FROM catalog_items i JOIN services s ON s.id = i.service_id WHERE 1 = 1");
+pub async fn list_items(
+    db: &Db,
+    service: Option<ServiceId>,
+    active_only: bool,
+) -> Result<Vec<CatalogItem>> {
+    let mut q = Sql::new(
+        "SELECT i.* FROM catalog_items i JOIN services s ON s.id = i.service_id WHERE 1 = 1",
+    );
     if let Some(s) = service {
         q.push(" AND i.service_id = ").bind(s.to_string());
     }
@@ -575,7 +626,9 @@ fn item_conflict(e: sqlx::Error) -> StoreError {
 
 pub async fn create_item(db: &Db, actor: &Actor, d: &ItemDraft) -> Result<CatalogItem> {
     get_service(db, d.service_id).await.map_err(|e| match e {
-        StoreError::NotFound => StoreError::Invalid(domain::Invalid::one("service_id", "is not a service")),
+        StoreError::NotFound => {
+            StoreError::Invalid(domain::Invalid::one("service_id", "is not a service"))
+        }
         e => e,
     })?;
     let now = now_ms();
@@ -604,7 +657,16 @@ pub async fn create_item(db: &Db, actor: &Actor, d: &ItemDraft) -> Result<Catalo
         .execute(&mut *tx)
         .await
         .map_err(item_conflict)?;
-    log(&mut tx, actor, None, "catalog_item.create", ("catalog_item", i.id.to_string()), None, Some(to_json(&i)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        None,
+        "catalog_item.create",
+        ("catalog_item", i.id.to_string()),
+        None,
+        Some(to_json(&i)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(i)
 }
@@ -648,7 +710,16 @@ pub async fn update_item(
         version: before.version + 1,
         ..before.clone()
     };
-    log(&mut tx, actor, None, "catalog_item.update", ("catalog_item", id.to_string()), Some(to_json(&before)?), Some(to_json(&after)?)).await?;
+    log(
+        &mut tx,
+        actor,
+        None,
+        "catalog_item.update",
+        ("catalog_item", id.to_string()),
+        Some(to_json(&before)?),
+        Some(to_json(&after)?),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

@@ -2,4 +2,5 @@
 
 pub mod catalog;
 pub mod search;
+pub mod starter;
 pub mod tickets;

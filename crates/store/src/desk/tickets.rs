@@ -105,7 +105,11 @@ fn opt_id<T: std::str::FromStr>(r: &AnyRow, col: &str) -> Result<Option<T>> {
         .transpose()
 }
 
-fn vocab<T>(r: &AnyRow, col: &str, parse: fn(&str) -> std::result::Result<T, domain::FieldError>) -> Result<T> {
+fn vocab<T>(
+    r: &AnyRow,
+    col: &str,
+    parse: fn(&str) -> std::result::Result<T, domain::FieldError>,
+) -> Result<T> {
     parse(&r.try_get::<String, _>(col)?).map_err(|e| corrupt(e.message))
 }
 
@@ -203,12 +207,22 @@ pub fn refresh_sla(t: &mut Ticket, cal: &BusinessCalendar, now: i64) {
     let sla = &mut t.sla;
     // Response: stops at the first response (or at resolution, whichever comes first).
     let response_end = t.first_response_at.or(t.resolved_at).map(ts);
-    let r = sla.clock.standing(cal, start, sla.response_target_s, response_end.unwrap_or(now_ts));
+    let r = sla.clock.standing(
+        cal,
+        start,
+        sla.response_target_s,
+        response_end.unwrap_or(now_ts),
+    );
     sla.response_due_at = r.due.map(|d| d.as_millisecond());
     sla.response_breached = r.breached();
     // Resolution: stops at resolution.
     let resolution_end = t.resolved_at.map(ts);
-    let s = sla.clock.standing(cal, start, sla.resolution_target_s, resolution_end.unwrap_or(now_ts));
+    let s = sla.clock.standing(
+        cal,
+        start,
+        sla.resolution_target_s,
+        resolution_end.unwrap_or(now_ts),
+    );
     sla.resolution_due_at = s.due.map(|d| d.as_millisecond());
     sla.resolution_breached = s.breached();
     let open = !t.status.is_done();
@@ -223,7 +237,11 @@ pub fn refresh_sla(t: &mut Ticket, cal: &BusinessCalendar, now: i64) {
 }
 
 /// Response and resolution targets (seconds) and coverage for a service (or the region's default policy).
-async fn targets_for(db: &Db, service: Option<ServiceId>, p: Priority) -> Result<(Coverage, i64, i64)> {
+async fn targets_for(
+    db: &Db,
+    service: Option<ServiceId>,
+    p: Priority,
+) -> Result<(Coverage, i64, i64)> {
     let policy_id = match service {
         Some(s) => Some(catalog::get_service(db, s).await?.sla_policy_id),
         None => sqlx::query("SELECT default_sla_policy_id FROM desk_settings WHERE id = 1")
@@ -289,18 +307,33 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
         )));
     }
     for (col, table, field, id) in [
-        ("department_id", "departments", "department_id", new.department_id.map(|d| d.to_string())),
-        ("site_id", "sites", "site_id", new.site_id.map(|d| d.to_string())),
+        (
+            "department_id",
+            "departments",
+            "department_id",
+            new.department_id.map(|d| d.to_string()),
+        ),
+        (
+            "site_id",
+            "sites",
+            "site_id",
+            new.site_id.map(|d| d.to_string()),
+        ),
     ] {
         let _ = col;
         if let Some(id) = id {
-            let ok = sqlx::query(&format!("SELECT 1 AS one FROM {table} WHERE id = $1 AND org_id = $2"))
-                .bind(id)
-                .bind(new.org_id.to_string())
-                .fetch_optional(&db.read)
-                .await?;
+            let ok = sqlx::query(&format!(
+                "SELECT 1 AS one FROM {table} WHERE id = $1 AND org_id = $2"
+            ))
+            .bind(id)
+            .bind(new.org_id.to_string())
+            .fetch_optional(&db.read)
+            .await?;
             if ok.is_none() {
-                return Err(StoreError::Invalid(domain::Invalid::one(field, "is not one of this organisation's")));
+                return Err(StoreError::Invalid(domain::Invalid::one(
+                    field,
+                    "is not one of this organisation's",
+                )));
             }
         }
     }
@@ -310,11 +343,17 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
     let mut answers = new.form_answers.clone();
     if let Some(item_id) = new.catalog_item_id {
         let item = catalog::get_item(db, item_id).await.map_err(|e| match e {
-            StoreError::NotFound => StoreError::Invalid(domain::Invalid::one("catalog_item_id", "is not an item of the catalog")),
+            StoreError::NotFound => StoreError::Invalid(domain::Invalid::one(
+                "catalog_item_id",
+                "is not an item of the catalog",
+            )),
             e => e,
         })?;
         if !item.active {
-            return Err(StoreError::Invalid(domain::Invalid::one("catalog_item_id", "is no longer offered")));
+            return Err(StoreError::Invalid(domain::Invalid::one(
+                "catalog_item_id",
+                "is no longer offered",
+            )));
         }
         answers = domain::desk::catalog::check_answers(&item.form, &new.form_answers)?;
         service_id = Some(item.service_id);
@@ -325,7 +364,10 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
     }
     if let Some(s) = service_id {
         catalog::get_service(db, s).await.map_err(|e| match e {
-            StoreError::NotFound => StoreError::Invalid(domain::Invalid::one("service_id", "is not a service of the catalog")),
+            StoreError::NotFound => StoreError::Invalid(domain::Invalid::one(
+                "service_id",
+                "is not a service of the catalog",
+            )),
             e => e,
         })?;
     }
@@ -387,14 +429,34 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
     }
     refresh_sla(&mut t, &cal, now);
     let mut tx = db.write.begin().await?;
-    t.number = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket' RETURNING value")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("value")?;
+    t.number =
+        sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket' RETURNING value")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("value")?;
     insert(&mut tx, &t).await?;
-    event(&mut tx, &t, actor, now, EventKind::Created, true, Some(&t.description), None).await?;
+    event(
+        &mut tx,
+        &t,
+        actor,
+        now,
+        EventKind::Created,
+        true,
+        Some(&t.description),
+        None,
+    )
+    .await?;
     search::index_new(&mut tx, db.backend(), t.number, &t.subject, &t.description).await?;
-    log(&mut tx, actor, Some(t.org_id), "ticket.open", ("ticket", t.id.to_string()), None, Some(summary(&t))).await?;
+    log(
+        &mut tx,
+        actor,
+        Some(t.org_id),
+        "ticket.open",
+        ("ticket", t.id.to_string()),
+        None,
+        Some(summary(&t)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -501,7 +563,11 @@ async fn save(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    if n == 1 { Ok(()) } else { Err(StoreError::Stale) }
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -560,7 +626,10 @@ pub struct Event {
     pub data: Option<serde_json::Value>,
 }
 
-#[allow(clippy::too_many_arguments, reason = "one row of history, written in one place")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one row of history, written in one place"
+)]
 async fn event(
     tx: &mut Transaction<'_, Any>,
     t: &Ticket,
@@ -674,7 +743,12 @@ pub struct Filter {
 }
 
 /// A page of tickets the view sees, filtered and sorted; the cursor is `due:number` or `number`.
-pub async fn list(db: &Db, view: &TicketView, f: &Filter, page: &PageRequest) -> Result<Page<Ticket>> {
+pub async fn list(
+    db: &Db,
+    view: &TicketView,
+    f: &Filter,
+    page: &PageRequest,
+) -> Result<Page<Ticket>> {
     let mut q = Sql::new("SELECT t.* FROM tickets t");
     if let Some(text) = f.text.as_deref() {
         search::join(&mut q, db.backend(), text);
@@ -727,14 +801,25 @@ pub async fn list(db: &Db, view: &TicketView, f: &Filter, page: &PageRequest) ->
     if let Some(a) = f.approval {
         q.push(" AND t.approval = ").bind(a.as_str());
     }
-    let bad_cursor = || StoreError::Invalid(domain::Invalid::one("cursor", "is not a cursor of this list"));
+    let bad_cursor = || {
+        StoreError::Invalid(domain::Invalid::one(
+            "cursor",
+            "is not a cursor of this list",
+        ))
+    };
     match f.sort {
         Sort::Due => {
             if let Some(after) = &page.after {
                 let (d, n) = after.split_once(':').ok_or_else(bad_cursor)?;
                 let d: i64 = d.parse().map_err(|_| bad_cursor())?;
                 let n: i64 = n.parse().map_err(|_| bad_cursor())?;
-                q.push(" AND (t.sla_due_at > ").bind(d).push(" OR (t.sla_due_at = ").bind(d).push(" AND t.number > ").bind(n).push("))");
+                q.push(" AND (t.sla_due_at > ")
+                    .bind(d)
+                    .push(" OR (t.sla_due_at = ")
+                    .bind(d)
+                    .push(" AND t.number > ")
+                    .bind(n)
+                    .push("))");
             }
             q.push(" ORDER BY t.sla_due_at, t.number");
         }
@@ -747,7 +832,12 @@ pub async fn list(db: &Db, view: &TicketView, f: &Filter, page: &PageRequest) ->
         }
     }
     q.push(" LIMIT ").bind(page.fetch());
-    let items = q.fetch_all(&db.read).await?.iter().map(ticket).collect::<Result<Vec<_>>>()?;
+    let items = q
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(ticket)
+        .collect::<Result<Vec<_>>>()?;
     let sort = f.sort;
     Ok(Page::from_rows(items, page, move |t| match sort {
         Sort::Due => format!("{}:{}", t.sla.next_due_at.unwrap_or(NO_DUE), t.number),
@@ -823,7 +913,10 @@ async fn check_user(db: &Db, id: UserId, field: &str, hub_only: bool) -> Result<
         q.push(" AND EXISTS (SELECT 1 FROM grants g JOIN orgs o ON o.id = g.org_id WHERE g.user_id = u.id AND o.is_hub = 1 AND g.role IN ('hub-admin', 'hub-agent'))");
     }
     if q.fetch_optional(&db.read).await?.is_none() {
-        return Err(StoreError::Invalid(domain::Invalid::one(field, "is not an active agent of the hub")));
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            field,
+            "is not an active agent of the hub",
+        )));
     }
     Ok(())
 }
@@ -850,9 +943,15 @@ pub async fn update(
         check_user(db, u, "assignee_id", true).await?;
     }
     if let Some(Some(team)) = c.team {
-        let ok = sqlx::query("SELECT 1 AS one FROM teams WHERE id = $1").bind(team.to_string()).fetch_optional(&db.read).await?;
+        let ok = sqlx::query("SELECT 1 AS one FROM teams WHERE id = $1")
+            .bind(team.to_string())
+            .fetch_optional(&db.read)
+            .await?;
         if ok.is_none() {
-            return Err(StoreError::Invalid(domain::Invalid::one("team_id", "is not a team")));
+            return Err(StoreError::Invalid(domain::Invalid::one(
+                "team_id",
+                "is not a team",
+            )));
         }
     }
     let before = t.clone();
@@ -866,7 +965,10 @@ pub async fn update(
     if let Some(s) = c.status {
         t.status.check_move(s)?;
         if t.approval == Approval::Pending && !matches!(s, Status::Closed) {
-            return Err(StoreError::Invalid(domain::Invalid::one("status", "the request awaits the member's approval; work cannot start yet")));
+            return Err(StoreError::Invalid(domain::Invalid::one(
+                "status",
+                "the request awaits the member's approval; work cannot start yet",
+            )));
         }
     }
     if let Some(k) = c.kind {
@@ -923,8 +1025,27 @@ pub async fn update(
     let mut tx = db.write.begin().await?;
     save(&mut tx, &t).await?;
     let data = serde_json::Value::Object(diff);
-    event(&mut tx, &t, actor, now, EventKind::Change, true, None, Some(data)).await?;
-    log(&mut tx, actor, Some(t.org_id), "ticket.update", ("ticket", t.id.to_string()), Some(summary(&before)), Some(summary(&t))).await?;
+    event(
+        &mut tx,
+        &t,
+        actor,
+        now,
+        EventKind::Change,
+        true,
+        None,
+        Some(data),
+    )
+    .await?;
+    log(
+        &mut tx,
+        actor,
+        Some(t.org_id),
+        "ticket.update",
+        ("ticket", t.id.to_string()),
+        Some(summary(&before)),
+        Some(summary(&t)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -955,7 +1076,10 @@ pub async fn comment(
         return Err(StoreError::Forbidden);
     }
     if t.status == Status::Closed {
-        return Err(StoreError::Invalid(domain::Invalid::one("body", "the ticket is closed; open a new ticket instead")));
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            "body",
+            "the ticket is closed; open a new ticket instead",
+        )));
     }
     let now = now_ms();
     let before = t.status;
@@ -972,9 +1096,14 @@ pub async fn comment(
                 match t.status {
                     Status::WaitingOnRequester => set_status(&mut t, Status::InProgress, now),
                     Status::Resolved
-                        if t.resolved_at.is_some_and(|r| now - r <= settings.reopen_days * 86_400_000) =>
+                        if t.resolved_at
+                            .is_some_and(|r| now - r <= settings.reopen_days * 86_400_000) =>
                     {
-                        let to = if t.assignee_id.is_some() { Status::InProgress } else { Status::Assigned };
+                        let to = if t.assignee_id.is_some() {
+                            Status::InProgress
+                        } else {
+                            Status::Assigned
+                        };
                         set_status(&mut t, to, now);
                     }
                     _ => {}
@@ -988,7 +1117,11 @@ pub async fn comment(
     t.version += 1;
     let mut tx = db.write.begin().await?;
     save(&mut tx, &t).await?;
-    let kind = if public { EventKind::Reply } else { EventKind::Note };
+    let kind = if public {
+        EventKind::Reply
+    } else {
+        EventKind::Note
+    };
     let data = (before != t.status).then(|| serde_json::json!({ "status": [before, t.status] }));
     let id = event(&mut tx, &t, actor, now, kind, public, Some(body), data).await?;
     if public {
@@ -1014,7 +1147,10 @@ pub async fn decide(
         return Err(StoreError::Forbidden);
     }
     if t.approval != Approval::Pending {
-        return Err(StoreError::Invalid(domain::Invalid::one("approval", "this ticket is not awaiting approval")));
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            "approval",
+            "this ticket is not awaiting approval",
+        )));
     }
     let before = t.clone();
     let now = now_ms();
@@ -1032,24 +1168,56 @@ pub async fn decide(
     let mut tx = db.write.begin().await?;
     save(&mut tx, &t).await?;
     let data = serde_json::json!({ "approval": [before.approval, t.approval] });
-    event(&mut tx, &t, actor, now, EventKind::Approval, true, reason, Some(data)).await?;
-    log(&mut tx, actor, Some(t.org_id), "ticket.approval", ("ticket", t.id.to_string()), Some(summary(&before)), Some(summary(&t))).await?;
+    event(
+        &mut tx,
+        &t,
+        actor,
+        now,
+        EventKind::Approval,
+        true,
+        reason,
+        Some(data),
+    )
+    .await?;
+    log(
+        &mut tx,
+        actor,
+        Some(t.org_id),
+        "ticket.approval",
+        ("ticket", t.id.to_string()),
+        Some(summary(&before)),
+        Some(summary(&t)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(t)
 }
 
 /// The requester rates a resolved or closed ticket (1–5, with an optional comment); a new rating replaces
 /// the old one.
-pub async fn rate(db: &Db, view: &TicketView, actor: &Actor, number: i64, score: i64, comment: Option<&str>) -> Result<Ticket> {
+pub async fn rate(
+    db: &Db,
+    view: &TicketView,
+    actor: &Actor,
+    number: i64,
+    score: i64,
+    comment: Option<&str>,
+) -> Result<Ticket> {
     let mut t = get(db, view, number).await?;
     if actor.user_id != Some(t.requester_id) {
-        return Err(StoreError::Invalid(domain::Invalid::one("score", "only the requester rates a ticket")));
+        return Err(StoreError::Forbidden);
     }
     if !t.status.is_done() {
-        return Err(StoreError::Invalid(domain::Invalid::one("score", "a ticket can be rated once it is resolved")));
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            "score",
+            "a ticket can be rated once it is resolved",
+        )));
     }
     if !(1..=5).contains(&score) {
-        return Err(StoreError::Invalid(domain::Invalid::one("score", "must be a whole number from 1 to 5")));
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            "score",
+            "must be a whole number from 1 to 5",
+        )));
     }
     let now = now_ms();
     t.csat_score = Some(score);
@@ -1058,7 +1226,17 @@ pub async fn rate(db: &Db, view: &TicketView, actor: &Actor, number: i64, score:
     t.version += 1;
     let mut tx = db.write.begin().await?;
     save(&mut tx, &t).await?;
-    event(&mut tx, &t, actor, now, EventKind::Rating, true, comment, Some(serde_json::json!({ "score": score }))).await?;
+    event(
+        &mut tx,
+        &t,
+        actor,
+        now,
+        EventKind::Rating,
+        true,
+        comment,
+        Some(serde_json::json!({ "score": score })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -1077,7 +1255,12 @@ pub async fn recompute_open(db: &Db, org: Option<OrgId>) -> Result<u64> {
             q.push(" AND t.org_id = ").bind(o.to_string());
         }
         q.push(" ORDER BY t.number LIMIT 500");
-        let batch = q.fetch_all(&db.read).await?.iter().map(ticket).collect::<Result<Vec<_>>>()?;
+        let batch = q
+            .fetch_all(&db.read)
+            .await?
+            .iter()
+            .map(ticket)
+            .collect::<Result<Vec<_>>>()?;
         let Some(last) = batch.last() else { break };
         after = last.number;
         let mut tx = db.write.begin().await?;

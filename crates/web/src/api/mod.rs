@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 pub mod calendar;
+pub mod desk;
 mod directory;
 mod orgs;
 mod users;
@@ -29,6 +30,7 @@ pub fn routes(t: Table) -> Table {
     let t = calendar::routes(t);
     let t = directory::routes(t);
     let t = users::routes(t);
+    let t = desk::routes(t);
     audit::routes(t)
 }
 

@@ -1,0 +1,502 @@
+//! The service desk through the API: opening tickets, who sees them, working them through their SLA
+//! clocks, approvals, ratings, search, and the errors a script author gets.
+
+use crate::helpers::{OTHER, OWN, TestApp, json};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn open(app: &TestApp, who: &str, body: Value) -> (u16, Value) {
+    json(
+        app.api(who, Method::POST, "/api/v1/tickets")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
+    json(app.api(who, Method::GET, path).send().await.unwrap()).await
+}
+
+async fn patch(app: &TestApp, who: &str, number: i64, body: Value) -> (u16, Value) {
+    json(
+        app.api(who, Method::PATCH, &format!("/api/v1/tickets/{number}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn reply(app: &TestApp, who: &str, number: i64, body: Value) -> (u16, Value) {
+    json(
+        app.api(
+            who,
+            Method::POST,
+            &format!("/api/v1/tickets/{number}/comments"),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await
+}
+
+fn numbers(list: &Value) -> Vec<i64> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn staff_open_tickets_and_only_the_right_people_see_them() {
+    let app = TestApp::new().await;
+    let (status, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Printer on 2nd floor jams", "description": "Every print jams.\r\nSince Monday.",
+                "impact": "medium", "urgency": "high" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{t}");
+    let n = t["number"].as_i64().unwrap();
+    assert_eq!(t["kind"], "incident");
+    assert_eq!(t["priority"], "p2", "medium impact × high urgency is P2");
+    assert_eq!(t["status"], "new");
+    assert_eq!(t["description"], "Every print jams.\nSince Monday.");
+    assert!(t["sla"]["response_due_at"].is_string());
+    // Numbers are region-wide and increase.
+    let (_, t2) = open(
+        &app,
+        "other-admin",
+        json!({ "subject": "Stoneham VPN down", "description": "No VPN", "impact": "high", "urgency": "high" }),
+    )
+    .await;
+    assert_eq!(t2["number"].as_i64().unwrap(), n + 1);
+    assert_eq!(t2["priority"], "p1");
+
+    let path = format!("/api/v1/tickets/{n}");
+    for (who, expect) in [
+        ("member-staff", 200),
+        ("member-admin", 200),
+        ("member-auditor", 200),
+        ("hub-agent", 200),
+        ("hub-auditor", 200),
+        ("colleague", 404),
+        ("other-admin", 404),
+    ] {
+        assert_eq!(get(&app, who, &path).await.0, expect, "{who} reading #{n}");
+    }
+    // Lists show the same boundaries.
+    let (_, mine) = get(&app, "member-staff", "/api/v1/tickets").await;
+    assert_eq!(numbers(&mine), [n]);
+    let (_, colleague) = get(&app, "colleague", "/api/v1/tickets").await;
+    assert!(numbers(&colleague).is_empty());
+    let (_, admin) = get(&app, "member-admin", "/api/v1/tickets").await;
+    assert_eq!(numbers(&admin), [n]);
+    let (_, desk) = get(&app, "hub-agent", "/api/v1/tickets?sort=newest").await;
+    assert_eq!(numbers(&desk), [n + 1, n]);
+    let (_, filtered) = get(&app, "hub-agent", &format!("/api/v1/tickets?org={OTHER}")).await;
+    assert_eq!(numbers(&filtered), [n + 1]);
+    // Staff cannot open tickets for another member, nor on behalf of someone else.
+    let (status, e) = open(
+        &app,
+        "member-staff",
+        json!({ "org": OTHER, "subject": "x", "description": "y" }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(e["errors"][0]["field"], "org");
+    let (status, e) = open(
+        &app,
+        "member-staff",
+        json!({ "requester_email": "member-admin@north-reading.example.gov", "subject": "x", "description": "y" }),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("requester_email"))
+    );
+    // Auditors read but never open.
+    assert_eq!(
+        open(
+            &app,
+            "member-auditor",
+            json!({ "subject": "x", "description": "y" })
+        )
+        .await
+        .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn working_a_ticket_moves_its_sla_clocks() {
+    let app = TestApp::new().await;
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Cannot reach town website", "description": "Times out", "impact": "low", "urgency": "low" }),
+    )
+    .await;
+    let n = t["number"].as_i64().unwrap();
+    assert_eq!(t["priority"], "p4");
+    // The desk assigns it: status follows.
+    let agent = app.who("hub-agent").user_id.to_string();
+    let (status, t) = patch(&app, "hub-agent", n, json!({ "assignee_id": agent })).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["status"], "assigned");
+    // The first public reply from the desk is the response.
+    let (status, t) = reply(&app, "hub-agent", n, json!({ "body": "Looking into it." })).await;
+    assert_eq!(status, 201, "{t}");
+    assert!(t["first_response_at"].is_string());
+    // An internal note: the requester never sees it.
+    reply(
+        &app,
+        "hub-agent",
+        n,
+        json!({ "body": "DNS looks stale", "internal": true }),
+    )
+    .await;
+    let (_, history) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{n}/comments"),
+    )
+    .await;
+    let bodies: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["body"].as_str())
+        .collect();
+    assert!(bodies.contains(&"Looking into it."));
+    assert!(
+        !bodies.iter().any(|b| b.contains("DNS")),
+        "internal note leaked: {bodies:?}"
+    );
+    let (_, desk_history) = get(&app, "hub-agent", &format!("/api/v1/tickets/{n}/comments")).await;
+    assert!(desk_history.to_string().contains("DNS looks stale"));
+    // Members cannot write internal notes.
+    let (status, e) = reply(
+        &app,
+        "member-staff",
+        n,
+        json!({ "body": "x", "internal": true }),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("internal"))
+    );
+    // Waiting on the requester pauses the clock: no running deadline.
+    let (_, t) = patch(
+        &app,
+        "hub-agent",
+        n,
+        json!({ "status": "waiting_on_requester" }),
+    )
+    .await;
+    assert!(t["sla"]["clock"]["pauses"][0]["to"].is_null());
+    assert!(t["sla"]["next_due_at"].is_null());
+    // The requester's reply brings it back to work and the clock runs again.
+    let (_, t) = reply(
+        &app,
+        "member-staff",
+        n,
+        json!({ "body": "It works from home, not from the office." }),
+    )
+    .await;
+    assert_eq!(t["status"], "in_progress");
+    assert!(t["sla"]["clock"]["pauses"][0]["to"].is_string());
+    assert!(t["sla"]["next_due_at"].is_string());
+    // Resolved: the clock stops; the requester rates it; others cannot.
+    let (_, t) = patch(&app, "hub-agent", n, json!({ "status": "resolved" })).await;
+    assert!(t["resolved_at"].is_string());
+    assert!(t["sla"]["next_due_at"].is_null());
+    let path = format!("/api/v1/tickets/{n}/rating");
+    let (status, e) = json(
+        app.api("member-staff", Method::POST, &path)
+            .json(&json!({ "score": 9 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("score"))
+    );
+    let (status, t) = json(
+        app.api("member-staff", Method::POST, &path)
+            .json(&json!({ "score": 5, "comment": "Quick, thanks" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, t["csat_score"].as_i64()), (200, Some(5)));
+    assert_eq!(
+        app.api("hub-agent", Method::POST, &path)
+            .json(&json!({ "score": 1 }))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // A reply within the reopen window reopens it; once closed, no more replies.
+    let (_, t) = reply(&app, "member-staff", n, json!({ "body": "It is back." })).await;
+    assert_eq!(
+        (t["status"].as_str(), t["reopen_count"].as_i64()),
+        (Some("in_progress"), Some(1))
+    );
+    let (_, t) = patch(&app, "hub-agent", n, json!({ "status": "closed" })).await;
+    assert_eq!(t["status"], "closed");
+    let (status, e) = reply(&app, "member-staff", n, json!({ "body": "Again?" })).await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("body"))
+    );
+    let (status, e) = patch(&app, "hub-agent", n, json!({ "status": "in_progress" })).await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("status"))
+    );
+    // Members never work tickets.
+    assert_eq!(
+        patch(&app, "member-admin", n, json!({ "urgency": "high" }))
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn requests_that_cost_money_wait_for_the_members_approval() {
+    let app = TestApp::new().await;
+    let laptop = app.desk.items["New laptop"].to_string();
+    // The form is checked: required answers and choices, named by field.
+    let (status, e) = open(
+        &app,
+        "member-staff",
+        json!({ "catalog_item_id": laptop, "subject": "Laptop for the clerk", "description": "New hire",
+                "form": { "model": "Gold", "colour": "red" } }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["form.model", "form.for_whom", "form.colour"]);
+    let (status, t) = open(
+        &app,
+        "member-staff",
+        json!({ "catalog_item_id": laptop, "subject": "Laptop for the clerk", "description": "New hire",
+                "form": { "model": "Power", "for_whom": "Jo Clerk" } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{t}");
+    let n = t["number"].as_i64().unwrap();
+    assert_eq!(
+        (
+            t["kind"].as_str(),
+            t["approval"].as_str(),
+            t["cost_cents"].as_i64()
+        ),
+        (Some("service_request"), Some("pending"), Some(129_900))
+    );
+    assert!(
+        t["sla"]["next_due_at"].is_null(),
+        "no clock before approval"
+    );
+    // Work cannot start before approval.
+    let (status, _) = patch(&app, "hub-agent", n, json!({ "status": "in_progress" })).await;
+    assert_eq!(status, 422);
+    let path = format!("/api/v1/tickets/{n}/approval");
+    // Staff and the hub cannot approve; a rejection needs a reason.
+    assert_eq!(
+        app.api("member-staff", Method::POST, &path)
+            .json(&json!({ "decision": "approve" }))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.api("hub-admin", Method::POST, &path)
+            .json(&json!({ "decision": "approve" }))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let (status, e) = json(
+        app.api("member-admin", Method::POST, &path)
+            .json(&json!({ "decision": "reject" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("reason"))
+    );
+    let (status, t) = json(
+        app.api("member-admin", Method::POST, &path)
+            .json(&json!({ "decision": "approve" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, t["approval"].as_str()), (200, Some("approved")));
+    assert!(
+        t["sla"]["next_due_at"].is_string(),
+        "the clock runs once approved"
+    );
+    // The pending queue for member admins.
+    let (_, pending) = get(&app, "member-admin", "/api/v1/tickets?approval=pending").await;
+    assert!(numbers(&pending).is_empty());
+}
+
+#[tokio::test]
+async fn full_text_search_finds_subjects_descriptions_and_replies() {
+    let app = TestApp::new().await;
+    let (_, a) = open(&app, "member-staff", json!({ "subject": "Scanner offline", "description": "The scanner in the clerk's office is offline." })).await;
+    let (_, b) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Email bounce", "description": "Mail to the assessor bounces." }),
+    )
+    .await;
+    let (a, b) = (a["number"].as_i64().unwrap(), b["number"].as_i64().unwrap());
+    reply(
+        &app,
+        "hub-agent",
+        b,
+        json!({ "body": "The mailbox quota was exceeded; raised it." }),
+    )
+    .await;
+    let (_, hits) = get(&app, "hub-agent", "/api/v1/tickets?q=scanner").await;
+    assert_eq!(numbers(&hits), [a]);
+    let (_, hits) = get(&app, "hub-agent", "/api/v1/tickets?q=quota").await;
+    assert_eq!(numbers(&hits), [b], "replies are searched");
+    // Search respects visibility and never chokes on query syntax.
+    let (_, hits) = get(&app, "colleague", "/api/v1/tickets?q=scanner").await;
+    assert!(numbers(&hits).is_empty());
+    for q in ["\"unbalanced", "a AND OR", "-x*", "(", "NEAR("] {
+        let (status, _) = get(
+            &app,
+            "hub-agent",
+            &format!("/api/v1/tickets?q={}", urlencoding(q)),
+        )
+        .await;
+        assert_eq!(status, 200, "query {q:?}");
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn bad_ticket_input_names_the_field_and_stale_updates_are_refused() {
+    let app = TestApp::new().await;
+    let (status, e) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "", "description": "x", "impact": "huge" }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["subject", "impact"]);
+    let (status, e) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "x", "description": "y", "colour": "red" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e.to_string().contains("colour"));
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "x", "description": "y" }),
+    )
+    .await;
+    let n = t["number"].as_i64().unwrap();
+    let res = app
+        .api("hub-agent", Method::PATCH, &format!("/api/v1/tickets/{n}"))
+        .header("if-match", "\"v99\"")
+        .json(&json!({ "urgency": "high" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    let (status, e) = get(
+        &app,
+        "hub-agent",
+        "/api/v1/tickets?status=open&sort=sideways",
+    )
+    .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["status", "sort"]);
+    assert_eq!(get(&app, "hub-agent", "/api/v1/tickets/abc").await.0, 404);
+    let (status, _) = patch(
+        &app,
+        "hub-agent",
+        n,
+        json!({ "assignee_id": app.who("member-staff").user_id.to_string() }),
+    )
+    .await;
+    assert_eq!(status, 422, "only hub agents can be assignees");
+    let _ = OWN;
+}
+
+#[tokio::test]
+async fn the_queue_is_sorted_by_sla_due_and_pages_by_cursor() {
+    let app = TestApp::new().await;
+    // P4 first, P1 last: the queue still puts the P1 (earliest deadline) first.
+    let mut made = Vec::new();
+    for (impact, urgency) in [("low", "low"), ("medium", "medium"), ("high", "high")] {
+        let (_, t) = open(&app, "member-staff", json!({ "subject": format!("{impact}/{urgency}"), "description": "d", "impact": impact, "urgency": urgency })).await;
+        made.push(t["number"].as_i64().unwrap());
+    }
+    let (_, page1) = get(&app, "hub-agent", "/api/v1/tickets?limit=2").await;
+    assert_eq!(numbers(&page1), [made[2], made[1]]);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = get(
+        &app,
+        "hub-agent",
+        &format!("/api/v1/tickets?limit=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(numbers(&page2), [made[0]]);
+    assert!(page2.get("next_cursor").is_none());
+}
