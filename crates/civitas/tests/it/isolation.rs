@@ -38,6 +38,23 @@ enum Target {
     Closure,
     /// A token (`{token}`) of a person (`{id}`) of the target organisation.
     UserToken,
+    /// A catalog service or item (`{id}`): the hub's, the same for every member.
+    Service,
+    Item,
+    /// A new ticket (`{number}`) of the target organisation, requested by its member staff (or, in the
+    /// other member, by its administrator).
+    Ticket,
+    /// A resolved ticket requested by the caller when the caller belongs to the target organisation.
+    ResolvedTicket,
+    /// A request awaiting the member's approval.
+    PendingTicket,
+}
+
+impl Target {
+    /// Hub-wide data: the same whichever member is the target.
+    fn regional(self) -> bool {
+        matches!(self, Self::None | Self::Service | Self::Item)
+    }
 }
 
 enum Body {
@@ -51,6 +68,7 @@ struct Fresh {
     date: String,
     slug: &'static str,
     email: String,
+    service: String,
 }
 
 struct Case {
@@ -339,6 +357,115 @@ fn cases() -> Vec<Case> {
             none,
         ),
         // Pages
+        // Service desk
+        c("GET", "/api/v1/services", SignedIn, T::None, none),
+        c(
+            "POST",
+            "/api/v1/services",
+            Perm("catalog-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "name": format!("Matrix service {}", f.n), "category": "Test", "sla_policy_id": f.service_policy() }),
+                )
+            },
+        ),
+        c("GET", "/api/v1/services/{id}", SignedIn, T::Service, none),
+        c(
+            "PATCH",
+            "/api/v1/services/{id}",
+            Perm("catalog-manage"),
+            T::Service,
+            |_| Body::Json(json!({ "description": "Edited by the matrix" })),
+        ),
+        c("GET", "/api/v1/catalog-items", SignedIn, T::None, none),
+        c(
+            "POST",
+            "/api/v1/catalog-items",
+            Perm("catalog-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "service_id": f.service, "name": format!("Matrix item {}", f.n) }),
+                )
+            },
+        ),
+        c("GET", "/api/v1/catalog-items/{id}", SignedIn, T::Item, none),
+        c(
+            "PATCH",
+            "/api/v1/catalog-items/{id}",
+            Perm("catalog-manage"),
+            T::Item,
+            |_| Body::Json(json!({ "description": "Edited by the matrix" })),
+        ),
+        c("GET", "/api/v1/sla-policies", SignedIn, T::None, none),
+        c(
+            "POST",
+            "/api/v1/sla-policies",
+            Perm("catalog-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "name": format!("Matrix policy {}", f.n), "coverage": "always_on" }),
+                )
+            },
+        ),
+        c("GET", "/api/v1/teams", SignedIn, T::None, none),
+        c("GET", "/api/v1/tickets", Perm("ticket-read"), T::None, none),
+        c(
+            "POST",
+            "/api/v1/tickets",
+            Perm("ticket-submit"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "subject": format!("Matrix ticket {}", f.n), "description": "Opened by the matrix" }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/tickets/{number}",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/tickets/{number}",
+            Perm("ticket-work"),
+            T::Ticket,
+            |_| Body::Json(json!({ "urgency": "high" })),
+        ),
+        c(
+            "GET",
+            "/api/v1/tickets/{number}/comments",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/comments",
+            Perm("ticket-submit"),
+            T::Ticket,
+            |_| Body::Json(json!({ "body": "A reply from the matrix" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/approval",
+            Perm("ticket-approve"),
+            T::PendingTicket,
+            |_| Body::Json(json!({ "decision": "approve" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/rating",
+            Perm("ticket-rate"),
+            T::ResolvedTicket,
+            |_| Body::Json(json!({ "score": 4 })),
+        ),
+        // Pages
         c("GET", "/", Public, T::None, none),
         c("GET", "/sign-in", Public, T::None, none),
         c("POST", "/sign-in", Public, T::None, |_| {
@@ -562,13 +689,21 @@ fn cases() -> Vec<Case> {
 
 /// The specification: which permissions each role carries, and whether it reaches the whole region.
 fn allows(role: &str, perm: &str) -> bool {
-    let read = ["org-read", "directory-read", "user-read"];
+    let read = ["org-read", "directory-read", "user-read", "ticket-read"];
     match role {
-        "hub-admin" => true,
-        "hub-agent" => read.contains(&perm),
+        // Approving a member's spending and rating the service are the member's own acts.
+        "hub-admin" => !["ticket-approve", "ticket-rate"].contains(&perm),
+        "hub-agent" => read.contains(&perm) || ["ticket-submit", "ticket-work"].contains(&perm),
         "hub-auditor" | "member-auditor" => read.contains(&perm) || perm == "audit-read",
-        "member-admin" => perm != "org-manage",
-        "member-staff" => ["org-read", "directory-read"].contains(&perm),
+        "member-admin" => !["org-manage", "ticket-work", "catalog-manage"].contains(&perm),
+        "member-staff" => [
+            "org-read",
+            "directory-read",
+            "ticket-read",
+            "ticket-submit",
+            "ticket-rate",
+        ]
+        .contains(&perm),
         _ => false,
     }
 }
@@ -620,6 +755,87 @@ async fn every_route_is_in_the_matrix() {
     );
 }
 
+impl Fresh {
+    fn service_policy(&self) -> String {
+        POLICY.get().cloned().unwrap_or_default()
+    }
+}
+
+/// The starter catalog's standard policy id, for bodies that need one.
+static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Makes the ticket a case targets, as the system; returns its number.
+async fn target_ticket(
+    app: &TestApp,
+    kind: Target,
+    target: &str,
+    caller: domain::ids::UserId,
+    n: usize,
+) -> i64 {
+    use store::desk::tickets::{self, Changes, NewTicket};
+    let sys = Actor::system("matrix");
+    let org = app.orgs[target];
+    let default_requester = if target == OWN {
+        app.who("member-staff").user_id
+    } else {
+        app.who("other-admin").user_id
+    };
+    let caller_in_org = users::get(&app.db, &Scope::Region, caller)
+        .await
+        .is_ok_and(|u| u.org_id == org);
+    let requester = if kind == Target::ResolvedTicket && caller_in_org {
+        caller
+    } else {
+        default_requester
+    };
+    let pending = kind == Target::PendingTicket;
+    let new = NewTicket {
+        org_id: org,
+        kind: domain::desk::TicketKind::Incident,
+        subject: format!("Target ticket {n}"),
+        description: "Made for the isolation matrix".into(),
+        requester_id: requester,
+        department_id: None,
+        site_id: None,
+        service_id: None,
+        catalog_item_id: pending.then(|| app.desk.items["New laptop"]),
+        form_answers: if pending {
+            [
+                ("model".to_owned(), "Standard".to_owned()),
+                ("for_whom".to_owned(), "Matrix".to_owned()),
+            ]
+            .into()
+        } else {
+            Default::default()
+        },
+        category: String::new(),
+        impact: domain::desk::Impact::Low,
+        urgency: domain::desk::Urgency::Low,
+        source: domain::desk::Source::Api,
+        team_id: None,
+        opened_at: None,
+    };
+    let t = tickets::open(&app.db, &Scope::Region, &sys, new)
+        .await
+        .unwrap();
+    if kind == Target::ResolvedTicket {
+        let view = domain::authz::TicketView {
+            all: Scope::Region,
+            own: Scope::Orgs(Default::default()),
+            user: caller,
+            internal: true,
+        };
+        let c = Changes {
+            status: Some(domain::desk::Status::Resolved),
+            ..Changes::default()
+        };
+        tickets::update(&app.db, &view, &Scope::Region, &sys, t.number, None, &c)
+            .await
+            .unwrap();
+    }
+    t.number
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A distinct date per request, so that closure days never collide.
@@ -651,12 +867,13 @@ async fn fresh_user(
 #[tokio::test]
 async fn every_role_sees_only_what_it_may() {
     let mut app = TestApp::new().await;
+    let _ = POLICY.set(app.desk.standard.to_string());
     let sys = Actor::system("matrix");
     let mut failures = Vec::new();
     for case in cases() {
         for role in ROLES {
             for target in [OWN, OTHER] {
-                if case.target == Target::None && target == OTHER {
+                if case.target.regional() && target == OTHER {
                     continue;
                 }
                 let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -738,6 +955,13 @@ async fn every_role_sees_only_what_it_may() {
                             .id
                             .to_string()
                     }
+                    Target::Service => id = app.desk.services["email"].to_string(),
+                    Target::Item => id = app.desk.items["Map request"].to_string(),
+                    Target::Ticket | Target::ResolvedTicket | Target::PendingTicket => {
+                        id = target_ticket(&app, case.target, target, who.user_id, n)
+                            .await
+                            .to_string();
+                    }
                     Target::None => {}
                 }
                 let path = case
@@ -745,12 +969,14 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{slug}", target)
                     .replace("{id}", &id)
                     .replace("{date}", &id)
-                    .replace("{token}", &token);
+                    .replace("{token}", &token)
+                    .replace("{number}", &id);
                 let fresh = Fresh {
                     n,
                     date: fresh_date(n + 100_000).to_string(),
                     slug: target,
                     email: fresh_email.clone(),
+                    service: app.desk.services["gis"].to_string(),
                 };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");
