@@ -500,3 +500,187 @@ async fn the_queue_is_sorted_by_sla_due_and_pages_by_cursor() {
     assert_eq!(numbers(&page2), [made[0]]);
     assert!(page2.get("next_cursor").is_none());
 }
+
+async fn html(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_portal_and_the_agent_workspace_work_without_javascript() {
+    let app = TestApp::new().await;
+    // Staff browse the catalog and open a request from an item's form.
+    let (status, page) = html(
+        app.page("member-staff", Method::GET, "/catalog")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Email and collaboration") && page.contains("New laptop"));
+    let item = app.desk.items["Map request"].to_string();
+    let (status, page) = html(
+        app.page(
+            "member-staff",
+            Method::GET,
+            &format!("/tickets/new?item={item}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("name=\"form_purpose\""),
+        "the item's questions are on the form"
+    );
+    // A mistake: the page comes back with the error beside the field and the input kept.
+    let res = app
+        .form(
+            "member-staff",
+            "/tickets",
+            &[
+                ("catalog_item_id", &item),
+                ("subject", "Zoning map"),
+                ("description", "For the board"),
+                ("form_copies", "many"),
+                ("impact", "low"),
+                ("urgency", "low"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, page) = html(res).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("error-summary") && page.contains("must be a whole number"));
+    assert!(page.contains("value=\"Zoning map\""), "input kept");
+    let res = app
+        .form(
+            "member-staff",
+            "/tickets",
+            &[
+                ("catalog_item_id", &item),
+                ("subject", "Zoning map"),
+                ("description", "For the board"),
+                ("form_purpose", "Planning board"),
+                ("form_copies", "3"),
+                ("impact", "low"),
+                ("urgency", "low"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let number: i64 = location
+        .trim_start_matches("/tickets/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, page) = html(
+        app.page("member-staff", Method::GET, &location)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Your ticket is open") && page.contains("Planning board"));
+    // The agent finds it unassigned, takes it in bulk, and writes an internal note and a reply.
+    let (_, queue) = html(
+        app.page("hub-agent", Method::GET, "/tickets?assignee=none")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(queue.contains(&format!("#{number}")));
+    let n = number.to_string();
+    let res = app
+        .form(
+            "hub-agent",
+            "/tickets/bulk",
+            &[
+                ("ticket", &n),
+                ("assignee_id", "me"),
+                ("back", "/tickets?assignee=me"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, mine) = html(
+        app.page("hub-agent", Method::GET, "/tickets")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        mine.contains(&format!("#{number}")),
+        "the default desk view is mine"
+    );
+    let path = format!("/tickets/{number}/comments");
+    app.form(
+        "hub-agent",
+        &path,
+        &[
+            ("body", "Checking the parcel layer"),
+            ("visibility", "internal"),
+        ],
+    )
+    .send()
+    .await
+    .unwrap();
+    app.form(
+        "hub-agent",
+        &path,
+        &[
+            ("body", "Your maps are being printed"),
+            ("visibility", "public"),
+        ],
+    )
+    .send()
+    .await
+    .unwrap();
+    let (_, desk_page) = html(
+        app.page("hub-agent", Method::GET, &format!("/tickets/{number}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        desk_page.contains("Checking the parcel layer") && desk_page.contains("Work this ticket")
+    );
+    let (_, staff_page) = html(
+        app.page("member-staff", Method::GET, &format!("/tickets/{number}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(staff_page.contains("Your maps are being printed"));
+    assert!(
+        !staff_page.contains("parcel layer"),
+        "internal notes stay internal"
+    );
+    assert!(!staff_page.contains("Work this ticket"));
+    // An empty reply is refused with the field named.
+    let (status, page) = html(
+        app.form("member-staff", &path, &[("body", "  ")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("error-body"));
+}

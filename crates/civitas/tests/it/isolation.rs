@@ -69,6 +69,8 @@ struct Fresh {
     slug: &'static str,
     email: String,
     service: String,
+    /// The target ticket's number, for forms that name it in the body.
+    ticket: String,
 }
 
 struct Case {
@@ -466,6 +468,71 @@ fn cases() -> Vec<Case> {
             |_| Body::Json(json!({ "score": 4 })),
         ),
         // Pages
+        c("GET", "/tickets", Perm("ticket-read"), T::None, none),
+        c("GET", "/tickets/new", Perm("ticket-submit"), T::None, none),
+        c("POST", "/tickets", Perm("ticket-submit"), T::None, |f| {
+            Body::Form(vec![
+                ("subject".into(), format!("Form ticket {}", f.n)),
+                ("description".into(), "Opened from the matrix".into()),
+                ("kind".into(), "incident".into()),
+                ("impact".into(), "low".into()),
+                ("urgency".into(), "low".into()),
+            ])
+        }),
+        c(
+            "POST",
+            "/tickets/bulk",
+            Perm("ticket-work"),
+            T::Ticket,
+            |f| {
+                Body::Form(vec![
+                    ("ticket".into(), f.ticket.clone()),
+                    ("status".into(), "in_progress".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/tickets/{number}",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/comments",
+            Perm("ticket-submit"),
+            T::Ticket,
+            |_| form(&[("body", "A reply from the matrix form")]),
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/update",
+            Perm("ticket-work"),
+            T::Ticket,
+            |_| {
+                form(&[
+                    ("status", "in_progress"),
+                    ("impact", "low"),
+                    ("urgency", "high"),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/approval",
+            Perm("ticket-approve"),
+            T::PendingTicket,
+            |_| form(&[("decision", "approve")]),
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/rating",
+            Perm("ticket-rate"),
+            T::ResolvedTicket,
+            |_| form(&[("score", "5")]),
+        ),
+        c("GET", "/catalog", SignedIn, T::None, none),
         c("GET", "/", Public, T::None, none),
         c("GET", "/sign-in", Public, T::None, none),
         c("POST", "/sign-in", Public, T::None, |_| {
@@ -977,6 +1044,7 @@ async fn every_role_sees_only_what_it_may() {
                     slug: target,
                     email: fresh_email.clone(),
                     service: app.desk.services["gis"].to_string(),
+                    ticket: id.clone(),
                 };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");

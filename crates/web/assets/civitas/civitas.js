@@ -13,3 +13,22 @@ document.addEventListener("DOMContentLoaded", () => {
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
 });
+// Keyboard shortcuts on a ticket page (only when not typing in a field): r reply, s status, a assignee,
+// g then q back to the queue. They only move focus; nothing is submitted without the person's action.
+(() => {
+  let pendingG = false;
+  document.addEventListener("keydown", (e) => {
+    const t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    const focus = (id) => {
+      const el = document.getElementById(id);
+      if (el) { e.preventDefault(); el.focus(); }
+    };
+    if (pendingG && e.key === "q") { pendingG = false; window.location.href = "/tickets"; return; }
+    pendingG = e.key === "g";
+    if (e.key === "r") focus("field-body");
+    else if (e.key === "s") focus("field-status");
+    else if (e.key === "a") focus("field-assignee_id");
+  });
+})();

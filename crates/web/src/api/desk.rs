@@ -650,6 +650,12 @@ pub async fn parse_ticket(
         None if item.is_some() => Some(TicketKind::ServiceRequest),
         None => Some(TicketKind::Incident),
     };
+    if !desk && matches!(kind, Some(TicketKind::Problem | TicketKind::Change)) {
+        c.push(FieldError::new(
+            "kind",
+            "members open incidents and service requests; the desk opens problems and changes",
+        ));
+    }
     let impact = c.take(Impact::parse(nonempty(&raw.impact).unwrap_or("low")));
     let urgency = c.take(Urgency::parse(nonempty(&raw.urgency).unwrap_or("medium")));
     let service = nonempty(&raw.service_id).and_then(|v| c.take(id_field("service_id", v)));
@@ -820,21 +826,19 @@ pub struct RawChanges {
 
 pub fn parse_changes(raw: &RawChanges) -> Result<Changes, Failure> {
     let mut c = Collector::new();
-    let opt =
-        |c: &mut Collector, field: &str, v: &Option<Option<String>>| -> Option<Option<String>> {
-            let _ = c;
-            let _ = field;
-            v.as_ref().map(|inner| {
-                inner
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            })
-        };
-    let assignee = opt(&mut c, "assignee_id", &raw.assignee_id);
-    let team = opt(&mut c, "team_id", &raw.team_id);
-    let service = opt(&mut c, "service_id", &raw.service_id);
+    // Present-but-empty means "clear", like null.
+    let opt = |v: &Option<Option<String>>| -> Option<Option<String>> {
+        v.as_ref().map(|inner| {
+            inner
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
+    };
+    let assignee = opt(&raw.assignee_id);
+    let team = opt(&raw.team_id);
+    let service = opt(&raw.service_id);
     let ch = Changes {
         status: nonempty(&raw.status).and_then(|v| c.take(Status::parse(v))),
         kind: nonempty(&raw.kind).and_then(|v| c.take(TicketKind::parse(v))),

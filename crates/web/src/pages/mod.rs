@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 mod calendar;
+mod desk;
 mod directory;
 mod orgs;
 mod people;
@@ -26,6 +27,7 @@ pub fn routes(t: Table) -> Table {
     let t = directory::routes(t);
     let t = people::routes(t);
     let t = audit::routes(t);
+    let t = desk::routes(t);
     account::routes(t)
 }
 
@@ -107,6 +109,24 @@ impl Frame {
                 active: section == "orgs",
             });
         }
+        if !p.scope(Permission::TicketRead).is_empty() {
+            nav.push(NavItem {
+                href: "/tickets".into(),
+                label: if p.is_desk() {
+                    "Service desk"
+                } else {
+                    "Tickets"
+                },
+                active: section == "tickets",
+            });
+        }
+        if !p.scope(Permission::TicketSubmit).is_empty() {
+            nav.push(NavItem {
+                href: "/catalog".into(),
+                label: "Request service",
+                active: section == "catalog" || section == "new-ticket",
+            });
+        }
         nav.push(NavItem {
             href: format!("/orgs/{slug}/departments"),
             label: "Departments",
@@ -183,6 +203,12 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "reactivated" => "Reactivated.",
         "disabled" => "The account is disabled.",
         "enabled" => "The account is enabled.",
+        "opened" => "Your ticket is open. Replies come here and by email.",
+        "replied" => "Your reply is added.",
+        "noted" => "Internal note added.",
+        "updated" => "The ticket is updated.",
+        "decided" => "Your decision is recorded.",
+        "rated" => "Thank you for rating this ticket.",
         _ => return None,
     })
 }
