@@ -42,6 +42,8 @@ pub struct Summary {
     pub sign_ins: Vec<SignIn>,
     pub orgs: usize,
     pub users: usize,
+    /// Tickets loaded (0 when only the summary is printed).
+    pub tickets: usize,
 }
 
 struct Place {
@@ -187,7 +189,8 @@ pub fn summary() -> Summary {
     Summary {
         sign_ins,
         orgs: 1 + MEMBERS.len(),
-        users: 3 + MEMBERS.len() * 5,
+        users: 3 + EXTRA_AGENTS.len() + MEMBERS.len() * 5,
+        tickets: 0,
     }
 }
 
@@ -197,8 +200,13 @@ pub fn print_sign_ins(s: &Summary, url: Option<&str>) {
         Some(u) => println!("Civitas is serving the demo region at {u}"),
         None => println!("The demo region is loaded."),
     }
+    let tickets = if s.tickets > 0 {
+        format!(", {} tickets", crate_fmt(s.tickets))
+    } else {
+        String::new()
+    };
     println!(
-        "{} organisations, {} people. Sign in with any of these (password: {DEMO_PASSWORD}):",
+        "{} organisations, {} people{tickets}. Sign in with any of these (password: {DEMO_PASSWORD}):",
         s.orgs, s.users
     );
     for si in &s.sign_ins {
@@ -264,6 +272,25 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
         Role::Auditor,
     )
     .await?;
+    let mut agents = Vec::new();
+    for (local, name) in EXTRA_AGENTS {
+        let u = add(
+            hub.id,
+            format!("{local}@melrose.example.gov"),
+            name.into(),
+            Role::HubAgent,
+        )
+        .await?;
+        agents.push((u.id, u.name));
+    }
+    if let Some(marcus) = users::find_by_email(
+        db,
+        &Email::parse("agent@melrose.example.gov").map_err(|e| anyhow!(e.message))?,
+    )
+    .await?
+    {
+        agents.push((marcus.id, marcus.name));
+    }
     directory::create_department(db, &region, &actor, hub.id, "Information Technology").await?;
     for d in DEPARTMENTS {
         directory::create_department(db, &region, &actor, hub.id, d).await?;
@@ -284,12 +311,14 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     )
     .await?;
     let mut stoneham_director = None;
+    let mut members = Vec::new();
     for (i, name) in MEMBERS.iter().enumerate() {
         let draft = place(&all, name)?;
         let is_city = draft.kind == OrgKind::City;
         let org = orgs::create_member(db, &region, &actor, &draft)
             .await
             .with_context(|| format!("creating {name}"))?;
+        members.push((org.id, org.population.unwrap_or(10_000)));
         for d in DEPARTMENTS {
             directory::create_department(db, &region, &actor, org.id, d).await?;
         }
@@ -358,5 +387,33 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
             users::grant(db, &region, &actor, org.id, director, Role::MemberAdmin).await?;
         }
     }
-    Ok(summary())
+    let starter = store::desk::starter::install(db, &actor)
+        .await
+        .context("installing the service catalog")?;
+    let tickets = crate::demo_desk::load(db, &starter, &members, &agents)
+        .await
+        .context("loading a year of tickets")?;
+    Ok(Summary {
+        tickets,
+        ..summary()
+    })
+}
+
+/// The hub's desk beyond the two sign-in accounts, so that work spreads over a team.
+const EXTRA_AGENTS: [(&str, &str); 3] = [
+    ("tasha.green", "Tasha Green"),
+    ("ravi.menon", "Ravi Menon"),
+    ("colleen.obrien", "Colleen O'Brien"),
+];
+
+fn crate_fmt(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_desk;
 pub mod logging;
 pub mod runner;
 pub mod serve;
