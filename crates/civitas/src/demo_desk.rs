@@ -352,7 +352,7 @@ pub async fn load(
             // How the ticket went: most answered within the target, a few late; resolved after hours to days.
             let late = rng.chance(5);
             // The last two weeks are still being worked: a real backlog for the queues.
-            let recent = days_ago <= 14;
+            let recent = days_ago <= 7;
             let stays_open = recent && rng.chance(45);
             // Faster for higher priorities, as a desk works: (response minutes, resolution hours) ranges.
             let priority = domain::desk::PriorityMatrix::default().priority(impact, urgency);
