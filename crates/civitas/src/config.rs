@@ -25,6 +25,12 @@ pub struct Config {
     pub max_connections: u32,
     /// Run the background job runner in this process.
     pub jobs: bool,
+    /// Outgoing mail server for notifications (`smtp://host:port`, `smtps://user:pass@host`); none: no mail.
+    pub smtp_url: Option<String>,
+    /// The From address of notifications; replies to it come back through `civitas mail ingest`.
+    pub mail_from: String,
+    /// The address people reach Civitas at, for links in mail (default: `http://` + bind).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -38,6 +44,9 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("max_connections", &self.max_connections)
             .field("jobs", &self.jobs)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact))
+            .field("mail_from", &self.mail_from)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -65,6 +74,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_connections: 16,
             jobs: true,
+            smtp_url: None,
+            mail_from: "Civitas Service Desk <servicedesk@localhost>".into(),
+            public_url: None,
         }
     }
 }
@@ -80,6 +92,9 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     max_connections: Option<u32>,
     jobs: Option<bool>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    public_url: Option<String>,
 }
 
 pub const EXAMPLE: &str = r#"# Civitas configuration. Every key is optional; environment variables (CIVITAS_<KEY>) override the file.
@@ -107,6 +122,15 @@ max_connections = 16
 
 # Run background jobs (escalations, notifications, clean-ups) in this process.
 jobs = true
+
+# Outgoing mail for notifications. Leave unset to send no mail.
+# smtp_url = "smtp://127.0.0.1:25"
+
+# The From address of notifications. Point the mail server's delivery for it at `civitas mail ingest`.
+mail_from = "Civitas Service Desk <servicedesk@localhost>"
+
+# The address people reach Civitas at, for links in mail.
+# public_url = "https://it.example.gov"
 "#;
 
 fn env_bool(key: &str, raw: &str) -> anyhow::Result<bool> {
@@ -165,6 +189,15 @@ impl Config {
         if let Some(v) = f.jobs {
             self.jobs = v;
         }
+        if let Some(v) = f.smtp_url {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = f.mail_from {
+            self.mail_from = v;
+        }
+        if let Some(v) = f.public_url {
+            self.public_url = Some(v);
+        }
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
@@ -198,6 +231,15 @@ impl Config {
         if let Some(v) = get("CIVITAS_JOBS") {
             self.jobs = env_bool("CIVITAS_JOBS", &v)?;
         }
+        if let Some(v) = get("CIVITAS_SMTP_URL") {
+            self.smtp_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("CIVITAS_MAIL_FROM") {
+            self.mail_from = v;
+        }
+        if let Some(v) = get("CIVITAS_PUBLIC_URL") {
+            self.public_url = Some(v).filter(|v| !v.is_empty());
+        }
         Ok(())
     }
 
@@ -221,7 +263,32 @@ impl Config {
         if self.region_name.trim().is_empty() {
             bail!("region_name: must not be empty");
         }
+        if let Some(u) = &self.smtp_url
+            && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
+        {
+            bail!("smtp_url: must start with smtp:// or smtps://");
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!(
+                "mail_from: must be an address such as \"Service Desk <desk@town.example.gov>\", not {:?}",
+                self.mail_from
+            );
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            bail!("public_url: must start with http:// or https://");
+        }
         Ok(())
+    }
+
+    /// Where links in mail point.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// The database URL in effect: the configured one, or SQLite in the data directory.

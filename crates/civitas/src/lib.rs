@@ -6,5 +6,6 @@ pub mod config;
 pub mod demo;
 pub mod demo_desk;
 pub mod logging;
+pub mod notify;
 pub mod runner;
 pub mod serve;

@@ -10,11 +10,16 @@ use tokio::sync::watch;
 pub const RECURRING: &[(&str, i64)] = &[
     ("sessions.purge", 60 * 60 * 1000),
     ("idempotency.purge", 60 * 60 * 1000),
+    // SLA warnings, breaches and escalations: every minute.
+    ("desk.sla_sweep", 60 * 1000),
+    // Resolved tickets close once the reopen window has passed.
+    ("desk.autoclose", 60 * 60 * 1000),
 ];
 
 pub struct Runner {
     db: Db,
     worker: String,
+    mailer: Option<crate::notify::Mailer>,
 }
 
 impl Runner {
@@ -22,7 +27,14 @@ impl Runner {
         Self {
             db,
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
+            mailer: None,
         }
+    }
+
+    /// Sends notifications through this mailer (without one they are skipped).
+    pub fn with_mailer(mut self, mailer: Option<crate::notify::Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -74,6 +86,34 @@ impl Runner {
                 tracing::info!(removed = n, "old idempotency keys purged");
                 Ok(())
             }
+            "desk.sla_sweep" => {
+                let sweep = store::desk::tickets::sla_sweep(&self.db, now_ms()).await?;
+                if !sweep.at_risk.is_empty() || !sweep.breached.is_empty() {
+                    tracing::info!(checked = sweep.checked, at_risk = ?sweep.at_risk, breached = ?sweep.breached, escalated = ?sweep.escalated, "SLA sweep");
+                }
+                Ok(())
+            }
+            "desk.sla_recompute" => {
+                let org = job
+                    .payload
+                    .get("org")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse().ok());
+                let n = store::desk::tickets::recompute_open(&self.db, org).await?;
+                tracing::info!(tickets = n, "SLA recomputed after a calendar change");
+                Ok(())
+            }
+            "desk.autoclose" => {
+                let n = store::desk::tickets::autoclose(&self.db, now_ms()).await?;
+                if n > 0 {
+                    tracing::info!(
+                        closed = n,
+                        "resolved tickets closed after the reopen window"
+                    );
+                }
+                Ok(())
+            }
+            "desk.notify" => crate::notify::run(&self.db, self.mailer.as_ref(), &job.payload).await,
             other => anyhow::bail!("no handler for job kind {other:?}"),
         }
     }

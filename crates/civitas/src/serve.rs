@@ -43,10 +43,18 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
     } else {
         println!("Civitas is serving at {url}");
     }
+    let mailer = crate::notify::Mailer::from_config(&config)?;
+    if mailer.is_none() {
+        tracing::info!("no smtp_url configured: mail notifications are off");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let jobs = config
-        .jobs
-        .then(|| tokio::spawn(runner::Runner::new(db.clone()).run_until(stop_rx)));
+    let jobs = config.jobs.then(|| {
+        tokio::spawn(
+            runner::Runner::new(db.clone())
+                .with_mailer(mailer)
+                .run_until(stop_rx),
+        )
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "ticket_watchers",
     "ticket_links",
     "attachments",
+    "notification_optouts",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

@@ -45,6 +45,21 @@ pub async fn enqueue(
     run_at: i64,
     dedupe_key: Option<&str>,
 ) -> Result<bool> {
+    let mut tx = db.write.begin().await?;
+    let queued = enqueue_in(&mut tx, kind, payload, run_at, dedupe_key).await?;
+    tx.commit().await?;
+    Ok(queued)
+}
+
+/// Like [`enqueue`], inside the caller's transaction: the job exists exactly when the change that needs it
+/// is committed.
+pub async fn enqueue_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: i64,
+    dedupe_key: Option<&str>,
+) -> Result<bool> {
     let n = sqlx::query(
         "INSERT INTO jobs (id, kind, dedupe_key, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (dedupe_key) DO NOTHING",
@@ -55,10 +70,27 @@ pub async fn enqueue(
     .bind(payload.to_string())
     .bind(run_at)
     .bind(now_ms())
-    .execute(&db.write)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+/// Queues the recomputation of a member's open tickets' SLA after its calendar changed.
+pub async fn sla_recompute_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: domain::ids::OrgId,
+) -> Result<()> {
+    let now = now_ms();
+    enqueue_in(
+        tx,
+        "desk.sla_recompute",
+        &serde_json::json!({ "org": org.to_string() }),
+        now,
+        Some(&format!("desk.sla_recompute:{org}:{now}")),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Claims the next due job for `worker` with a lease of `lease_ms`, or `None` when nothing is due.

@@ -62,7 +62,9 @@ fn operation(r: &RouteInfo) -> Value {
             if !r.path.ends_with("/deactivate")
                 && !r.path.ends_with("/reactivate")
                 && !r.path.ends_with("/disable")
-                && !r.path.ends_with("/enable") =>
+                && !r.path.ends_with("/enable")
+                && !r.path.ends_with("/approval")
+                && !r.path.ends_with("/rating") =>
         {
             ("201", "Created")
         }
@@ -94,7 +96,7 @@ fn operation(r: &RouteInfo) -> Value {
         "parameters": params,
         "responses": responses,
     });
-    if matches!(r.method, "POST" | "PATCH")
+    if matches!(r.method, "POST" | "PATCH" | "PUT")
         && let Some(input) = input_for(r.path)
     {
         op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{input}") } } } });

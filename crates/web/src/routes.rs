@@ -5,7 +5,7 @@
 use crate::state::AppState;
 use axum::Router;
 use axum::handler::Handler;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 
 /// What the table knows about one route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,7 @@ impl Table {
     method!(post, "POST", post);
     method!(patch, "PATCH", patch);
     method!(delete, "DELETE", delete);
+    method!(put, "PUT", put);
 
     pub fn into_router(self) -> Router<AppState> {
         self.router

@@ -359,6 +359,10 @@ fn cases() -> Vec<Case> {
             none,
         ),
         // Pages
+        c("GET", "/api/v1/me/notifications", SignedIn, T::None, none),
+        c("PUT", "/api/v1/me/notifications", SignedIn, T::None, |_| {
+            Body::Json(json!({ "off": ["sla_at_risk"] }))
+        }),
         // Service desk
         c("GET", "/api/v1/services", SignedIn, T::None, none),
         c(
@@ -533,6 +537,9 @@ fn cases() -> Vec<Case> {
             |_| form(&[("score", "5")]),
         ),
         c("GET", "/catalog", SignedIn, T::None, none),
+        c("POST", "/account/notifications", SignedIn, T::None, |_| {
+            form(&[("on", "opened"), ("on", "resolved")])
+        }),
         c("GET", "/", Public, T::None, none),
         c("GET", "/sign-in", Public, T::None, none),
         c("POST", "/sign-in", Public, T::None, |_| {

@@ -10,5 +10,6 @@ mod cli;
 mod desk;
 mod helpers;
 mod isolation;
+mod mail;
 mod pages;
 mod storage;

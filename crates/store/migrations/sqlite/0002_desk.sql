@@ -15,6 +15,8 @@ CREATE TABLE desk_settings (
     attachment_max_bytes INTEGER NOT NULL,
     -- Used for tickets without a service (and for services whose policy is gone): set with the first policy.
     default_sla_policy_id TEXT,
+    -- A breached ticket moves to this team (functional escalation), when set.
+    escalation_team_id TEXT,
     updated_at INTEGER NOT NULL,
     version INTEGER NOT NULL DEFAULT 1
 );
@@ -109,6 +111,8 @@ CREATE TABLE tickets (
     response_due_at INTEGER,
     resolution_due_at INTEGER,
     sla_due_at INTEGER NOT NULL,
+    -- The next instant the escalation sweep must look at the ticket (at-risk point or breach).
+    sla_check_at INTEGER NOT NULL,
     first_response_at INTEGER,
     resolved_at INTEGER,
     closed_at INTEGER,
@@ -130,6 +134,7 @@ CREATE INDEX tickets_assignee ON tickets (assignee_id, is_open, sla_due_at, numb
 CREATE INDEX tickets_requester ON tickets (requester_id, number);
 CREATE INDEX tickets_org_created ON tickets (org_id, created_at);
 CREATE INDEX tickets_created ON tickets (created_at);
+CREATE INDEX tickets_sla_check ON tickets (is_open, sla_check_at);
 
 CREATE TABLE ticket_events (
     id TEXT PRIMARY KEY,
@@ -175,6 +180,13 @@ CREATE TABLE attachments (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX attachments_ticket ON attachments (ticket_id, created_at);
+
+-- Notifications a person has turned off, by event (everything is on by default).
+CREATE TABLE notification_optouts (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    event TEXT NOT NULL,
+    PRIMARY KEY (user_id, event)
+);
 
 -- Full-text index over subject, description and replies; rowid = ticket number. Derived data: not backed
 -- up, rebuilt on restore.

@@ -54,11 +54,13 @@ pub struct DeskSettings {
     /// A requester's reply within this many days reopens a resolved ticket; after it, the ticket closes.
     pub reopen_days: i64,
     pub attachment_max_bytes: i64,
+    /// A breached ticket moves to this team, when set.
+    pub escalation_team_id: Option<TeamId>,
     pub version: i64,
 }
 
 pub async fn settings(db: &Db) -> Result<DeskSettings> {
-    let r = sqlx::query("SELECT priority_matrix, reopen_days, attachment_max_bytes, version FROM desk_settings WHERE id = 1")
+    let r = sqlx::query("SELECT priority_matrix, reopen_days, attachment_max_bytes, escalation_team_id, version FROM desk_settings WHERE id = 1")
         .fetch_one(&db.read)
         .await?;
     Ok(DeskSettings {
@@ -66,6 +68,7 @@ pub async fn settings(db: &Db) -> Result<DeskSettings> {
             .map_err(corrupt)?,
         reopen_days: r.try_get("reopen_days")?,
         attachment_max_bytes: r.try_get("attachment_max_bytes")?,
+        escalation_team_id: opt_id(&r, "escalation_team_id")?,
         version: r.try_get("version")?,
     })
 }
@@ -81,12 +84,13 @@ pub async fn update_settings(
         return Err(StoreError::Stale);
     }
     let mut tx = db.write.begin().await?;
-    let n = sqlx::query("UPDATE desk_settings SET priority_matrix = $1, reopen_days = $2, attachment_max_bytes = $3, updated_at = $4, version = version + 1 WHERE id = 1 AND version = $5")
+    let n = sqlx::query("UPDATE desk_settings SET priority_matrix = $1, reopen_days = $2, attachment_max_bytes = $3, updated_at = $4, escalation_team_id = $6, version = version + 1 WHERE id = 1 AND version = $5")
         .bind(serde_json::to_string(&new.priority_matrix).map_err(corrupt)?)
         .bind(new.reopen_days)
         .bind(new.attachment_max_bytes)
         .bind(now_ms())
         .bind(before.version)
+        .bind(new.escalation_team_id.map(|t| t.to_string()))
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -97,6 +97,10 @@ pub struct Sla {
     pub response_breached: bool,
     pub resolution_breached: bool,
     pub at_risk: bool,
+    /// When the escalation sweep must look at this ticket again: the next instant it becomes at risk or
+    /// breaches (`None` when nothing more can happen without a change to the ticket).
+    #[serde(skip)]
+    pub check_at: Option<i64>,
 }
 
 fn opt_id<T: std::str::FromStr>(r: &AnyRow, col: &str) -> Result<Option<T>> {
@@ -152,6 +156,7 @@ pub(crate) fn ticket(r: &AnyRow) -> Result<Ticket> {
             response_breached: r.try_get::<i64, _>("response_breached")? != 0,
             resolution_breached: r.try_get::<i64, _>("resolution_breached")? != 0,
             at_risk: r.try_get::<i64, _>("at_risk")? != 0,
+            check_at: Some(r.try_get::<i64, _>("sla_check_at")?).filter(|c| *c != NO_DUE),
         },
         first_response_at: r.try_get("first_response_at")?,
         resolved_at: r.try_get("resolved_at")?,
@@ -234,6 +239,27 @@ pub fn refresh_sla(t: &mut Ticket, cal: &BusinessCalendar, now: i64) {
     } else {
         sla.resolution_due_at
     };
+    // The next instant the sweep has work: a clock crossing 75% of its target, or passing it.
+    sla.check_at = None;
+    if open && !s.paused {
+        let risk = |target: i64| (target * domain::desk::sla::AT_RISK_PERCENT + 99) / 100;
+        let mut next: Vec<i64> = Vec::new();
+        let mut consider = |target: i64, standing: &domain::desk::SlaStanding| {
+            if !standing.breached() {
+                if !standing.at_risk() {
+                    let at = sla.clock.standing(cal, start, risk(target), now_ts).due;
+                    next.extend(at.map(|a| a.as_millisecond()));
+                }
+                // One second past the due instant is the first moment the target is exceeded.
+                next.extend(standing.due.map(|d| d.as_millisecond() + 1000));
+            }
+        };
+        if response_end.is_none() {
+            consider(sla.response_target_s, &r);
+        }
+        consider(sla.resolution_target_s, &s);
+        sla.check_at = next.into_iter().filter(|c| *c > now).min();
+    }
 }
 
 /// Response and resolution targets (seconds) and coverage for a service (or the region's default policy).
@@ -410,6 +436,7 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
             response_breached: false,
             resolution_breached: false,
             at_risk: false,
+            check_at: None,
         },
         first_response_at: None,
         resolved_at: None,
@@ -447,6 +474,24 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
     )
     .await?;
     search::index_new(&mut tx, db.backend(), t.number, &t.subject, &t.description).await?;
+    super::notify::queue(
+        &mut tx,
+        super::notify::Event::Opened,
+        t.number,
+        None,
+        "open",
+    )
+    .await?;
+    if t.approval == Approval::Pending {
+        super::notify::queue(
+            &mut tx,
+            super::notify::Event::ApprovalNeeded,
+            t.number,
+            actor.user_id,
+            "approval",
+        )
+        .await?;
+    }
     log(
         &mut tx,
         actor,
@@ -476,8 +521,8 @@ async fn insert(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
          service_id, catalog_item_id, form_answers, category, impact, urgency, priority, status, is_open, team_id, \
          assignee_id, source, approval, cost_cents, coverage, response_target_s, resolution_target_s, sla_clock, \
          response_due_at, resolution_due_at, sla_due_at, response_breached, resolution_breached, at_risk, \
-         created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, 1, $18, NULL, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $32, 1)",
+         created_at, updated_at, version, sla_check_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, 1, $18, NULL, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $32, 1, $33)",
     )
     .bind(t.id.to_string())
     .bind(t.number)
@@ -511,6 +556,7 @@ async fn insert(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
     .bind(i64::from(t.sla.resolution_breached))
     .bind(i64::from(t.sla.at_risk))
     .bind(t.created_at)
+    .bind(t.sla.check_at.unwrap_or(NO_DUE))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -525,7 +571,7 @@ async fn save(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
          resolution_due_at = $17, sla_due_at = $18, response_breached = $19, resolution_breached = $20, \
          at_risk = $21, first_response_at = $22, resolved_at = $23, closed_at = $24, merged_into_id = $25, \
          csat_score = $26, csat_comment = $27, reopen_count = $28, public_replies = $29, updated_at = $30, \
-         version = $31 WHERE id = $32 AND version = $33",
+         version = $31, sla_check_at = $34 WHERE id = $32 AND version = $33",
     )
     .bind(t.kind.as_str())
     .bind(&t.category)
@@ -560,6 +606,7 @@ async fn save(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()> {
     .bind(t.version)
     .bind(t.id.to_string())
     .bind(t.version - 1)
+    .bind(t.sla.check_at.unwrap_or(NO_DUE))
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -1025,7 +1072,7 @@ pub async fn update(
     let mut tx = db.write.begin().await?;
     save(&mut tx, &t).await?;
     let data = serde_json::Value::Object(diff);
-    event(
+    let change = event(
         &mut tx,
         &t,
         actor,
@@ -1036,6 +1083,16 @@ pub async fn update(
         Some(data),
     )
     .await?;
+    if t.status == Status::Resolved && before.status != Status::Resolved {
+        super::notify::queue(
+            &mut tx,
+            super::notify::Event::Resolved,
+            t.number,
+            actor.user_id,
+            &change.to_string(),
+        )
+        .await?;
+    }
     log(
         &mut tx,
         actor,
@@ -1126,6 +1183,11 @@ pub async fn comment(
     let id = event(&mut tx, &t, actor, now, kind, public, Some(body), data).await?;
     if public {
         search::index_reply(&mut tx, db.backend(), t.number, body).await?;
+        let e = match author {
+            Author::Desk => super::notify::Event::DeskReply,
+            Author::Member => super::notify::Event::MemberReply,
+        };
+        super::notify::queue(&mut tx, e, t.number, actor.user_id, &id.to_string()).await?;
     }
     tx.commit().await?;
     Ok((t, id))
@@ -1276,7 +1338,7 @@ pub async fn recompute_open(db: &Db, org: Option<OrgId>) -> Result<u64> {
             let old = t.sla.clone();
             refresh_sla(&mut t, cal, now);
             if t.sla != old {
-                sqlx::query("UPDATE tickets SET response_due_at = $1, resolution_due_at = $2, sla_due_at = $3, response_breached = $4, resolution_breached = $5, at_risk = $6 WHERE id = $7")
+                sqlx::query("UPDATE tickets SET response_due_at = $1, resolution_due_at = $2, sla_due_at = $3, response_breached = $4, resolution_breached = $5, at_risk = $6, sla_check_at = $8 WHERE id = $7")
                     .bind(t.sla.response_due_at)
                     .bind(t.sla.resolution_due_at)
                     .bind(t.sla.next_due_at.unwrap_or(NO_DUE))
@@ -1284,6 +1346,7 @@ pub async fn recompute_open(db: &Db, org: Option<OrgId>) -> Result<u64> {
                     .bind(i64::from(t.sla.resolution_breached))
                     .bind(i64::from(t.sla.at_risk))
                     .bind(t.id.to_string())
+                    .bind(t.sla.check_at.unwrap_or(NO_DUE))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -1483,6 +1546,7 @@ pub async fn import(db: &Db, actor: &Actor, batch: Vec<Imported>) -> Result<Vec<
                 response_breached: false,
                 resolution_breached: false,
                 at_risk: false,
+                check_at: None,
             },
             first_response_at: imp.first_response.as_ref().map(|r| r.0),
             resolved_at: imp.resolved.as_ref().map(|r| r.0),
@@ -1629,4 +1693,193 @@ pub async fn import(db: &Db, actor: &Actor, batch: Vec<Imported>) -> Result<Vec<
     .await?;
     tx.commit().await?;
     Ok(numbers)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SLA escalation
+
+/// What one sweep found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Sweep {
+    pub checked: usize,
+    /// Tickets that crossed 75% of a target.
+    pub at_risk: Vec<i64>,
+    /// Tickets that passed a target.
+    pub breached: Vec<i64>,
+    /// Breached tickets moved to the escalation team.
+    pub escalated: Vec<i64>,
+}
+
+/// Looks at every open ticket whose next SLA instant has come (`sla_check_at <= now`): records at-risk
+/// warnings and breaches in its history (internal), moves breached tickets to the escalation team when one
+/// is set, and returns what happened so that the caller can notify. Safe to run on several servers: each
+/// change is a compare-and-set on the row.
+pub async fn sla_sweep(db: &Db, now: i64) -> Result<Sweep> {
+    let settings = catalog::settings(db).await?;
+    let mut out = Sweep::default();
+    let mut cals: BTreeMap<(OrgId, &'static str), BusinessCalendar> = BTreeMap::new();
+    let system = Actor::system("sla");
+    loop {
+        let mut q =
+            Sql::new("SELECT t.* FROM tickets t WHERE t.is_open = 1 AND t.sla_check_at <= ");
+        q.bind(now)
+            .push(" ORDER BY t.sla_check_at, t.number LIMIT 500");
+        let batch = q
+            .fetch_all(&db.read)
+            .await?
+            .iter()
+            .map(ticket)
+            .collect::<Result<Vec<_>>>()?;
+        if batch.is_empty() {
+            break;
+        }
+        let mut tx = db.write.begin().await?;
+        for mut t in batch {
+            out.checked += 1;
+            let cal = match cals.entry((t.org_id, t.sla.coverage.as_str())) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(calendar(db, t.org_id, t.sla.coverage).await?)
+                }
+            };
+            let before = t.sla.clone();
+            let old_check = before.check_at.unwrap_or(NO_DUE);
+            refresh_sla(&mut t, cal, now);
+            // Never leave a row due again at the same instant (no busy loop).
+            if t.sla.check_at.is_some_and(|c| c <= now) {
+                t.sla.check_at = None;
+            }
+            let newly_risk = t.sla.at_risk && !before.at_risk;
+            let newly_breach = (t.sla.response_breached && !before.response_breached)
+                || (t.sla.resolution_breached && !before.resolution_breached);
+            let escalate = newly_breach
+                && settings.escalation_team_id.is_some()
+                && t.team_id != settings.escalation_team_id;
+            let n = sqlx::query("UPDATE tickets SET response_due_at = $1, resolution_due_at = $2, sla_due_at = $3, response_breached = $4, resolution_breached = $5, at_risk = $6, sla_check_at = $7, team_id = $8 WHERE id = $9 AND sla_check_at = $10 AND version = $11")
+                .bind(t.sla.response_due_at)
+                .bind(t.sla.resolution_due_at)
+                .bind(t.sla.next_due_at.unwrap_or(NO_DUE))
+                .bind(i64::from(t.sla.response_breached))
+                .bind(i64::from(t.sla.resolution_breached))
+                .bind(i64::from(t.sla.at_risk))
+                .bind(t.sla.check_at.unwrap_or(NO_DUE))
+                .bind(if escalate { settings.escalation_team_id } else { t.team_id }.map(|x| x.to_string()))
+                .bind(t.id.to_string())
+                .bind(old_check)
+                .bind(t.version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                continue; // Changed meanwhile (by a person or another server): the next sweep sees it.
+            }
+            if newly_breach {
+                let which = if t.sla.response_breached && !before.response_breached {
+                    "response"
+                } else {
+                    "resolution"
+                };
+                let mut data = serde_json::json!({ "sla": [if before.at_risk { "at_risk" } else { "on_track" }, format!("{which}_breached")] });
+                if escalate {
+                    data["team_id"] = serde_json::json!([t.team_id, settings.escalation_team_id]);
+                    out.escalated.push(t.number);
+                }
+                let id = event(
+                    &mut tx,
+                    &t,
+                    &system,
+                    now,
+                    EventKind::Change,
+                    false,
+                    None,
+                    Some(data),
+                )
+                .await?;
+                super::notify::queue(
+                    &mut tx,
+                    super::notify::Event::SlaBreached,
+                    t.number,
+                    None,
+                    &id.to_string(),
+                )
+                .await?;
+                out.breached.push(t.number);
+            } else if newly_risk {
+                let id = event(
+                    &mut tx,
+                    &t,
+                    &system,
+                    now,
+                    EventKind::Change,
+                    false,
+                    None,
+                    Some(serde_json::json!({ "sla": ["on_track", "at_risk"] })),
+                )
+                .await?;
+                super::notify::queue(
+                    &mut tx,
+                    super::notify::Event::SlaAtRisk,
+                    t.number,
+                    None,
+                    &id.to_string(),
+                )
+                .await?;
+                out.at_risk.push(t.number);
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(out)
+}
+
+/// Closes resolved tickets whose reopen window (`reopen_days` of the desk settings) has passed; returns
+/// how many.
+pub async fn autoclose(db: &Db, now: i64) -> Result<u64> {
+    let settings = catalog::settings(db).await?;
+    let cutoff = now - settings.reopen_days * 86_400_000;
+    let system = Actor::system("autoclose");
+    let mut closed = 0;
+    loop {
+        let rows = sqlx::query("SELECT t.* FROM tickets t WHERE t.status = 'resolved' AND t.resolved_at < $1 ORDER BY t.resolved_at LIMIT 500")
+            .bind(cutoff)
+            .fetch_all(&db.read)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut tx = db.write.begin().await?;
+        let mut progressed = false;
+        for r in &rows {
+            let mut t = ticket(r)?;
+            set_status(&mut t, Status::Closed, now);
+            t.sla.check_at = None;
+            t.updated_at = now;
+            t.version += 1;
+            match save(&mut tx, &t).await {
+                Ok(()) => {
+                    progressed = true;
+                    closed += 1;
+                    let data = serde_json::json!({ "status": ["resolved", "closed"] });
+                    event(
+                        &mut tx,
+                        &t,
+                        &system,
+                        now,
+                        EventKind::Change,
+                        true,
+                        None,
+                        Some(data),
+                    )
+                    .await?;
+                }
+                Err(StoreError::Stale) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        if !progressed {
+            break;
+        }
+    }
+    Ok(closed)
 }

@@ -63,6 +63,7 @@ pub async fn add(db: &Db, scope: &Scope, actor: &Actor, org: OrgId, c: &Closure)
         },
     )
     .await?;
+    crate::jobs::sla_recompute_in(&mut tx, org).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -99,6 +100,7 @@ pub async fn remove(
         },
     )
     .await?;
+    crate::jobs::sla_recompute_in(&mut tx, org).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -347,6 +347,17 @@ pub async fn update(
         ..before.clone()
     };
     write_back(&mut tx, actor, &before, &after, "org.update").await?;
+    if (
+        &before.time_zone,
+        &before.business_hours,
+        &before.holiday_rules,
+    ) != (
+        &after.time_zone,
+        &after.business_hours,
+        &after.holiday_rules,
+    ) {
+        crate::jobs::sla_recompute_in(&mut tx, after.id).await?;
+    }
     tx.commit().await?;
     Ok(after)
 }

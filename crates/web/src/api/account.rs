@@ -40,6 +40,85 @@ pub fn routes(t: Table) -> Table {
         "signed-in",
         revoke_token,
     )
+    .get(
+        "/api/v1/me/notifications",
+        "Which mail notifications you get",
+        "signed-in",
+        notifications,
+    )
+    .put(
+        "/api/v1/me/notifications",
+        "Choose which mail notifications you get (list the ones to turn off)",
+        "signed-in",
+        set_notifications,
+    )
+}
+
+#[derive(Serialize)]
+pub struct NotificationChoice {
+    pub event: &'static str,
+    pub label: &'static str,
+    pub on: bool,
+}
+
+/// Every notification event with whether this person gets it.
+pub async fn notification_choices(
+    s: &AppState,
+    p: &Principal,
+) -> Result<Vec<NotificationChoice>, Failure> {
+    let off = store::desk::notify::optouts(&s.db, p.user.id).await?;
+    Ok(store::desk::notify::Event::ALL
+        .into_iter()
+        .map(|e| NotificationChoice {
+            event: e.as_str(),
+            label: e.label(),
+            on: !off.contains(&e),
+        })
+        .collect())
+}
+
+async fn notifications(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// Events to turn off; every other one is on.
+    pub off: Vec<String>,
+}
+
+/// Saves a person's notification choices; unknown event names are a field error.
+pub async fn save_notifications(
+    s: &AppState,
+    p: &Principal,
+    off: &[String],
+) -> Result<(), Failure> {
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for (i, name) in off.iter().enumerate() {
+        match store::desk::notify::Event::parse(name.trim()) {
+            Some(e) => events.push(e),
+            None => errors.push(domain::FieldError::new(
+                format!("off[{i}]"),
+                format!("{name:?} is not a notification event"),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    store::desk::notify::set_optouts(&s.db, &p.actor(), p.user.id, &events).await?;
+    Ok(())
+}
+
+async fn set_notifications(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawNotifications>,
+) -> ApiResult<Response> {
+    save_notifications(&s, &p, &raw.off).await?;
+    Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
 }
 
 #[derive(Serialize)]

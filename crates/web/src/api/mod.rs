@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use store::page::Page;
 
-pub use account::{RawToken, new_token};
+pub use account::{
+    NotificationChoice, RawToken, new_token, notification_choices, save_notifications,
+};
 pub use audit::AuditQuery;
 pub use directory::parse_path_id;
 pub use orgs::{apply_edit as apply_org_edit, set_org_active};

@@ -18,6 +18,12 @@ use store::tenancy::users::{self, GrantRow};
 pub fn routes(t: Table) -> Table {
     t.get("/account", "Your account", "signed-in", account)
         .post(
+            "/account/notifications",
+            "Choose your mail notifications",
+            "signed-in",
+            save_notifications,
+        )
+        .post(
             "/account/password",
             "Change your password",
             "signed-in",
@@ -53,6 +59,7 @@ struct AccountPage {
     email: String,
     grants: Vec<GrantRow>,
     form: FormState,
+    notifications: Vec<crate::api::NotificationChoice>,
 }
 
 async fn account_page(
@@ -63,6 +70,7 @@ async fn account_page(
     status: StatusCode,
 ) -> PageResult<Response> {
     let grants = users::grants_of(&s.db, p.user.id).await?;
+    let notifications = crate::api::notification_choices(s, p).await?;
     let f = Frame::new(s, p, "Your account", "account")
         .await?
         .notice(notice);
@@ -74,6 +82,7 @@ async fn account_page(
             email: p.user.email.clone(),
             grants,
             form,
+            notifications,
         },
     ))
 }
@@ -91,6 +100,27 @@ async fn account(
         StatusCode::OK,
     )
     .await
+}
+
+/// The form lists every event as a checkbox; the unchecked ones are turned off.
+async fn save_notifications(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<Vec<(String, String)>>,
+) -> PageResult<Response> {
+    let on: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "on")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let off: Vec<String> = store::desk::notify::Event::ALL
+        .into_iter()
+        .map(|e| e.as_str())
+        .filter(|e| !on.contains(e))
+        .map(str::to_owned)
+        .collect();
+    crate::api::save_notifications(&s, &p, &off).await?;
+    Ok(axum::response::Redirect::to("/account?notice=saved#notifications").into_response())
 }
 
 async fn change_password(

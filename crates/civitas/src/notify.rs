@@ -1,0 +1,233 @@
+//! Mail notifications: renders the `desk.notify` jobs the store queues (one per event) into plain-text mail
+//! and sends it over SMTP. Without an SMTP server configured, notifications are skipped (and logged).
+//!
+//! Every message carries `[#number]` in its subject and a `References` header naming the ticket's thread,
+//! so replies find their ticket through `civitas mail ingest`; and `Auto-Submitted: auto-generated`
+//! (RFC 3834), so well-behaved auto-responders do not answer and loops cannot start.
+
+use crate::config::Config;
+use anyhow::Context;
+use askama::Template;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use store::Db;
+use store::desk::notify::{self, Event};
+
+/// An SMTP connection pool and the addresses mail is written with.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    public_url: String,
+    region: String,
+}
+
+impl Mailer {
+    /// `None` when no SMTP server is configured.
+    pub fn from_config(c: &Config) -> anyhow::Result<Option<Self>> {
+        let Some(url) = &c.smtp_url else {
+            return Ok(None);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .context("smtp_url")?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        Ok(Some(Self {
+            transport,
+            from: c.mail_from.parse().context("mail_from")?,
+            public_url: c.public_url(),
+            region: c.region_name.clone(),
+        }))
+    }
+
+    fn domain(&self) -> &str {
+        self.from.email.domain()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.txt")]
+struct Notice<'a> {
+    name: &'a str,
+    lead: String,
+    number: i64,
+    subject: &'a str,
+    org: String,
+    status: &'static str,
+    priority: &'static str,
+    due: String,
+    body: String,
+    action: &'static str,
+    link: String,
+    account_link: String,
+    region: &'a str,
+}
+
+/// The thread id of a ticket's mail: every notification `References` it, and the mail gateway reads the
+/// ticket number back out of it.
+pub fn thread_id(number: i64, domain: &str) -> String {
+    format!("<civitas.ticket.{number}@{domain}>")
+}
+
+/// Runs one `desk.notify` job: who gets what, then one message each.
+pub async fn run(
+    db: &Db,
+    mailer: Option<&Mailer>,
+    payload: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let number = payload
+        .get("number")
+        .and_then(serde_json::Value::as_i64)
+        .context("payload.number")?;
+    let event = payload
+        .get("event")
+        .and_then(|v| v.as_str())
+        .and_then(Event::parse)
+        .context("payload.event")?;
+    let actor = payload
+        .get("actor")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok());
+    let Some(m) = mailer else {
+        tracing::debug!(
+            number,
+            event = event.as_str(),
+            "no smtp_url configured: notification not sent"
+        );
+        return Ok(());
+    };
+    let (t, people) = notify::recipients(db, number, event, actor).await?;
+    if people.is_empty() {
+        return Ok(());
+    }
+    // The newest public text of the ticket, for replies and resolutions.
+    let body = match event {
+        Event::DeskReply | Event::MemberReply | Event::Resolved => {
+            let view = domain::authz::TicketView {
+                all: store::Scope::Region,
+                own: store::Scope::Orgs(Default::default()),
+                user: domain::ids::UserId::new(),
+                internal: false,
+            };
+            store::desk::tickets::history(db, &view, number)
+                .await?
+                .into_iter()
+                .rev()
+                .find_map(|e| {
+                    e.body
+                        .filter(|_| e.kind == store::desk::tickets::EventKind::Reply)
+                })
+                .unwrap_or_default()
+        }
+        Event::Opened | Event::ApprovalNeeded => t.description.clone(),
+        Event::SlaAtRisk | Event::SlaBreached => String::new(),
+    };
+    let org = store::desk::tickets::org_labels(db, &[t.org_id])
+        .await?
+        .remove(&t.org_id);
+    let tz = org
+        .as_ref()
+        .map_or("America/New_York", |o| o.time_zone.as_str())
+        .to_owned();
+    let due = t
+        .sla
+        .next_due_at
+        .map(|d| format!("due {}", web::pages::local_time(d, &tz)))
+        .unwrap_or_default();
+    let (prefix, lead, action): (&str, String, &'static str) = match event {
+        Event::Opened => (
+            "",
+            "We have received your ticket. The service desk will reply by the time shown below."
+                .into(),
+            "Follow it here:",
+        ),
+        Event::DeskReply => (
+            "",
+            "The service desk replied to your ticket:".into(),
+            "Reply to this message, or open the ticket:",
+        ),
+        Event::MemberReply => ("", "The requester replied:".into(), "Open the ticket:"),
+        Event::Resolved => (
+            "Resolved: ",
+            "Your ticket is resolved. If it is not, reply within a few days and it reopens.".into(),
+            "Tell us how we did (1–5):",
+        ),
+        Event::ApprovalNeeded => (
+            "Approval needed: ",
+            format!(
+                "A request from your organisation costs {} and waits for your approval before work starts.",
+                money(t.cost_cents)
+            ),
+            "Approve or reject it here:",
+        ),
+        Event::SlaAtRisk => (
+            "At risk: ",
+            "This ticket has used 75% of its SLA target.".into(),
+            "Open the ticket:",
+        ),
+        Event::SlaBreached => (
+            "Breached: ",
+            "This ticket has missed its SLA target.".into(),
+            "Open the ticket:",
+        ),
+    };
+    let link = format!("{}/tickets/{number}", m.public_url);
+    for p in people {
+        let text = Notice {
+            name: &p.name,
+            lead: lead.clone(),
+            number,
+            subject: &t.subject,
+            org: org.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+            status: t.status.label(),
+            priority: t.priority.label(),
+            due: due.clone(),
+            body: body.clone(),
+            action,
+            link: link.clone(),
+            account_link: format!("{}/account", m.public_url),
+            region: &m.region,
+        }
+        .render()?;
+        let to: Mailbox =
+            match format!("{} <{}>", p.name.replace(['<', '>', '"'], ""), p.email).parse() {
+                Ok(mb) => mb,
+                Err(e) => {
+                    tracing::warn!(email = %p.email, error = %e, "skipping an unusable address");
+                    continue;
+                }
+            };
+        let thread = thread_id(number, m.domain());
+        let msg = Message::builder()
+            .from(m.from.clone())
+            .to(to)
+            .subject(format!("{prefix}[#{number}] {}", t.subject))
+            .message_id(Some(format!(
+                "<civitas.ticket.{number}.{}@{}>",
+                uuid::Uuid::now_v7().simple(),
+                m.domain()
+            )))
+            .in_reply_to(thread.clone())
+            .references(thread)
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".into(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+                "All".into(),
+            ))
+            .header(ContentType::TEXT_PLAIN)
+            .body(text)?;
+        m.transport
+            .send(msg)
+            .await
+            .with_context(|| format!("sending to {}", p.email))?;
+    }
+    Ok(())
+}
+
+fn money(cents: i64) -> String {
+    format!("${}.{:02}", web::pages::fmt_int(cents / 100), cents % 100)
+}
