@@ -684,3 +684,112 @@ async fn the_portal_and_the_agent_workspace_work_without_javascript() {
     assert_eq!(status, 422);
     assert!(page.contains("error-body"));
 }
+
+fn ny(y: i16, m: i8, d: i8, h: i8, min: i8) -> i64 {
+    jiff::tz::TimeZone::get("America/New_York")
+        .unwrap()
+        .to_timestamp(jiff::civil::date(y, m, d).at(h, min, 0, 0))
+        .unwrap()
+        .as_millisecond()
+}
+
+#[tokio::test]
+async fn the_sweep_warns_at_75_percent_records_breaches_and_escalates() {
+    use store::desk::tickets;
+    let app = TestApp::new().await;
+    let sys = store::audit::Actor::system("test");
+    // Breached tickets go to the Security team in this region.
+    let mut settings = store::desk::catalog::settings(&app.db).await.unwrap();
+    settings.escalation_team_id = Some(app.desk.teams["Security"]);
+    store::desk::catalog::update_settings(&app.db, &sys, None, &settings).await.unwrap();
+    // A P1 opened Monday 16 November 2026 at 9:00 in North Reading: 30 minutes to respond.
+    let opened = ny(2026, 11, 16, 9, 0);
+    let new = tickets::NewTicket {
+        org_id: app.orgs[OWN],
+        kind: domain::desk::TicketKind::Incident,
+        subject: "Email down for the whole town hall".into(),
+        description: "Nobody can send or receive.".into(),
+        requester_id: app.who("member-staff").user_id,
+        department_id: None,
+        site_id: None,
+        service_id: Some(app.desk.services["email"]),
+        catalog_item_id: None,
+        form_answers: Default::default(),
+        category: String::new(),
+        impact: domain::desk::Impact::High,
+        urgency: domain::desk::Urgency::High,
+        source: domain::desk::Source::Phone,
+        team_id: None,
+        opened_at: Some(opened),
+    };
+    let t = tickets::open(&app.db, &store::Scope::Region, &sys, new).await.unwrap();
+    assert_eq!(t.sla.response_due_at, Some(ny(2026, 11, 16, 9, 30)));
+    // 9:20 is 67%: nothing yet. 9:23 is 77%: at risk. 9:31: the response is late.
+    assert_eq!(tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 20)).await.unwrap().checked, 0);
+    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 23)).await.unwrap();
+    assert_eq!(s.at_risk, [t.number]);
+    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 31)).await.unwrap();
+    assert_eq!((s.breached.as_slice(), s.escalated.as_slice()), ([t.number].as_slice(), [t.number].as_slice()));
+    // Once recorded, a breach is not recorded again.
+    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 45)).await.unwrap();
+    assert!(s.breached.is_empty() && s.at_risk.is_empty());
+    let (_, body) = get(&app, "hub-agent", &format!("/api/v1/tickets/{}", t.number)).await;
+    assert_eq!(body["sla"]["response_breached"], true);
+    assert_eq!(body["team_id"], app.desk.teams["Security"].to_string());
+    let (_, history) = get(&app, "hub-agent", &format!("/api/v1/tickets/{}/comments", t.number)).await;
+    assert!(history.to_string().contains("response_breached"));
+    // The requester's view does not show the desk's internal SLA entries.
+    let (_, theirs) = get(&app, "member-staff", &format!("/api/v1/tickets/{}/comments", t.number)).await;
+    assert!(!theirs.to_string().contains("response_breached"));
+    // The assignee-less breach notifies the desk: jobs are queued for the mailer.
+    let queued = store::jobs::list(&app.db, Some("queued"), 100).await.unwrap();
+    assert!(queued.iter().any(|j| j.kind == "desk.notify" && j.payload["event"] == "sla_breached"));
+}
+
+#[tokio::test]
+async fn a_calendar_change_recomputes_open_tickets() {
+    use store::desk::tickets;
+    let app = TestApp::new().await;
+    let sys = store::audit::Actor::system("test");
+    // A P4 opened Friday 20 November 2026 at 16:00: 9 business hours to respond → Monday 16:00.
+    let new = tickets::NewTicket {
+        org_id: app.orgs[OWN],
+        kind: domain::desk::TicketKind::Incident,
+        subject: "Toner low".into(),
+        description: "Front desk printer".into(),
+        requester_id: app.who("member-staff").user_id,
+        department_id: None,
+        site_id: None,
+        service_id: Some(app.desk.services["devices"]),
+        catalog_item_id: None,
+        form_answers: Default::default(),
+        category: String::new(),
+        impact: domain::desk::Impact::Low,
+        urgency: domain::desk::Urgency::Low,
+        source: domain::desk::Source::Portal,
+        team_id: None,
+        opened_at: Some(ny(2026, 11, 20, 16, 0)),
+    };
+    let t = tickets::open(&app.db, &store::Scope::Region, &sys, new).await.unwrap();
+    assert_eq!(t.sla.response_due_at, Some(ny(2026, 11, 23, 16, 0)));
+    // The town closes on Monday 23 November: the deadline moves to Tuesday, through the job queue.
+    let res = app
+        .api("member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/closures"))
+        .json(&json!({ "date": "2026-11-23", "name": "Water main break" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let job = store::jobs::list(&app.db, Some("queued"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == "desk.sla_recompute")
+        .expect("a recompute job is queued with the change");
+    assert_eq!(job.payload["org"], app.orgs[OWN].to_string());
+    let runner = civitas::runner::Runner::new(app.db.clone());
+    crate::mail::drain(&runner).await;
+    let (_, body) = get(&app, "hub-agent", &format!("/api/v1/tickets/{}", t.number)).await;
+    let due = jiff::Timestamp::from_millisecond(ny(2026, 11, 24, 16, 0)).unwrap().to_string();
+    assert_eq!(body["sla"]["response_due_at"], due);
+}
