@@ -414,6 +414,23 @@ pub async fn load(
             .flatten()
             .max()
             .unwrap_or(opened_ms);
+            let time = match &resolved {
+                Some((at, _)) => {
+                    let minutes = i64::try_from(10 + 5 * rng.below(24)).unwrap_or(30);
+                    let activity = *rng.pick(&[
+                        domain::desk::Activity::Remote,
+                        domain::desk::Activity::Remote,
+                        domain::desk::Activity::Support,
+                        domain::desk::Activity::Onsite,
+                    ]);
+                    let mut v = vec![(*at, minutes, activity, !rng.chance(10))];
+                    if activity == domain::desk::Activity::Onsite {
+                        v.push((*at, 20, domain::desk::Activity::Travel, true));
+                    }
+                    v
+                }
+                None => Vec::new(),
+            };
             batch.push(Imported {
                 ticket: NewTicket {
                     org_id: org,
@@ -446,6 +463,7 @@ pub async fn load(
                 resolved,
                 closed_at,
                 csat,
+                time,
                 now: if closed_at.is_some() { last } else { now_ms },
             });
             if batch.len() >= 500 {

@@ -118,10 +118,14 @@ pub enum Permission {
     TicketRate,
     /// Edit the service catalog, SLA policies and the desk's settings.
     CatalogManage,
+    /// Log one's own time on tickets, run a timer.
+    TimeLog,
+    /// See time logged on an organisation's tickets (members see what they will be billed for).
+    TimeRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -136,6 +140,8 @@ impl Permission {
         Self::TicketApprove,
         Self::TicketRate,
         Self::CatalogManage,
+        Self::TimeLog,
+        Self::TimeRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +160,8 @@ impl Permission {
             Self::TicketApprove => "ticket-approve",
             Self::TicketRate => "ticket-rate",
             Self::CatalogManage => "catalog-manage",
+            Self::TimeLog => "time-log",
+            Self::TimeRead => "time-read",
         }
     }
 }
@@ -172,12 +180,22 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TicketRead
                 | P::TicketSubmit
                 | P::TicketWork
+                | P::TimeLog
+                | P::TimeRead
         ),
         Role::Auditor => matches!(
             perm,
-            P::OrgRead | P::DirectoryRead | P::UserRead | P::AuditRead | P::TicketRead
+            P::OrgRead
+                | P::DirectoryRead
+                | P::UserRead
+                | P::AuditRead
+                | P::TicketRead
+                | P::TimeRead
         ),
-        Role::MemberAdmin => !matches!(perm, P::OrgManage | P::TicketWork | P::CatalogManage),
+        Role::MemberAdmin => !matches!(
+            perm,
+            P::OrgManage | P::TicketWork | P::CatalogManage | P::TimeLog
+        ),
         Role::MemberStaff => matches!(
             perm,
             P::OrgRead | P::DirectoryRead | P::TicketRead | P::TicketSubmit | P::TicketRate

@@ -37,6 +37,8 @@ pub const TABLES: &[&str] = &[
     "ticket_links",
     "attachments",
     "notification_optouts",
+    "time_entries",
+    "timers",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

@@ -701,7 +701,9 @@ async fn the_sweep_warns_at_75_percent_records_breaches_and_escalates() {
     // Breached tickets go to the Security team in this region.
     let mut settings = store::desk::catalog::settings(&app.db).await.unwrap();
     settings.escalation_team_id = Some(app.desk.teams["Security"]);
-    store::desk::catalog::update_settings(&app.db, &sys, None, &settings).await.unwrap();
+    store::desk::catalog::update_settings(&app.db, &sys, None, &settings)
+        .await
+        .unwrap();
     // A P1 opened Monday 16 November 2026 at 9:00 in North Reading: 30 minutes to respond.
     let opened = ny(2026, 11, 16, 9, 0);
     let new = tickets::NewTicket {
@@ -722,28 +724,61 @@ async fn the_sweep_warns_at_75_percent_records_breaches_and_escalates() {
         team_id: None,
         opened_at: Some(opened),
     };
-    let t = tickets::open(&app.db, &store::Scope::Region, &sys, new).await.unwrap();
+    let t = tickets::open(&app.db, &store::Scope::Region, &sys, new)
+        .await
+        .unwrap();
     assert_eq!(t.sla.response_due_at, Some(ny(2026, 11, 16, 9, 30)));
     // 9:20 is 67%: nothing yet. 9:23 is 77%: at risk. 9:31: the response is late.
-    assert_eq!(tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 20)).await.unwrap().checked, 0);
-    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 23)).await.unwrap();
+    assert_eq!(
+        tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 20))
+            .await
+            .unwrap()
+            .checked,
+        0
+    );
+    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 23))
+        .await
+        .unwrap();
     assert_eq!(s.at_risk, [t.number]);
-    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 31)).await.unwrap();
-    assert_eq!((s.breached.as_slice(), s.escalated.as_slice()), ([t.number].as_slice(), [t.number].as_slice()));
+    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 31))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.breached.as_slice(), s.escalated.as_slice()),
+        ([t.number].as_slice(), [t.number].as_slice())
+    );
     // Once recorded, a breach is not recorded again.
-    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 45)).await.unwrap();
+    let s = tickets::sla_sweep(&app.db, ny(2026, 11, 16, 9, 45))
+        .await
+        .unwrap();
     assert!(s.breached.is_empty() && s.at_risk.is_empty());
     let (_, body) = get(&app, "hub-agent", &format!("/api/v1/tickets/{}", t.number)).await;
     assert_eq!(body["sla"]["response_breached"], true);
     assert_eq!(body["team_id"], app.desk.teams["Security"].to_string());
-    let (_, history) = get(&app, "hub-agent", &format!("/api/v1/tickets/{}/comments", t.number)).await;
+    let (_, history) = get(
+        &app,
+        "hub-agent",
+        &format!("/api/v1/tickets/{}/comments", t.number),
+    )
+    .await;
     assert!(history.to_string().contains("response_breached"));
     // The requester's view does not show the desk's internal SLA entries.
-    let (_, theirs) = get(&app, "member-staff", &format!("/api/v1/tickets/{}/comments", t.number)).await;
+    let (_, theirs) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{}/comments", t.number),
+    )
+    .await;
     assert!(!theirs.to_string().contains("response_breached"));
     // The assignee-less breach notifies the desk: jobs are queued for the mailer.
-    let queued = store::jobs::list(&app.db, Some("queued"), 100).await.unwrap();
-    assert!(queued.iter().any(|j| j.kind == "desk.notify" && j.payload["event"] == "sla_breached"));
+    let queued = store::jobs::list(&app.db, Some("queued"), 100)
+        .await
+        .unwrap();
+    assert!(
+        queued
+            .iter()
+            .any(|j| j.kind == "desk.notify" && j.payload["event"] == "sla_breached")
+    );
 }
 
 #[tokio::test]
@@ -770,11 +805,17 @@ async fn a_calendar_change_recomputes_open_tickets() {
         team_id: None,
         opened_at: Some(ny(2026, 11, 20, 16, 0)),
     };
-    let t = tickets::open(&app.db, &store::Scope::Region, &sys, new).await.unwrap();
+    let t = tickets::open(&app.db, &store::Scope::Region, &sys, new)
+        .await
+        .unwrap();
     assert_eq!(t.sla.response_due_at, Some(ny(2026, 11, 23, 16, 0)));
     // The town closes on Monday 23 November: the deadline moves to Tuesday, through the job queue.
     let res = app
-        .api("member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/closures"))
+        .api(
+            "member-admin",
+            Method::POST,
+            &format!("/api/v1/orgs/{OWN}/closures"),
+        )
         .json(&json!({ "date": "2026-11-23", "name": "Water main break" }))
         .send()
         .await
@@ -790,6 +831,154 @@ async fn a_calendar_change_recomputes_open_tickets() {
     let runner = civitas::runner::Runner::new(app.db.clone());
     crate::mail::drain(&runner).await;
     let (_, body) = get(&app, "hub-agent", &format!("/api/v1/tickets/{}", t.number)).await;
-    let due = jiff::Timestamp::from_millisecond(ny(2026, 11, 24, 16, 0)).unwrap().to_string();
+    let due = jiff::Timestamp::from_millisecond(ny(2026, 11, 24, 16, 0))
+        .unwrap()
+        .to_string();
     assert_eq!(body["sla"]["response_due_at"], due);
+}
+
+#[tokio::test]
+async fn agents_log_time_and_members_see_what_was_spent_on_them() {
+    let app = TestApp::new().await;
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "New printer setup", "description": "Front office" }),
+    )
+    .await;
+    let n = t["number"].as_i64().unwrap();
+    let post = |who: &'static str, body: Value| {
+        let req = app
+            .api(who, Method::POST, "/api/v1/time-entries")
+            .json(&body);
+        async move { json(req.send().await.unwrap()).await }
+    };
+    let (status, e) = post("hub-agent", json!({ "ticket": n, "minutes": 45, "activity": "onsite", "date": "2026-11-20", "note": "Installed drivers" })).await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(
+        (
+            e["minutes"].as_i64(),
+            e["billable"].as_bool(),
+            e["ticket_number"].as_i64()
+        ),
+        (Some(45), Some(true), Some(n))
+    );
+    // Bad input names the field.
+    let (status, e) = post(
+        "hub-agent",
+        json!({ "ticket": n, "minutes": 0, "activity": "napping", "date": "2999-01-01" }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["minutes", "activity", "date"]);
+    // Members never log time; staff do not see it; the member's administrator does, the other member not.
+    assert_eq!(
+        post("member-admin", json!({ "ticket": n, "minutes": 5 }))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        get(&app, "member-staff", "/api/v1/time-entries").await.0,
+        403
+    );
+    let (_, mine) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/time-entries?ticket={n}"),
+    )
+    .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let (_, theirs) = get(
+        &app,
+        "other-admin",
+        &format!("/api/v1/time-entries?ticket={n}"),
+    )
+    .await;
+    assert!(theirs["items"].as_array().unwrap().is_empty());
+    // The timer: one at a time; stopping logs at least a minute.
+    let start = |body: Value| {
+        app.api("hub-agent", Method::POST, "/api/v1/timer/start")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(start(json!({ "ticket": n })).await.unwrap().status(), 201);
+    let (status, e) = json(start(json!({ "ticket": n })).await.unwrap()).await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (409, Some("timer")),
+        "{e}"
+    );
+    let (status, e) = json(
+        app.api("hub-agent", Method::POST, "/api/v1/timer/stop")
+            .json(&json!({ "note": "Follow-up call" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, e["minutes"].as_i64()), (201, Some(1)));
+    let (status, e) = json(
+        app.api("hub-agent", Method::POST, "/api/v1/timer/stop")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("timer"))
+    );
+    // The weekly timesheet and its CSV.
+    let res = app
+        .page("hub-agent", Method::GET, "/timesheet?week=2026-11-18")
+        .send()
+        .await
+        .unwrap();
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&format!("#{n}")) && page.contains("45 min"),
+        "the week of Nov 16–22 shows the entry"
+    );
+    let csv = app
+        .page(
+            "hub-agent",
+            Method::GET,
+            "/timesheet?week=2026-11-18&format=csv",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("date,person,member,ticket,subject,minutes,activity,billable,note")
+    );
+    assert_eq!(lines.next(), Some(format!("2026-11-20,hub-agent,Town of North Reading,{n},New printer setup,45,onsite,true,Installed drivers").as_str()));
+    // Only one's own entries can be removed (administrators excepted).
+    let id = mine["items"][0]["id"].as_str().unwrap().to_owned();
+    let other_agent_delete = app
+        .api(
+            "hub-admin",
+            Method::DELETE,
+            &format!("/api/v1/time-entries/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other_agent_delete.status(),
+        204,
+        "a hub administrator may remove anyone's entry"
+    );
 }

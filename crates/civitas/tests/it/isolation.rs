@@ -48,6 +48,11 @@ enum Target {
     ResolvedTicket,
     /// A request awaiting the member's approval.
     PendingTicket,
+    /// A time entry (`{id}`) on a ticket of the target organisation, logged by the caller when the caller
+    /// logs time (else by the hub agent).
+    TimeEntry,
+    /// The caller's timer, running on a ticket of the target organisation (when the caller logs time).
+    RunningTimer,
 }
 
 impl Target {
@@ -417,6 +422,46 @@ fn cases() -> Vec<Case> {
             },
         ),
         c("GET", "/api/v1/teams", SignedIn, T::None, none),
+        c(
+            "GET",
+            "/api/v1/time-entries",
+            Perm("time-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/time-entries",
+            Perm("time-log"),
+            T::Ticket,
+            |f| {
+                Body::Json(
+                    json!({ "ticket": f.ticket.parse::<i64>().unwrap(), "minutes": 25, "activity": "remote" }),
+                )
+            },
+        ),
+        c(
+            "DELETE",
+            "/api/v1/time-entries/{id}",
+            Perm("time-log"),
+            T::TimeEntry,
+            none,
+        ),
+        c("GET", "/api/v1/timer", Perm("time-log"), T::None, none),
+        c(
+            "POST",
+            "/api/v1/timer/start",
+            Perm("time-log"),
+            T::Ticket,
+            |f| Body::Json(json!({ "ticket": f.ticket.parse::<i64>().unwrap() })),
+        ),
+        c(
+            "POST",
+            "/api/v1/timer/stop",
+            Perm("time-log"),
+            T::RunningTimer,
+            |_| Body::Json(json!({ "note": "matrix" })),
+        ),
         c("GET", "/api/v1/tickets", Perm("ticket-read"), T::None, none),
         c(
             "POST",
@@ -537,6 +582,27 @@ fn cases() -> Vec<Case> {
             |_| form(&[("score", "5")]),
         ),
         c("GET", "/catalog", SignedIn, T::None, none),
+        c(
+            "POST",
+            "/tickets/{number}/time",
+            Perm("time-log"),
+            T::Ticket,
+            |_| {
+                form(&[
+                    ("minutes", "15"),
+                    ("activity", "support"),
+                    ("billable", "true"),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/timer",
+            Perm("time-log"),
+            T::Ticket,
+            |_| form(&[("action", "start")]),
+        ),
+        c("GET", "/timesheet", Perm("time-read"), T::None, none),
         c("POST", "/account/notifications", SignedIn, T::None, |_| {
             form(&[("on", "opened"), ("on", "resolved")])
         }),
@@ -767,9 +833,16 @@ fn allows(role: &str, perm: &str) -> bool {
     match role {
         // Approving a member's spending and rating the service are the member's own acts.
         "hub-admin" => !["ticket-approve", "ticket-rate"].contains(&perm),
-        "hub-agent" => read.contains(&perm) || ["ticket-submit", "ticket-work"].contains(&perm),
-        "hub-auditor" | "member-auditor" => read.contains(&perm) || perm == "audit-read",
-        "member-admin" => !["org-manage", "ticket-work", "catalog-manage"].contains(&perm),
+        "hub-agent" => {
+            read.contains(&perm)
+                || ["ticket-submit", "ticket-work", "time-log", "time-read"].contains(&perm)
+        }
+        "hub-auditor" | "member-auditor" => {
+            read.contains(&perm) || ["audit-read", "time-read"].contains(&perm)
+        }
+        "member-admin" => {
+            !["org-manage", "ticket-work", "catalog-manage", "time-log"].contains(&perm)
+        }
         "member-staff" => [
             "org-read",
             "directory-read",
@@ -1036,7 +1109,65 @@ async fn every_role_sees_only_what_it_may() {
                             .await
                             .to_string();
                     }
+                    Target::TimeEntry | Target::RunningTimer => {
+                        let number =
+                            target_ticket(&app, Target::Ticket, target, who.user_id, n).await;
+                        let logs = ["hub-admin", "hub-agent"].contains(&role);
+                        let owner = if logs {
+                            who.user_id
+                        } else {
+                            app.who("hub-agent").user_id
+                        };
+                        let view = domain::authz::TicketView {
+                            all: Scope::Region,
+                            own: Scope::Orgs(Default::default()),
+                            user: owner,
+                            internal: true,
+                        };
+                        if case.target == Target::TimeEntry {
+                            let e = store::desk::time::NewEntry {
+                                ticket_number: number,
+                                work_date: jiff::civil::date(2026, 11, 2),
+                                minutes: 30,
+                                activity: domain::desk::Activity::Support,
+                                billable: true,
+                                note: String::new(),
+                            };
+                            id = store::desk::time::log_time(
+                                &app.db,
+                                &view,
+                                &Scope::Region,
+                                &sys,
+                                owner,
+                                &e,
+                            )
+                            .await
+                            .unwrap()
+                            .id;
+                        } else if logs {
+                            store::desk::time::discard_timer(&app.db, owner)
+                                .await
+                                .unwrap();
+                            store::desk::time::start(
+                                &app.db,
+                                &view,
+                                &Scope::Region,
+                                owner,
+                                number,
+                                domain::desk::Activity::Support,
+                                true,
+                            )
+                            .await
+                            .unwrap();
+                        }
+                    }
                     Target::None => {}
+                }
+                if case.path.contains("timer") && case.target != Target::RunningTimer {
+                    // One timer per person: each timer case starts from none.
+                    store::desk::time::discard_timer(&app.db, who.user_id)
+                        .await
+                        .unwrap();
                 }
                 let path = case
                     .path

@@ -6,7 +6,9 @@ pub mod sla;
 pub mod ticket;
 
 pub use sla::{BusinessCalendar, Pause, SlaClock, SlaStanding, Target};
-pub use ticket::{Approval, Impact, Priority, PriorityMatrix, Source, Status, TicketKind, Urgency};
+pub use ticket::{
+    Activity, Approval, Impact, Priority, PriorityMatrix, Source, Status, TicketKind, Urgency,
+};
 
 use crate::validation::FieldError;
 use serde::{Deserialize, Serialize};

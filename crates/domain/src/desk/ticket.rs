@@ -113,6 +113,19 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// What time was spent on.
+    Activity, "activity" {
+        Support = "support" / "Support",
+        Remote = "remote" / "Remote work",
+        Onsite = "onsite" / "On site",
+        Travel = "travel" / "Travel",
+        Project = "project" / "Project work",
+        Training = "training" / "Training",
+        Admin = "admin" / "Administration",
+    }
+);
+
 impl Status {
     /// Resolved or closed: the resolution clock has stopped.
     pub fn is_done(self) -> bool {

@@ -181,6 +181,34 @@ CREATE TABLE attachments (
 );
 CREATE INDEX attachments_ticket ON attachments (ticket_id, created_at);
 
+-- Time: one person's minutes on one ticket on one date; the ticket's organisation is the one served.
+CREATE TABLE time_entries (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    work_date TEXT NOT NULL,
+    minutes BIGINT NOT NULL CHECK (minutes > 0 AND minutes <= 1440),
+    activity TEXT NOT NULL,
+    billable SMALLINT NOT NULL CHECK (billable IN (0, 1)),
+    note TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX time_entries_user ON time_entries (user_id, work_date);
+CREATE INDEX time_entries_org ON time_entries (org_id, work_date);
+CREATE INDEX time_entries_ticket ON time_entries (ticket_id);
+
+-- At most one running timer per person.
+CREATE TABLE timers (
+    user_id TEXT PRIMARY KEY REFERENCES users (id),
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    started_at BIGINT NOT NULL,
+    activity TEXT NOT NULL,
+    billable SMALLINT NOT NULL CHECK (billable IN (0, 1))
+);
+
 -- Notifications a person has turned off, by event (everything is on by default).
 CREATE TABLE notification_optouts (
     user_id TEXT NOT NULL REFERENCES users (id),

@@ -5,3 +5,4 @@ pub mod notify;
 pub mod search;
 pub mod starter;
 pub mod tickets;
+pub mod time;

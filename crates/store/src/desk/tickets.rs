@@ -1448,6 +1448,8 @@ pub struct Imported {
     pub resolved: Option<(i64, String)>,
     pub closed_at: Option<i64>,
     pub csat: Option<(i64, Option<String>)>,
+    /// Time the assignee logged: (instant, minutes, activity, billable).
+    pub time: Vec<(i64, i64, domain::desk::Activity, bool)>,
     /// When the last thing happened (for tickets still open, the SLA is computed at this instant).
     pub now: i64,
 }
@@ -1562,7 +1564,8 @@ pub async fn import(db: &Db, actor: &Actor, batch: Vec<Imported>) -> Result<Vec<
             version: 1,
         };
         refresh_sla(&mut t, cal, imp.now);
-        prepared.push((t, imp));
+        let tz = cal.time_zone().clone();
+        prepared.push((t, imp, tz));
     }
     let mut tx = db.write.begin().await?;
     let n = i64::try_from(prepared.len()).map_err(corrupt)?;
@@ -1573,7 +1576,7 @@ pub async fn import(db: &Db, actor: &Actor, batch: Vec<Imported>) -> Result<Vec<
             .await?
             .try_get("value")?;
     let mut numbers = Vec::with_capacity(prepared.len());
-    for (i, (mut t, imp)) in prepared.into_iter().enumerate() {
+    for (i, (mut t, imp, tz)) in prepared.into_iter().enumerate() {
         t.number = last - n + 1 + i64::try_from(i).map_err(corrupt)?;
         insert(&mut tx, &t).await?;
         // `insert` writes a new ticket's columns; the rest of its past goes on with one update.
@@ -1675,6 +1678,23 @@ pub async fn import(db: &Db, actor: &Actor, batch: Vec<Imported>) -> Result<Vec<
             .await?;
         }
         search::index_new(&mut tx, db.backend(), t.number, &t.subject, &body).await?;
+        if let Some((user, _)) = &imp.assignee {
+            for (at, minutes, activity, billable) in &imp.time {
+                let date = tz.to_datetime(ts(*at)).date();
+                sqlx::query("INSERT INTO time_entries (id, org_id, user_id, ticket_id, work_date, minutes, activity, billable, note, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $9, 1)")
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(t.org_id.to_string())
+                    .bind(user.to_string())
+                    .bind(t.id.to_string())
+                    .bind(date.to_string())
+                    .bind(*minutes)
+                    .bind(activity.as_str())
+                    .bind(i64::from(*billable))
+                    .bind(*at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         numbers.push(t.number);
     }
     let (first, last_n) = (numbers.first().copied(), numbers.last().copied());

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod desk;
 mod directory;
 mod orgs;
+pub mod time;
 mod users;
 
 use crate::extract::encode_cursor;
@@ -33,6 +34,7 @@ pub fn routes(t: Table) -> Table {
     let t = directory::routes(t);
     let t = users::routes(t);
     let t = desk::routes(t);
+    let t = time::routes(t);
     audit::routes(t)
 }
 

@@ -70,6 +70,18 @@ pub fn routes(t: Table) -> Table {
             rate,
         )
         .get("/catalog", "The service catalog", "signed-in", catalog_page)
+        .post(
+            "/tickets/{number}/time",
+            "Log time on a ticket",
+            "time-log",
+            log_time,
+        )
+        .post(
+            "/tickets/{number}/timer",
+            "Start or stop your timer on a ticket",
+            "time-log",
+            toggle_timer,
+        )
 }
 
 fn options<T: Copy>(
@@ -550,6 +562,28 @@ struct TicketPage {
     agents: Vec<(String, String)>,
     teams: Vec<(String, String)>,
     cost: String,
+    /// Time logged on the ticket (for people who may read it).
+    time: Option<TimeView>,
+}
+
+struct TimeView {
+    entries: Vec<(String, String, String, &'static str, bool, String)>,
+    total: String,
+    can_log: bool,
+    /// The person's running timer: on this ticket (true) or another (false).
+    timer_here: Option<bool>,
+    timer_started: String,
+    activities: Vec<(String, String)>,
+    today: String,
+}
+
+/// "1 h 05 min".
+pub fn hours(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m:02} min"),
+    }
 }
 
 fn change_line(field: &str, pair: &serde_json::Value, names: &BTreeMap<UserId, String>) -> String {
@@ -703,6 +737,50 @@ async fn ticket_page(
     ] {
         form.values.entry(k.to_owned()).or_insert(v);
     }
+    let time = if p.scope(Permission::TimeRead).contains(t.org_id) {
+        let page = store::page::PageRequest::first(200);
+        let f = store::desk::time::Filter {
+            ticket_number: Some(t.number),
+            ..Default::default()
+        };
+        let entries = store::desk::time::list(&s.db, &p.scope(Permission::TimeRead), &f, &page)
+            .await?
+            .items;
+        let mut who: Vec<UserId> = entries.iter().map(|e| e.user_id).collect();
+        who.sort();
+        who.dedup();
+        let who = tickets::people_names(&s.db, &who).await?;
+        let timer = store::desk::time::timer(&s.db, p.user.id).await?;
+        Some(TimeView {
+            total: hours(entries.iter().map(|e| e.minutes).sum()),
+            entries: entries
+                .iter()
+                .map(|e| {
+                    (
+                        e.work_date.to_string(),
+                        who.get(&e.user_id).cloned().unwrap_or_default(),
+                        hours(e.minutes),
+                        e.activity.label(),
+                        e.billable,
+                        e.note.clone(),
+                    )
+                })
+                .collect(),
+            can_log: p.scope(Permission::TimeLog).contains(t.org_id),
+            timer_here: timer.as_ref().map(|x| x.ticket_number == t.number),
+            timer_started: timer
+                .map(|x| local_time(x.started_at, &tz))
+                .unwrap_or_default(),
+            activities: options(
+                domain::desk::Activity::ALL,
+                domain::desk::Activity::as_str,
+                domain::desk::Activity::label,
+            ),
+            today: crate::api::time::today().to_string(),
+        })
+    } else {
+        None
+    };
     let title = format!("#{} {}", t.number, t.subject);
     let f = Frame::new(s, p, &title, "tickets")
         .await?
@@ -770,6 +848,7 @@ async fn ticket_page(
             } else {
                 String::new()
             },
+            time,
             t,
         },
     ))
@@ -1047,4 +1126,88 @@ async fn catalog_page(State(s): State<AppState>, p: Principal) -> PageResult<Res
         services: views,
         can_submit: !p.scope(Permission::TicketSubmit).is_empty(),
     }))
+}
+
+async fn log_time(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let number = parse_number(&number)?;
+    let minutes = match form
+        .get("minutes")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(m) => Some(m),
+            Err(_) => {
+                let state = FormState {
+                    values: form.clone(),
+                    errors: Vec::new(),
+                }
+                .fail(Failure::Invalid(vec![domain::FieldError::new(
+                    "minutes",
+                    "must be a whole number of minutes",
+                )]))?;
+                return ticket_page(
+                    &s,
+                    &p,
+                    number,
+                    state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                )
+                .await;
+            }
+        },
+    };
+    let raw = crate::api::time::RawEntry {
+        ticket: Some(number),
+        minutes,
+        activity: form.get("activity").cloned(),
+        billable: Some(form.get("billable").is_some_and(|v| v == "true")),
+        date: form.get("date").cloned(),
+        note: form.get("note").cloned(),
+    };
+    let r = async {
+        let scope = p.require(Permission::TimeLog)?;
+        let e = crate::api::time::parse_entry(&raw, crate::api::time::today())?;
+        store::desk::time::log_time(&s.db, &p.ticket_view()?, &scope, &p.actor(), p.user.id, &e)
+            .await?;
+        Ok::<(), Failure>(())
+    }
+    .await;
+    after(&s, &p, number, r, "time", form).await
+}
+
+async fn toggle_timer(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let number = parse_number(&number)?;
+    let r = if form.get("action").is_some_and(|a| a == "discard") {
+        p.require(Permission::TimeLog)?;
+        store::desk::time::discard_timer(&s.db, p.user.id)
+            .await
+            .map(|_| ())
+            .map_err(Failure::from)
+    } else if form.get("action").is_some_and(|a| a == "stop") {
+        crate::api::time::stop(&s, &p, form.get("note").map(String::as_str))
+            .await
+            .map(|_| ())
+    } else {
+        let raw = crate::api::time::RawTimer {
+            ticket: Some(number),
+            activity: form.get("activity").cloned(),
+            billable: Some(true),
+            note: None,
+        };
+        crate::api::time::start(&s, &p, &raw).await.map(|_| ())
+    };
+    after(&s, &p, number, r, "timer", form).await
 }

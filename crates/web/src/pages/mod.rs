@@ -3,11 +3,12 @@
 mod account;
 mod audit;
 mod calendar;
-mod desk;
+pub(super) mod desk;
 mod directory;
 mod orgs;
 mod people;
 mod session;
+mod time;
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -28,6 +29,7 @@ pub fn routes(t: Table) -> Table {
     let t = people::routes(t);
     let t = audit::routes(t);
     let t = desk::routes(t);
+    let t = time::routes(t);
     account::routes(t)
 }
 
@@ -120,6 +122,13 @@ impl Frame {
                 active: section == "tickets",
             });
         }
+        if !p.scope(Permission::TimeRead).is_empty() {
+            nav.push(NavItem {
+                href: "/timesheet".into(),
+                label: "Time",
+                active: section == "timesheet",
+            });
+        }
         if !p.scope(Permission::TicketSubmit).is_empty() {
             nav.push(NavItem {
                 href: "/catalog".into(),
@@ -209,6 +218,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "updated" => "The ticket is updated.",
         "decided" => "Your decision is recorded.",
         "rated" => "Thank you for rating this ticket.",
+        "time" => "Time logged.",
+        "timer" => "Timer updated.",
         _ => return None,
     })
 }
