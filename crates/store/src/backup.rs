@@ -121,9 +121,14 @@ pub async fn dump(db: &Db, out: &mut impl Write) -> Result<u64> {
     let mut n = 0;
     for table in TABLES {
         let cols = columns(db, table).await?;
-        let rows = sqlx::query(&format!("SELECT * FROM {table}"))
-            .fetch_all(&db.read)
-            .await?;
+        // A stable order (every column, left to right), so that two dumps of the same data are identical.
+        let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM {table} ORDER BY {}",
+            order.join(", ")
+        ))
+        .fetch_all(&db.read)
+        .await?;
         for r in &rows {
             let mut obj = Map::new();
             for (name, kind) in &cols {

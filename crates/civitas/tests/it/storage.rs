@@ -38,6 +38,31 @@ async fn backup_and_restore_round_trip_every_row() {
     .send()
     .await
     .unwrap();
+    // Desk data too: a ticket with a reply and time; the search index is rebuilt on restore.
+    let t: serde_json::Value = app
+        .api("member-staff", Method::POST, "/api/v1/tickets")
+        .json(&json!({ "subject": "Projector in room 4", "description": "No signal from the laptop" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = t["number"].as_i64().unwrap();
+    app.api(
+        "hub-agent",
+        Method::POST,
+        &format!("/api/v1/tickets/{n}/comments"),
+    )
+    .json(&json!({ "body": "Try the HDMI adapter in the drawer" }))
+    .send()
+    .await
+    .unwrap();
+    app.api("hub-agent", Method::POST, "/api/v1/time-entries")
+        .json(&json!({ "ticket": n, "minutes": 20 }))
+        .send()
+        .await
+        .unwrap();
     let mut first = Vec::new();
     let rows = backup::dump(&app.db, &mut first).await.unwrap();
     assert!(rows > 20);
@@ -56,6 +81,28 @@ async fn backup_and_restore_round_trip_every_row() {
     assert_eq!(
         store::audit::verify(&restored).await.unwrap().first_bad_seq,
         None
+    );
+    let view = domain::authz::TicketView {
+        all: store::Scope::Region,
+        own: store::Scope::Orgs(Default::default()),
+        user: app.who("hub-agent").user_id,
+        internal: true,
+    };
+    let found = store::desk::tickets::list(
+        &restored,
+        &view,
+        &store::desk::tickets::Filter {
+            text: Some("HDMI".into()),
+            ..Default::default()
+        },
+        &store::page::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        found.items.len(),
+        1,
+        "the search index is rebuilt, replies included"
     );
     // A second restore into the same (now full) database is refused and changes nothing.
     assert!(backup::restore(&restored, first.as_slice()).await.is_err());
