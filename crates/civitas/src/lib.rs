@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_desk;
 pub mod logging;
+pub mod mailgate;
 pub mod notify;
 pub mod runner;
 pub mod serve;

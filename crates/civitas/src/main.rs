@@ -70,6 +70,19 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Incoming mail.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Read one RFC 5322 message on standard input (a mail server's pipe, like rt-mailgate) and turn it into a
+    /// ticket, a reply, a triage entry or a quarantined message. Exits 0 once the message is stored, and 75
+    /// (EX_TEMPFAIL) only when it could not be stored, so that the mail server retries.
+    Ingest,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +133,45 @@ enum ConfigCommand {
     Show,
 }
 
+/// `civitas mail ingest`: 0 when stored, 75 when the mail server should retry.
+fn ingest(config: &Config) -> std::process::ExitCode {
+    const EX_TEMPFAIL: u8 = 75;
+    let mut raw = Vec::new();
+    let limit = u64::try_from(civitas::mailgate::MAX_MESSAGE_BYTES).unwrap_or(u64::MAX) + 1;
+    if let Err(e) = std::io::stdin().take(limit).read_to_end(&mut raw) {
+        eprintln!("civitas mail ingest: reading the message: {e}");
+        return std::process::ExitCode::from(EX_TEMPFAIL);
+    }
+    let own = config
+        .mail_from
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.to_string().to_ascii_lowercase())
+        .unwrap_or_default();
+    let run = async {
+        let db = cli::open(config).await?;
+        let outcome = civitas::mailgate::ingest(&db, &raw, &own).await;
+        db.close().await;
+        outcome
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run));
+    match result {
+        Ok(outcome) => {
+            println!("{outcome}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "civitas mail ingest: could not store the message, the mail server should retry: {e:#}"
+            );
+            std::process::ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}
+
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();
     std::io::stdin()
@@ -139,6 +191,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     civitas::logging::init(cli.log_format.unwrap_or(config.log_format));
+    if let Command::Mail {
+        command: MailCommand::Ingest,
+    } = cli.command
+    {
+        return ingest(&config);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -255,5 +313,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Mail {
+            command: MailCommand::Ingest,
+        } => Err(anyhow::anyhow!(
+            "mail ingest runs on its own (see civitas mail ingest --help)"
+        )),
     }
 }

@@ -39,6 +39,7 @@ pub const TABLES: &[&str] = &[
     "notification_optouts",
     "time_entries",
     "timers",
+    "mail_messages",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

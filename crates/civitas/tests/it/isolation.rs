@@ -53,6 +53,8 @@ enum Target {
     TimeEntry,
     /// The caller's timer, running on a ticket of the target organisation (when the caller logs time).
     RunningTimer,
+    /// A file (`{id}`) on a ticket (`{number}`) of the target organisation.
+    TicketFile,
 }
 
 impl Target {
@@ -422,6 +424,34 @@ fn cases() -> Vec<Case> {
             },
         ),
         c("GET", "/api/v1/teams", SignedIn, T::None, none),
+        c(
+            "GET",
+            "/api/v1/tickets/{number}/attachments",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/attachments?filename=note.txt",
+            Perm("ticket-submit"),
+            T::Ticket,
+            |_| Body::Json(json!({ "a": "file" })),
+        ),
+        c(
+            "GET",
+            "/api/v1/tickets/{number}/attachments/{id}",
+            Perm("ticket-read"),
+            T::TicketFile,
+            none,
+        ),
+        c(
+            "GET",
+            "/tickets/{number}/attachments/{id}",
+            Perm("ticket-read"),
+            T::TicketFile,
+            none,
+        ),
         c(
             "GET",
             "/api/v1/time-entries",
@@ -1109,6 +1139,32 @@ async fn every_role_sees_only_what_it_may() {
                             .await
                             .to_string();
                     }
+                    Target::TicketFile => {
+                        let number =
+                            target_ticket(&app, Target::Ticket, target, who.user_id, n).await;
+                        let view = domain::authz::TicketView {
+                            all: Scope::Region,
+                            own: Scope::Orgs(Default::default()),
+                            user: who.user_id,
+                            internal: true,
+                        };
+                        id = store::desk::tickets::attach(
+                            &app.db,
+                            &view,
+                            &sys,
+                            number,
+                            None,
+                            store::desk::tickets::NewFile {
+                                name: "a.txt",
+                                content_type: "text/plain",
+                                bytes: b"hello",
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id;
+                        token = number.to_string();
+                    }
                     Target::TimeEntry | Target::RunningTimer => {
                         let number =
                             target_ticket(&app, Target::Ticket, target, who.user_id, n).await;
@@ -1175,7 +1231,14 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{id}", &id)
                     .replace("{date}", &id)
                     .replace("{token}", &token)
-                    .replace("{number}", &id);
+                    .replace(
+                        "{number}",
+                        if case.target == Target::TicketFile {
+                            &token
+                        } else {
+                            &id
+                        },
+                    );
                 let fresh = Fresh {
                     n,
                     date: fresh_date(n + 100_000).to_string(),

@@ -215,3 +215,286 @@ async fn the_desk_mails_requesters_and_agents_and_honours_opt_outs() {
     drain(&runner).await;
     assert_eq!(smtp.messages().len(), 3, "opted out of resolution mail");
 }
+
+fn ingest_with(url: &str, raw: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["mail", "ingest"])
+        .env("CIVITAS_DATABASE_URL", url)
+        .env(
+            "CIVITAS_MAIL_FROM",
+            "Melrose IT Service Desk <servicedesk@melrose.example.gov>",
+        )
+        .env("CIVITAS_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run civitas mail ingest");
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn ingest(app: &TestApp, raw: &str) -> (i32, String) {
+    let (code, out, err) = ingest_with(&app.database_url, raw.as_bytes());
+    assert_eq!(code, 0, "{out}{err}");
+    (code, out)
+}
+
+fn message(from: &str, subject: &str, extra: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: servicedesk@melrose.example.gov\r\nSubject: {subject}\r\nMessage-ID: <{}@mail.example.gov>\r\nDate: Mon, 23 Nov 2026 09:00:00 -0500\r\nMIME-Version: 1.0\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        uuid::Uuid::now_v7().simple()
+    )
+}
+
+#[tokio::test]
+async fn mail_becomes_tickets_and_replies_and_nothing_is_lost() {
+    let app = TestApp::new().await;
+    let staff = format!("member-staff@{OWN}.example.gov");
+    // A new message from a person of the region opens a ticket for their member.
+    let (_, out) = ingest(
+        &app,
+        &message(
+            &staff,
+            "Scanner jams",
+            "",
+            "The scanner in the clerk's office jams.",
+        ),
+    );
+    let n: i64 = out
+        .trim_start_matches("opened ticket #")
+        .parse()
+        .unwrap_or_else(|_| panic!("{out}"));
+    let (_, t) = json(
+        app.api("member-staff", Method::GET, &format!("/api/v1/tickets/{n}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (t["source"].as_str(), t["subject"].as_str()),
+        (Some("email"), Some("Scanner jams"))
+    );
+    // A reply with [#n] in the subject, quoting the desk's mail, adds only the new text.
+    let (_, out) = ingest(
+        &app,
+        &message(
+            &staff,
+            &format!("Re: [#{n}] Scanner jams"),
+            "",
+            "It happens on every page.\r\n\r\nOn Mon, Nov 23, 2026, Desk wrote:\r\n> Which page?\r\n",
+        ),
+    );
+    assert_eq!(out, format!("added a reply to ticket #{n}"));
+    // A reply that names the thread in References finds the ticket too.
+    let (_, out) = ingest(
+        &app,
+        &message(
+            &staff,
+            "Re: the scanner",
+            &format!("References: <civitas.ticket.{n}@melrose.example.gov>\r\n"),
+            "Fixed itself.",
+        ),
+    );
+    assert_eq!(out, format!("added a reply to ticket #{n}"));
+    let (_, history) = json(
+        app.api(
+            "hub-agent",
+            Method::GET,
+            &format!("/api/v1/tickets/{n}/comments"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let bodies: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["body"].as_str())
+        .collect();
+    assert!(bodies.contains(&"It happens on every page."), "{bodies:?}");
+    assert!(
+        !bodies.iter().any(|b| b.contains("Which page?")),
+        "quoted text is cut"
+    );
+    // The same message again (a mail server's retry) changes nothing.
+    let again = message(&staff, "Printer", "", "Out of toner");
+    let (_, first) = ingest(&app, &again);
+    let (_, second) = ingest(&app, &again);
+    assert!(first.starts_with("opened ticket #"));
+    assert_eq!(second, "already taken in (same Message-ID)");
+    // Auto-replies and loops are ignored; unknown senders go to triage; a colleague cannot reply to a
+    // ticket that is not theirs (triage, not a silent drop).
+    let (_, out) = ingest(
+        &app,
+        &message(
+            &staff,
+            &format!("Out of office: [#{n}]"),
+            "Auto-Submitted: auto-replied\r\n",
+            "I am away.",
+        ),
+    );
+    assert!(out.starts_with("ignored: Auto-Submitted"), "{out}");
+    let (_, out) = ingest(
+        &app,
+        &message("servicedesk@melrose.example.gov", "Loop", "", "x"),
+    );
+    assert!(out.starts_with("ignored: a loop"), "{out}");
+    let (_, out) = ingest(
+        &app,
+        &message("stranger@gmail.example.com", "Help", "", "Who do I call?"),
+    );
+    assert!(
+        out.starts_with("kept for triage: stranger@gmail.example.com is not a person"),
+        "{out}"
+    );
+    let colleague = format!("colleague@{OWN}.example.gov");
+    let (_, out) = ingest(
+        &app,
+        &message(
+            &colleague,
+            &format!("Re: [#{n}] Scanner jams"),
+            "",
+            "Me too",
+        ),
+    );
+    assert!(
+        out.starts_with("opened ticket #"),
+        "a colleague who cannot see #{n} gets a ticket of their own: {out}"
+    );
+    // The desk's triage list shows the stranger, with the raw message kept.
+    let triage = store::desk::mail::list(
+        &app.db,
+        store::desk::mail::Outcome::Triage,
+        false,
+        &store::page::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(triage.items.len(), 1);
+    let raw = store::desk::mail::raw(&app.db, &triage.items[0].id)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&raw).contains("Who do I call?"));
+}
+
+#[tokio::test]
+async fn attachments_are_kept_and_served_with_safe_headers() {
+    let app = TestApp::new().await;
+    let staff = format!("member-staff@{OWN}.example.gov");
+    let raw = format!(
+        "From: {staff}\r\nSubject: Error screenshot\r\nMessage-ID: <att-1@mail.example.gov>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nSee the attached page.\r\n--XX\r\nContent-Type: text/html; name=\"page.html\"\r\nContent-Disposition: attachment; filename=\"page.html\"\r\n\r\n<script>alert(1)</script>\r\n--XX--\r\n"
+    );
+    let (_, out) = ingest(&app, &raw);
+    let n: i64 = out.trim_start_matches("opened ticket #").parse().unwrap();
+    let (_, list) = json(
+        app.api(
+            "member-staff",
+            Method::GET,
+            &format!("/api/v1/tickets/{n}/attachments"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let a = &list["items"][0];
+    assert_eq!(a["filename"], "page.html");
+    let id = a["id"].as_str().unwrap();
+    let res = app
+        .api(
+            "member-staff",
+            Method::GET,
+            &format!("/api/v1/tickets/{n}/attachments/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(
+        h["content-type"], "application/octet-stream",
+        "never rendered as HTML"
+    );
+    assert!(
+        h["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(res.text().await.unwrap().contains("<script>"));
+    // Someone who cannot see the ticket cannot see its files.
+    let other = app
+        .api(
+            "other-admin",
+            Method::GET,
+            &format!("/api/v1/tickets/{n}/attachments/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn every_sample_message_is_stored_somewhere_and_nothing_crashes() {
+    let app = TestApp::new().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 50);
+    let mut outcomes = std::collections::BTreeMap::new();
+    for f in &files {
+        let raw = std::fs::read(f).unwrap();
+        let (code, out, err) = ingest_with(&app.database_url, &raw);
+        assert_eq!(code, 0, "{}: {out}{err}", f.display());
+        let kind = out.split([':', ' ']).next().unwrap_or("").to_owned();
+        *outcomes.entry(kind).or_insert(0) += 1;
+    }
+    // Every message is accounted for in the ledger (duplicates of an earlier Message-ID excepted).
+    let mut ledger = 0;
+    for o in [
+        store::desk::mail::Outcome::Triage,
+        store::desk::mail::Outcome::Quarantine,
+        store::desk::mail::Outcome::Ignored,
+    ] {
+        ledger += store::desk::mail::list(&app.db, o, true, &store::page::PageRequest::first(200))
+            .await
+            .unwrap()
+            .items
+            .len();
+    }
+    let duplicates = outcomes.get("already").copied().unwrap_or(0);
+    assert_eq!(ledger + duplicates, files.len(), "{outcomes:?}");
+    assert!(
+        outcomes.get("kept").copied().unwrap_or(0) > 0
+            && outcomes.get("quarantined").copied().unwrap_or(0) > 0,
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn ingest_asks_for_a_retry_when_it_cannot_store() {
+    // Nothing listens on port 1: the database is unreachable, so the message must not be acknowledged.
+    let (code, _, err) = ingest_with(
+        "postgres://civitas@127.0.0.1:1/none",
+        message("a@b.gov", "x", "", "y").as_bytes(),
+    );
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("retry"));
+}

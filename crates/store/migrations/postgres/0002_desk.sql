@@ -209,6 +209,24 @@ CREATE TABLE timers (
     billable SMALLINT NOT NULL CHECK (billable IN (0, 1))
 );
 
+-- Every message the mail gateway took in, and what became of it: a ticket, a reply, triage (an unknown
+-- sender or a reply nobody may write), quarantine (unreadable) or ignored (auto-replies, loops). The raw
+-- message is kept for triage and quarantine.
+CREATE TABLE mail_messages (
+    id TEXT PRIMARY KEY,
+    message_id TEXT UNIQUE,
+    received_at BIGINT NOT NULL,
+    from_addr TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    ticket_number BIGINT,
+    raw BYTEA,
+    resolved_at BIGINT,
+    resolved_by TEXT REFERENCES users (id)
+);
+CREATE INDEX mail_messages_outcome ON mail_messages (outcome, received_at);
+
 -- Notifications a person has turned off, by event (everything is on by default).
 CREATE TABLE notification_optouts (
     user_id TEXT NOT NULL REFERENCES users (id),

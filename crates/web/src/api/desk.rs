@@ -142,6 +142,24 @@ pub fn routes(t: Table) -> Table {
         "ticket-rate",
         rate,
     )
+    .get(
+        "/api/v1/tickets/{number}/attachments",
+        "List a ticket's files",
+        "ticket-read",
+        list_attachments,
+    )
+    .post(
+        "/api/v1/tickets/{number}/attachments",
+        "Attach a file (the request body; ?filename=, Content-Type)",
+        "ticket-submit",
+        upload_attachment,
+    )
+    .get(
+        "/api/v1/tickets/{number}/attachments/{id}",
+        "Download a file (always as an attachment)",
+        "ticket-read",
+        download_attachment,
+    )
 }
 
 /// Deserialises a present field (even `null`) as `Some`, so that PATCH can tell "unset" from "leave alone".
@@ -1042,4 +1060,140 @@ async fn rate(
 ) -> ApiResult<Response> {
     let t = apply_rating(&s, &p, parse_number(&number)?, &raw).await?;
     Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn list_attachments(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let items = tickets::attachments(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    filename: Option<String>,
+}
+
+async fn upload_attachment(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketSubmit)?;
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let a = store_upload(
+        &s,
+        &p,
+        parse_number(&number)?,
+        q.filename.as_deref(),
+        ct,
+        &body,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+/// Checks and keeps an uploaded file (API and pages).
+pub async fn store_upload(
+    s: &AppState,
+    p: &Principal,
+    number: i64,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<tickets::Attachment, Failure> {
+    let settings = catalog::settings(&s.db).await?;
+    let name = filename
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| invalid("filename", "is required"))?;
+    if bytes.is_empty() {
+        return Err(invalid("file", "is empty"));
+    }
+    if i64::try_from(bytes.len()).unwrap_or(i64::MAX) > settings.attachment_max_bytes {
+        return Err(invalid(
+            "file",
+            &format!(
+                "is larger than the limit of {} MB",
+                settings.attachment_max_bytes / 1_048_576
+            ),
+        ));
+    }
+    let ct = content_type.unwrap_or("application/octet-stream");
+    Ok(tickets::attach(
+        &s.db,
+        &p.ticket_view()?,
+        &p.actor(),
+        number,
+        None,
+        tickets::NewFile {
+            name,
+            content_type: ct,
+            bytes,
+        },
+    )
+    .await?)
+}
+
+/// A file served so that no browser renders it: `application/octet-stream`, `attachment`, a sandbox CSP.
+pub fn file_response(a: &tickets::Attachment, bytes: Vec<u8>) -> Response {
+    let ascii: String = a
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = a
+        .filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&disposition) {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    r
+}
+
+async fn download_attachment(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (a, bytes) =
+        tickets::attachment(&s.db, &p.ticket_view()?, parse_number(&number)?, &id).await?;
+    Ok(file_response(&a, bytes))
 }

@@ -76,6 +76,12 @@ pub fn routes(t: Table) -> Table {
             "time-log",
             log_time,
         )
+        .get(
+            "/tickets/{number}/attachments/{id}",
+            "Download a ticket's file",
+            "ticket-read",
+            download,
+        )
         .post(
             "/tickets/{number}/timer",
             "Start or stop your timer on a ticket",
@@ -564,6 +570,8 @@ struct TicketPage {
     cost: String,
     /// Time logged on the ticket (for people who may read it).
     time: Option<TimeView>,
+    /// (id, name, size) of the ticket's files.
+    files: Vec<(String, String, String)>,
 }
 
 struct TimeView {
@@ -781,6 +789,17 @@ async fn ticket_page(
     } else {
         None
     };
+    let files = tickets::attachments(&s.db, &view, number)
+        .await?
+        .into_iter()
+        .map(|a| {
+            (
+                a.id,
+                a.filename,
+                format!("{} KB", (a.size_bytes + 1023) / 1024),
+            )
+        })
+        .collect();
     let title = format!("#{} {}", t.number, t.subject);
     let f = Frame::new(s, p, &title, "tickets")
         .await?
@@ -849,6 +868,7 @@ async fn ticket_page(
                 String::new()
             },
             time,
+            files,
             t,
         },
     ))
@@ -1210,4 +1230,14 @@ async fn toggle_timer(
         crate::api::time::start(&s, &p, &raw).await.map(|_| ())
     };
     after(&s, &p, number, r, "timer", form).await
+}
+
+async fn download(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> PageResult<Response> {
+    let (a, bytes) =
+        tickets::attachment(&s.db, &p.ticket_view()?, parse_number(&number)?, &id).await?;
+    Ok(crate::api::desk::file_response(&a, bytes))
 }
