@@ -55,12 +55,17 @@ enum Target {
     RunningTimer,
     /// A file (`{id}`) on a ticket (`{number}`) of the target organisation.
     TicketFile,
+    /// A message kept in mail triage (`{id}`): the hub's, not a member's.
+    MailEntry,
 }
 
 impl Target {
     /// Hub-wide data: the same whichever member is the target.
     fn regional(self) -> bool {
-        matches!(self, Self::None | Self::Service | Self::Item)
+        matches!(
+            self,
+            Self::None | Self::Service | Self::Item | Self::MailEntry
+        )
     }
 }
 
@@ -633,6 +638,36 @@ fn cases() -> Vec<Case> {
             |_| form(&[("action", "start")]),
         ),
         c("GET", "/timesheet", Perm("time-read"), T::None, none),
+        c("GET", "/mail", Perm("ticket-work"), T::None, none),
+        c(
+            "GET",
+            "/mail/{id}/raw",
+            Perm("ticket-work"),
+            T::MailEntry,
+            none,
+        ),
+        c(
+            "POST",
+            "/mail/{id}/resolve",
+            Perm("ticket-work"),
+            T::MailEntry,
+            |_| form(&[("outcome", "triage")]),
+        ),
+        c("GET", "/api/v1/mail", Perm("ticket-work"), T::None, none),
+        c(
+            "GET",
+            "/api/v1/mail/{id}/raw",
+            Perm("ticket-work"),
+            T::MailEntry,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/mail/{id}/resolve",
+            Perm("ticket-work"),
+            T::MailEntry,
+            |_| Body::Json(json!({})),
+        ),
         c("POST", "/account/notifications", SignedIn, T::None, |_| {
             form(&[("on", "opened"), ("on", "resolved")])
         }),
@@ -1138,6 +1173,32 @@ async fn every_role_sees_only_what_it_may() {
                         id = target_ticket(&app, case.target, target, who.user_id, n)
                             .await
                             .to_string();
+                    }
+                    Target::MailEntry => {
+                        let mid = format!("<matrix-{n}@example.com>");
+                        store::desk::mail::record(
+                            &app.db,
+                            Some(&mid),
+                            "x@example.com",
+                            "Help",
+                            store::desk::mail::Outcome::Triage,
+                            "unknown sender",
+                            None,
+                            Some(b"Subject: Help\r\n\r\nbody"),
+                        )
+                        .await
+                        .unwrap();
+                        id = store::desk::mail::list(
+                            &app.db,
+                            store::desk::mail::Outcome::Triage,
+                            false,
+                            &store::page::PageRequest::first(1),
+                        )
+                        .await
+                        .unwrap()
+                        .items[0]
+                            .id
+                            .clone();
                     }
                     Target::TicketFile => {
                         let number =

@@ -5,6 +5,7 @@ mod audit;
 pub mod calendar;
 pub mod desk;
 mod directory;
+pub mod mail;
 mod orgs;
 pub mod time;
 mod users;
@@ -35,6 +36,7 @@ pub fn routes(t: Table) -> Table {
     let t = users::routes(t);
     let t = desk::routes(t);
     let t = time::routes(t);
+    let t = mail::routes(t);
     audit::routes(t)
 }
 

@@ -5,6 +5,7 @@ mod audit;
 mod calendar;
 pub(super) mod desk;
 mod directory;
+mod mail;
 mod orgs;
 mod people;
 mod session;
@@ -30,6 +31,7 @@ pub fn routes(t: Table) -> Table {
     let t = audit::routes(t);
     let t = desk::routes(t);
     let t = time::routes(t);
+    let t = mail::routes(t);
     account::routes(t)
 }
 
@@ -120,6 +122,13 @@ impl Frame {
                     "Tickets"
                 },
                 active: section == "tickets",
+            });
+        }
+        if p.is_desk() {
+            nav.push(NavItem {
+                href: "/mail".into(),
+                label: "Mail",
+                active: section == "mail",
             });
         }
         if !p.scope(Permission::TimeRead).is_empty() {
