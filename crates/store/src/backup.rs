@@ -40,6 +40,7 @@ pub const TABLES: &[&str] = &[
     "time_entries",
     "timers",
     "mail_messages",
+    "canned_replies",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

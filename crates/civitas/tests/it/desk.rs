@@ -982,3 +982,80 @@ async fn agents_log_time_and_members_see_what_was_spent_on_them() {
         "a hub administrator may remove anyone's entry"
     );
 }
+
+#[tokio::test]
+async fn problems_link_incidents_and_duplicates_merge() {
+    let app = TestApp::new().await;
+    let (_, a) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Wi-Fi drops in the library", "description": "Again" }),
+    )
+    .await;
+    let (_, b) = open(
+        &app,
+        "colleague",
+        json!({ "subject": "Library wifi keeps dropping", "description": "Same here" }),
+    )
+    .await;
+    let (_, p) = open(&app, "hub-agent", json!({ "org": OWN, "kind": "problem", "subject": "Library access point firmware", "description": "Root cause" })).await;
+    let (a, b, p) = (
+        a["number"].as_i64().unwrap(),
+        b["number"].as_i64().unwrap(),
+        p["number"].as_i64().unwrap(),
+    );
+    let post = |path: String, body: Value| {
+        let req = app.api("hub-agent", Method::POST, &path).json(&body);
+        async move { json(req.send().await.unwrap()).await }
+    };
+    // Caused-by needs a problem on the other end.
+    let (status, e) = post(
+        format!("/api/v1/tickets/{a}/links"),
+        json!({ "other": b, "kind": "caused_by" }),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("other"))
+    );
+    let (status, links) = post(
+        format!("/api/v1/tickets/{a}/links"),
+        json!({ "other": p, "kind": "caused_by" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{links}");
+    assert_eq!(links["items"][0]["relation"], "caused_by");
+    let (_, from_problem) = get(&app, "hub-agent", &format!("/api/v1/tickets/{p}/links")).await;
+    assert_eq!(
+        (
+            from_problem["items"][0]["number"].as_i64(),
+            from_problem["items"][0]["relation"].as_str()
+        ),
+        (Some(a), Some("causes"))
+    );
+    // The colleague's duplicate merges into the first ticket: it closes, and its requester now follows #a.
+    let (status, merged) = post(format!("/api/v1/tickets/{b}/merge"), json!({ "into": a })).await;
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["status"], "closed");
+    let (status, _) = get(&app, "colleague", &format!("/api/v1/tickets/{a}")).await;
+    assert_eq!(status, 200, "the colleague watches the surviving ticket");
+    let (_, watchers) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{a}/watchers"),
+    )
+    .await;
+    assert_eq!(watchers["items"][0]["name"], "colleague");
+    // Members add colleagues of their own organisation only.
+    let res = app
+        .api(
+            "member-staff",
+            Method::POST,
+            &format!("/api/v1/tickets/{a}/watchers"),
+        )
+        .json(&json!({ "email": format!("other-admin@{OTHER}.example.gov") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+}

@@ -57,6 +57,10 @@ enum Target {
     TicketFile,
     /// A message kept in mail triage (`{id}`): the hub's, not a member's.
     MailEntry,
+    /// Two tickets of the target organisation: `{number}` and, in the body, the other.
+    TicketPair,
+    /// A ticket (`{number}`) the caller watches (`{id}`), when the caller may; else its requester watches.
+    Watcher,
 }
 
 impl Target {
@@ -83,6 +87,8 @@ struct Fresh {
     service: String,
     /// The target ticket's number, for forms that name it in the body.
     ticket: String,
+    /// The second ticket of a pair.
+    other_ticket: i64,
 }
 
 struct Case {
@@ -376,6 +382,105 @@ fn cases() -> Vec<Case> {
             Body::Json(json!({ "off": ["sla_at_risk"] }))
         }),
         // Service desk
+        c(
+            "GET",
+            "/api/v1/tickets/{number}/watchers",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/watchers",
+            Perm("ticket-submit"),
+            T::Ticket,
+            |f| {
+                let who = if f.slug == OWN {
+                    "colleague"
+                } else {
+                    "other-admin"
+                };
+                Body::Json(json!({ "email": format!("{who}@{}.example.gov", f.slug) }))
+            },
+        ),
+        c(
+            "DELETE",
+            "/api/v1/tickets/{number}/watchers/{id}",
+            Perm("ticket-submit"),
+            T::Watcher,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/tickets/{number}/links",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/links",
+            Perm("ticket-work"),
+            T::TicketPair,
+            |f| Body::Json(json!({ "other": f.other_ticket, "kind": "related" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/merge",
+            Perm("ticket-work"),
+            T::TicketPair,
+            |f| Body::Json(json!({ "into": f.other_ticket })),
+        ),
+        c(
+            "GET",
+            "/api/v1/canned-replies",
+            Perm("ticket-work"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/canned-replies",
+            Perm("catalog-manage"),
+            T::None,
+            |f| Body::Json(json!({ "title": format!("Matrix reply {}", f.n), "body": "Hello" })),
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/watchers",
+            Perm("ticket-submit"),
+            T::Ticket,
+            |f| {
+                let who = if f.slug == OWN {
+                    "colleague"
+                } else {
+                    "other-admin"
+                };
+                Body::Form(vec![(
+                    "email".into(),
+                    format!("{who}@{}.example.gov", f.slug),
+                )])
+            },
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/links",
+            Perm("ticket-work"),
+            T::TicketPair,
+            |f| {
+                Body::Form(vec![
+                    ("other".into(), f.other_ticket.to_string()),
+                    ("kind".into(), "related".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/merge",
+            Perm("ticket-work"),
+            T::TicketPair,
+            |f| Body::Form(vec![("into".into(), f.other_ticket.to_string())]),
+        ),
         c("GET", "/api/v1/services", SignedIn, T::None, none),
         c(
             "POST",
@@ -1174,6 +1279,39 @@ async fn every_role_sees_only_what_it_may() {
                             .await
                             .to_string();
                     }
+                    Target::TicketPair => {
+                        id = target_ticket(&app, Target::Ticket, target, who.user_id, n)
+                            .await
+                            .to_string();
+                        token =
+                            target_ticket(&app, Target::Ticket, target, who.user_id, n + 500_000)
+                                .await
+                                .to_string();
+                    }
+                    Target::Watcher => {
+                        let number =
+                            target_ticket(&app, Target::Ticket, target, who.user_id, n).await;
+                        let caller_org = users::get(&app.db, &Scope::Region, who.user_id)
+                            .await
+                            .unwrap()
+                            .org_id;
+                        let watcher = if caller_org == org || caller_org == app.orgs[HUB] {
+                            who.user_id
+                        } else {
+                            app.who("other-admin").user_id
+                        };
+                        let view = domain::authz::TicketView {
+                            all: Scope::Region,
+                            own: Scope::Orgs(Default::default()),
+                            user: watcher,
+                            internal: true,
+                        };
+                        store::desk::tickets::add_watcher(&app.db, &view, &sys, number, watcher)
+                            .await
+                            .unwrap();
+                        id = watcher.to_string();
+                        token = number.to_string();
+                    }
                     Target::MailEntry => {
                         let mid = format!("<matrix-{n}@example.com>");
                         store::desk::mail::record(
@@ -1294,7 +1432,7 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{token}", &token)
                     .replace(
                         "{number}",
-                        if case.target == Target::TicketFile {
+                        if matches!(case.target, Target::TicketFile | Target::Watcher) {
                             &token
                         } else {
                             &id
@@ -1307,6 +1445,7 @@ async fn every_role_sees_only_what_it_may() {
                     email: fresh_email.clone(),
                     service: app.desk.services["gis"].to_string(),
                     ticket: id.clone(),
+                    other_ticket: token.parse().unwrap_or(0),
                 };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");

@@ -227,6 +227,14 @@ CREATE TABLE mail_messages (
 );
 CREATE INDEX mail_messages_outcome ON mail_messages (outcome, received_at);
 
+-- Ready-made replies the desk inserts into a ticket's reply box.
+CREATE TABLE canned_replies (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
 -- Notifications a person has turned off, by event (everything is on by default).
 CREATE TABLE notification_optouts (
     user_id TEXT NOT NULL REFERENCES users (id),

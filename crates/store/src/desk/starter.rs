@@ -276,5 +276,25 @@ pub async fn install(db: &Db, actor: &Actor) -> Result<Starter> {
         .await?;
         s.items.insert(name, i.id);
     }
+    for (title, body) in [
+        (
+            "Password reset done",
+            "Your password is reset. Use the temporary password we gave you by phone, and choose a new one at the next sign-in.",
+        ),
+        (
+            "Need more details",
+            "Thank you. To help faster, could you tell us the computer name (on the sticker) and what exactly appears on the screen?",
+        ),
+        (
+            "Technician scheduled",
+            "A technician will visit your site. We will confirm the time by phone.",
+        ),
+        (
+            "Resolved — reply to reopen",
+            "We believe this is fixed. If it is not, just reply to this message within a week and the ticket reopens.",
+        ),
+    ] {
+        super::tickets::add_canned_reply(db, actor, title, body).await?;
+    }
     Ok(s)
 }

@@ -32,3 +32,14 @@ document.addEventListener("DOMContentLoaded", () => {
     else if (e.key === "a") focus("field-assignee_id");
   });
 })();
+// Canned replies: choosing one fills the message box (which stays editable).
+document.addEventListener("change", (e) => {
+  const sel = e.target;
+  if (!(sel instanceof HTMLSelectElement) || !sel.dataset.fills) return;
+  const box = document.getElementById(sel.dataset.fills);
+  const opt = sel.selectedOptions[0];
+  if (box && opt && opt.dataset.body) {
+    box.value = opt.dataset.body;
+    box.focus();
+  }
+});

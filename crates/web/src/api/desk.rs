@@ -1197,3 +1197,256 @@ async fn download_attachment(
         tickets::attachment(&s.db, &p.ticket_view()?, parse_number(&number)?, &id).await?;
     Ok(file_response(&a, bytes))
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Watchers, links, merge, canned replies
+
+pub fn more_routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/tickets/{number}/watchers",
+        "A ticket's watchers",
+        "ticket-read",
+        list_watchers,
+    )
+    .post(
+        "/api/v1/tickets/{number}/watchers",
+        "Add a watcher (by email)",
+        "ticket-submit",
+        add_watcher,
+    )
+    .delete(
+        "/api/v1/tickets/{number}/watchers/{id}",
+        "Remove a watcher",
+        "ticket-submit",
+        remove_watcher,
+    )
+    .get(
+        "/api/v1/tickets/{number}/links",
+        "A ticket's links (related, problem ↔ incidents, duplicates)",
+        "ticket-read",
+        list_links,
+    )
+    .post(
+        "/api/v1/tickets/{number}/links",
+        "Link two tickets",
+        "ticket-work",
+        add_link,
+    )
+    .post(
+        "/api/v1/tickets/{number}/merge",
+        "Merge this duplicate into another ticket",
+        "ticket-work",
+        merge,
+    )
+    .get(
+        "/api/v1/canned-replies",
+        "The desk's canned replies",
+        "ticket-work",
+        list_canned,
+    )
+    .post(
+        "/api/v1/canned-replies",
+        "Add a canned reply",
+        "catalog-manage",
+        add_canned,
+    )
+}
+
+async fn list_watchers(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let w = tickets::watchers(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    let items: Vec<_> = w
+        .into_iter()
+        .map(|(id, name)| serde_json::json!({ "user_id": id, "name": name }))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatcher {
+    pub email: Option<String>,
+}
+
+/// Adds a watcher by email: the desk anyone of the ticket's organisation or the hub; members people of
+/// their own organisation only.
+pub async fn apply_add_watcher(
+    s: &AppState,
+    p: &Principal,
+    number: i64,
+    email: Option<&str>,
+) -> Result<(), Failure> {
+    p.require(Permission::TicketSubmit)?;
+    let view = p.ticket_view()?;
+    let t = tickets::get(&s.db, &view, number).await?;
+    let email = Email::parse(email.unwrap_or(""))
+        .map_err(|e| Failure::Invalid(vec![FieldError::new("email", e.message)]))?;
+    let u = users::find_by_email(&s.db, &email)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| invalid("email", "is not an active person of the region"))?;
+    if !p.scope(Permission::TicketWork).contains(t.org_id) && u.org_id != p.user.org_id {
+        return Err(invalid(
+            "email",
+            "you can add people of your own organisation",
+        ));
+    }
+    tickets::add_watcher(&s.db, &view, &p.actor(), number, u.id).await?;
+    Ok(())
+}
+
+async fn add_watcher(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawWatcher>,
+) -> ApiResult<Response> {
+    let number = parse_number(&number)?;
+    apply_add_watcher(&s, &p, number, raw.email.as_deref()).await?;
+    list_watchers(State(s), p, Path(number.to_string())).await
+}
+
+async fn remove_watcher(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketSubmit)?;
+    let user: UserId = parse_path_id(&id)?;
+    let view = p.ticket_view()?;
+    let n = parse_number(&number)?;
+    let t = tickets::get(&s.db, &view, n).await?;
+    if user != p.user.id
+        && !p.scope(Permission::TicketWork).contains(t.org_id)
+        && t.requester_id != p.user.id
+    {
+        return Err(Failure::Forbidden.into());
+    }
+    tickets::remove_watcher(&s.db, &view, &p.actor(), n, user).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_links(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let items = tickets::links(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub other: Option<i64>,
+    /// `related` (default) or `caused_by` (the other ticket is the problem behind this one).
+    pub kind: Option<String>,
+}
+
+pub async fn apply_link(
+    s: &AppState,
+    p: &Principal,
+    number: i64,
+    raw: &RawLink,
+) -> Result<(), Failure> {
+    let work = p.require(Permission::TicketWork)?;
+    let other = raw
+        .other
+        .ok_or_else(|| invalid("other", "is required: a ticket number"))?;
+    let kind = match raw.kind.as_deref().unwrap_or("related") {
+        "related" => tickets::LinkKind::Related,
+        "caused_by" => tickets::LinkKind::CausedBy,
+        _ => {
+            return Err(invalid(
+                "kind",
+                "must be related or caused_by (merge duplicates with /merge)",
+            ));
+        }
+    };
+    tickets::link(
+        &s.db,
+        &p.ticket_view()?,
+        &work,
+        &p.actor(),
+        number,
+        other,
+        kind,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn add_link(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawLink>,
+) -> ApiResult<Response> {
+    let number = parse_number(&number)?;
+    apply_link(&s, &p, number, &raw).await?;
+    let items = tickets::links(&s.db, &p.ticket_view()?, number).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "items": items })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMerge {
+    pub into: Option<i64>,
+}
+
+pub async fn apply_merge(
+    s: &AppState,
+    p: &Principal,
+    number: i64,
+    into: Option<i64>,
+) -> Result<tickets::Ticket, Failure> {
+    let work = p.require(Permission::TicketWork)?;
+    let into = into.ok_or_else(|| invalid("into", "is required: the ticket to keep"))?;
+    Ok(tickets::merge(&s.db, &p.ticket_view()?, &work, &p.actor(), number, into).await?)
+}
+
+async fn merge(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawMerge>,
+) -> ApiResult<Response> {
+    let t = apply_merge(&s, &p, parse_number(&number)?, raw.into).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn list_canned(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::TicketWork)?;
+    Ok(Json(serde_json::json!({ "items": tickets::canned_replies(&s.db).await? })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanned {
+    title: Option<String>,
+    body: Option<String>,
+}
+
+async fn add_canned(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCanned>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let mut c = Collector::new();
+    let title = c.take(text("title", raw.title.as_deref().unwrap_or(""), 120));
+    let body = c.take(long_text("body", raw.body.as_deref().unwrap_or(""), 10_000));
+    c.finish()?;
+    let (Some(title), Some(body)) = (title, body) else {
+        return Err(invalid("canned_reply", "is incomplete").into());
+    };
+    let r = tickets::add_canned_reply(&s.db, &p.actor(), &title, &body).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}

@@ -35,6 +35,7 @@ pub fn routes(t: Table) -> Table {
     let t = directory::routes(t);
     let t = users::routes(t);
     let t = desk::routes(t);
+    let t = desk::more_routes(t);
     let t = time::routes(t);
     let t = mail::routes(t);
     audit::routes(t)

@@ -71,6 +71,24 @@ pub fn routes(t: Table) -> Table {
         )
         .get("/catalog", "The service catalog", "signed-in", catalog_page)
         .post(
+            "/tickets/{number}/watchers",
+            "Add a watcher",
+            "ticket-submit",
+            add_watcher,
+        )
+        .post(
+            "/tickets/{number}/links",
+            "Link another ticket",
+            "ticket-work",
+            add_link,
+        )
+        .post(
+            "/tickets/{number}/merge",
+            "Merge into another ticket",
+            "ticket-work",
+            merge,
+        )
+        .post(
             "/tickets/{number}/time",
             "Log time on a ticket",
             "time-log",
@@ -572,6 +590,10 @@ struct TicketPage {
     time: Option<TimeView>,
     /// (id, name, size) of the ticket's files.
     files: Vec<(String, String, String)>,
+    watchers: Vec<String>,
+    links: Vec<tickets::Link>,
+    /// (id, title, body) for the desk's reply box.
+    canned: Vec<(String, String, String)>,
 }
 
 struct TimeView {
@@ -800,6 +822,21 @@ async fn ticket_page(
             )
         })
         .collect();
+    let watchers = tickets::watchers(&s.db, &view, number)
+        .await?
+        .into_iter()
+        .map(|w| w.1)
+        .collect();
+    let links = tickets::links(&s.db, &view, number).await?;
+    let canned = if desk {
+        tickets::canned_replies(&s.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.title, c.body))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let title = format!("#{} {}", t.number, t.subject);
     let f = Frame::new(s, p, &title, "tickets")
         .await?
@@ -869,6 +906,9 @@ async fn ticket_page(
             },
             time,
             files,
+            watchers,
+            links,
+            canned,
             t,
         },
     ))
@@ -928,10 +968,19 @@ async fn add_comment(
 ) -> PageResult<Response> {
     let number = parse_number(&number)?;
     let internal = form.get("visibility").is_some_and(|v| v == "internal");
-    let raw = RawComment {
-        body: form.get("body").cloned(),
-        internal,
-    };
+    let mut body = form.get("body").cloned();
+    // Without JavaScript, a chosen canned reply stands in for an empty message box.
+    if body.as_deref().is_none_or(|b| b.trim().is_empty())
+        && let Some(id) = form.get("canned").filter(|c| !c.is_empty())
+        && p.is_desk()
+    {
+        body = tickets::canned_replies(&s.db)
+            .await?
+            .into_iter()
+            .find(|c| &c.id == id)
+            .map(|c| c.body);
+    }
+    let raw = RawComment { body, internal };
     let r = comment(&s, &p, number, &raw).await.map(|_| ());
     after(
         &s,
@@ -1240,4 +1289,69 @@ async fn download(
     let (a, bytes) =
         tickets::attachment(&s.db, &p.ticket_view()?, parse_number(&number)?, &id).await?;
     Ok(crate::api::desk::file_response(&a, bytes))
+}
+
+async fn add_watcher(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let number = parse_number(&number)?;
+    let r =
+        crate::api::desk::apply_add_watcher(&s, &p, number, form.get("email").map(String::as_str))
+            .await;
+    after(&s, &p, number, r, "updated", form).await
+}
+
+fn form_number(form: &HashMap<String, String>, field: &str) -> Result<Option<i64>, Failure> {
+    match form
+        .get(field)
+        .map(|v| v.trim().trim_start_matches('#'))
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            Failure::Invalid(vec![domain::FieldError::new(
+                field,
+                "must be a ticket number",
+            )])
+        }),
+    }
+}
+
+async fn add_link(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let number = parse_number(&number)?;
+    let r = match form_number(&form, "other") {
+        Ok(other) => {
+            let raw = crate::api::desk::RawLink {
+                other,
+                kind: form.get("kind").cloned(),
+            };
+            crate::api::desk::apply_link(&s, &p, number, &raw).await
+        }
+        Err(e) => Err(e),
+    };
+    after(&s, &p, number, r, "updated", form).await
+}
+
+async fn merge(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let number = parse_number(&number)?;
+    let r = match form_number(&form, "into") {
+        Ok(into) => crate::api::desk::apply_merge(&s, &p, number, into)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    after(&s, &p, number, r, "updated", form).await
 }
