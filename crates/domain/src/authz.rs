@@ -122,10 +122,12 @@ pub enum Permission {
     TimeLog,
     /// See time logged on an organisation's tickets (members see what they will be billed for).
     TimeRead,
+    /// Write and publish knowledge-base articles.
+    KbWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -142,6 +144,7 @@ impl Permission {
         Self::CatalogManage,
         Self::TimeLog,
         Self::TimeRead,
+        Self::KbWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +165,7 @@ impl Permission {
             Self::CatalogManage => "catalog-manage",
             Self::TimeLog => "time-log",
             Self::TimeRead => "time-read",
+            Self::KbWrite => "kb-write",
         }
     }
 }
@@ -182,6 +186,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TicketWork
                 | P::TimeLog
                 | P::TimeRead
+                | P::KbWrite
         ),
         Role::Auditor => matches!(
             perm,
@@ -194,7 +199,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
         ),
         Role::MemberAdmin => !matches!(
             perm,
-            P::OrgManage | P::TicketWork | P::CatalogManage | P::TimeLog
+            P::OrgManage | P::TicketWork | P::CatalogManage | P::TimeLog | P::KbWrite
         ),
         Role::MemberStaff => matches!(
             perm,

@@ -41,6 +41,8 @@ pub const TABLES: &[&str] = &[
     "timers",
     "mail_messages",
     "canned_replies",
+    "kb_articles",
+    "ticket_articles",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not
@@ -211,6 +213,7 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
     }
     tx.commit().await?;
     crate::desk::search::rebuild(db).await?;
+    crate::desk::kb::rebuild(db).await?;
     Ok(n)
 }
 

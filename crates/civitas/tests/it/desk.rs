@@ -1059,3 +1059,114 @@ async fn problems_link_incidents_and_duplicates_merge() {
         .unwrap();
     assert_eq!(res.status(), 422);
 }
+
+#[tokio::test]
+async fn the_knowledge_base_shows_each_reader_what_is_theirs() {
+    let app = TestApp::new().await;
+    let write = |body: Value| {
+        let req = app
+            .api("hub-agent", Method::POST, "/api/v1/articles")
+            .json(&body);
+        async move { json(req.send().await.unwrap()).await }
+    };
+    let (status, public) = write(json!({ "title": "Connect to the town Wi-Fi", "body": "Choose TownHall-Staff and sign in with your email.", "category": "Network", "status": "published", "visibility": "members" })).await;
+    assert_eq!(status, 201, "{public}");
+    write(json!({ "title": "Wi-Fi controller admin notes", "body": "Controller at 10.0.0.5", "status": "published", "visibility": "internal" })).await;
+    write(json!({ "title": "Wi-Fi draft", "body": "Work in progress", "visibility": "members" }))
+        .await;
+    let (_, own) = write(json!({ "title": "North Reading library Wi-Fi", "body": "Library network details", "status": "published", "visibility": "member", "org": OWN })).await;
+    let (status, e) = write(json!({ "title": "x", "body": "y", "visibility": "member" })).await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("org"))
+    );
+    let titles = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, staff) = get(&app, "member-staff", "/api/v1/articles?q=wifi").await;
+    let seen = titles(&staff);
+    assert!(
+        seen.contains(&"Connect to the town Wi-Fi".to_owned())
+            && seen.contains(&"North Reading library Wi-Fi".to_owned()),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|t| t.contains("admin notes") || t.contains("draft")),
+        "{seen:?}"
+    );
+    let (_, other) = get(&app, "other-admin", "/api/v1/articles?q=wifi").await;
+    assert!(!titles(&other).contains(&"North Reading library Wi-Fi".to_owned()));
+    let (_, desk) = get(&app, "hub-agent", "/api/v1/articles?q=wifi").await;
+    assert_eq!(
+        titles(&desk).len(),
+        seen.len() + 2,
+        "the desk also sees drafts and internal notes"
+    );
+    assert_eq!(
+        get(
+            &app,
+            "other-admin",
+            &format!("/api/v1/articles/{}", own["id"].as_str().unwrap())
+        )
+        .await
+        .0,
+        404
+    );
+    // Members cannot write.
+    let res = app
+        .api("member-admin", Method::POST, "/api/v1/articles")
+        .json(&json!({ "title": "x", "body": "y" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // The portal's suggestions while typing a subject.
+    let html = app
+        .page(
+            "member-staff",
+            Method::GET,
+            "/kb/suggest?subject=wifi+keeps+dropping",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Connect to the town Wi-Fi") && !html.contains("controller"));
+    // The desk links an article to a ticket; the requester sees it there.
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Cannot get on Wi-Fi", "description": "New laptop" }),
+    )
+    .await;
+    let n = t["number"].as_i64().unwrap();
+    let res = app
+        .api(
+            "hub-agent",
+            Method::POST,
+            &format!("/api/v1/tickets/{n}/articles"),
+        )
+        .json(&json!({ "article": public["id"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let page = app
+        .page("member-staff", Method::GET, &format!("/tickets/{n}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Connect to the town Wi-Fi"));
+}

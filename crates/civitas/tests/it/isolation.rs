@@ -57,6 +57,8 @@ enum Target {
     TicketFile,
     /// A message kept in mail triage (`{id}`): the hub's, not a member's.
     MailEntry,
+    /// A published knowledge-base article for every member (`{id}`).
+    Article,
     /// Two tickets of the target organisation: `{number}` and, in the body, the other.
     TicketPair,
     /// A ticket (`{number}`) the caller watches (`{id}`), when the caller may; else its requester watches.
@@ -68,7 +70,7 @@ impl Target {
     fn regional(self) -> bool {
         matches!(
             self,
-            Self::None | Self::Service | Self::Item | Self::MailEntry
+            Self::None | Self::Service | Self::Item | Self::MailEntry | Self::Article
         )
     }
 }
@@ -89,6 +91,8 @@ struct Fresh {
     ticket: String,
     /// The second ticket of a pair.
     other_ticket: i64,
+    /// A published article, for bodies that link one.
+    article: String,
 }
 
 struct Case {
@@ -382,6 +386,61 @@ fn cases() -> Vec<Case> {
             Body::Json(json!({ "off": ["sla_at_risk"] }))
         }),
         // Service desk
+        c("GET", "/api/v1/articles", SignedIn, T::None, none),
+        c("POST", "/api/v1/articles", Perm("kb-write"), T::None, |f| {
+            Body::Json(
+                json!({ "title": format!("Matrix article {}", f.n), "body": "Steps", "status": "published", "visibility": "members" }),
+            )
+        }),
+        c("GET", "/api/v1/articles/{id}", SignedIn, T::Article, none),
+        c(
+            "PATCH",
+            "/api/v1/articles/{id}",
+            Perm("kb-write"),
+            T::Article,
+            |_| Body::Json(json!({ "category": "Printing" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/articles",
+            Perm("ticket-work"),
+            T::Ticket,
+            |f| Body::Json(json!({ "article": f.article })),
+        ),
+        c("GET", "/kb", SignedIn, T::None, none),
+        c("GET", "/kb/new", Perm("kb-write"), T::None, none),
+        c("POST", "/kb", Perm("kb-write"), T::None, |f| {
+            Body::Form(vec![
+                ("title".into(), format!("Form article {}", f.n)),
+                ("body".into(), "Text".into()),
+                ("status".into(), "draft".into()),
+                ("visibility".into(), "internal".into()),
+            ])
+        }),
+        c(
+            "GET",
+            "/kb/suggest?subject=printer+jams",
+            SignedIn,
+            T::None,
+            none,
+        ),
+        c("GET", "/kb/{id}", SignedIn, T::Article, none),
+        c("GET", "/kb/{id}/edit", Perm("kb-write"), T::Article, none),
+        c("POST", "/kb/{id}", Perm("kb-write"), T::Article, |_| {
+            form(&[
+                ("title", "Printer jams"),
+                ("body", "Open tray 2."),
+                ("status", "published"),
+                ("visibility", "members"),
+            ])
+        }),
+        c(
+            "POST",
+            "/tickets/{number}/articles",
+            Perm("ticket-work"),
+            T::Ticket,
+            |f| Body::Form(vec![("article".into(), f.article.clone())]),
+        ),
         c(
             "GET",
             "/api/v1/tickets/{number}/watchers",
@@ -1005,14 +1064,26 @@ fn allows(role: &str, perm: &str) -> bool {
         "hub-admin" => !["ticket-approve", "ticket-rate"].contains(&perm),
         "hub-agent" => {
             read.contains(&perm)
-                || ["ticket-submit", "ticket-work", "time-log", "time-read"].contains(&perm)
+                || [
+                    "ticket-submit",
+                    "ticket-work",
+                    "time-log",
+                    "time-read",
+                    "kb-write",
+                ]
+                .contains(&perm)
         }
         "hub-auditor" | "member-auditor" => {
             read.contains(&perm) || ["audit-read", "time-read"].contains(&perm)
         }
-        "member-admin" => {
-            !["org-manage", "ticket-work", "catalog-manage", "time-log"].contains(&perm)
-        }
+        "member-admin" => ![
+            "org-manage",
+            "ticket-work",
+            "catalog-manage",
+            "time-log",
+            "kb-write",
+        ]
+        .contains(&perm),
         "member-staff" => [
             "org-read",
             "directory-read",
@@ -1077,6 +1148,9 @@ impl Fresh {
         POLICY.get().cloned().unwrap_or_default()
     }
 }
+
+/// A published article for every member, made once per run.
+static ARTICLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The starter catalog's standard policy id, for bodies that need one.
 static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -1185,6 +1259,22 @@ async fn fresh_user(
 async fn every_role_sees_only_what_it_may() {
     let mut app = TestApp::new().await;
     let _ = POLICY.set(app.desk.standard.to_string());
+    let article = store::desk::kb::create(
+        &app.db,
+        &Actor::system("matrix"),
+        &store::desk::kb::Draft {
+            title: "Printer jams".into(),
+            body: "Open tray 2 and remove the paper.".into(),
+            category: "Printing".into(),
+            status: domain::desk::ArticleStatus::Published,
+            visibility: domain::desk::Visibility::Members,
+            org_id: None,
+            service_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let _ = ARTICLE.set(article.id);
     let sys = Actor::system("matrix");
     let mut failures = Vec::new();
     for case in cases() {
@@ -1278,6 +1368,9 @@ async fn every_role_sees_only_what_it_may() {
                         id = target_ticket(&app, case.target, target, who.user_id, n)
                             .await
                             .to_string();
+                    }
+                    Target::Article => {
+                        id = ARTICLE.get().cloned().unwrap_or_default();
                     }
                     Target::TicketPair => {
                         id = target_ticket(&app, Target::Ticket, target, who.user_id, n)
@@ -1446,6 +1539,7 @@ async fn every_role_sees_only_what_it_may() {
                     service: app.desk.services["gis"].to_string(),
                     ticket: id.clone(),
                     other_ticket: token.parse().unwrap_or(0),
+                    article: ARTICLE.get().cloned().unwrap_or_default(),
                 };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");

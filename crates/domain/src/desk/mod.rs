@@ -7,7 +7,8 @@ pub mod ticket;
 
 pub use sla::{BusinessCalendar, Pause, SlaClock, SlaStanding, Target};
 pub use ticket::{
-    Activity, Approval, Impact, Priority, PriorityMatrix, Source, Status, TicketKind, Urgency,
+    Activity, Approval, ArticleStatus, Impact, Priority, PriorityMatrix, Source, Status,
+    TicketKind, Urgency, Visibility,
 };
 
 use crate::validation::FieldError;

@@ -126,6 +126,23 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// Who may read a knowledge-base article.
+    Visibility, "visibility" {
+        Internal = "internal" / "The service desk only",
+        Members = "members" / "Every member",
+        Member = "member" / "One member",
+    }
+);
+
+vocabulary!(
+    /// Where an article is in its life.
+    ArticleStatus, "status" {
+        Draft = "draft" / "Draft",
+        Published = "published" / "Published",
+    }
+);
+
 impl Status {
     /// Resolved or closed: the resolution clock has stopped.
     pub fn is_done(self) -> bool {

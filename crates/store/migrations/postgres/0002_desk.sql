@@ -235,6 +235,37 @@ CREATE TABLE canned_replies (
     created_at BIGINT NOT NULL
 );
 
+-- Knowledge base. `seq` keys the search index (derived: not backed up, rebuilt on restore).
+CREATE TABLE kb_articles (
+    id TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    org_id TEXT REFERENCES orgs (id),
+    service_id TEXT REFERENCES services (id),
+    author_id TEXT REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX kb_articles_list ON kb_articles (status, visibility, updated_at);
+INSERT INTO counters (name, value) VALUES ('kb', 0);
+
+CREATE TABLE ticket_articles (
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    article_id TEXT NOT NULL REFERENCES kb_articles (id),
+    PRIMARY KEY (ticket_id, article_id)
+);
+
+CREATE TABLE kb_fts (
+    seq BIGINT PRIMARY KEY,
+    doc TSVECTOR NOT NULL
+);
+CREATE INDEX kb_fts_doc ON kb_fts USING GIN (doc);
+
 -- Notifications a person has turned off, by event (everything is on by default).
 CREATE TABLE notification_optouts (
     user_id TEXT NOT NULL REFERENCES users (id),

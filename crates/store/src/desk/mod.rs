@@ -1,6 +1,7 @@
 //! The service desk: catalog, tickets, SLA clocks, full-text search.
 
 pub mod catalog;
+pub mod kb;
 pub mod mail;
 pub mod notify;
 pub mod search;

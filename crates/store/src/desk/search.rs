@@ -46,8 +46,8 @@ pub(crate) async fn index_new(
     };
     sqlx::query(sql)
         .bind(number)
-        .bind(subject)
-        .bind(body)
+        .bind(super::kb::with_joined_words(subject))
+        .bind(super::kb::with_joined_words(body))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -67,7 +67,7 @@ pub(crate) async fn index_reply(
     };
     sqlx::query(sql)
         .bind(number)
-        .bind(reply)
+        .bind(super::kb::with_joined_words(reply))
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -296,5 +296,48 @@ pub async fn install(db: &Db, actor: &Actor) -> Result<Starter> {
     ] {
         super::tickets::add_canned_reply(db, actor, title, body).await?;
     }
+    let articles: [(&str, &str, &str); 5] = [
+        (
+            "Reset your password",
+            "Accounts",
+            "1. Go to the sign-in page and choose \"Forgot password\".\n2. Enter your town email address.\n3. Follow the link we send you within 15 minutes.\n\nStill locked out? Call the service desk.",
+        ),
+        (
+            "Connect to the town Wi-Fi",
+            "Network",
+            "Choose the TownHall-Staff network and sign in with your town email and password. Guests use TownHall-Guest; the password is posted at the front desk.",
+        ),
+        (
+            "Clear a paper jam on the office printers",
+            "Printing",
+            "Open tray 2 and the side door, pull the paper out gently towards you, close both doors. If the printer still shows a jam, turn it off and on again.",
+        ),
+        (
+            "Spot a phishing email",
+            "Security",
+            "Be wary of urgent requests, invoices you did not expect and links to sign-in pages. Do not click: use \"Report phishing\" in Outlook, or forward the message to the service desk.",
+        ),
+        (
+            "Request a new staff account",
+            "Accounts",
+            "Use the catalog item \"New staff account\" at least three working days before the start date. Your administrator's approval is not needed.",
+        ),
+    ];
+    for (title, category, body) in articles {
+        super::kb::create(
+            db,
+            actor,
+            &super::kb::Draft {
+                title: title.into(),
+                body: body.into(),
+                category: category.into(),
+                status: domain::desk::ArticleStatus::Published,
+                visibility: domain::desk::Visibility::Members,
+                org_id: None,
+                service_id: None,
+            },
+        )
+        .await?;
+    }
     Ok(s)
 }

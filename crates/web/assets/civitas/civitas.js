@@ -43,3 +43,16 @@ document.addEventListener("change", (e) => {
     box.focus();
   }
 });
+// Portal: while a requester types a subject, suggest knowledge-base articles (htmx, if present).
+document.addEventListener("DOMContentLoaded", () => {
+  const subject = document.getElementById("field-subject");
+  const box = document.getElementById("kb-suggestions");
+  if (!subject || !box || !window.htmx) return;
+  let timer = null;
+  subject.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      window.htmx.ajax("GET", "/kb/suggest?subject=" + encodeURIComponent(subject.value), { target: box, swap: "innerHTML" });
+    }, 300);
+  });
+});

@@ -5,6 +5,7 @@ mod audit;
 pub mod calendar;
 pub mod desk;
 mod directory;
+pub mod kb;
 pub mod mail;
 mod orgs;
 pub mod time;
@@ -38,6 +39,7 @@ pub fn routes(t: Table) -> Table {
     let t = desk::more_routes(t);
     let t = time::routes(t);
     let t = mail::routes(t);
+    let t = kb::routes(t);
     audit::routes(t)
 }
 

@@ -594,6 +594,9 @@ struct TicketPage {
     links: Vec<tickets::Link>,
     /// (id, title, body) for the desk's reply box.
     canned: Vec<(String, String, String)>,
+    /// Knowledge-base articles linked to the ticket, and (for the desk) the ones that could be.
+    articles: Vec<(String, String)>,
+    article_choices: Vec<(String, String)>,
 }
 
 struct TimeView {
@@ -837,6 +840,17 @@ async fn ticket_page(
     } else {
         Vec::new()
     };
+    let kb_reader = crate::api::kb::reader(p);
+    let articles = store::desk::kb::for_ticket(&s.db, &kb_reader, t.id).await?;
+    let article_choices = if desk {
+        store::desk::kb::search(&s.db, &kb_reader, None, None, 200)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.title))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let title = format!("#{} {}", t.number, t.subject);
     let f = Frame::new(s, p, &title, "tickets")
         .await?
@@ -909,6 +923,8 @@ async fn ticket_page(
             watchers,
             links,
             canned,
+            articles,
+            article_choices,
             t,
         },
     ))

@@ -5,6 +5,7 @@ mod audit;
 mod calendar;
 pub(super) mod desk;
 mod directory;
+mod kb;
 mod mail;
 mod orgs;
 mod people;
@@ -32,6 +33,7 @@ pub fn routes(t: Table) -> Table {
     let t = desk::routes(t);
     let t = time::routes(t);
     let t = mail::routes(t);
+    let t = kb::routes(t);
     account::routes(t)
 }
 
@@ -124,6 +126,11 @@ impl Frame {
                 active: section == "tickets",
             });
         }
+        nav.push(NavItem {
+            href: "/kb".into(),
+            label: "Knowledge base",
+            active: section == "kb",
+        });
         if p.is_desk() {
             nav.push(NavItem {
                 href: "/mail".into(),
