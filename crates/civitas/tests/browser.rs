@@ -403,5 +403,18 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     assert!(body_text(&c).await.contains("Printing them now"));
     assert_accessible(&c, "ticket page (desk)").await;
     screenshot(&c, "ticket").await;
+    // The rest of the desk's pages, each checked with axe.
+    for path in [
+        "/reports",
+        "/kb",
+        "/timesheet",
+        "/mail",
+        "/mail?outcome=quarantine",
+        "/kb/new",
+    ] {
+        visit(&c, &base, path).await;
+    }
+    visit(&c, &base, "/reports").await;
+    screenshot(&c, "reports").await;
     c.close().await.unwrap();
 }

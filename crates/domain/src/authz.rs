@@ -124,10 +124,12 @@ pub enum Permission {
     TimeRead,
     /// Write and publish knowledge-base articles.
     KbWrite,
+    /// See service reports (desk performance, SLA attainment, satisfaction) for an organisation.
+    ReportRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -145,6 +147,7 @@ impl Permission {
         Self::TimeLog,
         Self::TimeRead,
         Self::KbWrite,
+        Self::ReportRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +169,7 @@ impl Permission {
             Self::TimeLog => "time-log",
             Self::TimeRead => "time-read",
             Self::KbWrite => "kb-write",
+            Self::ReportRead => "report-read",
         }
     }
 }
@@ -187,6 +191,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TimeLog
                 | P::TimeRead
                 | P::KbWrite
+                | P::ReportRead
         ),
         Role::Auditor => matches!(
             perm,
@@ -196,6 +201,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::AuditRead
                 | P::TicketRead
                 | P::TimeRead
+                | P::ReportRead
         ),
         Role::MemberAdmin => !matches!(
             perm,

@@ -1170,3 +1170,104 @@ async fn the_knowledge_base_shows_each_reader_what_is_theirs() {
         .unwrap();
     assert!(page.contains("Connect to the town Wi-Fi"));
 }
+
+#[tokio::test]
+async fn reports_count_what_each_reader_may_see() {
+    let app = TestApp::new().await;
+    let (_, a) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "One", "description": "x" }),
+    )
+    .await;
+    open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Two", "description": "x" }),
+    )
+    .await;
+    open(
+        &app,
+        "other-admin",
+        json!({ "subject": "Three", "description": "x" }),
+    )
+    .await;
+    let n = a["number"].as_i64().unwrap();
+    reply(
+        &app,
+        "hub-agent",
+        n,
+        json!({ "body": "Done: restarted it." }),
+    )
+    .await;
+    patch(&app, "hub-agent", n, json!({ "status": "resolved" })).await;
+    app.api(
+        "member-staff",
+        Method::POST,
+        &format!("/api/v1/tickets/{n}/rating"),
+    )
+    .json(&json!({ "score": 4 }))
+    .send()
+    .await
+    .unwrap();
+    let (status, region) = get(&app, "hub-agent", "/api/v1/reports/desk").await;
+    assert_eq!(status, 200, "{region}");
+    assert_eq!(
+        (
+            region["total"]["opened"].as_i64(),
+            region["total"]["resolved"].as_i64()
+        ),
+        (Some(3), Some(1))
+    );
+    assert_eq!(region["total"]["sla_attainment_percent"], 100.0);
+    assert_eq!(region["total"]["first_contact_resolution_percent"], 100.0);
+    assert_eq!(region["total"]["csat"], 4.0);
+    assert_eq!(region["by_member"].as_array().unwrap().len(), 2);
+    // A member's administrator sees their own member only; staff see no reports.
+    let (_, own) = get(&app, "member-admin", "/api/v1/reports/desk").await;
+    assert_eq!(own["total"]["opened"], 2);
+    let (status, e) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/reports/desk?org={OTHER}"),
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("org"))
+    );
+    assert_eq!(
+        get(&app, "member-staff", "/api/v1/reports/desk").await.0,
+        403
+    );
+    let (status, e) = get(
+        &app,
+        "hub-agent",
+        "/api/v1/reports/desk?from=2026-12-01&to=2026-01-01",
+    )
+    .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("to"))
+    );
+    // The page and its CSV.
+    let page = app
+        .page("hub-agent", Method::GET, "/reports")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg") && page.contains("Figures by member"));
+    let csv = app
+        .page("hub-agent", Method::GET, "/reports?format=csv&table=member")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("key,opened,resolved,sla_attainment_percent"));
+    assert!(csv.contains("Town of North Reading,2,1,100.0"));
+}

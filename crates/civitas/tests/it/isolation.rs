@@ -386,6 +386,14 @@ fn cases() -> Vec<Case> {
             Body::Json(json!({ "off": ["sla_at_risk"] }))
         }),
         // Service desk
+        c("GET", "/reports", Perm("report-read"), T::None, none),
+        c(
+            "GET",
+            "/api/v1/reports/desk",
+            Perm("report-read"),
+            T::None,
+            none,
+        ),
         c("GET", "/api/v1/articles", SignedIn, T::None, none),
         c("POST", "/api/v1/articles", Perm("kb-write"), T::None, |f| {
             Body::Json(
@@ -1070,11 +1078,12 @@ fn allows(role: &str, perm: &str) -> bool {
                     "time-log",
                     "time-read",
                     "kb-write",
+                    "report-read",
                 ]
                 .contains(&perm)
         }
         "hub-auditor" | "member-auditor" => {
-            read.contains(&perm) || ["audit-read", "time-read"].contains(&perm)
+            read.contains(&perm) || ["audit-read", "time-read", "report-read"].contains(&perm)
         }
         "member-admin" => ![
             "org-manage",

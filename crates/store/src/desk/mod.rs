@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod kb;
 pub mod mail;
 pub mod notify;
+pub mod reports;
 pub mod search;
 pub mod starter;
 pub mod tickets;

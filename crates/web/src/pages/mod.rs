@@ -9,6 +9,7 @@ mod kb;
 mod mail;
 mod orgs;
 mod people;
+mod reports;
 mod session;
 mod time;
 
@@ -34,6 +35,7 @@ pub fn routes(t: Table) -> Table {
     let t = time::routes(t);
     let t = mail::routes(t);
     let t = kb::routes(t);
+    let t = reports::routes(t);
     account::routes(t)
 }
 
@@ -124,6 +126,13 @@ impl Frame {
                     "Tickets"
                 },
                 active: section == "tickets",
+            });
+        }
+        if !p.scope(Permission::ReportRead).is_empty() {
+            nav.push(NavItem {
+                href: "/reports".into(),
+                label: "Reports",
+                active: section == "reports",
             });
         }
         nav.push(NavItem {
