@@ -27,6 +27,21 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         users: usize,
     },
+    /// Create a region of MEMBERS members (ten people each), the starter catalog and TICKETS tickets spread
+    /// over three years, through the store's import (history, search index and SLA included).
+    SeedDesk {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 350)]
+        members: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+    },
+    /// Recompute the SLA of every open ticket (as after a calendar change) and print how long it took.
+    SlaRecompute {
+        #[arg(long)]
+        database_url: String,
+    },
 }
 
 #[tokio::main]
@@ -55,6 +70,178 @@ async fn main() -> anyhow::Result<()> {
         } => seed::run(&database_url, orgs, users)
             .await
             .context("seeding"),
+        Command::SeedDesk {
+            database_url,
+            members,
+            tickets,
+        } => desk::seed(&database_url, members, tickets)
+            .await
+            .context("seeding the desk"),
+        Command::SlaRecompute { database_url } => {
+            let db = store::Db::connect(&database_url, &store::DbOptions::default()).await?;
+            let t0 = std::time::Instant::now();
+            let n = store::desk::tickets::recompute_open(&db, None).await?;
+            println!(
+                "{{\"open_tickets\": {n}, \"seconds\": {:.3}}}",
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+mod desk {
+    //! A large synthetic service desk: the tickets a region of hundreds of members accumulates in years.
+
+    use domain::desk::{Activity, Impact, Source, TicketKind, Urgency};
+    use sqlx::Row;
+    use store::audit::Actor;
+    use store::desk::tickets::{Imported, NewTicket, import};
+
+    const TOPICS: [&str; 16] = [
+        "printer jams",
+        "email bounces",
+        "VPN drops",
+        "password expired",
+        "laptop will not start",
+        "shared drive full",
+        "map viewer slow",
+        "payroll report wrong",
+        "Wi-Fi drops",
+        "phone no dial tone",
+        "scanner offline",
+        "software install",
+        "account locked",
+        "monitor flickers",
+        "calendar sync fails",
+        "phishing email",
+    ];
+    const PLACES: [&str; 8] = [
+        "town hall",
+        "library",
+        "police station",
+        "fire station",
+        "DPW garage",
+        "high school",
+        "senior center",
+        "assessor's office",
+    ];
+
+    pub async fn seed(url: &str, members: usize, tickets: usize) -> anyhow::Result<()> {
+        super::seed::run(url, members + 1, members * 10).await?;
+        let db = store::Db::connect(url, &store::DbOptions::default()).await?;
+        let actor = Actor::system("bench-seed");
+        let starter = store::desk::starter::install(&db, &actor).await?;
+        let rows = sqlx::query("SELECT u.id, u.org_id FROM users u JOIN orgs o ON o.id = u.org_id WHERE o.is_hub = 0 ORDER BY u.org_id, u.id")
+            .fetch_all(db.read_pool())
+            .await?;
+        let mut people: Vec<(domain::ids::OrgId, domain::ids::UserId)> =
+            Vec::with_capacity(rows.len());
+        for r in rows {
+            people.push((
+                r.try_get::<String, _>("org_id")?.parse()?,
+                r.try_get::<String, _>("id")?.parse()?,
+            ));
+        }
+        let agent: domain::ids::UserId =
+            sqlx::query("SELECT id FROM users WHERE email = 'admin@hub.bench.example'")
+                .fetch_one(db.read_pool())
+                .await?
+                .try_get::<String, _>("id")?
+                .parse()?;
+        let services: Vec<_> = starter.services.values().copied().collect();
+        let now = store::now_ms();
+        let span = 3 * 365 * 86_400_000i64;
+        let hour = 3_600_000i64;
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let t0 = std::time::Instant::now();
+        let mut done = 0;
+        while done < tickets {
+            let n = (tickets - done).min(2_000);
+            let mut batch = Vec::with_capacity(n);
+            for i in 0..n {
+                let k = done + i;
+                // Oldest first, so that numbers grow with time.
+                let opened =
+                    now - span + (span / tickets as i64) * k as i64 + (next() % 3_600_000) as i64;
+                let (org, requester) = people[(next() % people.len() as u64) as usize];
+                let topic = TOPICS[(next() % TOPICS.len() as u64) as usize];
+                let place = PLACES[(next() % PLACES.len() as u64) as usize];
+                let age = now - opened;
+                // Tickets of the last ten days are still open (about 1% of a three-year history).
+                let open = age < 10 * 24 * hour;
+                let resolved_at = opened + (1 + (next() % 40) as i64) * hour;
+                let done_ticket = !open && resolved_at < now;
+                batch.push(Imported {
+                    ticket: NewTicket {
+                        org_id: org,
+                        kind: if k % 10 == 0 {
+                            TicketKind::ServiceRequest
+                        } else {
+                            TicketKind::Incident
+                        },
+                        subject: format!(
+                            "{} at the {place}",
+                            topic[..1].to_uppercase() + &topic[1..]
+                        ),
+                        description: format!(
+                            "Reported from the {place}: {topic}. Ticket {k} of the benchmark."
+                        ),
+                        requester_id: requester,
+                        department_id: None,
+                        site_id: None,
+                        service_id: Some(services[(next() % services.len() as u64) as usize]),
+                        catalog_item_id: None,
+                        form_answers: Default::default(),
+                        category: String::new(),
+                        impact: [Impact::Low, Impact::Low, Impact::Medium, Impact::High]
+                            [(next() % 4) as usize],
+                        urgency: [
+                            Urgency::Low,
+                            Urgency::Medium,
+                            Urgency::Medium,
+                            Urgency::High,
+                        ][(next() % 4) as usize],
+                        source: Source::Email,
+                        team_id: None,
+                        opened_at: Some(opened),
+                    },
+                    assignee: (!open || next() % 2 == 0).then(|| (agent, "Bench Admin".to_owned())),
+                    first_response: (!open || next() % 2 == 0)
+                        .then(|| (opened + 20 * 60_000, "Looking into it.".to_owned())),
+                    waits: Vec::new(),
+                    waiting_since: None,
+                    requester_reply: None,
+                    resolved: done_ticket.then(|| (resolved_at, "Fixed.".to_owned())),
+                    closed_at: done_ticket
+                        .then_some(resolved_at + 7 * 24 * hour)
+                        .filter(|c| *c < now),
+                    csat: (done_ticket && k % 3 == 0).then_some((4, None)),
+                    time: if done_ticket {
+                        vec![(resolved_at, 30, Activity::Remote, true)]
+                    } else {
+                        Vec::new()
+                    },
+                    now: if done_ticket {
+                        resolved_at + 7 * 24 * hour
+                    } else {
+                        now
+                    },
+                });
+            }
+            import(&db, &actor, batch).await?;
+            done += n;
+            if done % 50_000 == 0 || done == tickets {
+                println!("{done} tickets ({:.0} s)", t0.elapsed().as_secs_f64());
+            }
+        }
+        Ok(())
     }
 }
 

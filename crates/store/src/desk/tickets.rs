@@ -878,11 +878,18 @@ pub async fn list(
             q.push(" ORDER BY t.sla_due_at, t.number");
         }
         Sort::Newest => {
+            // With words to match, walk the search index newest first (its key is the ticket number), so
+            // that the first page needs only the first matches, not all of them.
+            let key = match (&f.text, db.backend()) {
+                (Some(_), crate::Backend::Sqlite) => "f.rowid",
+                (Some(_), crate::Backend::Postgres) => "f.number",
+                (None, _) => "t.number",
+            };
             if let Some(after) = &page.after {
                 let n: i64 = after.parse().map_err(|_| bad_cursor())?;
-                q.push(" AND t.number < ").bind(n);
+                q.push(" AND ").push(key).push(" < ").bind(n);
             }
-            q.push(" ORDER BY t.number DESC");
+            q.push(" ORDER BY ").push(key).push(" DESC");
         }
     }
     q.push(" LIMIT ").bind(page.fetch());

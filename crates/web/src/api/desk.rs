@@ -590,6 +590,8 @@ impl TicketQuery {
             other => other.map(str::to_owned),
         };
         f.sort = match nonempty(&self.sort) {
+            // A search lists the newest matches first unless asked otherwise.
+            None if f.text.is_some() => Sort::Newest,
             None | Some("due") => Sort::Due,
             Some("newest") => Sort::Newest,
             Some(_) => {

@@ -1,0 +1,155 @@
+"""Service desk benchmarks (issue 3): with a large synthetic desk on SQLite — ticket creation through the API
+at concurrency 1 and 32, the agent queue view (50 rows, one member, one status, sorted by SLA due), full-text
+search, the SLA recomputation of every open ticket after a calendar change, and the server's memory. Load
+comes from wrk on 127.0.0.1, bounded in time. Medians over rounds. With --rt, Request Tracker 5 is measured
+in the same run through bench/peers/rt (creating and listing tickets at 5,000 tickets)."""
+
+import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, "target", "release")
+OUT = os.path.join(ROOT, "target", "bench")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ready(url, timeout=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.05)
+    sys.exit(f"{url} did not become ready")
+
+
+def mem_kb(pid):
+    rss = pss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def parse_latency(out):
+    got = {}
+    for q in ("50%", "99%"):
+        m = re.search(q.replace("%", r"%") + r"\s+([\d.]+)(us|ms|s)", out)
+        if m:
+            got[q] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        sys.exit(f"error responses during the run:\n{out}")
+    return rps, got.get("50%"), got.get("99%")
+
+
+def wrk(url, seconds, conns, token, script=None):
+    cmd = ["wrk", f"-t{min(conns, 2)}", f"-c{conns}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    env = dict(os.environ, CIVITAS_BENCH_TOKEN=token)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    return parse_latency(out)
+
+
+def med(xs):
+    return round(statistics.median(xs), 2)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, default=350)
+    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rt", action="store_true", help="also measure Request Tracker 5 (installs it from Debian)")
+    ap.add_argument("--rt-n", type=int, default=200, help="tickets RT creates per client count")
+    ap.add_argument("--rt-fill", type=int, default=5000, help="tickets in RT before its list is measured")
+    a = ap.parse_args()
+
+    data = os.path.join(OUT, f"desk-{a.members}x{a.tickets}")
+    if not os.path.exists(os.path.join(data, "seeded")):
+        shutil.rmtree(data, ignore_errors=True)
+        os.makedirs(data)
+        print(f"seeding {a.members} members and {a.tickets} tickets (once; kept in {data}) …", flush=True)
+        subprocess.run([os.path.join(REL, "civitas-bench"), "seed-desk", "--database-url", f"sqlite://{data}/civitas.db",
+                        "--members", str(a.members), "--tickets", str(a.tickets)], check=True)
+        open(os.path.join(data, "seeded"), "w").close()
+    # Every run starts from the same data: a working copy, so that created tickets do not pile up.
+    work = data + "-run"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(data, work)
+    env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
+    token = subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example", "--name", "bench"],
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready(f"{base}/readyz")
+        script = os.path.join(ROOT, "bench", "create_ticket.lua")
+        queue = f"{base}/api/v1/tickets?org=member-0042&status=in_progress&limit=50"
+        search = f"{base}/api/v1/tickets?q=printer+library&open=any&sort=newest&limit=50"
+        # Warm up: first reads pull pages into the cache.
+        for u in (queue, search):
+            wrk(u, 2, 4, token)
+        res = {k: [] for k in ("c1", "c32", "queue", "search")}
+        for _ in range(a.rounds):
+            res["c1"].append(wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script))
+            res["c32"].append(wrk(f"{base}/api/v1/tickets", a.seconds, 32, token, script))
+            res["queue"].append(wrk(queue, a.seconds, 8, token))
+            res["search"].append(wrk(search, a.seconds, 8, token))
+        rss, pss = mem_kb(srv.pid)
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=30)
+    rec = subprocess.run([os.path.join(REL, "civitas-bench"), "sla-recompute", "--database-url", f"sqlite://{work}/civitas.db"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    recompute = json.loads(rec)
+
+    def summary(rows):
+        return {"rps": med([r[0] for r in rows]), "p50_ms": med([r[1] for r in rows]), "p99_ms": med([r[2] for r in rows])}
+
+    result = {
+        "machine": f"{os.cpu_count()} CPUs, {os.uname().release}",
+        "dataset": f"{a.members} members, {a.tickets} tickets (SQLite)",
+        "create_c1": summary(res["c1"]),
+        "create_c32": summary(res["c32"]),
+        "queue_view_c8": summary(res["queue"]),
+        "search_c8": summary(res["search"]),
+        "sla_recompute": recompute,
+        "memory_after_load_mib": {"rss": round(rss / 1024, 1), "pss": round(pss / 1024, 1)},
+        "wrk": f"wrk -d{a.seconds}s --latency, {a.rounds} rounds; create at -c1 and -c32, reads at -c8",
+    }
+    if a.rt:
+        rt = os.path.join(ROOT, "bench", "peers", "rt", "bench.sh")
+        out = subprocess.run(["bash", rt, "--n", str(a.rt_n), "--fill", str(a.rt_fill)], capture_output=True, text=True)
+        result["request_tracker"] = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        if out.returncode != 0:
+            result["request_tracker_error"] = out.stderr[-2000:]
+    print(json.dumps(result, indent=2))
+    with open(os.path.join(OUT, "desk.json"), "w") as f:
+        json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
