@@ -133,13 +133,41 @@ async fn fill(c: &Client, id: &str, value: &str) {
     e.send_keys(value).await.unwrap();
 }
 
+/// Submits the page's main form and waits until the browser has loaded the answer.
 async fn submit(c: &Client) {
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
+    click_and_load(c, Locator::Css("main form button[type=submit]")).await;
+}
+
+/// Clicks something that navigates, then waits for the next document.
+///
+/// Waiting for an element is not enough: the old page has it too, and reading
+/// it while the browser swaps documents fails with a stale element reference.
+/// So the old page is marked, and the wait ends when a page without the mark
+/// has finished loading.
+async fn click_and_load(c: &Client, target: Locator<'_>) {
+    c.execute("window.__civitasOldPage = true;", vec![])
         .await
         .unwrap();
+    c.find(target).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let loaded = c
+            .execute(
+                "return window.__civitasOldPage === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .map(|v| v.as_bool() == Some(true))
+            .unwrap_or(false);
+        if loaded {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page did not change within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn choose(c: &Client, id: &str, value: &str) {
@@ -214,12 +242,7 @@ async fn a_hub_admin_signs_in_switches_organisation_and_adds_a_member_and_a_pers
         .click()
         .await
         .unwrap();
-    c.find(Locator::Css(".civitas-switcher button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&c, Locator::Css(".civitas-switcher button[type=submit]")).await;
     c.wait()
         .for_url(&url::Url::parse(&format!("{base}/orgs/north-reading")).unwrap())
         .await
@@ -325,12 +348,7 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     sign_in(&c, &base, "staff@north-reading.example.gov").await;
     visit(&c, &base, "/catalog").await;
     screenshot(&c, "catalog").await;
-    c.find(Locator::LinkText("Map request"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&c, Locator::LinkText("Map request")).await;
     c.wait()
         .for_element(Locator::Id("field-form_purpose"))
         .await
@@ -393,12 +411,7 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
         "Printing them now; they will be at the clerk's office by noon.",
     )
     .await;
-    c.find(Locator::Css("#reply-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&c, Locator::Css("#reply-form button[type=submit]")).await;
     c.wait().for_element(Locator::Id("history")).await.unwrap();
     assert!(body_text(&c).await.contains("Printing them now"));
     assert_accessible(&c, "ticket page (desk)").await;
