@@ -46,7 +46,7 @@ type ConnectFuture<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
 
 /// Every SQLite connection: WAL so readers never block the writer, foreign keys, and a busy timeout. Page
-/// caches are per connection and stay small (the operating system caches the file for all of them): 16 MB
+/// caches are per connection and stay small (the operating system caches the file for all of them): 8 MB
 /// for the writer, 2 MB for each reader — memory stays flat however many readers the pool opens.
 fn sqlite_pragmas(
     conn: &mut sqlx::AnyConnection,
@@ -68,7 +68,7 @@ fn sqlite_writer_pragmas(
 ) -> ConnectFuture<'_> {
     Box::pin(async move {
         sqlite_pragmas(conn, meta).await?;
-        conn.execute("PRAGMA cache_size = -16000;").await?;
+        conn.execute("PRAGMA cache_size = -8000;").await?;
         Ok(())
     })
 }
@@ -91,8 +91,13 @@ impl Db {
                 .after_connect(sqlite_writer_pragmas)
                 .connect(&url)
                 .await?;
+            // Reads are CPU-bound on a file the operating system caches: more connections than twice the
+            // cores only add page caches and prepared statements to memory, not throughput.
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let cores = u32::try_from(cores).unwrap_or(2);
             let read = AnyPoolOptions::new()
-                .max_connections(opts.max_connections.max(1))
+                .max_connections(opts.max_connections.clamp(1, (2 * cores).max(2)))
+                .idle_timeout(Duration::from_secs(60))
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .test_before_acquire(false)
@@ -106,7 +111,8 @@ impl Db {
             let readers = if path.is_empty() || path == ":memory:" {
                 None
             } else {
-                let n = usize::try_from(opts.max_connections.clamp(1, 8)).unwrap_or(4);
+                // Used synchronously on the runtime's worker threads: one per core is enough.
+                let n = usize::try_from(opts.max_connections.clamp(1, cores)).unwrap_or(2);
                 let opened = tokio::task::spawn_blocking(move || {
                     crate::sqlite_reader::SqliteReaders::open(&path, n)
                 })

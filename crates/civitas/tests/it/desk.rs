@@ -499,6 +499,25 @@ async fn the_queue_is_sorted_by_sla_due_and_pages_by_cursor() {
     .await;
     assert_eq!(numbers(&page2), [made[0]]);
     assert!(page2.get("next_cursor").is_none());
+
+    // A status filter, for one member or the region, with or without an openness that agrees with it.
+    let (s, _) = patch(&app, "hub-agent", made[1], json!({ "status": "resolved" })).await;
+    assert_eq!(s, 200);
+    for path in [
+        "/api/v1/tickets?status=resolved".to_owned(),
+        format!("/api/v1/tickets?status=resolved&org={OWN}"),
+        format!("/api/v1/tickets?status=resolved&org={OWN}&open=done"),
+    ] {
+        let (_, list) = get(&app, "hub-agent", &path).await;
+        assert_eq!(numbers(&list), [made[1]], "{path}");
+    }
+    let (_, list) = get(
+        &app,
+        "hub-agent",
+        &format!("/api/v1/tickets?status=new&org={OWN}"),
+    )
+    .await;
+    assert_eq!(numbers(&list), [made[2], made[0]]);
 }
 
 async fn html(res: reqwest::Response) -> (u16, String) {

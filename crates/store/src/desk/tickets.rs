@@ -810,7 +810,21 @@ pub async fn list(
         q.push(" WHERE 1 = 1");
     }
     q.ticket_view(view);
-    match f.openness {
+    // A status decides openness by itself. For one member, leaving `is_open` out lets the planner take
+    // the index on (org_id, status, sla_due_at), which serves the filtered queue without reading other
+    // tickets; across the region, saying it lets the index on (is_open, sla_due_at) serve it.
+    let openness = match f.status {
+        Some(s) if f.openness != Openness::Any && s.is_done() != (f.openness == Openness::Done) => {
+            // A status that contradicts the openness asked for: nothing matches.
+            q.push(" AND 1 = 0");
+            Openness::Any
+        }
+        Some(_) if f.org.is_some() => Openness::Any,
+        Some(s) if s.is_done() => Openness::Done,
+        Some(_) => Openness::Open,
+        None => f.openness,
+    };
+    match openness {
         Openness::Open => {
             q.push(" AND t.is_open = 1");
         }
