@@ -31,6 +31,9 @@ pub struct Config {
     pub mail_from: String,
     /// The address people reach Civitas at, for links in mail (default: `http://` + bind).
     pub public_url: Option<String>,
+    /// A mailbox to poll for incoming mail (`imaps://user:password@host/INBOX`); none: mail arrives only
+    /// through `civitas mail ingest`.
+    pub imap_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact))
             .field("mail_from", &self.mail_from)
             .field("public_url", &self.public_url)
+            .field("imap_url", &self.imap_url.as_deref().map(redact))
             .finish()
     }
 }
@@ -77,6 +81,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "Civitas Service Desk <servicedesk@localhost>".into(),
             public_url: None,
+            imap_url: None,
         }
     }
 }
@@ -95,6 +100,7 @@ struct FileConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     public_url: Option<String>,
+    imap_url: Option<String>,
 }
 
 pub const EXAMPLE: &str = r#"# Civitas configuration. Every key is optional; environment variables (CIVITAS_<KEY>) override the file.
@@ -131,6 +137,11 @@ mail_from = "Civitas Service Desk <servicedesk@localhost>"
 
 # The address people reach Civitas at, for links in mail.
 # public_url = "https://it.example.gov"
+
+# A mailbox the desk polls every minute for incoming mail, as an alternative to delivering through
+# `civitas mail ingest`. imaps:// is TLS on port 993; imap:// uses STARTTLS on port 143 (plain text only to a
+# server on 127.0.0.1). Percent-encode an @ in the user name: desk%40town.example.gov.
+# imap_url = "imaps://desk%40town.example.gov:secret@mail.town.example.gov/INBOX"
 "#;
 
 fn env_bool(key: &str, raw: &str) -> anyhow::Result<bool> {
@@ -198,6 +209,9 @@ impl Config {
         if let Some(v) = f.public_url {
             self.public_url = Some(v);
         }
+        if let Some(v) = f.imap_url {
+            self.imap_url = Some(v);
+        }
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
@@ -240,6 +254,9 @@ impl Config {
         if let Some(v) = get("CIVITAS_PUBLIC_URL") {
             self.public_url = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = get("CIVITAS_IMAP_URL") {
+            self.imap_url = Some(v).filter(|v| !v.is_empty());
+        }
         Ok(())
     }
 
@@ -279,7 +296,27 @@ impl Config {
         {
             bail!("public_url: must start with http:// or https://");
         }
+        if let Some(u) = &self.imap_url
+            && let Err(e) = crate::imap::Mailbox::parse(u)
+        {
+            bail!("imap_url: {e}");
+        }
         Ok(())
+    }
+
+    /// The mailbox to poll, if one is configured (checked by [`Config::validate`]).
+    pub fn imap_mailbox(&self) -> Option<crate::imap::Mailbox> {
+        self.imap_url
+            .as_deref()
+            .and_then(|u| crate::imap::Mailbox::parse(u).ok())
+    }
+
+    /// The desk's own address (from `mail_from`), lower-case: mail from it is a loop.
+    pub fn own_address(&self) -> String {
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map(|m| m.email.to_string().to_ascii_lowercase())
+            .unwrap_or_default()
     }
 
     /// Where links in mail point.

@@ -83,6 +83,10 @@ enum MailCommand {
     /// ticket, a reply, a triage entry or a quarantined message. Exits 0 once the message is stored, and 75
     /// (EX_TEMPFAIL) only when it could not be stored, so that the mail server retries.
     Ingest,
+    /// Take the unread messages of the mailbox named by `imap_url` (CIVITAS_IMAP_URL) once, as `civitas
+    /// serve` does every minute, and print what became of each. Exits 75 (EX_TEMPFAIL) when the mailbox could
+    /// not be read or a message not stored; those messages stay unread.
+    Poll,
 }
 
 #[derive(Subcommand)]
@@ -142,11 +146,7 @@ fn ingest(config: &Config) -> std::process::ExitCode {
         eprintln!("civitas mail ingest: reading the message: {e}");
         return std::process::ExitCode::from(EX_TEMPFAIL);
     }
-    let own = config
-        .mail_from
-        .parse::<lettre::message::Mailbox>()
-        .map(|m| m.email.to_string().to_ascii_lowercase())
-        .unwrap_or_default();
+    let own = config.own_address();
     let run = async {
         let db = cli::open(config).await?;
         let outcome = civitas::mailgate::ingest(&db, &raw, &own).await;
@@ -318,5 +318,38 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         } => Err(anyhow::anyhow!(
             "mail ingest runs on its own (see civitas mail ingest --help)"
         )),
+        Command::Mail {
+            command: MailCommand::Poll,
+        } => {
+            let Some(mailbox) = config.imap_mailbox() else {
+                anyhow::bail!(
+                    "imap_url: not set (CIVITAS_IMAP_URL or imap_url in the configuration file)"
+                );
+            };
+            let db = cli::open(&config).await?;
+            let report = civitas::imap::poll(&db, &mailbox, &config.own_address()).await;
+            db.close().await;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("civitas mail poll: {e:#}");
+                    std::process::exit(75);
+                }
+            };
+            for (uid, outcome) in &report.taken {
+                println!("message {uid}: {outcome}");
+            }
+            println!(
+                "{} message(s) taken from {}{}",
+                report.taken.len(),
+                mailbox.label(),
+                if report.left > 0 {
+                    format!("; {} left for the next poll", report.left)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
     }
 }

@@ -20,6 +20,8 @@ pub struct Runner {
     db: Db,
     worker: String,
     mailer: Option<crate::notify::Mailer>,
+    /// The mailbox polled every minute, and the desk's own address (mail from it is a loop).
+    imap: Option<(crate::imap::Mailbox, String)>,
 }
 
 impl Runner {
@@ -28,7 +30,14 @@ impl Runner {
             db,
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
             mailer: None,
+            imap: None,
         }
+    }
+
+    /// Polls this mailbox for incoming mail every minute.
+    pub fn with_imap(mut self, mailbox: Option<crate::imap::Mailbox>, own_address: String) -> Self {
+        self.imap = mailbox.map(|m| (m, own_address));
+        self
     }
 
     /// Sends notifications through this mailer (without one they are skipped).
@@ -52,6 +61,18 @@ impl Runner {
                 &serde_json::json!({}),
                 slot * period,
                 Some(&format!("{kind}:{slot}")),
+            )
+            .await?;
+        }
+        if self.imap.is_some() {
+            // Every minute; one poll at a time across servers (the slot's dedupe key).
+            let slot = now / 60_000;
+            jobs::enqueue(
+                &self.db,
+                "desk.imap_poll",
+                &serde_json::json!({}),
+                slot * 60_000,
+                Some(&format!("desk.imap_poll:{slot}")),
             )
             .await?;
         }
@@ -114,6 +135,17 @@ impl Runner {
                 Ok(())
             }
             "desk.notify" => crate::notify::run(&self.db, self.mailer.as_ref(), &job.payload).await,
+            "desk.imap_poll" => {
+                // Servers share one configuration; one without a mailbox has nothing to poll.
+                let Some((mailbox, own)) = &self.imap else {
+                    return Ok(());
+                };
+                let report = crate::imap::poll(&self.db, mailbox, own).await?;
+                if !report.taken.is_empty() {
+                    tracing::info!(mailbox = %mailbox.label(), taken = report.taken.len(), left = report.left, "incoming mail taken");
+                }
+                Ok(())
+            }
             other => anyhow::bail!("no handler for job kind {other:?}"),
         }
     }

@@ -52,6 +52,7 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
         tokio::spawn(
             runner::Runner::new(db.clone())
                 .with_mailer(mailer)
+                .with_imap(config.imap_mailbox(), config.own_address())
                 .run_until(stop_rx),
         )
     });

@@ -498,3 +498,118 @@ async fn ingest_asks_for_a_retry_when_it_cannot_store() {
     assert_eq!(code, 75, "{err}");
     assert!(err.contains("retry"));
 }
+
+/// An SMTP server on 127.0.0.1 that pipes every message into `civitas mail ingest`, as a mail server's pipe
+/// transport does (tests/fixtures/smtp/pipe_handler.py): 250 once stored, 451 when ingest exits 75.
+struct SmtpPipe {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for SmtpPipe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpPipe {
+    fn start(database_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let handlers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp");
+        #[allow(clippy::zombie_processes, reason = "Drop kills and waits for it")]
+        let mut child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "pipe_handler.Pipe", "--"])
+            .arg(env!("CARGO_BIN_EXE_civitas"))
+            .args(["mail", "ingest"])
+            .env("PYTHONPATH", handlers)
+            .env("CIVITAS_DATABASE_URL", database_url)
+            .env(
+                "CIVITAS_MAIL_FROM",
+                "Melrose IT Service Desk <servicedesk@melrose.example.gov>",
+            )
+            .env("CIVITAS_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/test installs it with pip)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, port };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not start on port {port}");
+    }
+
+    async fn send(&self, from: &str, raw: &str) -> Result<String, lettre::transport::smtp::Error> {
+        use lettre::AsyncTransport;
+        let smtp =
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+                .port(self.port)
+                .build();
+        let envelope = lettre::address::Envelope::new(
+            Some(from.parse().unwrap()),
+            vec!["servicedesk@melrose.example.gov".parse().unwrap()],
+        )
+        .unwrap();
+        smtp.send_raw(&envelope, raw.as_bytes())
+            .await
+            .map(|r| r.message().collect::<Vec<_>>().join(" "))
+    }
+}
+
+#[tokio::test]
+async fn mail_delivered_over_smtp_through_a_pipe_becomes_a_ticket_or_is_retried() {
+    let app = TestApp::new().await;
+    let staff = format!("member-staff@{OWN}.example.gov");
+    let smtp = SmtpPipe::start(&app.database_url);
+    let answer = smtp
+        .send(
+            &staff,
+            &message(
+                &staff,
+                "Projector in room 2 flickers",
+                "",
+                "Since this morning.",
+            ),
+        )
+        .await
+        .expect("the message is accepted once stored");
+    let number: i64 = answer
+        .split("opened ticket #")
+        .nth(1)
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{answer}"));
+    let (s, t) = json(
+        app.api(
+            "member-staff",
+            Method::GET,
+            &format!("/api/v1/tickets/{number}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, t["subject"].as_str()),
+        (200, Some("Projector in room 2 flickers"))
+    );
+
+    // The database is down: the SMTP server answers 451, so the sending server keeps the message and
+    // tries again later — it is never accepted and lost.
+    let down = SmtpPipe::start("postgres://civitas@127.0.0.1:1/none");
+    let err = down
+        .send(&staff, &message(&staff, "Lost?", "", "Must not be lost."))
+        .await
+        .expect_err("not accepted while it cannot be stored");
+    assert!(err.is_transient(), "a temporary failure (4xx): {err}");
+}

@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod desk;
 mod helpers;
+mod imap;
 mod isolation;
 mod mail;
 mod pages;
