@@ -1290,3 +1290,203 @@ async fn reports_count_what_each_reader_may_see() {
     assert!(csv.starts_with("key,opened,resolved,sla_attainment_percent"));
     assert!(csv.contains("Town of North Reading,2,1,100.0"));
 }
+
+#[tokio::test]
+async fn the_hub_sets_the_desk_up_through_the_api_and_the_settings_page() {
+    let app = TestApp::new().await;
+    // Everyone signed in can read the settings; only the catalog's managers change them.
+    let (s, st) = get(&app, "member-staff", "/api/v1/desk/settings").await;
+    assert_eq!(s, 200);
+    assert_eq!(st["priority_matrix"][0][0], "p1");
+    let put = |who: &'static str, body: Value, etag: Option<&'static str>| {
+        let mut r = app
+            .api(who, Method::PUT, "/api/v1/desk/settings")
+            .json(&body);
+        if let Some(e) = etag {
+            r = r.header("If-Match", e);
+        }
+        async move { json(r.send().await.unwrap()).await }
+    };
+    let (s, _) = put("hub-agent", json!({ "reopen_days": 3 }), None).await;
+    assert_eq!(s, 403);
+    // A matrix that ranks low impact above high is refused, naming the field; so is a reopen window of a year.
+    let (s, e) = put(
+        "hub-admin",
+        json!({ "priority_matrix": [["p4","p4","p4"],["p1","p1","p1"],["p1","p1","p1"]], "reopen_days": 365 }),
+        None,
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<_> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["priority_matrix", "reopen_days"], "{e}");
+    // Medium/medium becomes P2; a stale version is refused and nothing changes.
+    let (s, st) = put(
+        "hub-admin",
+        json!({ "priority_matrix": [["p1","p2","p3"],["p2","p2","p4"],["p3","p4","p4"]] }),
+        Some("\"v1\""),
+    )
+    .await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["version"], 2);
+    let (s, _) = put("hub-admin", json!({ "reopen_days": 1 }), Some("\"v1\"")).await;
+    assert_eq!(s, 412);
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Slow VPN", "description": "d", "impact": "medium", "urgency": "medium" }),
+    )
+    .await;
+    assert_eq!(t["priority"], "p2");
+
+    // Teams: members must be agents of the hub.
+    let (s, e) = json(
+        app.api("hub-admin", Method::POST, "/api/v1/teams")
+            .json(&json!({ "name": "GIS", "members": [format!("member-staff@{OWN}.example.gov")] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, e["errors"][0]["field"].as_str()),
+        (422, Some("members[0]")),
+        "{e}"
+    );
+    let (s, team) = json(
+        app.api("hub-admin", Method::POST, "/api/v1/teams")
+            .json(&json!({ "name": "GIS", "description": "Maps and parcels", "members": ["hub-agent@melrose.example.gov"] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 201, "{team}");
+    assert_eq!(team["members"].as_array().map(Vec::len), Some(1));
+    let (s, _) = put(
+        "hub-admin",
+        json!({ "escalation_team_id": team["id"] }),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    // The page: the same checks, errors beside the fields.
+    let (s, body) = html(
+        app.page("hub-admin", Method::GET, "/desk/settings")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(body.contains("Priority for impact medium and urgency medium") && body.contains("GIS"));
+    let (s, _) = html(
+        app.page("member-admin", Method::GET, "/desk/settings")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let mut fields = vec![("reopen_days", "7"), ("attachment_max_mb", "2.5")];
+    let cells = [
+        ("pm_high_high", "p1"),
+        ("pm_high_medium", "p2"),
+        ("pm_high_low", "p3"),
+        ("pm_medium_high", "p2"),
+        ("pm_medium_medium", "p3"),
+        ("pm_medium_low", "p4"),
+        ("pm_low_high", "p3"),
+        ("pm_low_medium", "p4"),
+        ("pm_low_low", "p4"),
+    ];
+    fields.extend_from_slice(&cells);
+    let res = app
+        .form("hub-admin", "/desk/settings", &fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, st) = get(&app, "hub-agent", "/api/v1/desk/settings").await;
+    assert_eq!(
+        (
+            st["reopen_days"].as_i64(),
+            st["attachment_max_bytes"].as_i64(),
+            st["priority_matrix"][1][1].as_str()
+        ),
+        (Some(7), Some(2_621_440), Some("p3"))
+    );
+    fields[1] = ("attachment_max_mb", "a lot");
+    let (s, body) = html(
+        app.form("hub-admin", "/desk/settings", &fields)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(
+        body.contains("attachment_max_mb: must be a number of megabytes"),
+        "{body}"
+    );
+
+    // A service added and withdrawn from the page leaves the portal's catalog.
+    let (_, policies) = get(&app, "hub-admin", "/api/v1/sla-policies").await;
+    let policy = policies["items"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .form(
+            "hub-admin",
+            "/desk/services",
+            &[
+                ("name", "Drone mapping"),
+                ("category", "Applications"),
+                ("support_hours", "Business hours"),
+                ("sla_policy_id", &policy),
+                ("active", "true"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, catalog) = html(
+        app.page("member-staff", Method::GET, "/catalog")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(catalog.contains("Drone mapping"));
+    let (_, services) = get(&app, "hub-admin", "/api/v1/services").await;
+    let id = services["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Drone mapping")
+        .and_then(|x| x["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let res = app
+        .form(
+            "hub-admin",
+            &format!("/desk/services/{id}"),
+            &[("version", "1")],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303, "an unticked box withdraws it");
+    let (_, catalog) = html(
+        app.page("member-staff", Method::GET, "/catalog")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(!catalog.contains("Drone mapping"));
+}

@@ -602,6 +602,110 @@ fn cases() -> Vec<Case> {
         ),
         c("GET", "/api/v1/teams", SignedIn, T::None, none),
         c(
+            "POST",
+            "/api/v1/teams",
+            Perm("catalog-manage"),
+            T::None,
+            |f| Body::Json(json!({ "name": format!("Matrix team {}", f.n) })),
+        ),
+        c("GET", "/api/v1/desk/settings", SignedIn, T::None, none),
+        c(
+            "PUT",
+            "/api/v1/desk/settings",
+            Perm("catalog-manage"),
+            T::None,
+            |_| Body::Json(json!({ "reopen_days": 5 })),
+        ),
+        c(
+            "GET",
+            "/desk/settings",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/settings",
+            Perm("catalog-manage"),
+            T::None,
+            |_| {
+                let mut pairs = vec![
+                    ("reopen_days".to_owned(), "5".to_owned()),
+                    ("attachment_max_mb".to_owned(), "10".to_owned()),
+                ];
+                for (i, row) in [["p1", "p2", "p3"], ["p2", "p3", "p4"], ["p3", "p4", "p4"]]
+                    .iter()
+                    .enumerate()
+                {
+                    for (j, pr) in row.iter().enumerate() {
+                        let level = ["high", "medium", "low"];
+                        pairs.push((format!("pm_{}_{}", level[i], level[j]), (*pr).to_owned()));
+                    }
+                }
+                Body::Form(pairs)
+            },
+        ),
+        c(
+            "POST",
+            "/desk/teams",
+            Perm("catalog-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![(
+                    "team_name".into(),
+                    format!("Matrix page team {}", f.n),
+                )])
+            },
+        ),
+        c(
+            "GET",
+            "/desk/services/new",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/services",
+            Perm("catalog-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("name".into(), format!("Matrix page service {}", f.n)),
+                    ("category".into(), "Infrastructure".into()),
+                    ("support_hours".into(), "Business hours".into()),
+                    ("sla_policy_id".into(), f.service_policy()),
+                    ("active".into(), "true".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/desk/services/{id}",
+            Perm("catalog-manage"),
+            T::Service,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/services/{id}",
+            Perm("catalog-manage"),
+            T::Service,
+            |_| {
+                Body::Form(vec![
+                    ("description".into(), "Edited by the matrix".into()),
+                    ("active".into(), "true".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/desk/items/{id}/active",
+            Perm("catalog-manage"),
+            T::Item,
+            |_| form(&[("active", "true")]),
+        ),
+        c(
             "GET",
             "/api/v1/tickets/{number}/attachments",
             Perm("ticket-read"),

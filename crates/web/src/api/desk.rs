@@ -89,6 +89,24 @@ pub fn routes(t: Table) -> Table {
         create_policy,
     )
     .get(
+        "/api/v1/desk/settings",
+        "The desk's settings: priority matrix, reopen window, attachment limit, escalation team",
+        "signed-in",
+        read_settings,
+    )
+    .put(
+        "/api/v1/desk/settings",
+        "Change the desk's settings (fields left out stay as they are)",
+        "catalog-manage",
+        put_settings,
+    )
+    .post(
+        "/api/v1/teams",
+        "Add an assignment group (members by email: agents of the hub)",
+        "catalog-manage",
+        create_team,
+    )
+    .get(
         "/api/v1/teams",
         "List the desk's assignment groups",
         "signed-in",
@@ -491,6 +509,146 @@ async fn create_policy(
     };
     let pol = catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets).await?;
     Ok(entity(StatusCode::CREATED, pol.version, &pol))
+}
+
+/// A change to the desk's settings; fields left out stay as they are.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Rows by impact (high, medium, low), columns by urgency (high, medium, low): `[["p1","p2","p3"],…]`.
+    pub priority_matrix: Option<domain::desk::PriorityMatrix>,
+    pub reopen_days: Option<i64>,
+    pub attachment_max_bytes: Option<i64>,
+    /// `null` or "" stops moving breached tickets.
+    #[serde(default, deserialize_with = "present")]
+    pub escalation_team_id: Option<Option<String>>,
+}
+
+/// The largest attachment the settings may allow: the request body limit, less room for the rest.
+pub const ATTACHMENT_CEILING: i64 = 25 * 1024 * 1024;
+
+/// Checks and saves a settings change (the API's PUT and the settings page).
+pub async fn apply_settings(
+    s: &AppState,
+    p: &Principal,
+    version: Option<i64>,
+    raw: &RawSettings,
+) -> Result<catalog::DeskSettings, Failure> {
+    p.require(Permission::CatalogManage)?;
+    let before = catalog::settings(&s.db).await?;
+    let mut c = Collector::new();
+    let mut next = before.clone();
+    if let Some(m) = raw.priority_matrix {
+        c.take(m.validate());
+        next.priority_matrix = m;
+    }
+    if let Some(d) = raw.reopen_days {
+        if (0..=90).contains(&d) {
+            next.reopen_days = d;
+        } else {
+            c.push(FieldError::new("reopen_days", "must be between 0 and 90"));
+        }
+    }
+    if let Some(b) = raw.attachment_max_bytes {
+        if (1024..=ATTACHMENT_CEILING).contains(&b) {
+            next.attachment_max_bytes = b;
+        } else {
+            c.push(FieldError::new(
+                "attachment_max_bytes",
+                "must be between 1024 (1 KB) and 26214400 (25 MB)",
+            ));
+        }
+    }
+    match raw.escalation_team_id.as_ref() {
+        None => {}
+        Some(None) => next.escalation_team_id = None,
+        Some(Some(t)) if t.trim().is_empty() => next.escalation_team_id = None,
+        Some(Some(t)) => match id_field::<TeamId>("escalation_team_id", t) {
+            Ok(id) => {
+                if catalog::list_teams(&s.db).await?.iter().any(|x| x.id == id) {
+                    next.escalation_team_id = Some(id);
+                } else {
+                    c.push(FieldError::new("escalation_team_id", "is not a team"));
+                }
+            }
+            Err(e) => c.push(e),
+        },
+    }
+    c.finish()?;
+    Ok(catalog::update_settings(&s.db, &p.actor(), version, &next).await?)
+}
+
+async fn read_settings(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
+    let st = catalog::settings(&s.db).await?;
+    Ok(entity(StatusCode::OK, st.version, &st))
+}
+
+async fn put_settings(
+    State(s): State<AppState>,
+    p: Principal,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawSettings>,
+) -> ApiResult<Response> {
+    let st = apply_settings(&s, &p, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, st.version, &st))
+}
+
+/// A new assignment group.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTeam {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Email addresses of hub agents or admins.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// Checks and adds a team (the API and the settings page).
+pub async fn add_team(
+    s: &AppState,
+    p: &Principal,
+    raw: &RawTeam,
+) -> Result<catalog::Team, Failure> {
+    p.require(Permission::CatalogManage)?;
+    let mut c = Collector::new();
+    let name = c.take(text("name", raw.name.as_deref().unwrap_or(""), 80));
+    let description = raw.description.as_deref().unwrap_or("").trim().to_owned();
+    if description.chars().count() > 500 {
+        c.push(FieldError::new(
+            "description",
+            "must be at most 500 characters",
+        ));
+    }
+    let agents = tickets::agents(&s.db).await?;
+    let mut members = Vec::new();
+    for (i, m) in raw.members.iter().enumerate() {
+        let field = format!("members[{i}]");
+        let Ok(email) = Email::parse(m) else {
+            c.push(FieldError::new(&field, "is not an email address"));
+            continue;
+        };
+        match users::find_by_email(&s.db, &email).await? {
+            Some(u) if agents.iter().any(|(id, _)| *id == u.id) => members.push(u.id),
+            _ => c.push(FieldError::new(&field, "is not an agent of the hub")),
+        }
+    }
+    c.finish()?;
+    let Some(name) = name else {
+        return Err(invalid("name", "is required"));
+    };
+    members.sort();
+    members.dedup();
+    Ok(catalog::create_team(&s.db, &p.actor(), &name, &description, &members).await?)
+}
+
+async fn create_team(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawTeam>,
+) -> ApiResult<Response> {
+    let t = add_team(&s, &p, &raw).await?;
+    Ok(entity(StatusCode::CREATED, t.version, &t))
 }
 
 async fn list_teams(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {

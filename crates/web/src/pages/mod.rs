@@ -4,6 +4,7 @@ mod account;
 mod audit;
 mod calendar;
 pub(super) mod desk;
+pub(super) mod desk_admin;
 mod directory;
 mod kb;
 mod mail;
@@ -32,6 +33,7 @@ pub fn routes(t: Table) -> Table {
     let t = people::routes(t);
     let t = audit::routes(t);
     let t = desk::routes(t);
+    let t = desk_admin::routes(t);
     let t = time::routes(t);
     let t = mail::routes(t);
     let t = kb::routes(t);
@@ -178,6 +180,13 @@ impl Frame {
                 active: section == "people",
             });
         }
+        if !p.scope(Permission::CatalogManage).is_empty() {
+            nav.push(NavItem {
+                href: "/desk/settings".into(),
+                label: "Desk settings",
+                active: section == "desk-settings",
+            });
+        }
         if !p.scope(Permission::AuditRead).is_empty() {
             nav.push(NavItem {
                 href: "/audit".into(),
@@ -228,6 +237,8 @@ impl Frame {
 fn notice_text(code: &str) -> Option<&'static str> {
     Some(match code {
         "created" => "Created.",
+        "offered" => "The item is offered in the catalog again.",
+        "withdrawn" => "The item is withdrawn from the catalog; open tickets keep it.",
         "saved" => "Your changes are saved.",
         "removed" => "Removed.",
         "granted" => "Role granted.",

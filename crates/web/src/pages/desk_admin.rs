@@ -1,0 +1,682 @@
+//! Desk administration for the hub: the region's desk settings (priority matrix, reopen window, attachment
+//! limit, escalation team), assignment groups, the services of the catalog and which catalog items are
+//! offered. Every change goes through the same checks as the API.
+
+use super::desk::money;
+use super::{FormState, Frame, render_status};
+use crate::AppState;
+use crate::api::desk::{RawService, RawSettings, RawTeam, add_team, apply_settings, parse_service};
+use crate::auth::Principal;
+use crate::error::{Failure, PageResult};
+use crate::routes::Table;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::FieldError;
+use domain::authz::Permission;
+use domain::desk::{Impact, Priority, PriorityMatrix, Urgency};
+use domain::ids::{CatalogItemId, ServiceId};
+use serde::Deserialize;
+use std::collections::HashMap;
+use store::desk::catalog;
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/desk/settings",
+        "Desk settings, teams, services and catalog items",
+        "catalog-manage",
+        settings_page,
+    )
+    .post(
+        "/desk/settings",
+        "Save the desk's settings",
+        "catalog-manage",
+        save_settings,
+    )
+    .post(
+        "/desk/teams",
+        "Add an assignment group",
+        "catalog-manage",
+        create_team,
+    )
+    .get(
+        "/desk/services/new",
+        "Form to add a service",
+        "catalog-manage",
+        new_service,
+    )
+    .post(
+        "/desk/services",
+        "Add a service",
+        "catalog-manage",
+        create_service,
+    )
+    .get(
+        "/desk/services/{id}",
+        "Form to edit a service",
+        "catalog-manage",
+        edit_service,
+    )
+    .post(
+        "/desk/services/{id}",
+        "Save a service",
+        "catalog-manage",
+        save_service,
+    )
+    .post(
+        "/desk/items/{id}/active",
+        "Offer or withdraw a catalog item",
+        "catalog-manage",
+        set_item_active,
+    )
+}
+
+/// One cell of the priority matrix form: (field name, impact label, urgency label).
+type Cell = (String, &'static str, &'static str);
+
+fn matrix_cells() -> Vec<Vec<Cell>> {
+    Impact::ALL
+        .iter()
+        .map(|i| {
+            Urgency::ALL
+                .iter()
+                .map(|u| {
+                    (
+                        format!("pm_{}_{}", i.as_str(), u.as_str()),
+                        i.as_str(),
+                        u.as_str(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn priorities() -> Vec<(String, String)> {
+    Priority::ALL
+        .iter()
+        .map(|p| (p.as_str().to_owned(), p.label().to_owned()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "desk_settings.html")]
+struct SettingsPage {
+    f: Frame,
+    form: FormState,
+    team_form: FormState,
+    version: i64,
+    cells: Vec<Vec<Cell>>,
+    priorities: Vec<(String, String)>,
+    urgencies: Vec<&'static str>,
+    teams: Vec<(String, String)>,
+    /// (name, description, member names)
+    team_rows: Vec<(String, String, String)>,
+    /// (id, name, category, policy, team, active)
+    services: Vec<(String, String, String, String, String, bool)>,
+    /// (id, name, service, cost, active, version)
+    items: Vec<(String, String, String, String, bool, i64)>,
+    /// (name, coverage, targets)
+    policies: Vec<(String, String, String)>,
+}
+
+fn settings_form(st: &catalog::DeskSettings) -> FormState {
+    let mut values = HashMap::new();
+    for i in Impact::ALL {
+        for u in Urgency::ALL {
+            values.insert(
+                format!("pm_{}_{}", i.as_str(), u.as_str()),
+                st.priority_matrix.priority(*i, *u).as_str().to_owned(),
+            );
+        }
+    }
+    values.insert("reopen_days".into(), st.reopen_days.to_string());
+    values.insert(
+        "attachment_max_mb".into(),
+        format_mb(st.attachment_max_bytes),
+    );
+    values.insert(
+        "escalation_team_id".into(),
+        st.escalation_team_id
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    );
+    FormState {
+        values,
+        errors: Vec::new(),
+    }
+}
+
+/// Minutes as people say them: "30 min", "4 h", "4 h 30 min".
+fn duration(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+fn format_mb(bytes: i64) -> String {
+    let tenths = bytes * 10 / (1024 * 1024);
+    if tenths % 10 == 0 {
+        (tenths / 10).to_string()
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
+/// "2.5" megabytes → bytes, exactly (tenths of a megabyte at most).
+fn parse_mb(raw: &str) -> Result<i64, FieldError> {
+    let bad = || {
+        FieldError::new(
+            "attachment_max_mb",
+            "must be a number of megabytes such as 10 or 2.5",
+        )
+    };
+    let raw = raw.trim();
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    if whole.is_empty()
+        || frac.len() > 1
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let tenth: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
+    if whole > 1000 {
+        return Err(bad());
+    }
+    Ok((whole * 10 + tenth) * 1024 * 1024 / 10)
+}
+
+async fn render_settings(
+    s: &AppState,
+    p: &Principal,
+    form: FormState,
+    team_form: FormState,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let st = catalog::settings(&s.db).await?;
+    let teams = catalog::list_teams(&s.db).await?;
+    let agents = store::desk::tickets::agents(&s.db).await?;
+    let services = catalog::list_services(&s.db, false).await?;
+    let items = catalog::list_items(&s.db, None, false).await?;
+    let policies = catalog::list_policies(&s.db).await?;
+    let team_name = |id: Option<domain::ids::TeamId>| {
+        id.and_then(|id| teams.iter().find(|t| t.id == id))
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| "—".into())
+    };
+    let f = Frame::new(s, p, "Desk settings", "desk-settings")
+        .await?
+        .notice(notice);
+    let page = SettingsPage {
+        f,
+        form,
+        team_form,
+        version: st.version,
+        cells: matrix_cells(),
+        priorities: priorities(),
+        urgencies: Urgency::ALL.iter().map(|u| u.as_str()).collect(),
+        teams: teams
+            .iter()
+            .map(|t| (t.id.to_string(), t.name.clone()))
+            .collect(),
+        team_rows: teams
+            .iter()
+            .map(|t| {
+                let names: Vec<String> = t
+                    .members
+                    .iter()
+                    .filter_map(|m| agents.iter().find(|(id, _)| id == m).map(|a| a.1.clone()))
+                    .collect();
+                (
+                    t.name.clone(),
+                    t.description.clone(),
+                    if names.is_empty() {
+                        "No one yet".into()
+                    } else {
+                        names.join(", ")
+                    },
+                )
+            })
+            .collect(),
+        services: services
+            .iter()
+            .map(|svc| {
+                (
+                    svc.id.to_string(),
+                    svc.name.clone(),
+                    svc.category.clone(),
+                    policies
+                        .iter()
+                        .find(|x| x.id == svc.sla_policy_id)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default(),
+                    team_name(svc.owner_team_id),
+                    svc.active,
+                )
+            })
+            .collect(),
+        items: items
+            .iter()
+            .map(|i| {
+                (
+                    i.id.to_string(),
+                    i.name.clone(),
+                    services
+                        .iter()
+                        .find(|svc| svc.id == i.service_id)
+                        .map(|svc| svc.name.clone())
+                        .unwrap_or_default(),
+                    if i.cost_cents > 0 {
+                        money(i.cost_cents)
+                    } else {
+                        "Free".into()
+                    },
+                    i.active,
+                    i.version,
+                )
+            })
+            .collect(),
+        policies: policies
+            .iter()
+            .map(|x| {
+                let targets: Vec<String> = Priority::ALL
+                    .iter()
+                    .map(|pr| {
+                        let t = x.targets.for_priority(*pr);
+                        format!(
+                            "{}: respond {}, resolve {}",
+                            pr.as_str().to_ascii_uppercase(),
+                            duration(t.response_minutes),
+                            duration(t.resolution_minutes)
+                        )
+                    })
+                    .collect();
+                (
+                    x.name.clone(),
+                    match x.coverage {
+                        domain::desk::Coverage::BusinessHours => "Business hours of the member",
+                        domain::desk::Coverage::AlwaysOn => "Around the clock",
+                    }
+                    .to_owned(),
+                    targets.join("; "),
+                )
+            })
+            .collect(),
+    };
+    Ok(render_status(status, &page))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Notice {
+    notice: Option<String>,
+}
+
+async fn settings_page(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(q): Query<Notice>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let st = catalog::settings(&s.db).await?;
+    render_settings(
+        &s,
+        &p,
+        settings_form(&st),
+        FormState::with([]),
+        StatusCode::OK,
+        q.notice.as_deref(),
+    )
+    .await
+}
+
+async fn save_settings(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let mut errors = Vec::new();
+    let mut matrix = PriorityMatrix::default();
+    for (r, i) in Impact::ALL.iter().enumerate() {
+        for (c, u) in Urgency::ALL.iter().enumerate() {
+            let name = format!("pm_{}_{}", i.as_str(), u.as_str());
+            match Priority::parse(form.get(&name).map_or("", String::as_str)) {
+                Ok(pr) => matrix.0[r][c] = pr,
+                Err(_) => errors.push(FieldError::new(&name, "choose a priority")),
+            }
+        }
+    }
+    let reopen_days = match form.get("reopen_days").map(|v| v.trim().parse::<i64>()) {
+        Some(Ok(d)) => Some(d),
+        _ => {
+            errors.push(FieldError::new(
+                "reopen_days",
+                "must be a whole number of days",
+            ));
+            None
+        }
+    };
+    let attachment = match parse_mb(form.get("attachment_max_mb").map_or("", String::as_str)) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let result = if errors.is_empty() {
+        let raw = RawSettings {
+            priority_matrix: Some(matrix),
+            reopen_days,
+            attachment_max_bytes: attachment,
+            escalation_team_id: Some(form.get("escalation_team_id").cloned()),
+        };
+        let version = form.get("version").and_then(|v| v.parse().ok());
+        apply_settings(&s, &p, version, &raw).await.map(|_| ())
+    } else {
+        Err(Failure::Invalid(errors))
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/desk/settings?notice=saved").into_response()),
+        Err(e) => {
+            let st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(rename(e))?;
+            render_settings(
+                &s,
+                &p,
+                st,
+                FormState::with([]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// The API's field names, as the form names them.
+fn rename(f: Failure) -> Failure {
+    match f {
+        Failure::Invalid(errs) => Failure::Invalid(
+            errs.into_iter()
+                .map(|e| match e.field.as_str() {
+                    "attachment_max_bytes" => FieldError::new("attachment_max_mb", e.message),
+                    "priority_matrix" => FieldError::new("pm_high_high", e.message),
+                    _ => e,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn create_team(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = RawTeam {
+        name: form.get("team_name").cloned(),
+        description: form.get("team_description").cloned(),
+        members: form
+            .get("team_members")
+            .map(|m| {
+                m.split([',', ';', '\n'])
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    match add_team(&s, &p, &raw).await {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=created#teams").into_response()),
+        Err(e) => {
+            let e = match e {
+                Failure::Invalid(errs) => Failure::Invalid(
+                    errs.into_iter()
+                        .map(|x| {
+                            let field = if x.field.starts_with("members") {
+                                "team_members".to_owned()
+                            } else {
+                                format!("team_{}", x.field)
+                            };
+                            FieldError::new(field, x.message)
+                        })
+                        .collect(),
+                ),
+                other => other,
+            };
+            let team_form = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
+            let st = catalog::settings(&s.db).await?;
+            render_settings(
+                &s,
+                &p,
+                settings_form(&st),
+                team_form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "service_form.html")]
+struct ServicePage {
+    f: Frame,
+    form: FormState,
+    action: String,
+    submit: &'static str,
+    version: i64,
+    creating: bool,
+    teams: Vec<(String, String)>,
+    policies: Vec<(String, String)>,
+}
+
+async fn service_page(
+    s: &AppState,
+    p: &Principal,
+    form: FormState,
+    editing: Option<&catalog::Service>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let title = match editing {
+        Some(svc) => format!("Edit {}", svc.name),
+        None => "Add a service".to_owned(),
+    };
+    let f = Frame::new(s, p, &title, "desk-settings")
+        .await?
+        .crumbs(&[("/desk/settings", "Desk settings")]);
+    Ok(render_status(
+        status,
+        &ServicePage {
+            f,
+            form,
+            action: editing.map_or_else(
+                || "/desk/services".to_owned(),
+                |svc| format!("/desk/services/{}", svc.id),
+            ),
+            submit: if editing.is_some() {
+                "Save service"
+            } else {
+                "Add service"
+            },
+            version: editing.map_or(0, |svc| svc.version),
+            creating: editing.is_none(),
+            teams: catalog::list_teams(&s.db)
+                .await?
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.name))
+                .collect(),
+            policies: catalog::list_policies(&s.db)
+                .await?
+                .into_iter()
+                .map(|x| (x.id.to_string(), x.name))
+                .collect(),
+        },
+    ))
+}
+
+fn service_values(svc: &catalog::Service) -> FormState {
+    FormState::with([
+        ("name", svc.name.clone()),
+        ("slug", svc.slug.clone()),
+        ("category", svc.category.clone()),
+        ("description", svc.description.clone()),
+        ("support_hours", svc.support_hours.clone()),
+        ("sla_policy_id", svc.sla_policy_id.to_string()),
+        (
+            "owner_team_id",
+            svc.owner_team_id.map(|t| t.to_string()).unwrap_or_default(),
+        ),
+        ("active", svc.active.to_string()),
+    ])
+}
+
+fn raw_service(form: &HashMap<String, String>, creating: bool) -> RawService {
+    let get = |k: &str| form.get(k).cloned();
+    RawService {
+        slug: get("slug").filter(|v| !(creating && v.trim().is_empty())),
+        name: get("name"),
+        category: get("category"),
+        description: get("description"),
+        owner_team_id: Some(get("owner_team_id").unwrap_or_default()),
+        support_hours: get("support_hours"),
+        sla_policy_id: get("sla_policy_id").filter(|v| !v.trim().is_empty()),
+        active: Some(form.get("active").is_some_and(|v| v == "true")),
+    }
+}
+
+async fn new_service(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let form = FormState::with([
+        ("support_hours", "Business hours".to_owned()),
+        ("active", "true".to_owned()),
+    ]);
+    service_page(&s, &p, form, None, StatusCode::OK).await
+}
+
+async fn create_service(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let raw = raw_service(&form, true);
+    let result = match parse_service(&raw, None) {
+        Ok(d) => catalog::create_service(&s.db, &p.actor(), &d)
+            .await
+            .map_err(Failure::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=created#services").into_response()),
+        Err(e) => {
+            let st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
+            service_page(&s, &p, st, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+fn service_id(raw: &str) -> Result<ServiceId, Failure> {
+    raw.parse().map_err(|_| Failure::NotFound)
+}
+
+async fn edit_service(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let svc = catalog::get_service(&s.db, service_id(&id)?).await?;
+    service_page(&s, &p, service_values(&svc), Some(&svc), StatusCode::OK).await
+}
+
+async fn save_service(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let svc = catalog::get_service(&s.db, service_id(&id)?).await?;
+    let raw = raw_service(&form, false);
+    let version = form.get("version").and_then(|v| v.parse().ok());
+    let result = match parse_service(&raw, Some(svc.draft())) {
+        Ok(d) => catalog::update_service(&s.db, &p.actor(), svc.id, version, &d)
+            .await
+            .map_err(Failure::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=saved#services").into_response()),
+        Err(e) => {
+            let st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
+            service_page(&s, &p, st, Some(&svc), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+async fn set_item_active(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let id: CatalogItemId = id.parse().map_err(|_| Failure::NotFound)?;
+    let item = catalog::get_item(&s.db, id).await?;
+    let version = form.get("version").and_then(|v| v.parse().ok());
+    let mut d = item.draft();
+    d.active = form.get("active").is_some_and(|v| v == "true");
+    catalog::update_item(&s.db, &p.actor(), id, version, &d).await?;
+    Ok(Redirect::to(&format!(
+        "/desk/settings?notice={}#items",
+        if d.active { "offered" } else { "withdrawn" }
+    ))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn megabytes_are_read_exactly() {
+        assert_eq!(parse_mb("10").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(parse_mb(" 2.5 ").unwrap(), 2_621_440);
+        assert_eq!(format_mb(2_621_440), "2.5");
+        assert_eq!(format_mb(10 * 1024 * 1024), "10");
+        for bad in ["", "ten", "1.25", "-1", "1e3", "99999"] {
+            assert!(parse_mb(bad).is_err(), "{bad}");
+        }
+    }
+}
