@@ -435,7 +435,11 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     visit(&c, &base, "/desk/settings").await;
     fill(&c, "field-reopen_days", "400").await;
     submit(&c).await;
-    assert!(body_text(&c).await.contains("reopen_days: must be between 0 and 90"));
+    assert!(
+        body_text(&c)
+            .await
+            .contains("reopen_days: must be between 0 and 90")
+    );
     assert_accessible(&c, "/desk/settings (with errors)").await;
     visit(&c, &base, "/desk/services/new").await;
     c.close().await.unwrap();

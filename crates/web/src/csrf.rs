@@ -46,11 +46,13 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let is_form = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or("")
+        .to_owned();
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     let bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
@@ -61,6 +63,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     let form_token = if is_form {
         form_urlencoded_field(&bytes, "_csrf")
+    } else if content_type.starts_with("multipart/form-data") {
+        multipart_field(&content_type, bytes.clone(), "_csrf").await
     } else {
         None
     };
@@ -84,6 +88,19 @@ fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
+}
+
+/// A text field of a multipart form (file uploads); forms put `_csrf` first, so the file is not read.
+async fn multipart_field(content_type: &str, body: bytes::Bytes, name: &str) -> Option<String> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

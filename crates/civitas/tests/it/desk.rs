@@ -1490,3 +1490,88 @@ async fn the_hub_sets_the_desk_up_through_the_api_and_the_settings_page() {
     .await;
     assert!(!catalog.contains("Drone mapping"));
 }
+
+#[tokio::test]
+async fn files_are_attached_from_the_ticket_page_within_the_limit() {
+    let app = TestApp::new().await;
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Error on sign-in", "description": "See the screenshot." }),
+    )
+    .await;
+    let n = t["number"].as_i64().unwrap();
+    let upload = |name: &'static str, bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .text("_csrf", app.who("member-staff").csrf.clone())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(name)
+                    .mime_str("text/plain")
+                    .unwrap(),
+            );
+        app.page(
+            "member-staff",
+            Method::POST,
+            &format!("/tickets/{n}/attachments"),
+        )
+        .multipart(form)
+    };
+    let res = upload("error.txt", b"Error 0x80070005 at sign-in".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, page) = html(
+        app.page("member-staff", Method::GET, &format!("/tickets/{n}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(page.contains("error.txt"), "the file is listed");
+    let (_, files) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{n}/attachments"),
+    )
+    .await;
+    assert_eq!(files["items"][0]["filename"], "error.txt", "{files}");
+
+    // Over the limit: the page says so beside the field, and nothing is kept.
+    let (s, _) = json(
+        app.api("hub-admin", Method::PUT, "/api/v1/desk/settings")
+            .json(&json!({ "attachment_max_bytes": 2048 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, page) = html(upload("big.log", vec![b'x'; 4096]).send().await.unwrap()).await;
+    assert_eq!(s, 422);
+    assert!(page.contains("file: is larger than the limit"), "{page}");
+    // No CSRF token: refused.
+    let res = app
+        .page(
+            "member-staff",
+            Method::POST,
+            &format!("/tickets/{n}/attachments"),
+        )
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let (_, files) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{n}/attachments"),
+    )
+    .await;
+    assert_eq!(files["items"].as_array().map(Vec::len), Some(1));
+}

@@ -79,6 +79,8 @@ enum Body {
     None,
     Json(Value),
     Form(Vec<(String, String)>),
+    /// A page's file upload: (file name, contents), sent as multipart/form-data after `_csrf`.
+    Upload(&'static str, &'static str),
 }
 
 struct Fresh {
@@ -725,6 +727,13 @@ fn cases() -> Vec<Case> {
             Perm("ticket-read"),
             T::TicketFile,
             none,
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/attachments",
+            Perm("ticket-submit"),
+            T::Ticket,
+            |_| Body::Upload("matrix.txt", "attached by the matrix"),
         ),
         c(
             "GET",
@@ -1671,6 +1680,17 @@ async fn every_role_sees_only_what_it_may() {
                         req.form(&[("_csrf", who.csrf.clone())])
                     }
                     (Body::Form(pairs), true) => req.form(&pairs),
+                    (Body::Upload(name, text), _) => req.multipart(
+                        reqwest::multipart::Form::new()
+                            .text("_csrf", who.csrf.clone())
+                            .part(
+                                "file",
+                                reqwest::multipart::Part::text(text)
+                                    .file_name(name)
+                                    .mime_str("text/plain")
+                                    .unwrap(),
+                            ),
+                    ),
                     (Body::None, _) => req,
                 };
                 let status = req.send().await.unwrap().status().as_u16();

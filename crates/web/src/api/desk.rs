@@ -1270,6 +1270,7 @@ pub async fn store_upload(
     content_type: Option<&str>,
     bytes: &[u8],
 ) -> Result<tickets::Attachment, Failure> {
+    p.require(Permission::TicketSubmit)?;
     let settings = catalog::settings(&s.db).await?;
     let name = filename
         .map(str::trim)

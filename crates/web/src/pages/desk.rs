@@ -94,6 +94,12 @@ pub fn routes(t: Table) -> Table {
             "time-log",
             log_time,
         )
+        .post(
+            "/tickets/{number}/attachments",
+            "Attach a file from the ticket page (multipart form)",
+            "ticket-submit",
+            upload,
+        )
         .get(
             "/tickets/{number}/attachments/{id}",
             "Download a ticket's file",
@@ -106,6 +112,64 @@ pub fn routes(t: Table) -> Table {
             "time-log",
             toggle_timer,
         )
+}
+
+/// A file attached through the ticket page's form (`multipart/form-data`, field `file`).
+async fn upload(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> PageResult<Response> {
+    p.require(Permission::TicketSubmit)?;
+    let number = parse_number(&number)?;
+    let mut file = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(
+                    Failure::BadRequest(format!("the upload could not be read: {e}")).into(),
+                );
+            }
+        };
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("").to_owned();
+            let ct = field.content_type().map(str::to_owned);
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| Failure::BadRequest(format!("the upload could not be read: {e}")))?;
+            file = Some((name, ct, bytes));
+        }
+    }
+    let result = match &file {
+        Some((name, ct, bytes)) if !name.is_empty() => {
+            crate::api::desk::store_upload(&s, &p, number, Some(name), ct.as_deref(), bytes).await
+        }
+        _ => Err(Failure::Invalid(vec![domain::FieldError::new(
+            "file",
+            "choose a file to attach",
+        )])),
+    };
+    match result {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/tickets/{number}?notice=attached#files")).into_response())
+        }
+        Err(e) => {
+            let e = match e {
+                Failure::Invalid(errs) => Failure::Invalid(
+                    errs.into_iter()
+                        .map(|x| domain::FieldError::new("file", x.message))
+                        .collect(),
+                ),
+                other => other,
+            };
+            let st = FormState::with([]).fail(e)?;
+            ticket_page(&s, &p, number, st, StatusCode::UNPROCESSABLE_ENTITY, None).await
+        }
+    }
 }
 
 fn options<T: Copy>(
@@ -577,6 +641,8 @@ struct TicketPage {
     events: Vec<EventView>,
     desk: bool,
     can_reply: bool,
+    /// The attachment limit, as people read it ("10 MB").
+    max_upload: String,
     can_approve: bool,
     can_rate: bool,
     form: FormState,
@@ -873,6 +939,16 @@ async fn ticket_page(
         status,
         &TicketPage {
             f,
+            max_upload: {
+                let b = store::desk::catalog::settings(&s.db)
+                    .await?
+                    .attachment_max_bytes;
+                if b >= 1_048_576 {
+                    format!("{} MB", b / 1_048_576)
+                } else {
+                    format!("{} KB", b / 1024)
+                }
+            },
             org_name: org.map(|o| o.name).unwrap_or_default(),
             requester: names.get(&t.requester_id).cloned().unwrap_or_default(),
             assignee: t

@@ -237,6 +237,7 @@ impl Frame {
 fn notice_text(code: &str) -> Option<&'static str> {
     Some(match code {
         "created" => "Created.",
+        "attached" => "The file is attached.",
         "offered" => "The item is offered in the catalog again.",
         "withdrawn" => "The item is withdrawn from the catalog; open tickets keep it.",
         "saved" => "Your changes are saved.",
