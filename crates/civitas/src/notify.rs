@@ -7,7 +7,6 @@
 
 use crate::config::Config;
 use anyhow::Context;
-use askama::Template;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -44,24 +43,6 @@ impl Mailer {
     fn domain(&self) -> &str {
         self.from.email.domain()
     }
-}
-
-#[derive(Template)]
-#[template(path = "mail/notice.txt")]
-struct Notice<'a> {
-    name: &'a str,
-    lead: String,
-    number: i64,
-    subject: &'a str,
-    org: String,
-    status: &'static str,
-    priority: &'static str,
-    due: String,
-    body: String,
-    action: &'static str,
-    link: String,
-    account_link: String,
-    region: &'a str,
 }
 
 /// The thread id of a ticket's mail: every notification `References` it, and the mail gateway reads the
@@ -135,61 +116,33 @@ pub async fn run(
         .next_due_at
         .map(|d| format!("due {}", web::pages::local_time(d, &tz)))
         .unwrap_or_default();
-    let (prefix, lead, action): (&str, String, &'static str) = match event {
-        Event::Opened => (
-            "",
-            "We have received your ticket. The service desk will reply by the time shown below."
-                .into(),
-            "Follow it here:",
-        ),
-        Event::DeskReply => (
-            "",
-            "The service desk replied to your ticket:".into(),
-            "Reply to this message, or open the ticket:",
-        ),
-        Event::MemberReply => ("", "The requester replied:".into(), "Open the ticket:"),
-        Event::Resolved => (
-            "Resolved: ",
-            "Your ticket is resolved. If it is not, reply within a few days and it reopens.".into(),
-            "Tell us how we did (1–5):",
-        ),
-        Event::ApprovalNeeded => (
-            "Approval needed: ",
-            format!(
-                "A request from your organisation costs {} and waits for your approval before work starts.",
-                money(t.cost_cents)
-            ),
-            "Approve or reject it here:",
-        ),
-        Event::SlaAtRisk => (
-            "At risk: ",
-            "This ticket has used 75% of its SLA target.".into(),
-            "Open the ticket:",
-        ),
-        Event::SlaBreached => (
-            "Breached: ",
-            "This ticket has missed its SLA target.".into(),
-            "Open the ticket:",
-        ),
-    };
+    let tpl = store::desk::templates::get(db, event).await?;
     let link = format!("{}/tickets/{number}", m.public_url);
+    let account_link = format!("{}/account", m.public_url);
+    let org_name = org.as_ref().map(|o| o.name.clone()).unwrap_or_default();
+    let cost = money(t.cost_cents);
     for p in people {
-        let text = Notice {
-            name: &p.name,
-            lead: lead.clone(),
-            number,
-            subject: &t.subject,
-            org: org.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
-            status: t.status.label(),
-            priority: t.priority.label(),
-            due: due.clone(),
-            body: body.clone(),
-            action,
-            link: link.clone(),
-            account_link: format!("{}/account", m.public_url),
-            region: &m.region,
-        }
-        .render()?;
+        let value = |name: &str| -> String {
+            match name {
+                "name" => p.name.clone(),
+                "number" => number.to_string(),
+                "subject" => t.subject.clone(),
+                "org" => org_name.clone(),
+                "status" => t.status.label().to_owned(),
+                "priority" => t.priority.label().to_owned(),
+                "due" => due.clone(),
+                "cost" => cost.clone(),
+                "body" => body.clone(),
+                "link" => link.clone(),
+                "account_link" => account_link.clone(),
+                "region" => m.region.clone(),
+                _ => String::new(),
+            }
+        };
+        let text = domain::desk::template::render(&tpl.body, value);
+        // One line, whatever the ticket's subject holds.
+        let subject =
+            domain::desk::template::render(&tpl.subject, value).replace(['\r', '\n'], " ");
         let to: Mailbox =
             match format!("{} <{}>", p.name.replace(['<', '>', '"'], ""), p.email).parse() {
                 Ok(mb) => mb,
@@ -202,7 +155,7 @@ pub async fn run(
         let msg = Message::builder()
             .from(m.from.clone())
             .to(to)
-            .subject(format!("{prefix}[#{number}] {}", t.subject))
+            .subject(subject)
             .message_id(Some(format!(
                 "<civitas.ticket.{number}.{}@{}>",
                 uuid::Uuid::now_v7().simple(),

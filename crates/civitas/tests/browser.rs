@@ -442,5 +442,6 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     );
     assert_accessible(&c, "/desk/settings (with errors)").await;
     visit(&c, &base, "/desk/services/new").await;
+    visit(&c, &base, "/desk/templates/opened").await;
     c.close().await.unwrap();
 }

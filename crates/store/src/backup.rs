@@ -43,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "canned_replies",
     "kb_articles",
     "ticket_articles",
+    "mail_templates",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

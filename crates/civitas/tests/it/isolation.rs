@@ -612,6 +612,53 @@ fn cases() -> Vec<Case> {
         ),
         c("GET", "/api/v1/desk/settings", SignedIn, T::None, none),
         c(
+            "GET",
+            "/api/v1/mail-templates",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "PUT",
+            "/api/v1/mail-templates/{event}",
+            Perm("catalog-manage"),
+            T::None,
+            |_| Body::Json(json!({ "subject": "Resolved [#{number}] {subject}" })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/mail-templates/{event}",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/desk/templates/{event}",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/templates/{event}",
+            Perm("catalog-manage"),
+            T::None,
+            |_| {
+                Body::Form(vec![
+                    ("subject".into(), "Resolved [#{number}] {subject}".into()),
+                    ("body".into(), "Hello {name}".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/desk/templates/{event}/reset",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
             "PUT",
             "/api/v1/desk/settings",
             Perm("catalog-manage"),
@@ -1645,6 +1692,8 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{id}", &id)
                     .replace("{date}", &id)
                     .replace("{token}", &token)
+                    // Notification templates are the region's, named by event.
+                    .replace("{event}", "resolved")
                     .replace(
                         "{number}",
                         if matches!(case.target, Target::TicketFile | Target::Watcher) {

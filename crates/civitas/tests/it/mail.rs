@@ -613,3 +613,133 @@ async fn mail_delivered_over_smtp_through_a_pipe_becomes_a_ticket_or_is_retried(
         .expect_err("not accepted while it cannot be stored");
     assert!(err.is_transient(), "a temporary failure (4xx): {err}");
 }
+
+#[tokio::test]
+async fn the_hub_words_each_notification_itself() {
+    let app = TestApp::new().await;
+    let smtp = SmtpSink::start();
+    let runner = civitas::runner::Runner::new(app.db.clone()).with_mailer(Some(mailer(smtp.port)));
+    let put = |body: serde_json::Value| {
+        app.api("hub-admin", Method::PUT, "/api/v1/mail-templates/opened")
+            .json(&body)
+            .send()
+    };
+    // Mistakes are named: an unknown placeholder, and a subject without the ticket's tag.
+    let (s, e) = json(
+        put(json!({ "subject": "Got it: {subject}", "body": "Hi {nmae}" }))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<_> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["field"].as_str().unwrap(), x["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(fields[0].0, "subject");
+    assert!(fields[0].1.contains("[#{number}]"));
+    assert_eq!(fields[1].0, "body");
+    assert!(fields[1].1.contains("{nmae}"));
+    // Only the catalog's managers word notifications.
+    let (s, _) = json(
+        app.api("hub-agent", Method::PUT, "/api/v1/mail-templates/opened")
+            .json(&json!({ "subject": "[#{number}] x", "body": "y" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, t) = json(
+        put(json!({
+            "subject": "Got it [#{number}]: {subject}",
+            "body": "Dear {name},\n\nThe Melrose desk has ticket #{number} ({priority}).\nDeadline: {due}\nCost: {cost}\n{link}\n"
+        }))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["customised"], true);
+
+    let (_, ticket) = json(
+        app.api("member-staff", Method::POST, "/api/v1/tickets")
+            .json(&json!({ "subject": "Badge reader", "description": "Door 3." }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let n = ticket["number"].as_i64().unwrap();
+    drain(&runner).await;
+    let msgs = smtp.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        header(&msgs[0], "Subject"),
+        Some(format!("Got it [#{n}]: Badge reader").as_str())
+    );
+    assert!(
+        msgs[0].contains(&format!("The Melrose desk has ticket #{n} (P")),
+        "{}",
+        msgs[0]
+    );
+    assert!(msgs[0].contains("Deadline: due "), "{}", msgs[0]);
+    assert!(msgs[0].contains("Cost: $0.00"), "{}", msgs[0]);
+
+    // Back to the built-in wording.
+    let (s, t) = json(
+        app.api("hub-admin", Method::DELETE, "/api/v1/mail-templates/opened")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, t["customised"].as_bool()), (200, Some(false)));
+    let (_, list) = json(
+        app.api("hub-admin", Method::GET, "/api/v1/mail-templates")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(7));
+    assert!(list["placeholders"].to_string().contains("account_link"));
+
+    // The page: errors beside the field, then saved; unknown events are not found.
+    let (s, page) = html_of(
+        app.form(
+            "hub-admin",
+            "/desk/templates/resolved",
+            &[("subject", "Done [#{number}]"), ("body", "Bye {nobody}")],
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(page.contains("body: uses {nobody}"), "{page}");
+    let res = app
+        .form(
+            "hub-admin",
+            "/desk/templates/resolved",
+            &[("subject", "Done [#{number}]"), ("body", "Bye {name}")],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let res = app
+        .page("hub-admin", Method::GET, "/desk/templates/no_such_event")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+async fn html_of(res: reqwest::Response) -> (u16, String) {
+    let s = res.status().as_u16();
+    (s, res.text().await.unwrap())
+}

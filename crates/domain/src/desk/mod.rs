@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod sla;
+pub mod template;
 pub mod ticket;
 
 pub use sla::{BusinessCalendar, Pause, SlaClock, SlaStanding, Target};

@@ -7,5 +7,6 @@ pub mod notify;
 pub mod reports;
 pub mod search;
 pub mod starter;
+pub mod templates;
 pub mod tickets;
 pub mod time;

@@ -100,6 +100,24 @@ pub fn routes(t: Table) -> Table {
         "catalog-manage",
         put_settings,
     )
+    .get(
+        "/api/v1/mail-templates",
+        "Every notification's template (the hub's own or the built-in), with the placeholders",
+        "catalog-manage",
+        list_templates,
+    )
+    .put(
+        "/api/v1/mail-templates/{event}",
+        "Write the hub's own wording of a notification",
+        "catalog-manage",
+        put_template,
+    )
+    .delete(
+        "/api/v1/mail-templates/{event}",
+        "Go back to the built-in wording of a notification",
+        "catalog-manage",
+        reset_template,
+    )
     .post(
         "/api/v1/teams",
         "Add an assignment group (members by email: agents of the hub)",
@@ -591,6 +609,68 @@ async fn put_settings(
 ) -> ApiResult<Response> {
     let st = apply_settings(&s, &p, if_match(&headers)?, &raw).await?;
     Ok(entity(StatusCode::OK, st.version, &st))
+}
+
+fn template_event(raw: &str) -> Result<store::desk::notify::Event, Failure> {
+    store::desk::notify::Event::parse(raw).ok_or(Failure::NotFound)
+}
+
+async fn list_templates(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let items = store::desk::templates::list(&s.db).await?;
+    let placeholders: Vec<_> = domain::desk::template::PLACEHOLDERS
+        .iter()
+        .map(|(name, meaning)| serde_json::json!({ "name": name, "meaning": meaning }))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items, "placeholders": placeholders })).into_response())
+}
+
+/// A notification's wording.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTemplate {
+    pub subject: Option<String>,
+    pub body: Option<String>,
+}
+
+/// Saves a template (API and page); fields left out keep the wording in effect.
+pub async fn save_template(
+    s: &AppState,
+    p: &Principal,
+    event: &str,
+    version: Option<i64>,
+    raw: &RawTemplate,
+) -> Result<store::desk::templates::MailTemplate, Failure> {
+    p.require(Permission::CatalogManage)?;
+    let event = template_event(event)?;
+    let now = store::desk::templates::get(&s.db, event).await?;
+    let subject = raw.subject.clone().unwrap_or(now.subject);
+    let body = raw.body.clone().unwrap_or(now.body).replace("\r\n", "\n");
+    Ok(
+        store::desk::templates::save(&s.db, &p.actor(), event, version, subject.trim(), &body)
+            .await?,
+    )
+}
+
+async fn put_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(event): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawTemplate>,
+) -> ApiResult<Response> {
+    let t = save_template(&s, &p, &event, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn reset_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(event): Path<String>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let t = store::desk::templates::reset(&s.db, &p.actor(), template_event(&event)?).await?;
+    Ok(Json(t).into_response())
 }
 
 /// A new assignment group.

@@ -65,6 +65,24 @@ pub fn routes(t: Table) -> Table {
         "catalog-manage",
         save_service,
     )
+    .get(
+        "/desk/templates/{event}",
+        "Form to word a notification",
+        "catalog-manage",
+        edit_template,
+    )
+    .post(
+        "/desk/templates/{event}",
+        "Save a notification's wording",
+        "catalog-manage",
+        save_template,
+    )
+    .post(
+        "/desk/templates/{event}/reset",
+        "Restore a notification's built-in wording",
+        "catalog-manage",
+        reset_template,
+    )
     .post(
         "/desk/items/{id}/active",
         "Offer or withdraw a catalog item",
@@ -120,6 +138,8 @@ struct SettingsPage {
     items: Vec<(String, String, String, String, bool, i64)>,
     /// (name, coverage, targets)
     policies: Vec<(String, String, String)>,
+    /// (event, what it is, subject, the hub's own wording)
+    templates: Vec<(String, String, String, bool)>,
 }
 
 fn settings_form(st: &catalog::DeskSettings) -> FormState {
@@ -211,6 +231,7 @@ async fn render_settings(
     let services = catalog::list_services(&s.db, false).await?;
     let items = catalog::list_items(&s.db, None, false).await?;
     let policies = catalog::list_policies(&s.db).await?;
+    let templates = store::desk::templates::list(&s.db).await?;
     let team_name = |id: Option<domain::ids::TeamId>| {
         id.and_then(|id| teams.iter().find(|t| t.id == id))
             .map(|t| t.name.clone())
@@ -220,6 +241,7 @@ async fn render_settings(
         .await?
         .notice(notice);
     let page = SettingsPage {
+        templates: Vec::new(),
         f,
         form,
         team_form,
@@ -314,6 +336,20 @@ async fn render_settings(
                 )
             })
             .collect(),
+    };
+    let page = SettingsPage {
+        templates: templates
+            .into_iter()
+            .map(|t| {
+                (
+                    t.event.to_owned(),
+                    t.label.to_owned(),
+                    t.subject,
+                    t.customised,
+                )
+            })
+            .collect(),
+        ..page
     };
     Ok(render_status(status, &page))
 }
@@ -663,6 +699,91 @@ async fn set_item_active(
         if d.active { "offered" } else { "withdrawn" }
     ))
     .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "mail_template.html")]
+struct TemplatePage {
+    f: Frame,
+    form: FormState,
+    event: String,
+    version: i64,
+    customised: bool,
+    placeholders: Vec<(&'static str, &'static str)>,
+}
+
+async fn template_page(
+    s: &AppState,
+    p: &Principal,
+    t: &store::desk::templates::MailTemplate,
+    form: FormState,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let f = Frame::new(s, p, &format!("Notification: {}", t.label), "desk-settings")
+        .await?
+        .crumbs(&[("/desk/settings", "Desk settings")]);
+    Ok(render_status(
+        status,
+        &TemplatePage {
+            f,
+            form,
+            event: t.event.to_owned(),
+            version: t.version,
+            customised: t.customised,
+            placeholders: domain::desk::template::PLACEHOLDERS.to_vec(),
+        },
+    ))
+}
+
+fn event(raw: &str) -> Result<store::desk::notify::Event, Failure> {
+    store::desk::notify::Event::parse(raw).ok_or(Failure::NotFound)
+}
+
+async fn edit_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(ev): Path<String>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let t = store::desk::templates::get(&s.db, event(&ev)?).await?;
+    let form = FormState::with([("subject", t.subject.clone()), ("body", t.body.clone())]);
+    template_page(&s, &p, &t, form, StatusCode::OK).await
+}
+
+async fn save_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(ev): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let raw = crate::api::desk::RawTemplate {
+        subject: Some(form.get("subject").cloned().unwrap_or_default()),
+        body: Some(form.get("body").cloned().unwrap_or_default()),
+    };
+    let version = form.get("version").and_then(|v| v.parse().ok());
+    match crate::api::desk::save_template(&s, &p, &ev, version, &raw).await {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=saved#templates").into_response()),
+        Err(e) => {
+            let t = store::desk::templates::get(&s.db, event(&ev)?).await?;
+            let st = FormState {
+                values: form.into_iter().collect(),
+                errors: Vec::new(),
+            }
+            .fail(e)?;
+            template_page(&s, &p, &t, st, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+async fn reset_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(ev): Path<String>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    store::desk::templates::reset(&s.db, &p.actor(), event(&ev)?).await?;
+    Ok(Redirect::to("/desk/settings?notice=restored#templates").into_response())
 }
 
 #[cfg(test)]

@@ -237,6 +237,7 @@ impl Frame {
 fn notice_text(code: &str) -> Option<&'static str> {
     Some(match code {
         "created" => "Created.",
+        "restored" => "The built-in wording is back.",
         "attached" => "The file is attached.",
         "offered" => "The item is offered in the catalog again.",
         "withdrawn" => "The item is withdrawn from the catalog; open tickets keep it.",
