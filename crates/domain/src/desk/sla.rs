@@ -49,6 +49,11 @@ impl BusinessCalendar {
     }
 
     /// Open every second of every day (for 24×7 services such as public safety).
+    /// The time zone the calendar counts in.
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
     pub fn always(tz: TimeZone) -> Self {
         Self {
             tz,

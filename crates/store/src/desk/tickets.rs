@@ -177,11 +177,24 @@ pub(crate) fn ticket(r: &AnyRow) -> Result<Ticket> {
 
 /// The calendar a member's tickets are counted in, for a policy's coverage.
 pub async fn calendar(db: &Db, org: OrgId, coverage: Coverage) -> Result<BusinessCalendar> {
-    let r = sqlx::query("SELECT time_zone, business_hours, holiday_rules FROM orgs WHERE id = $1")
-        .bind(org.to_string())
-        .fetch_optional(&db.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let org_id = org.to_string();
+    // The organisation and its closure days, read side by side.
+    let (r, closure_rows) = tokio::try_join!(
+        sqlx::query("SELECT time_zone, business_hours, holiday_rules FROM orgs WHERE id = $1")
+            .bind(&org_id)
+            .fetch_optional(&db.read),
+        async {
+            if coverage == Coverage::AlwaysOn {
+                Ok(Vec::new())
+            } else {
+                sqlx::query("SELECT date, name FROM org_closures WHERE org_id = $1")
+                    .bind(&org_id)
+                    .fetch_all(&db.read)
+                    .await
+            }
+        }
+    )?;
+    let r = r.ok_or(StoreError::NotFound)?;
     let tz = jiff::tz::TimeZone::get(&r.try_get::<String, _>("time_zone")?).map_err(corrupt)?;
     if coverage == Coverage::AlwaysOn {
         return Ok(BusinessCalendar::always(tz));
@@ -190,10 +203,7 @@ pub async fn calendar(db: &Db, org: OrgId, coverage: Coverage) -> Result<Busines
         serde_json::from_str(&r.try_get::<String, _>("business_hours")?).map_err(corrupt)?;
     let rules: HolidayRules =
         serde_json::from_str(&r.try_get::<String, _>("holiday_rules")?).map_err(corrupt)?;
-    let closures = sqlx::query("SELECT date, name FROM org_closures WHERE org_id = $1")
-        .bind(org.to_string())
-        .fetch_all(&db.read)
-        .await?
+    let closures = closure_rows
         .iter()
         .map(|r| {
             Ok(Closure {
@@ -268,6 +278,13 @@ async fn targets_for(
     service: Option<ServiceId>,
     p: Priority,
 ) -> Result<(Coverage, i64, i64)> {
+    let (coverage, targets) = policy_for(db, service).await?;
+    let t = targets.for_priority(p);
+    Ok((coverage, t.response_minutes * 60, t.resolution_minutes * 60))
+}
+
+/// The SLA policy of a service (or the desk's default, or the standard targets).
+async fn policy_for(db: &Db, service: Option<ServiceId>) -> Result<(Coverage, SlaTargets)> {
     let policy_id = match service {
         Some(s) => Some(catalog::get_service(db, s).await?.sla_policy_id),
         None => sqlx::query("SELECT default_sla_policy_id FROM desk_settings WHERE id = 1")
@@ -285,8 +302,7 @@ async fn targets_for(
         },
         None => (Coverage::BusinessHours, SlaTargets::standard()),
     };
-    let t = targets.for_priority(p);
-    Ok((coverage, t.response_minutes * 60, t.resolution_minutes * 60))
+    Ok((coverage, targets))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -319,25 +335,6 @@ pub struct NewTicket {
 pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket) -> Result<Ticket> {
     if !submit.contains(new.org_id) {
         return Err(StoreError::NotFound);
-    }
-    // The requester is a person of the ticket's organisation, or of the hub (the desk's own problems and
-    // changes, raised in a member's context).
-    let requester = sqlx::query("SELECT u.org_id, o.is_hub FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1 AND u.active = 1")
-        .bind(new.requester_id.to_string())
-        .fetch_optional(&db.read)
-        .await?;
-    let allowed = match &requester {
-        Some(r) => {
-            r.try_get::<String, _>("org_id")? == new.org_id.to_string()
-                || r.try_get::<i64, _>("is_hub")? != 0
-        }
-        None => false,
-    };
-    if !allowed {
-        return Err(StoreError::Invalid(domain::Invalid::one(
-            "requester",
-            "must be an active person of the ticket's organisation (or of the hub)",
-        )));
     }
     for (col, table, field, id) in [
         (
@@ -404,10 +401,41 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
             e => e,
         })?;
     }
-    let settings = catalog::settings(db).await?;
+    // The rest of what opening needs, read side by side: who asks, the matrix, the policy, the calendar.
+    let (requester, settings, (coverage, targets), business) = tokio::try_join!(
+        async {
+            sqlx::query("SELECT u.org_id, o.is_hub FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1 AND u.active = 1")
+                .bind(new.requester_id.to_string())
+                .fetch_optional(&db.read)
+                .await
+                .map_err(StoreError::from)
+        },
+        catalog::settings(db),
+        policy_for(db, service_id),
+        calendar(db, new.org_id, Coverage::BusinessHours),
+    )?;
+    // The requester is a person of the ticket's organisation, or of the hub (the desk's own problems and
+    // changes, raised in a member's context).
+    let allowed = match &requester {
+        Some(r) => {
+            r.try_get::<String, _>("org_id")? == new.org_id.to_string()
+                || r.try_get::<i64, _>("is_hub")? != 0
+        }
+        None => false,
+    };
+    if !allowed {
+        return Err(StoreError::Invalid(domain::Invalid::one(
+            "requester",
+            "must be an active person of the ticket's organisation (or of the hub)",
+        )));
+    }
     let priority = settings.priority_matrix.priority(new.impact, new.urgency);
-    let (coverage, response_s, resolution_s) = targets_for(db, service_id, priority).await?;
-    let cal = calendar(db, new.org_id, coverage).await?;
+    let target = targets.for_priority(priority);
+    let (response_s, resolution_s) = (target.response_minutes * 60, target.resolution_minutes * 60);
+    let cal = match coverage {
+        Coverage::AlwaysOn => BusinessCalendar::always(business.tz().clone()),
+        Coverage::BusinessHours => business,
+    };
     let now = new.opened_at.unwrap_or_else(now_ms);
     let mut t = Ticket {
         id: TicketId::new(),
