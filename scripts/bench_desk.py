@@ -143,7 +143,22 @@ def main():
     if a.rt:
         rt = os.path.join(ROOT, "bench", "peers", "rt", "bench.sh")
         out = subprocess.run(["bash", rt, "--n", str(a.rt_n), "--fill", str(a.rt_fill)], capture_output=True, text=True)
-        result["request_tracker"] = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        # bench.py prints "[bench] <measure> {json}" lines (search lines carry the ticket count too).
+        rt_rows = {}
+        for line in (out.stdout + out.stderr).splitlines():
+            m = re.match(r"\[bench\]\s+(.*?)\s+(\{.*\})\s*$", line)
+            if m:
+                rt_rows[re.sub(r"\s+", " ", m.group(1))] = json.loads(m.group(2))
+        result["request_tracker"] = rt_rows
+        if rt_rows:
+            c1 = rt_rows.get("create_seq_cookie", {}).get("tickets_per_s")
+            c4 = rt_rows.get("create_c4_cookie", {}).get("tickets_per_s")
+            pss = max((v.get("pss_total_mib", 0) for k, v in rt_rows.items() if k.startswith("memory")), default=0)
+            result["ratios"] = {
+                "create_c1_vs_rt_c1": round(result["create_c1"]["rps"] / c1, 1) if c1 else None,
+                "create_c32_vs_rt_c4": round(result["create_c32"]["rps"] / c4, 1) if c4 else None,
+                "pss_vs_rt_largest": round(result["memory_after_load_mib"]["pss"] / pss, 3) if pss else None,
+            }
         if out.returncode != 0:
             result["request_tracker_error"] = out.stderr[-2000:]
     print(json.dumps(result, indent=2))

@@ -47,7 +47,7 @@ type ConnectFuture<'c> =
 
 /// Every SQLite connection: WAL so readers never block the writer, foreign keys, and a busy timeout. Page
 /// caches are per connection and stay small (the operating system caches the file for all of them): 8 MB
-/// for the writer, 2 MB for each reader — memory stays flat however many readers the pool opens.
+/// for the writer, 1 MB for each reader — memory stays flat however many readers the pool opens.
 fn sqlite_pragmas(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
@@ -55,7 +55,7 @@ fn sqlite_pragmas(
     Box::pin(async move {
         conn.execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 10000; PRAGMA cache_size = -2000;",
+             PRAGMA busy_timeout = 10000; PRAGMA cache_size = -1000;",
         )
         .await?;
         Ok(())

@@ -32,6 +32,8 @@ impl SqliteReaders {
             )?;
             c.busy_timeout(std::time::Duration::from_secs(1))?;
             c.set_prepared_statement_cache_capacity(64);
+            // The operating system caches the file for every connection; each keeps only a small cache.
+            c.pragma_update(None, "cache_size", -1000)?;
             conns.push(Mutex::new(c));
         }
         Ok(Self { conns })
