@@ -233,11 +233,12 @@ where
                 .uid_fetch(uid.to_string(), "BODY.PEEK[]")
                 .await
                 .with_context(|| format!("fetching message {uid}"))?;
+            // The server may add unsolicited FETCH responses for other messages: keep this one's body.
             let mut raw = None;
             while let Some(f) = fetches.next().await {
                 let f = f.with_context(|| format!("fetching message {uid}"))?;
-                if f.uid == Some(uid) || raw.is_none() {
-                    raw = f.body().map(<[u8]>::to_vec).or(raw);
+                if f.uid == Some(uid) {
+                    raw = f.body().map(<[u8]>::to_vec);
                 }
             }
             raw

@@ -53,7 +53,9 @@ impl Runner {
     /// Enqueues this slot's instance of every recurring job (a no-op if another server already did).
     pub async fn schedule(&self) -> anyhow::Result<()> {
         let now = now_ms();
-        for (kind, period) in RECURRING {
+        // The mailbox poll is recurring too, on a server that has a mailbox configured.
+        let imap = self.imap.is_some().then_some(("desk.imap_poll", 60 * 1000));
+        for (kind, period) in RECURRING.iter().copied().chain(imap) {
             let slot = now / period;
             jobs::enqueue(
                 &self.db,
@@ -61,18 +63,6 @@ impl Runner {
                 &serde_json::json!({}),
                 slot * period,
                 Some(&format!("{kind}:{slot}")),
-            )
-            .await?;
-        }
-        if self.imap.is_some() {
-            // Every minute; one poll at a time across servers (the slot's dedupe key).
-            let slot = now / 60_000;
-            jobs::enqueue(
-                &self.db,
-                "desk.imap_poll",
-                &serde_json::json!({}),
-                slot * 60_000,
-                Some(&format!("desk.imap_poll:{slot}")),
             )
             .await?;
         }

@@ -28,6 +28,15 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Renames or rewrites the field errors of an `Invalid` failure (a form names a field differently from
+    /// the API); other failures pass unchanged.
+    pub fn map_fields(self, f: impl Fn(domain::FieldError) -> domain::FieldError) -> Self {
+        match self {
+            Self::Invalid(errs) => Self::Invalid(errs.into_iter().map(f).collect()),
+            other => other,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,

@@ -520,7 +520,7 @@ async fn the_queue_is_sorted_by_sla_due_and_pages_by_cursor() {
     assert_eq!(numbers(&list), [made[2], made[0]]);
 }
 
-async fn html(res: reqwest::Response) -> (u16, String) {
+pub(crate) async fn html(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
     (status, res.text().await.unwrap())
 }

@@ -2,7 +2,7 @@
 //! then `civitas mail poll` (and the server's job runner) take them in.
 
 use crate::helpers::{OWN, TestApp, json};
-use crate::mail::drain;
+use crate::mail::{drain, message};
 use futures_util::StreamExt;
 use reqwest::Method;
 use std::process::{Child, Command, Stdio};
@@ -167,13 +167,6 @@ fn poll(app: &TestApp, imap_url: &str) -> (i32, String, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn message(from: &str, subject: &str, extra: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: servicedesk@melrose.example.gov\r\nSubject: {subject}\r\nMessage-ID: <{}@mail.example.gov>\r\nDate: Tue, 24 Nov 2026 09:00:00 -0500\r\nMIME-Version: 1.0\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        uuid::Uuid::now_v7().simple()
     )
 }
 

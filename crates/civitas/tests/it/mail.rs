@@ -246,7 +246,7 @@ fn ingest(app: &TestApp, raw: &str) -> (i32, String) {
     (code, out)
 }
 
-fn message(from: &str, subject: &str, extra: &str, body: &str) -> String {
+pub(crate) fn message(from: &str, subject: &str, extra: &str, body: &str) -> String {
     format!(
         "From: {from}\r\nTo: servicedesk@melrose.example.gov\r\nSubject: {subject}\r\nMessage-ID: <{}@mail.example.gov>\r\nDate: Mon, 23 Nov 2026 09:00:00 -0500\r\nMIME-Version: 1.0\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
         uuid::Uuid::now_v7().simple()
@@ -708,7 +708,7 @@ async fn the_hub_words_each_notification_itself() {
     assert!(list["placeholders"].to_string().contains("account_link"));
 
     // The page: errors beside the field, then saved; unknown events are not found.
-    let (s, page) = html_of(
+    let (s, page) = crate::desk::html(
         app.form(
             "hub-admin",
             "/desk/templates/resolved",
@@ -737,9 +737,4 @@ async fn the_hub_words_each_notification_itself() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
-}
-
-async fn html_of(res: reqwest::Response) -> (u16, String) {
-    let s = res.status().as_u16();
-    (s, res.text().await.unwrap())
 }

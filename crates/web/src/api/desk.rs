@@ -1341,6 +1341,25 @@ async fn upload_attachment(
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 
+/// Bytes in megabytes to a tenth, as a form shows them: "10", "2.5".
+pub fn megabytes(bytes: i64) -> String {
+    let tenths = bytes * 10 / 1_048_576;
+    if tenths % 10 == 0 {
+        (tenths / 10).to_string()
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
+/// A size limit as people read it: "10 MB", "2.5 MB", "512 KB".
+pub fn size_label(bytes: i64) -> String {
+    if bytes >= 1_048_576 {
+        format!("{} MB", megabytes(bytes))
+    } else {
+        format!("{} KB", bytes / 1024)
+    }
+}
+
 /// Checks and keeps an uploaded file (API and pages).
 pub async fn store_upload(
     s: &AppState,
@@ -1363,8 +1382,8 @@ pub async fn store_upload(
         return Err(invalid(
             "file",
             &format!(
-                "is larger than the limit of {} MB",
-                settings.attachment_max_bytes / 1_048_576
+                "is larger than the limit of {}",
+                size_label(settings.attachment_max_bytes)
             ),
         ));
     }

@@ -277,11 +277,7 @@ async fn create_token(
             .await
         }
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             tokens_page(&s, &p, None, st, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }

@@ -139,11 +139,7 @@ async fn add_day(
     match add(&s, &p, &slug, &raw).await {
         Ok(_) => Ok(Redirect::to(&format!("/orgs/{slug}/calendar?notice=created")).into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             render_page(&s, &p, &slug, None, st, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }

@@ -158,14 +158,8 @@ async fn upload(
             Ok(Redirect::to(&format!("/tickets/{number}?notice=attached#files")).into_response())
         }
         Err(e) => {
-            let e = match e {
-                Failure::Invalid(errs) => Failure::Invalid(
-                    errs.into_iter()
-                        .map(|x| domain::FieldError::new("file", x.message))
-                        .collect(),
-                ),
-                other => other,
-            };
+            // The form has one field: every complaint is about the file.
+            let e = e.map_fields(|x| domain::FieldError::new("file", x.message));
             let st = FormState::with([]).fail(e)?;
             ticket_page(&s, &p, number, st, StatusCode::UNPROCESSABLE_ENTITY, None).await
         }
@@ -601,11 +595,7 @@ async fn create(
     match result {
         Ok(t) => Ok(Redirect::to(&format!("/tickets/{}?notice=opened", t.number)).into_response()),
         Err(e) => {
-            let state = FormState {
-                values: form.clone(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let state = FormState::refill(form.clone()).fail(e)?;
             new_page(&s, &p, item, state, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
@@ -939,16 +929,11 @@ async fn ticket_page(
         status,
         &TicketPage {
             f,
-            max_upload: {
-                let b = store::desk::catalog::settings(&s.db)
+            max_upload: crate::api::desk::size_label(
+                store::desk::catalog::settings(&s.db)
                     .await?
-                    .attachment_max_bytes;
-                if b >= 1_048_576 {
-                    format!("{} MB", b / 1_048_576)
-                } else {
-                    format!("{} KB", b / 1024)
-                }
-            },
+                    .attachment_max_bytes,
+            ),
             org_name: org.map(|o| o.name).unwrap_or_default(),
             requester: names.get(&t.requester_id).cloned().unwrap_or_default(),
             assignee: t
@@ -1042,11 +1027,7 @@ async fn after(
             Ok(Redirect::to(&format!("/tickets/{number}?notice={notice}#history")).into_response())
         }
         Err(e) => {
-            let state = FormState {
-                values: form,
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let state = FormState::refill(form).fail(e)?;
             ticket_page(s, p, number, state, StatusCode::UNPROCESSABLE_ENTITY, None).await
         }
     }
@@ -1305,14 +1286,9 @@ async fn log_time(
         Some(v) => match v.parse::<i64>() {
             Ok(m) => Some(m),
             Err(_) => {
-                let state = FormState {
-                    values: form.clone(),
-                    errors: Vec::new(),
-                }
-                .fail(Failure::Invalid(vec![domain::FieldError::new(
-                    "minutes",
-                    "must be a whole number of minutes",
-                )]))?;
+                let state = FormState::refill(form.clone()).fail(Failure::Invalid(vec![
+                    domain::FieldError::new("minutes", "must be a whole number of minutes"),
+                ]))?;
                 return ticket_page(
                     &s,
                     &p,

@@ -155,7 +155,7 @@ fn settings_form(st: &catalog::DeskSettings) -> FormState {
     values.insert("reopen_days".into(), st.reopen_days.to_string());
     values.insert(
         "attachment_max_mb".into(),
-        format_mb(st.attachment_max_bytes),
+        crate::api::desk::megabytes(st.attachment_max_bytes),
     );
     values.insert(
         "escalation_team_id".into(),
@@ -175,15 +175,6 @@ fn duration(minutes: i64) -> String {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
         (h, m) => format!("{h} h {m} min"),
-    }
-}
-
-fn format_mb(bytes: i64) -> String {
-    let tenths = bytes * 10 / (1024 * 1024);
-    if tenths % 10 == 0 {
-        (tenths / 10).to_string()
-    } else {
-        format!("{}.{}", tenths / 10, tenths % 10)
     }
 }
 
@@ -241,7 +232,17 @@ async fn render_settings(
         .await?
         .notice(notice);
     let page = SettingsPage {
-        templates: Vec::new(),
+        templates: templates
+            .into_iter()
+            .map(|t| {
+                (
+                    t.event.to_owned(),
+                    t.label.to_owned(),
+                    t.subject,
+                    t.customised,
+                )
+            })
+            .collect(),
         f,
         form,
         team_form,
@@ -337,20 +338,6 @@ async fn render_settings(
             })
             .collect(),
     };
-    let page = SettingsPage {
-        templates: templates
-            .into_iter()
-            .map(|t| {
-                (
-                    t.event.to_owned(),
-                    t.label.to_owned(),
-                    t.subject,
-                    t.customised,
-                )
-            })
-            .collect(),
-        ..page
-    };
     Ok(render_status(status, &page))
 }
 
@@ -426,11 +413,7 @@ async fn save_settings(
     match result {
         Ok(()) => Ok(Redirect::to("/desk/settings?notice=saved").into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(rename(e))?;
+            let st = FormState::refill(form).fail(rename(e))?;
             render_settings(
                 &s,
                 &p,
@@ -446,18 +429,11 @@ async fn save_settings(
 
 /// The API's field names, as the form names them.
 fn rename(f: Failure) -> Failure {
-    match f {
-        Failure::Invalid(errs) => Failure::Invalid(
-            errs.into_iter()
-                .map(|e| match e.field.as_str() {
-                    "attachment_max_bytes" => FieldError::new("attachment_max_mb", e.message),
-                    "priority_matrix" => FieldError::new("pm_high_high", e.message),
-                    _ => e,
-                })
-                .collect(),
-        ),
-        other => other,
-    }
+    f.map_fields(|e| match e.field.as_str() {
+        "attachment_max_bytes" => FieldError::new("attachment_max_mb", e.message),
+        "priority_matrix" => FieldError::new("pm_high_high", e.message),
+        _ => e,
+    })
 }
 
 async fn create_team(
@@ -482,26 +458,16 @@ async fn create_team(
     match add_team(&s, &p, &raw).await {
         Ok(_) => Ok(Redirect::to("/desk/settings?notice=created#teams").into_response()),
         Err(e) => {
-            let e = match e {
-                Failure::Invalid(errs) => Failure::Invalid(
-                    errs.into_iter()
-                        .map(|x| {
-                            let field = if x.field.starts_with("members") {
-                                "team_members".to_owned()
-                            } else {
-                                format!("team_{}", x.field)
-                            };
-                            FieldError::new(field, x.message)
-                        })
-                        .collect(),
-                ),
-                other => other,
-            };
-            let team_form = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            // The form's fields are prefixed (it shares the page with the settings form).
+            let e = e.map_fields(|x| {
+                let field = if x.field.starts_with("members") {
+                    "team_members".to_owned()
+                } else {
+                    format!("team_{}", x.field)
+                };
+                FieldError::new(field, x.message)
+            });
+            let team_form = FormState::refill(form).fail(e)?;
             let st = catalog::settings(&s.db).await?;
             render_settings(
                 &s,
@@ -628,11 +594,7 @@ async fn create_service(
     match result {
         Ok(_) => Ok(Redirect::to("/desk/settings?notice=created#services").into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             service_page(&s, &p, st, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
@@ -671,11 +633,7 @@ async fn save_service(
     match result {
         Ok(_) => Ok(Redirect::to("/desk/settings?notice=saved#services").into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             service_page(&s, &p, st, Some(&svc), StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
@@ -766,11 +724,7 @@ async fn save_template(
         Ok(_) => Ok(Redirect::to("/desk/settings?notice=saved#templates").into_response()),
         Err(e) => {
             let t = store::desk::templates::get(&s.db, event(&ev)?).await?;
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             template_page(&s, &p, &t, st, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
@@ -794,8 +748,8 @@ mod tests {
     fn megabytes_are_read_exactly() {
         assert_eq!(parse_mb("10").unwrap(), 10 * 1024 * 1024);
         assert_eq!(parse_mb(" 2.5 ").unwrap(), 2_621_440);
-        assert_eq!(format_mb(2_621_440), "2.5");
-        assert_eq!(format_mb(10 * 1024 * 1024), "10");
+        assert_eq!(crate::api::desk::megabytes(2_621_440), "2.5");
+        assert_eq!(crate::api::desk::megabytes(10 * 1024 * 1024), "10");
         for bad in ["", "ten", "1.25", "-1", "1e3", "99999"] {
             assert!(parse_mb(bad).is_err(), "{bad}");
         }

@@ -313,11 +313,7 @@ async fn add(
         ))
         .into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             list_page(
                 s,
                 p,
@@ -415,11 +411,7 @@ async fn save_department(
             Ok(Redirect::to(&format!("/orgs/{slug}/departments?notice=saved")).into_response())
         }
         Err(e) => {
-            let st = FormState {
-                values: form.clone().into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form.clone()).fail(e)?;
             let f = Frame::new(&s, &p, "Edit department", "departments").await?;
             Ok(edit_page(
                 f,
@@ -496,11 +488,7 @@ async fn save_site(
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/orgs/{slug}/sites?notice=saved")).into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.clone().into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form.clone()).fail(e)?;
             let f = Frame::new(&s, &p, "Edit site", "sites").await?;
             Ok(edit_page(
                 f,

@@ -231,11 +231,7 @@ async fn create(
     match r {
         Ok(a) => Ok(Redirect::to(&format!("/kb/{}?notice=created", a.id)).into_response()),
         Err(e) => {
-            let state = FormState {
-                values: form,
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let state = FormState::refill(form).fail(e)?;
             form_page(
                 &s,
                 &p,
@@ -301,11 +297,7 @@ async fn save(
     match r {
         Ok(a) => Ok(Redirect::to(&format!("/kb/{}?notice=saved", a.id)).into_response()),
         Err(e) => {
-            let state = FormState {
-                values: form,
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let state = FormState::refill(form).fail(e)?;
             form_page(
                 &s,
                 &p,

@@ -270,6 +270,14 @@ pub struct FormState {
 }
 
 impl FormState {
+    /// The values a person sent, to show again with the errors of [`FormState::fail`].
+    pub fn refill(values: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            values: values.into_iter().collect(),
+            errors: Vec::new(),
+        }
+    }
+
     pub fn with(values: impl IntoIterator<Item = (&'static str, String)>) -> Self {
         Self {
             values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),

@@ -330,11 +330,7 @@ async fn create(
     match result {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}?notice=created", o.slug)).into_response()),
         Err(e) => {
-            let mut st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let mut st = FormState::refill(form).fail(e)?;
             st.values
                 .entry("observe_federal_holidays".into())
                 .or_insert_with(|| "false".into());
@@ -519,11 +515,7 @@ async fn save_settings(
     match result {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}?notice=saved", o.slug)).into_response()),
         Err(e) => {
-            let st = FormState {
-                values: form.into_iter().collect(),
-                errors: Vec::new(),
-            }
-            .fail(e)?;
+            let st = FormState::refill(form).fail(e)?;
             settings_page(&s, &p, &org, st, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
