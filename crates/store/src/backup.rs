@@ -213,6 +213,7 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
         n += 1;
     }
     tx.commit().await?;
+    db.orgs.invalidate();
     crate::desk::search::rebuild(db).await?;
     crate::desk::kb::rebuild(db).await?;
     Ok(n)

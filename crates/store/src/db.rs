@@ -32,8 +32,8 @@ impl Default for DbOptions {
 pub struct Db {
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
-    /// SQLite only: the direct read path for short hot reads (see `sqlite_reader`).
-    pub(crate) readers: Option<std::sync::Arc<crate::sqlite_reader::SqliteReaders>>,
+    /// The organisation directory in memory (see `tenancy::org_cache`).
+    pub(crate) orgs: std::sync::Arc<crate::tenancy::org_cache::OrgCache>,
     backend: Backend,
 }
 
@@ -104,27 +104,10 @@ impl Db {
                 .after_connect(pragmas)
                 .connect(&url)
                 .await?;
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or(path).to_owned();
-            let readers = if path.is_empty() || path == ":memory:" {
-                None
-            } else {
-                // Used synchronously on the runtime's worker threads: one per core is enough.
-                let n = usize::try_from(opts.max_connections.clamp(1, cores)).unwrap_or(2);
-                let opened = tokio::task::spawn_blocking(move || {
-                    crate::sqlite_reader::SqliteReaders::open(&path, n)
-                })
-                .await
-                .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?
-                .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-                Some(std::sync::Arc::new(opened))
-            };
             Ok(Self {
                 write,
                 read,
-                readers,
+                orgs: Default::default(),
                 backend: Backend::Sqlite,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -137,7 +120,7 @@ impl Db {
             Ok(Self {
                 write: pool.clone(),
                 read: pool,
-                readers: None,
+                orgs: Default::default(),
                 backend: Backend::Postgres,
             })
         } else {

@@ -17,7 +17,6 @@ pub mod idempotency;
 pub mod jobs;
 pub mod page;
 pub(crate) mod sql;
-mod sqlite_reader;
 pub mod tenancy;
 
 pub use db::{Backend, Db, DbOptions, now_ms};
@@ -39,8 +38,6 @@ pub enum StoreError {
     Invalid(#[from] Invalid),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("database (direct SQLite read): {0}")]
-    SqliteRead(#[from] rusqlite::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }

@@ -1,9 +1,6 @@
 //! Keyset pagination: a page of rows and an opaque cursor for the next one.
 
-use crate::sql::Sql;
-use crate::{Db, Result};
 use serde::Serialize;
-use sqlx::Row;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -70,7 +67,14 @@ pub struct DocPage {
 }
 
 impl DocPage {
-    fn push(&mut self, limit: usize, key: &str, doc: &[u8]) {
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self {
+            items_json: Vec::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn push(&mut self, limit: usize, key: &str, doc: &[u8]) {
         if self.count < limit {
             if self.count > 0 {
                 self.items_json.push(b',');
@@ -86,43 +90,13 @@ impl DocPage {
         }
     }
 
-    fn finish(mut self, limit: usize) -> Self {
+    pub(crate) fn finish(mut self, limit: usize) -> Self {
         if self.count <= limit {
             self.next_cursor = None;
         }
         self.count = self.count.min(limit);
         self
     }
-}
-
-/// Runs `inner` — a query selecting `sort_key` and `doc` columns, ordered by `sort_key` and limited to
-/// `page.fetch()` rows — and returns its page of stored JSON documents, copied once into the response body.
-/// On SQLite it uses the direct reader when one is free.
-pub(crate) async fn fetch_docs(db: &Db, inner: Sql, page: &PageRequest) -> Result<DocPage> {
-    let limit = page.limit() as usize;
-    let mut out = DocPage {
-        items_json: Vec::with_capacity(limit * 700),
-        ..DocPage::default()
-    };
-    let direct = db.readers.as_ref().and_then(|r| {
-        r.try_for_each(&inner, |row| {
-            let key = row.get_ref(0)?.as_str()?.to_owned();
-            let doc = row.get_ref(1)?.as_bytes()?;
-            out.push(limit, &key, doc);
-            Ok(())
-        })
-    });
-    match direct {
-        Some(result) => result?,
-        None => {
-            for r in inner.fetch_all(&db.read).await? {
-                let key: String = r.try_get("sort_key")?;
-                let doc: String = r.try_get("doc")?;
-                out.push(limit, &key, doc.as_bytes());
-            }
-        }
-    }
-    Ok(out.finish(limit))
 }
 
 #[cfg(test)]

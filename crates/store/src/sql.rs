@@ -122,14 +122,6 @@ impl Sql {
         self
     }
 
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    pub fn params(&self) -> &[Param] {
-        &self.params
-    }
-
     fn args(&self) -> AnyArguments<'static> {
         let mut args = AnyArguments::default();
         for p in &self.params {

@@ -270,16 +270,12 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Stri
 /// changed a credential, an account or a grant, and writes are rare next to reads. Done here, once, so that
 /// no handler can forget it.
 pub async fn forget_after_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    state: AppState,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let write = !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
     let res = next.run(req).await;
-    if write && !res.status().is_client_error() && !res.status().is_server_error() {
+    if !res.status().is_client_error() && !res.status().is_server_error() {
         state.principals.clear();
     }
     res

@@ -7,19 +7,19 @@ use crate::auth::{PRE_SESSION_CSRF_COOKIE, bearer, cookie};
 use crate::error::{ApiError, Failure, PageError};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::extract::Request;
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
-    }
+/// The CSRF check for a state-changing request, then the next of the request's own checks
+/// ([`crate::idempotency::replay_or_run`]); safe methods never reach here (see [`crate::ops::track`]).
+pub async fn check(state: AppState, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     if bearer(&parts).is_some() {
-        return next.run(Request::from_parts(parts, body)).await;
+        return crate::idempotency::replay_or_run(state, Request::from_parts(parts, body), next)
+            .await;
     }
     let api = parts.uri.path().starts_with("/api/");
     let refuse = |f: Failure| {
@@ -78,7 +78,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             "the form has expired or did not come from this site (CSRF check failed); reload the page and try again".into(),
         ));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
+    crate::idempotency::replay_or_run(state, Request::from_parts(parts, Body::from(bytes)), next)
         .await
 }
 

@@ -2,10 +2,11 @@
 //! Keys are per credential (a token or a session), so two people cannot collide.
 
 use crate::AppState;
+use crate::auth::forget_after_writes as run;
 use crate::auth::{SESSION_COOKIE, bearer, cookie};
 use crate::error::{ApiError, Failure};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,16 +15,18 @@ use store::idempotency::{self, Reservation};
 
 const MAX_KEY_LEN: usize = 255;
 
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// A state-changing request: an API POST with a key is answered from the first response when it is a
+/// retry; everything else runs (through [`crate::auth::forget_after_writes`]).
+pub async fn replay_or_run(state: AppState, req: Request, next: Next) -> Response {
     if req.method() != Method::POST || !req.uri().path().starts_with("/api/") {
-        return next.run(req).await;
+        return run(state, req, next).await;
     }
     let Some(key) = req
         .headers()
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_owned))
     else {
-        return next.run(req).await;
+        return run(state, req, next).await;
     };
     let key = match key {
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k,
@@ -39,7 +42,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let credential = match bearer(&parts).or_else(|| cookie(&parts, SESSION_COOKIE)) {
         Some(c) => store::auth::sha256_hex(c),
         // Unauthenticated requests are refused downstream; nothing to remember.
-        None => return next.run(Request::from_parts(parts, body)).await,
+        None => return run(state, Request::from_parts(parts, body), next).await,
     };
     let Ok(bytes) = body.collect().await.map(|b| b.to_bytes()) else {
         return ApiError(Failure::BadRequest(
@@ -87,9 +90,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         }
         Ok(Reservation::Reserved) => {}
     }
-    let res = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let res = run(
+        state.clone(),
+        Request::from_parts(parts, Body::from(bytes)),
+        next,
+    )
+    .await;
     let (rparts, rbody) = res.into_parts();
     let Ok(rbytes) = rbody.collect().await.map(|b| b.to_bytes()) else {
         let _ = idempotency::release(&state.db, &credential, &key).await;

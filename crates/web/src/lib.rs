@@ -35,10 +35,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(assets::router())
         .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::forget_after_writes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::layer))
-        .layer(axum::middleware::from_fn(ops::track))
+        // One middleware for the request's own checks — metrics, then for state-changing requests CSRF,
+        // idempotency and the principal cache — chained as plain functions: each `from_fn` layer would
+        // clone the whole stack below it on every request.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         // Attachments are the largest bodies (the desk's limit is 10 MB by default, settable up to 25 MB).
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))

@@ -58,7 +58,9 @@ async fn metrics() -> Response {
 
 /// Records each request's latency by route template, method and status. One histogram: its `_count`
 /// series is the request count, so no separate counter is kept (half the bookkeeping per request).
-pub async fn track(req: Request, next: Next) -> Response {
+/// State-changing requests then go through their own checks: [`crate::csrf::check`], then
+/// [`crate::idempotency::replay_or_run`], then [`crate::auth::forget_after_writes`].
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let _ = handle();
     let start = Instant::now();
     let route = req
@@ -73,7 +75,14 @@ pub async fn track(req: Request, next: Next) -> Response {
         axum::http::Method::HEAD => "HEAD",
         _ => "OTHER",
     };
-    let res = next.run(req).await;
+    let res = if matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) {
+        next.run(req).await
+    } else {
+        crate::csrf::check(state, req, next).await
+    };
     let labels = [
         ("method", method.to_owned()),
         ("route", route),

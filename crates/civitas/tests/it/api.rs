@@ -1006,3 +1006,65 @@ async fn an_administrator_can_revoke_a_persons_leaked_token() {
         401
     );
 }
+
+#[tokio::test]
+async fn the_organisation_list_shows_a_change_at_once_and_on_another_server_within_a_second() {
+    let app = TestApp::new().await;
+    let other = app.second_server().await;
+    let population = |base: String| {
+        let req = app
+            .client
+            .get(format!("{base}/api/v1/orgs?q={OWN}"))
+            .bearer_auth(&app.who("hub-admin").token);
+        async move {
+            let (status, page) = json(req.send().await.unwrap()).await;
+            assert_eq!(status, 200, "{page}");
+            page["items"][0]["population"].clone()
+        }
+    };
+    // Both servers have read (and keep in memory) the directory before the change.
+    let before = population(app.base.clone()).await;
+    assert_eq!(population(other.clone()).await, before);
+    let res = app
+        .api(
+            "member-admin",
+            Method::PATCH,
+            &format!("/api/v1/orgs/{OWN}"),
+        )
+        .json(&json!({ "population": 16001 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        population(app.base.clone()).await,
+        16001,
+        "the server that wrote"
+    );
+    let started = std::time::Instant::now();
+    while population(other.clone()).await != 16001 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "the other server still lists the old population"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A new member is listed at once too.
+    let (status, _) = json(
+        app.api("hub-admin", Method::POST, "/api/v1/orgs")
+            .json(&json!({ "name": "Wakefield", "kind": "town" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, page) = json(
+        app.api("hub-admin", Method::GET, "/api/v1/orgs?q=wakefield")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page["items"][0]["slug"], "wakefield", "{page}");
+}

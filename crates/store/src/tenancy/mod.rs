@@ -2,6 +2,7 @@
 
 pub mod closures;
 pub mod directory;
+pub(crate) mod org_cache;
 pub mod orgs;
 pub mod users;
 

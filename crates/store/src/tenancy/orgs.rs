@@ -121,17 +121,15 @@ fn filter_and_page(q: &mut Sql, scope: &Scope, f: &Filter, page: &PageRequest) {
     q.push(" ORDER BY slug LIMIT ").bind(page.fetch());
 }
 
-/// Like [`list`], but each organisation as the API's JSON document, served as stored: the API's hot path
-/// decodes nothing.
+/// Like [`list`], but each organisation as the API's JSON document, served as stored from the directory in
+/// memory (`tenancy::org_cache`): the API's hot path neither queries nor decodes.
 pub async fn list_docs(
     db: &Db,
     scope: &Scope,
     f: &Filter,
     page: &PageRequest,
 ) -> Result<crate::page::DocPage> {
-    let mut q = Sql::new("SELECT slug AS sort_key, api_doc AS doc FROM orgs WHERE 1 = 1");
-    filter_and_page(&mut q, scope, f, page);
-    crate::page::fetch_docs(db, q, page).await
+    super::org_cache::list_docs(db, scope, f, page).await
 }
 
 /// An organisation's id, slug and name: what a switcher or a picker shows.
@@ -143,40 +141,14 @@ pub struct OrgName {
 }
 
 /// Names of organisations in scope (only those in `only`, when given), hub first then by name, at most
-/// `limit`. Three columns: cheap enough for every page's header.
+/// `limit`: every page's header shows them, so they come from the directory in memory.
 pub async fn names(
     db: &Db,
     scope: &Scope,
     only: Option<&[OrgId]>,
     limit: i64,
 ) -> Result<Vec<OrgName>> {
-    let mut q = Sql::new("SELECT id, slug, name FROM orgs WHERE 1 = 1");
-    q.scope("id", scope);
-    if let Some(ids) = only {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        q.push(" AND id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(id.to_string());
-        }
-        q.push(")");
-    }
-    q.push(" ORDER BY is_hub DESC, name LIMIT ").bind(limit);
-    q.fetch_all(&db.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(OrgName {
-                id: parse_id(&r.try_get::<String, _>("id")?)?,
-                slug: r.try_get("slug")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect()
+    super::org_cache::names(db, scope, only, limit).await
 }
 
 pub async fn get_by_slug(db: &Db, scope: &Scope, slug: &str) -> Result<Org> {
@@ -238,6 +210,7 @@ pub async fn create_region(
     hub.kind = OrgKind::Hub;
     let created = insert(&mut tx, actor, &hub, true).await?;
     tx.commit().await?;
+    db.orgs.invalidate();
     Ok(created)
 }
 
@@ -318,6 +291,7 @@ pub async fn create_member(db: &Db, scope: &Scope, actor: &Actor, d: &OrgDraft) 
     let mut tx = db.write.begin().await?;
     let o = insert(&mut tx, actor, d, false).await?;
     tx.commit().await?;
+    db.orgs.invalidate();
     Ok(o)
 }
 
@@ -359,6 +333,7 @@ pub async fn update(
         crate::jobs::sla_recompute_in(&mut tx, after.id).await?;
     }
     tx.commit().await?;
+    db.orgs.invalidate();
     Ok(after)
 }
 
@@ -395,6 +370,7 @@ pub async fn set_active(
     )
     .await?;
     tx.commit().await?;
+    db.orgs.invalidate();
     Ok(after)
 }
 
