@@ -443,5 +443,24 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     assert_accessible(&c, "/desk/settings (with errors)").await;
     visit(&c, &base, "/desk/services/new").await;
     visit(&c, &base, "/desk/templates/opened").await;
+    // The request-form builder: a choice question without choices is named at its row.
+    visit(&c, &base, "/desk/items/new").await;
+    fill(&c, "field-name", "Parcel map printout").await;
+    fill(&c, "field-q0_label", "Paper size").await;
+    c.execute(
+        "document.getElementById('field-q0_kind').value = 'choice';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    submit(&c).await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("q0_choices: a choice field needs at least one choice")
+            && text.contains("service_id"),
+        "{text}"
+    );
+    assert_accessible(&c, "/desk/items/new (with errors)").await;
+    visit(&c, &base, "/desk/policies/new").await;
     c.close().await.unwrap();
 }

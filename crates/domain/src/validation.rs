@@ -109,9 +109,104 @@ pub fn optional_text(
     }
 }
 
+/// `1234567` → `1,234,567`.
+fn grouped(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) && ch.is_ascii_digit() {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// An amount of dollars as people type it (`1299`, `$1,299.50`, `0.5`) in exact cents, from zero to `max_cents`.
+/// Empty is zero. Never through floating point.
+pub fn dollars(field: &str, raw: &str, max_cents: i64) -> Result<i64, FieldError> {
+    let bad = || {
+        FieldError::new(
+            field,
+            "must be an amount of dollars such as 1299 or 1,299.50",
+        )
+    };
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    let t = t.strip_prefix('$').unwrap_or(t).trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    // Thousands separators only in their places: 1,299 and 12,345,678, not 12,34.
+    let groups: Vec<&str> = whole.split(',').collect();
+    let grouped_ok = groups.len() == 1
+        || (!groups[0].is_empty()
+            && groups[0].len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3));
+    let digits: String = groups.concat();
+    if !grouped_ok
+        || (digits.is_empty() && frac.is_empty())
+        || frac.len() > 2
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || digits.len() > 12
+    {
+        return Err(bad());
+    }
+    let whole: i64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| bad())?
+    };
+    let cents: i64 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().map_err(|_| bad())? * 10,
+        _ => frac.parse().map_err(|_| bad())?,
+    };
+    let total = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(cents))
+        .ok_or_else(bad)?;
+    if total > max_cents {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must be at most ${}.{:02}",
+                grouped(max_cents / 100),
+                max_cents % 100
+            ),
+        ));
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollars_are_exact_cents() {
+        let d = |s: &str| dollars("cost", s, 100_000_000);
+        assert_eq!(d(""), Ok(0));
+        assert_eq!(d("1299"), Ok(129_900));
+        assert_eq!(d("$1,299.50"), Ok(129_950));
+        assert_eq!(d(" 0.5 "), Ok(50));
+        assert_eq!(d(".05"), Ok(5));
+        assert_eq!(
+            dollars("cost", "12,345,678.09", i64::MAX),
+            Ok(1_234_567_809)
+        );
+        assert_eq!(d("0.07"), Ok(7), "no floating point drift");
+        for bad in [
+            "12,34", "1.234", "-5", "ten", "1e3", "$", ".", "1,2345", ",123",
+        ] {
+            assert!(d(bad).is_err(), "{bad} must be refused");
+        }
+        assert_eq!(
+            d("1000000.01").unwrap_err().message,
+            "must be at most $1,000,000.00"
+        );
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded() {

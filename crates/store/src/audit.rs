@@ -3,7 +3,7 @@
 //! deletes an entry (and triggers refuse it in the database).
 
 use crate::page::{Page, PageRequest};
-use crate::sql::Sql;
+use crate::sql::{Like, Sql};
 use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::audit::{ChainedFields, entry_hash};
 use domain::ids::{OrgId, UserId};
@@ -158,12 +158,11 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
         q.push(" AND a.org_id = ").bind(o.to_string());
     }
     if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
-        q.push(" AND a.action LIKE ")
-            .bind(format!("{}%", a.replace(['%', '_'], "")));
+        q.push(" AND ").like("a.action", a, Like::Prefix);
     }
     if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
-        q.push(" AND LOWER(a.actor) LIKE ")
-            .bind(format!("%{}%", a.to_lowercase().replace(['%', '_'], "")));
+        q.push(" AND ")
+            .like("LOWER(a.actor)", &a.to_lowercase(), Like::Anywhere);
     }
     if let Some(e) = f.entity_id.as_deref().filter(|s| !s.is_empty()) {
         q.push(" AND a.entity_id = ").bind(e.to_owned());

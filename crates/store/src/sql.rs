@@ -37,6 +37,13 @@ pub(crate) struct Sql {
     params: Vec<Param>,
 }
 
+/// Where [`Sql::like`] looks for its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Like {
+    Prefix,
+    Anywhere,
+}
+
 impl Sql {
     pub fn new(text: &str) -> Self {
         Self {
@@ -55,6 +62,27 @@ impl Sql {
         self.params.push(value.into());
         let _ = write!(self.text, "${}", self.params.len());
         self
+    }
+
+    /// `<column> LIKE <pattern> ESCAPE '\'` where the pattern is `text` taken literally — its `%` and `_`
+    /// are not wildcards (`catalog_item.` means what it says) — at the start of the column (`Like::Prefix`)
+    /// or anywhere in it (`Like::Anywhere`).
+    pub fn like(&mut self, column: &str, text: &str, at: Like) -> &mut Self {
+        let mut pattern = String::with_capacity(text.len() + 2);
+        if at == Like::Anywhere {
+            pattern.push('%');
+        }
+        for ch in text.chars() {
+            if matches!(ch, '\\' | '%' | '_') {
+                pattern.push('\\');
+            }
+            pattern.push(ch);
+        }
+        pattern.push('%');
+        self.push(column)
+            .push(" LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\'")
     }
 
     /// ` AND <column> IN (…)` for the scope's organisations; nothing for the whole region; a filter that

@@ -780,6 +780,29 @@ async fn the_organisation_list_serves_the_same_documents_as_the_records() {
     )
     .await;
     assert_eq!(none["items"], json!([]));
+    // What a person types is matched literally: `%` and `_` are not wildcards.
+    for q in ["%25", "north_reading", "_"] {
+        let (_, none) = json(
+            app.api("hub-admin", Method::GET, &format!("/api/v1/orgs?q={q}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(none["items"], json!([]), "{q}");
+    }
+    let (_, none) = json(
+        app.api(
+            "hub-admin",
+            Method::GET,
+            &format!("/api/v1/orgs/{OWN}/users?q=%25"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(none["items"], json!([]), "{none}");
 }
 
 #[tokio::test]

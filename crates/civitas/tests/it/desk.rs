@@ -1575,3 +1575,286 @@ async fn files_are_attached_from_the_ticket_page_within_the_limit() {
     .await;
     assert_eq!(files["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_request_form_is_built_on_the_page_and_asked_on_the_portal() {
+    let app = TestApp::new().await;
+    let service = app.desk.services["gis"].to_string();
+    // Mistakes are named at the question they belong to, and nothing is saved.
+    let (s, body) = html(
+        app.form(
+            "hub-admin",
+            "/desk/items",
+            &[
+                ("service_id", &service),
+                ("name", "Parcel map printout"),
+                ("cost", "12,34"),
+                ("active", "true"),
+                ("rows", "3"),
+                ("q0_label", "Parcel ID"),
+                ("q2_label", "Paper size"),
+                ("q2_kind", "choice"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(
+        body.contains("cost: must be an amount of dollars"),
+        "{body}"
+    );
+    let (s, body) = html(
+        app.form(
+            "hub-admin",
+            "/desk/items",
+            &[
+                ("service_id", &service),
+                ("name", "Parcel map printout"),
+                ("cost", "$1,250.50"),
+                ("active", "true"),
+                ("rows", "3"),
+                ("q0_label", "Parcel ID"),
+                ("q2_label", "Paper size"),
+                ("q2_kind", "choice"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(
+        body.contains(r##"href="#field-q2_choices""##)
+            && body.contains("needs at least one choice"),
+        "the error points at the third row, the one without choices: {body}"
+    );
+    let (_, items) = get(&app, "hub-admin", "/api/v1/catalog-items").await;
+    assert!(!items.to_string().contains("Parcel map printout"));
+
+    let res = app
+        .form(
+            "hub-admin",
+            "/desk/items",
+            &[
+                ("service_id", &service),
+                ("name", "Parcel map printout"),
+                ("description", "A printed map of one parcel."),
+                ("cost", "$1,250.50"),
+                ("active", "true"),
+                ("rows", "3"),
+                ("q0_label", "Parcel ID"),
+                ("q0_required", "true"),
+                ("q2_label", "Paper size"),
+                ("q2_kind", "choice"),
+                ("q2_choices", "Letter\r\nTabloid\r\n\r\n"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, items) = get(&app, "hub-admin", "/api/v1/catalog-items").await;
+    let item = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Parcel map printout")
+        .unwrap()
+        .clone();
+    assert_eq!(item["cost_cents"], 125_050, "exact cents");
+    assert_eq!(
+        item["form"],
+        json!([
+            { "key": "parcel_id", "label": "Parcel ID", "kind": "text", "required": true },
+            { "key": "paper_size", "label": "Paper size", "kind": "choice", "required": false,
+              "choices": ["Letter", "Tabloid"] },
+        ])
+    );
+    let id = item["id"].as_str().unwrap().to_owned();
+
+    // The portal asks the questions.
+    let (_, portal) = html(
+        app.page(
+            "member-staff",
+            Method::GET,
+            &format!("/tickets/new?item={id}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert!(
+        portal.contains("Parcel ID") && portal.contains("Tabloid"),
+        "{portal}"
+    );
+
+    // The edit form shows the questions with room for more; a question whose label is emptied goes.
+    let (_, edit) = html(
+        app.page("hub-admin", Method::GET, &format!("/desk/items/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(edit.contains(r#"name="rows" value="5""#), "{edit}");
+    assert!(edit.contains(r#"value="paper_size""#));
+    let res = app
+        .form(
+            "hub-admin",
+            &format!("/desk/items/{id}"),
+            &[
+                ("version", "1"),
+                ("name", "Parcel map printout"),
+                ("cost", "1250.50"),
+                ("active", "true"),
+                ("rows", "5"),
+                ("q0_label", ""),
+                ("q0_key", "parcel_id"),
+                ("q1_label", "Paper size"),
+                ("q1_key", "paper_size"),
+                ("q1_kind", "choice"),
+                ("q1_choices", "Letter\nTabloid\nE-size"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, after) = get(&app, "hub-admin", &format!("/api/v1/catalog-items/{id}")).await;
+    assert_eq!(after["form"].as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(after["form"][0]["choices"][2], "E-size");
+    // A stale form is refused rather than overwriting the newer edit.
+    let (s, _) = html(
+        app.form(
+            "hub-admin",
+            &format!("/desk/items/{id}"),
+            &[("version", "1"), ("name", "Old"), ("rows", "0")],
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 412);
+    let (_, audit) = get(
+        &app,
+        "hub-admin",
+        "/api/v1/audit?action=catalog_item.update",
+    )
+    .await;
+    assert!(!audit["items"].as_array().unwrap().is_empty(), "{audit}");
+}
+
+#[tokio::test]
+async fn sla_policies_are_edited_on_the_page_and_through_the_api() {
+    let app = TestApp::new().await;
+    let id = app.desk.standard.to_string();
+    let (s, p) = get(&app, "member-staff", &format!("/api/v1/sla-policies/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(p["version"], 1);
+    // A slower P1 than P2 is refused, named at the field.
+    let mut fields: Vec<(String, String)> = vec![
+        ("version".into(), "1".into()),
+        ("name".into(), "Standard".into()),
+        ("coverage".into(), "business_hours".into()),
+    ];
+    for (i, (r, s)) in [(30, 240), (60, 540), (240, 1620), (540, 2700)]
+        .iter()
+        .enumerate()
+    {
+        fields.push((
+            format!("targets_p{}_response_minutes", i + 1),
+            r.to_string(),
+        ));
+        fields.push((
+            format!("targets_p{}_resolution_minutes", i + 1),
+            s.to_string(),
+        ));
+    }
+    let mut bad = fields.clone();
+    bad[3].1 = "90".into();
+    bad[5].1 = "ninety".into();
+    let send = |f: Vec<(String, String)>| {
+        app.page("hub-admin", Method::POST, &format!("/desk/policies/{id}"))
+            .header("x-csrf-token", app.who("hub-admin").csrf.clone())
+            .form(&f)
+    };
+    let (s, body) = html(send(bad.clone()).send().await.unwrap()).await;
+    assert_eq!(s, 422);
+    assert!(
+        body.contains("targets_p2_response_minutes: must be a whole number of minutes"),
+        "{body}"
+    );
+    bad[5].1 = "20".into();
+    let (s, body) = html(send(bad.clone()).send().await.unwrap()).await;
+    assert_eq!(s, 422);
+    assert!(
+        body.contains("P2 cannot have shorter targets than P1"),
+        "{body}"
+    );
+
+    fields[3].1 = "15".into();
+    let res = send(fields.clone()).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let (_, p) = get(&app, "hub-admin", &format!("/api/v1/sla-policies/{id}")).await;
+    assert_eq!(p["name"], "Standard");
+    assert_eq!(p["targets"][0]["response_minutes"], 15);
+    assert_eq!(p["version"], 2);
+
+    // Through the API: If-Match is honoured, fields left out stay.
+    let res = app
+        .api(
+            "hub-admin",
+            Method::PATCH,
+            &format!("/api/v1/sla-policies/{id}"),
+        )
+        .header("if-match", "\"v1\"")
+        .json(&json!({ "coverage": "always_on" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    let (s, p) = json(
+        app.api(
+            "hub-admin",
+            Method::PATCH,
+            &format!("/api/v1/sla-policies/{id}"),
+        )
+        .header("if-match", "\"v2\"")
+        .json(&json!({ "coverage": "always_on" }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["coverage"], "always_on");
+    assert_eq!(p["targets"][0]["response_minutes"], 15);
+    let (s, _) = json(
+        app.api(
+            "hub-agent",
+            Method::PATCH,
+            &format!("/api/v1/sla-policies/{id}"),
+        )
+        .json(&json!({ "name": "Mine" }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 403);
+    // A ticket opened now is held to the new targets.
+    let (_, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Outage", "description": "Down", "impact": "high", "urgency": "high",
+                "service_id": app.desk.services["email"].to_string() }),
+    )
+    .await;
+    assert_eq!(t["sla"]["response_target_s"], 15 * 60, "{t}");
+}

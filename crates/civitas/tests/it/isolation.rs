@@ -41,6 +41,8 @@ enum Target {
     /// A catalog service or item (`{id}`): the hub's, the same for every member.
     Service,
     Item,
+    /// The starter catalog's standard SLA policy (`{id}`): the hub's.
+    Policy,
     /// A new ticket (`{number}`) of the target organisation, requested by its member staff (or, in the
     /// other member, by its administrator).
     Ticket,
@@ -70,7 +72,12 @@ impl Target {
     fn regional(self) -> bool {
         matches!(
             self,
-            Self::None | Self::Service | Self::Item | Self::MailEntry | Self::Article
+            Self::None
+                | Self::Service
+                | Self::Item
+                | Self::Policy
+                | Self::MailEntry
+                | Self::Article
         )
     }
 }
@@ -602,6 +609,20 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        c(
+            "GET",
+            "/api/v1/sla-policies/{id}",
+            SignedIn,
+            T::Policy,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/sla-policies/{id}",
+            Perm("catalog-manage"),
+            T::Policy,
+            |_| Body::Json(json!({ "coverage": "business_hours" })),
+        ),
         c("GET", "/api/v1/teams", SignedIn, T::None, none),
         c(
             "POST",
@@ -753,6 +774,76 @@ fn cases() -> Vec<Case> {
             Perm("catalog-manage"),
             T::Item,
             |_| form(&[("active", "true")]),
+        ),
+        c(
+            "GET",
+            "/desk/items/new",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/items",
+            Perm("catalog-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("service_id".into(), f.service.clone()),
+                    ("name".into(), format!("Matrix page item {}", f.n)),
+                    ("active".into(), "true".into()),
+                    ("rows".into(), "1".into()),
+                    ("q0_label".into(), "Start date".into()),
+                    ("q0_kind".into(), "date".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/desk/items/{id}",
+            Perm("catalog-manage"),
+            T::Item,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/items/{id}",
+            Perm("catalog-manage"),
+            T::Item,
+            |_| {
+                Body::Form(vec![
+                    ("description".into(), "Edited by the matrix".into()),
+                    ("active".into(), "true".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/desk/policies/new",
+            Perm("catalog-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/policies",
+            Perm("catalog-manage"),
+            T::None,
+            |f| policy_form(format!("Matrix page policy {}", f.n)),
+        ),
+        c(
+            "GET",
+            "/desk/policies/{id}",
+            Perm("catalog-manage"),
+            T::Policy,
+            none,
+        ),
+        c(
+            "POST",
+            "/desk/policies/{id}",
+            Perm("catalog-manage"),
+            T::Policy,
+            |_| policy_form("Standard (business hours)".into()),
         ),
         c(
             "GET",
@@ -1312,6 +1403,26 @@ async fn every_route_is_in_the_matrix() {
     );
 }
 
+/// The policy form's fields: a name and the standard targets.
+fn policy_form(name: String) -> Body {
+    let mut fields = vec![
+        ("name".to_owned(), name),
+        ("coverage".to_owned(), "business_hours".to_owned()),
+    ];
+    for (i, t) in domain::desk::SlaTargets::standard().0.iter().enumerate() {
+        let p = i + 1;
+        fields.push((
+            format!("targets_p{p}_response_minutes"),
+            t.response_minutes.to_string(),
+        ));
+        fields.push((
+            format!("targets_p{p}_resolution_minutes"),
+            t.resolution_minutes.to_string(),
+        ));
+    }
+    Body::Form(fields)
+}
+
 impl Fresh {
     fn service_policy(&self) -> String {
         POLICY.get().cloned().unwrap_or_default()
@@ -1533,6 +1644,7 @@ async fn every_role_sees_only_what_it_may() {
                     }
                     Target::Service => id = app.desk.services["email"].to_string(),
                     Target::Item => id = app.desk.items["Map request"].to_string(),
+                    Target::Policy => id = POLICY.get().cloned().unwrap_or_default(),
                     Target::Ticket | Target::ResolvedTicket | Target::PendingTicket => {
                         id = target_ticket(&app, case.target, target, who.user_id, n)
                             .await

@@ -28,6 +28,24 @@ pub struct FormField {
     pub choices: Vec<String>,
 }
 
+/// A field's machine name made from its label: "Start date" → `start_date`, "2nd phone" → `q_2nd_phone`.
+pub fn key_from_label(label: &str) -> String {
+    let mut key = String::new();
+    for ch in label.trim().chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
+            key.push(ch);
+        } else if !key.is_empty() && !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    let mut key = key.trim_end_matches('_').to_owned();
+    if key.starts_with(|c: char| c.is_ascii_digit()) {
+        key.insert_str(0, "q_");
+    }
+    key.truncate(40);
+    key.trim_end_matches('_').to_owned()
+}
+
 /// Checks a form definition: keys well formed and unique, labels present, choice fields with choices.
 pub fn validate_form(fields: &[FormField]) -> Result<(), Invalid> {
     let mut c = Collector::new();
@@ -119,6 +137,16 @@ pub fn check_answers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_made_from_labels() {
+        assert_eq!(key_from_label("Start date"), "start_date");
+        assert_eq!(key_from_label("  Laptop -- model? "), "laptop_model");
+        assert_eq!(key_from_label("2nd phone"), "q_2nd_phone");
+        assert_eq!(key_from_label("Équipe"), "quipe");
+        assert_eq!(key_from_label("???"), "");
+        assert!(key_from_label(&"word ".repeat(20)).len() <= 40);
+    }
 
     fn laptop() -> Vec<FormField> {
         vec![

@@ -206,6 +206,61 @@ pub async fn create_policy(
     Ok(p)
 }
 
+/// Renames a policy or changes its clock or targets, if it is still at `version` (when given). Tickets
+/// already open keep the targets they were opened with (as in other service desks, a ticket's SLA is
+/// fixed when it starts); tickets opened afterwards use the new ones.
+pub async fn update_policy(
+    db: &Db,
+    actor: &Actor,
+    id: SlaPolicyId,
+    version: Option<i64>,
+    name: &str,
+    coverage: Coverage,
+    targets: &SlaTargets,
+) -> Result<SlaPolicy> {
+    targets.validate()?;
+    let before = get_policy(db, id).await?;
+    if version.is_some_and(|v| v != before.version) {
+        return Err(StoreError::Stale);
+    }
+    let after = SlaPolicy {
+        name: name.to_owned(),
+        coverage,
+        targets: *targets,
+        updated_at: now_ms(),
+        version: before.version + 1,
+        ..before.clone()
+    };
+    let mut tx = db.write.begin().await?;
+    let n = sqlx::query("UPDATE sla_policies SET name = $1, coverage = $2, targets = $3, updated_at = $4, version = $5 WHERE id = $6 AND version = $7")
+        .bind(&after.name)
+        .bind(coverage.as_str())
+        .bind(serde_json::to_string(targets).map_err(corrupt)?)
+        .bind(after.updated_at)
+        .bind(after.version)
+        .bind(id.to_string())
+        .bind(before.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::on_unique(e, "name", "name", "is already the name of an SLA policy"))?
+        .rows_affected();
+    if n != 1 {
+        return Err(StoreError::Stale);
+    }
+    log(
+        &mut tx,
+        actor,
+        None,
+        "sla_policy.update",
+        ("sla_policy", id.to_string()),
+        Some(to_json(&before)?),
+        Some(to_json(&after)?),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Teams
 

@@ -144,7 +144,7 @@ pub(crate) async fn list_docs(
         f.q.as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|t| t.to_lowercase().replace(['%', '_'], ""));
+            .map(str::to_lowercase);
     let start = page.after.as_deref().map_or(0, |after| {
         snap.rows.partition_point(|e| e.slug.as_str() <= after)
     });

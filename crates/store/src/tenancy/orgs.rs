@@ -2,7 +2,7 @@
 
 use crate::audit::{self, Actor, Change};
 use crate::page::{Page, PageRequest};
-use crate::sql::Sql;
+use crate::sql::{Like, Sql};
 use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
 use domain::calendar::{HolidayRules, WeeklyHours};
 use domain::ids::OrgId;
@@ -102,11 +102,11 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
 fn filter_and_page(q: &mut Sql, scope: &Scope, f: &Filter, page: &PageRequest) {
     q.scope("id", scope);
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let like = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
-        q.push(" AND (LOWER(name) LIKE ")
-            .bind(like.clone())
-            .push(" OR slug LIKE ")
-            .bind(like)
+        let text = text.to_lowercase();
+        q.push(" AND (")
+            .like("LOWER(name)", &text, Like::Anywhere)
+            .push(" OR ")
+            .like("slug", &text, Like::Anywhere)
             .push(")");
     }
     if let Some(k) = f.kind {

@@ -3,7 +3,7 @@
 
 use crate::audit::{self, Actor, Change};
 use crate::page::{Page, PageRequest};
-use crate::sql::Sql;
+use crate::sql::{Like, Sql};
 use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
 use domain::authz::{Grant, Role};
 use domain::ids::{GrantId, OrgId, UserId};
@@ -64,11 +64,11 @@ pub async fn list(
     q.bind(org.to_string());
     q.scope("org_id", scope);
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let like = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
-        q.push(" AND (email LIKE ")
-            .bind(like.clone())
-            .push(" OR LOWER(name) LIKE ")
-            .bind(like)
+        let text = text.to_lowercase();
+        q.push(" AND (")
+            .like("email", &text, Like::Anywhere)
+            .push(" OR ")
+            .like("LOWER(name)", &text, Like::Anywhere)
             .push(")");
     }
     if let Some(a) = f.active {

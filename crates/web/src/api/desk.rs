@@ -89,6 +89,18 @@ pub fn routes(t: Table) -> Table {
         create_policy,
     )
     .get(
+        "/api/v1/sla-policies/{id}",
+        "Read an SLA policy",
+        "signed-in",
+        read_policy,
+    )
+    .patch(
+        "/api/v1/sla-policies/{id}",
+        "Edit an SLA policy (tickets already open keep their targets)",
+        "catalog-manage",
+        update_policy,
+    )
+    .get(
         "/api/v1/desk/settings",
         "The desk's settings: priority matrix, reopen window, attachment limit, escalation team",
         "signed-in",
@@ -500,12 +512,48 @@ async fn list_policies(State(s): State<AppState>, _p: Principal) -> ApiResult<Re
     Ok(Json(serde_json::json!({ "items": catalog::list_policies(&s.db).await? })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// An SLA policy as sent; on an edit, fields left out stay as they are.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPolicy {
-    name: Option<String>,
-    coverage: Option<String>,
-    targets: Option<SlaTargets>,
+pub struct RawPolicy {
+    pub name: Option<String>,
+    pub coverage: Option<String>,
+    pub targets: Option<SlaTargets>,
+}
+
+/// A checked policy: name, clock and targets.
+pub type PolicyDraft = (String, Coverage, SlaTargets);
+
+/// Applies `raw` over `base` (an existing policy, or the defaults for a new one: business hours and the
+/// standard targets).
+pub fn parse_policy(
+    raw: &RawPolicy,
+    base: Option<&catalog::SlaPolicy>,
+) -> Result<PolicyDraft, Failure> {
+    let mut c = Collector::new();
+    let name = c.take(text(
+        "name",
+        raw.name
+            .as_deref()
+            .or(base.map(|b| b.name.as_str()))
+            .unwrap_or(""),
+        80,
+    ));
+    let coverage = match (&raw.coverage, base) {
+        (Some(v), _) => c.take(Coverage::parse(v)),
+        (None, Some(b)) => Some(b.coverage),
+        (None, None) => Some(Coverage::BusinessHours),
+    };
+    let targets = raw
+        .targets
+        .or(base.map(|b| b.targets))
+        .unwrap_or_else(SlaTargets::standard);
+    c.take(targets.validate());
+    c.finish()?;
+    match (name, coverage) {
+        (Some(name), Some(coverage)) => Ok((name, coverage, targets)),
+        _ => Err(invalid("policy", "is incomplete")),
+    }
 }
 
 async fn create_policy(
@@ -514,19 +562,41 @@ async fn create_policy(
     ApiJson(raw): ApiJson<RawPolicy>,
 ) -> ApiResult<Response> {
     p.require(Permission::CatalogManage)?;
-    let mut c = Collector::new();
-    let name = c.take(text("name", raw.name.as_deref().unwrap_or(""), 80));
-    let coverage = c.take(Coverage::parse(
-        raw.coverage.as_deref().unwrap_or("business_hours"),
-    ));
-    let targets = raw.targets.unwrap_or_else(SlaTargets::standard);
-    c.take(targets.validate());
-    c.finish()?;
-    let (Some(name), Some(coverage)) = (name, coverage) else {
-        return Err(invalid("policy", "is incomplete").into());
-    };
+    let (name, coverage, targets) = parse_policy(&raw, None)?;
     let pol = catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets).await?;
     Ok(entity(StatusCode::CREATED, pol.version, &pol))
+}
+
+async fn read_policy(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let pol = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
+    Ok(entity(StatusCode::OK, pol.version, &pol))
+}
+
+async fn update_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawPolicy>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let before = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
+    let (name, coverage, targets) = parse_policy(&raw, Some(&before))?;
+    let pol = catalog::update_policy(
+        &s.db,
+        &p.actor(),
+        before.id,
+        if_match(&headers)?,
+        &name,
+        coverage,
+        &targets,
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, pol.version, &pol))
 }
 
 /// A change to the desk's settings; fields left out stay as they are.

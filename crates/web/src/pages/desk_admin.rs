@@ -89,6 +89,54 @@ pub fn routes(t: Table) -> Table {
         "catalog-manage",
         set_item_active,
     )
+    .get(
+        "/desk/items/new",
+        "Form to add a catalog item and its request form",
+        "catalog-manage",
+        new_item,
+    )
+    .post(
+        "/desk/items",
+        "Add a catalog item",
+        "catalog-manage",
+        create_item,
+    )
+    .get(
+        "/desk/items/{id}",
+        "Form to edit a catalog item and its request form",
+        "catalog-manage",
+        edit_item,
+    )
+    .post(
+        "/desk/items/{id}",
+        "Save a catalog item",
+        "catalog-manage",
+        save_item,
+    )
+    .get(
+        "/desk/policies/new",
+        "Form to add an SLA policy",
+        "catalog-manage",
+        new_policy,
+    )
+    .post(
+        "/desk/policies",
+        "Add an SLA policy",
+        "catalog-manage",
+        create_policy,
+    )
+    .get(
+        "/desk/policies/{id}",
+        "Form to edit an SLA policy",
+        "catalog-manage",
+        edit_policy,
+    )
+    .post(
+        "/desk/policies/{id}",
+        "Save an SLA policy",
+        "catalog-manage",
+        save_policy,
+    )
 }
 
 /// One cell of the priority matrix form: (field name, impact label, urgency label).
@@ -136,8 +184,8 @@ struct SettingsPage {
     services: Vec<(String, String, String, String, String, bool)>,
     /// (id, name, service, cost, active, version)
     items: Vec<(String, String, String, String, bool, i64)>,
-    /// (name, coverage, targets)
-    policies: Vec<(String, String, String)>,
+    /// (id, name, coverage, targets)
+    policies: Vec<(String, String, String, String)>,
     /// (event, what it is, subject, the hub's own wording)
     templates: Vec<(String, String, String, bool)>,
 }
@@ -327,6 +375,7 @@ async fn render_settings(
                     })
                     .collect();
                 (
+                    x.id.to_string(),
                     x.name.clone(),
                     match x.coverage {
                         domain::desk::Coverage::BusinessHours => "Business hours of the member",
@@ -738,6 +787,519 @@ async fn reset_template(
     p.require(Permission::CatalogManage)?;
     store::desk::templates::reset(&s.db, &p.actor(), event(&ev)?).await?;
     Ok(Redirect::to("/desk/settings?notice=restored#templates").into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Catalog items and their request forms
+
+/// The form names of one question of the request-form builder.
+struct ItemRow {
+    label: String,
+    key: String,
+    kind: String,
+    required: String,
+    choices: String,
+}
+
+impl ItemRow {
+    fn new(i: usize) -> Self {
+        Self {
+            label: format!("q{i}_label"),
+            key: format!("q{i}_key"),
+            kind: format!("q{i}_kind"),
+            required: format!("q{i}_required"),
+            choices: format!("q{i}_choices"),
+        }
+    }
+}
+
+/// Room for three more questions than the form has, up to the limit of 30.
+fn item_rows(questions: usize) -> Vec<ItemRow> {
+    (0..(questions + 3).min(30)).map(ItemRow::new).collect()
+}
+
+#[derive(Template)]
+#[template(path = "item_form.html")]
+struct ItemPage {
+    f: Frame,
+    form: FormState,
+    action: String,
+    submit: &'static str,
+    version: i64,
+    creating: bool,
+    service_name: String,
+    services: Vec<(String, String)>,
+    kinds: Vec<(String, String)>,
+    rows: Vec<ItemRow>,
+}
+
+const KINDS: [(domain::desk::catalog::FieldKind, &str, &str); 4] = [
+    (domain::desk::catalog::FieldKind::Text, "text", "Text"),
+    (
+        domain::desk::catalog::FieldKind::Choice,
+        "choice",
+        "A choice from a list",
+    ),
+    (
+        domain::desk::catalog::FieldKind::Number,
+        "number",
+        "A number",
+    ),
+    (domain::desk::catalog::FieldKind::Date, "date", "A date"),
+];
+
+async fn item_page(
+    s: &AppState,
+    p: &Principal,
+    form: FormState,
+    editing: Option<&catalog::CatalogItem>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let title = match editing {
+        Some(i) => format!("Edit {}", i.name),
+        None => "Add a catalog item".to_owned(),
+    };
+    let f = Frame::new(s, p, &title, "desk-settings")
+        .await?
+        .crumbs(&[("/desk/settings", "Desk settings")]);
+    let services = catalog::list_services(&s.db, false).await?;
+    let questions = form
+        .values
+        .get("rows")
+        .and_then(|r| r.parse::<usize>().ok())
+        .map_or_else(
+            || editing.map_or(0, |i| i.form.len()),
+            |r| r.saturating_sub(3),
+        );
+    Ok(render_status(
+        status,
+        &ItemPage {
+            f,
+            action: editing.map_or_else(
+                || "/desk/items".to_owned(),
+                |i| format!("/desk/items/{}", i.id),
+            ),
+            submit: if editing.is_some() {
+                "Save item"
+            } else {
+                "Add item"
+            },
+            version: editing.map_or(0, |i| i.version),
+            creating: editing.is_none(),
+            service_name: editing
+                .and_then(|i| services.iter().find(|svc| svc.id == i.service_id))
+                .map(|svc| svc.name.clone())
+                .unwrap_or_default(),
+            services: services
+                .iter()
+                .map(|svc| (svc.id.to_string(), svc.name.clone()))
+                .collect(),
+            kinds: KINDS
+                .iter()
+                .map(|(_, v, l)| ((*v).to_owned(), (*l).to_owned()))
+                .collect(),
+            rows: item_rows(questions),
+            form,
+        },
+    ))
+}
+
+fn item_values(i: &catalog::CatalogItem) -> FormState {
+    let mut st = FormState::with([
+        ("service_id", i.service_id.to_string()),
+        ("name", i.name.clone()),
+        ("description", i.description.clone()),
+        (
+            "cost",
+            if i.cost_cents > 0 {
+                format!("{}.{:02}", i.cost_cents / 100, i.cost_cents % 100)
+            } else {
+                String::new()
+            },
+        ),
+        ("active", i.active.to_string()),
+    ]);
+    for (n, q) in i.form.iter().enumerate() {
+        let r = ItemRow::new(n);
+        let kind = KINDS
+            .iter()
+            .find(|(k, _, _)| *k == q.kind)
+            .map_or("text", |(_, v, _)| v);
+        st.values.insert(r.label, q.label.clone());
+        st.values.insert(r.key, q.key.clone());
+        st.values.insert(r.kind, kind.to_owned());
+        st.values.insert(r.required, q.required.to_string());
+        st.values.insert(r.choices, q.choices.join("\n"));
+    }
+    st
+}
+
+/// The item as the form sent it, and for each question the builder row it came from (rows left without a
+/// label are not questions).
+fn raw_item(
+    form: &HashMap<String, String>,
+    creating: bool,
+) -> Result<(crate::api::desk::RawItem, Vec<usize>), Failure> {
+    use domain::desk::catalog::{FieldKind, FormField, key_from_label};
+    let get = |k: &str| form.get(k).map_or("", String::as_str);
+    let cost = domain::validation::dollars("cost", get("cost"), 100_000_000)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    // Without the builder's rows (a form that only edits the item), the questions stay as they are.
+    let builder = form.contains_key("rows");
+    let rows = get("rows").parse::<usize>().unwrap_or(0).min(30);
+    let mut fields = Vec::new();
+    let mut from_row = Vec::new();
+    for n in 0..rows {
+        let r = ItemRow::new(n);
+        let label = get(&r.label).trim();
+        if label.is_empty() {
+            continue;
+        }
+        let key = match get(&r.key).trim() {
+            "" => key_from_label(label),
+            k => k.to_owned(),
+        };
+        let kind = KINDS
+            .iter()
+            .find(|(_, v, _)| *v == get(&r.kind))
+            .map_or(FieldKind::Text, |(k, _, _)| *k);
+        fields.push(FormField {
+            key,
+            label: label.to_owned(),
+            kind,
+            required: get(&r.required) == "true",
+            choices: if kind == FieldKind::Choice {
+                get(&r.choices)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        });
+        from_row.push(n);
+    }
+    Ok((
+        crate::api::desk::RawItem {
+            service_id: form
+                .get("service_id")
+                .filter(|v| creating && !v.trim().is_empty())
+                .cloned(),
+            name: form.get("name").cloned(),
+            description: form.get("description").cloned(),
+            form: builder.then_some(fields),
+            cost_cents: Some(cost),
+            active: Some(get("active") == "true"),
+        },
+        from_row,
+    ))
+}
+
+/// The API's field names (`form[2].key`, `cost_cents`) as the builder names them (`q4_key`, `cost`).
+fn item_fields(f: Failure, from_row: &[usize]) -> Failure {
+    f.map_fields(|e| {
+        if e.field == "cost_cents" {
+            return FieldError::new("cost", e.message);
+        }
+        if e.field == "form" {
+            return FieldError::new("q0_label", e.message);
+        }
+        let parsed = e.field.strip_prefix("form[").and_then(|rest| {
+            let (i, part) = rest.split_once("].")?;
+            let row = *from_row.get(i.parse::<usize>().ok()?)?;
+            Some(format!("q{row}_{part}"))
+        });
+        match parsed {
+            Some(field) => FieldError::new(field, e.message),
+            None => e,
+        }
+    })
+}
+
+async fn new_item(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let form = FormState::with([("active", "true".to_owned())]);
+    item_page(&s, &p, form, None, StatusCode::OK).await
+}
+
+async fn create_item(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let mut rows = Vec::new();
+    let result = match raw_item(&form, true) {
+        Ok((raw, from_row)) => {
+            rows = from_row;
+            match crate::api::desk::parse_item(&raw, None) {
+                Ok(d) => catalog::create_item(&s.db, &p.actor(), &d)
+                    .await
+                    .map_err(Failure::from),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=created#items").into_response()),
+        Err(e) => {
+            let st = FormState::refill(form).fail(item_fields(e, &rows))?;
+            item_page(&s, &p, st, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+fn item_id(raw: &str) -> Result<CatalogItemId, Failure> {
+    raw.parse().map_err(|_| Failure::NotFound)
+}
+
+async fn edit_item(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let item = catalog::get_item(&s.db, item_id(&id)?).await?;
+    item_page(&s, &p, item_values(&item), Some(&item), StatusCode::OK).await
+}
+
+async fn save_item(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let item = catalog::get_item(&s.db, item_id(&id)?).await?;
+    let version = form.get("version").and_then(|v| v.parse().ok());
+    let mut rows = Vec::new();
+    let result = match raw_item(&form, false) {
+        Ok((raw, from_row)) => {
+            rows = from_row;
+            match crate::api::desk::parse_item(&raw, Some(item.draft())) {
+                Ok(d) => catalog::update_item(&s.db, &p.actor(), item.id, version, &d)
+                    .await
+                    .map_err(Failure::from),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=saved#items").into_response()),
+        Err(e) => {
+            let st = FormState::refill(form).fail(item_fields(e, &rows))?;
+            item_page(&s, &p, st, Some(&item), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SLA policies
+
+/// The form names of one priority's targets.
+struct TargetRow {
+    label: String,
+    response: String,
+    resolution: String,
+}
+
+#[derive(Template)]
+#[template(path = "policy_form.html")]
+struct PolicyPage {
+    f: Frame,
+    form: FormState,
+    action: String,
+    submit: &'static str,
+    version: i64,
+    creating: bool,
+    coverages: Vec<(String, String)>,
+    targets: Vec<TargetRow>,
+}
+
+fn target_rows() -> Vec<TargetRow> {
+    Priority::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, pr)| TargetRow {
+            label: pr.label().to_owned(),
+            response: format!("targets_p{}_response_minutes", i + 1),
+            resolution: format!("targets_p{}_resolution_minutes", i + 1),
+        })
+        .collect()
+}
+
+async fn policy_page(
+    s: &AppState,
+    p: &Principal,
+    form: FormState,
+    editing: Option<&catalog::SlaPolicy>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let title = match editing {
+        Some(x) => format!("Edit {}", x.name),
+        None => "Add an SLA policy".to_owned(),
+    };
+    let f = Frame::new(s, p, &title, "desk-settings")
+        .await?
+        .crumbs(&[("/desk/settings", "Desk settings")]);
+    Ok(render_status(
+        status,
+        &PolicyPage {
+            f,
+            form,
+            action: editing.map_or_else(
+                || "/desk/policies".to_owned(),
+                |x| format!("/desk/policies/{}", x.id),
+            ),
+            submit: if editing.is_some() {
+                "Save policy"
+            } else {
+                "Add policy"
+            },
+            version: editing.map_or(0, |x| x.version),
+            creating: editing.is_none(),
+            coverages: vec![
+                (
+                    "business_hours".to_owned(),
+                    "Business hours of the member".to_owned(),
+                ),
+                ("always_on".to_owned(), "Around the clock".to_owned()),
+            ],
+            targets: target_rows(),
+        },
+    ))
+}
+
+fn policy_values(
+    name: &str,
+    coverage: domain::desk::Coverage,
+    t: &domain::desk::SlaTargets,
+) -> FormState {
+    let mut st = FormState::with([
+        ("name", name.to_owned()),
+        ("coverage", coverage.as_str().to_owned()),
+    ]);
+    for (i, row) in target_rows().into_iter().enumerate() {
+        st.values
+            .insert(row.response, t.0[i].response_minutes.to_string());
+        st.values
+            .insert(row.resolution, t.0[i].resolution_minutes.to_string());
+    }
+    st
+}
+
+/// The policy the form describes; a target that is not a whole number is named.
+fn raw_policy(form: &HashMap<String, String>) -> Result<crate::api::desk::RawPolicy, Failure> {
+    let mut targets = domain::desk::SlaTargets::standard();
+    let mut errors = Vec::new();
+    for (i, row) in target_rows().into_iter().enumerate() {
+        for (name, slot) in [
+            (row.response, &mut targets.0[i].response_minutes),
+            (row.resolution, &mut targets.0[i].resolution_minutes),
+        ] {
+            match form.get(&name).map(|v| v.trim().parse::<i64>()) {
+                Some(Ok(m)) => *slot = m,
+                _ => errors.push(FieldError::new(name, "must be a whole number of minutes")),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    Ok(crate::api::desk::RawPolicy {
+        name: form.get("name").cloned(),
+        coverage: form.get("coverage").cloned(),
+        targets: Some(targets),
+    })
+}
+
+/// `targets.p2` (the priority as a whole) is shown at its response target.
+fn policy_fields(f: Failure) -> Failure {
+    f.map_fields(|e| {
+        if e.field.starts_with("targets.p") && e.field.matches('.').count() == 1 {
+            FieldError::new(format!("{}.response_minutes", e.field), e.message)
+        } else {
+            e
+        }
+    })
+}
+
+async fn new_policy(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let form = policy_values(
+        "",
+        domain::desk::Coverage::BusinessHours,
+        &domain::desk::SlaTargets::standard(),
+    );
+    policy_page(&s, &p, form, None, StatusCode::OK).await
+}
+
+async fn create_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let result = match raw_policy(&form).and_then(|raw| crate::api::desk::parse_policy(&raw, None))
+    {
+        Ok((name, coverage, targets)) => {
+            catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets)
+                .await
+                .map_err(Failure::from)
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=created#policies").into_response()),
+        Err(e) => {
+            let st = FormState::refill(form).fail(policy_fields(e))?;
+            policy_page(&s, &p, st, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+async fn edit_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let id = id.parse().map_err(|_| Failure::NotFound)?;
+    let x = catalog::get_policy(&s.db, id).await?;
+    let form = policy_values(&x.name, x.coverage, &x.targets);
+    policy_page(&s, &p, form, Some(&x), StatusCode::OK).await
+}
+
+async fn save_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let id = id.parse().map_err(|_| Failure::NotFound)?;
+    let x = catalog::get_policy(&s.db, id).await?;
+    let version = form.get("version").and_then(|v| v.parse().ok());
+    let result =
+        match raw_policy(&form).and_then(|raw| crate::api::desk::parse_policy(&raw, Some(&x))) {
+            Ok((name, coverage, targets)) => {
+                catalog::update_policy(&s.db, &p.actor(), x.id, version, &name, coverage, &targets)
+                    .await
+                    .map_err(Failure::from)
+            }
+            Err(e) => Err(e),
+        };
+    match result {
+        Ok(_) => Ok(Redirect::to("/desk/settings?notice=saved#policies").into_response()),
+        Err(e) => {
+            let st = FormState::refill(form).fail(policy_fields(e))?;
+            policy_page(&s, &p, st, Some(&x), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
 #[cfg(test)]
