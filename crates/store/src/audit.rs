@@ -51,17 +51,41 @@ pub async fn append(
     actor: &Actor,
     change: Change<'_>,
 ) -> Result<i64> {
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-        .fetch_one(&mut **tx)
-        .await?;
+    let head = claim_sql(1)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the audit log has no head row".into()))?;
     let seq: i64 = head.try_get("seq")?;
     let prev: String = head.try_get("hash")?;
+    let (entry, head) = entry_sql(seq, &prev, actor, change);
+    entry.execute(&mut **tx).await?;
+    head_sql(head).execute(&mut **tx).await?;
+    Ok(seq)
+}
+
+/// Takes the next `n` places in the chain: returns the last one's `seq` and the hash the first one chains
+/// after. The first step of [`append`], for callers that batch the rest (see [`entry_sql`], [`head_sql`]).
+pub(crate) fn claim_sql(n: i64) -> Sql {
+    let mut q = Sql::new("UPDATE audit_head SET seq = seq + ");
+    q.bind(n).push(" WHERE id = 1 RETURNING seq, hash");
+    q
+}
+
+/// Moves the head to the last entry written: its hash.
+pub(crate) fn head_sql(hash: String) -> Sql {
+    let mut q = Sql::new("UPDATE audit_head SET hash = ");
+    q.bind(hash).push(" WHERE id = 1");
+    q
+}
+
+/// The entry at `seq` chained after `prev`, and its hash (the next entry's `prev`).
+pub(crate) fn entry_sql(seq: i64, prev: &str, actor: &Actor, change: Change<'_>) -> (Sql, String) {
     let at = now_ms();
     let org = change.org_id.map(|o| o.to_string());
     let before = change.before.map(|v| v.to_string());
     let after = change.after.map(|v| v.to_string());
     let hash = entry_hash(
-        &prev,
+        prev,
         &ChainedFields {
             seq,
             at_ms: at,
@@ -74,29 +98,36 @@ pub async fn append(
             after: after.as_deref(),
         },
     );
-    sqlx::query(
+    let mut insert = Sql::new(
         "INSERT INTO audit_log (seq, at, org_id, actor_user_id, actor, action, entity_kind, entity_id, \
-         before_json, after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(org)
-    .bind(actor.user_id.map(|u| u.to_string()))
-    .bind(&actor.label)
-    .bind(change.action)
-    .bind(change.entity_kind)
-    .bind(&change.entity_id)
-    .bind(before)
-    .bind(after)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(seq)
+         before_json, after_json, prev_hash, hash) VALUES (",
+    );
+    insert
+        .bind(seq)
+        .push(", ")
+        .bind(at)
+        .push(", ")
+        .bind(org)
+        .push(", ")
+        .bind(actor.user_id.map(|u| u.to_string()))
+        .push(", ")
+        .bind(actor.label.as_str())
+        .push(", ")
+        .bind(change.action)
+        .push(", ")
+        .bind(change.entity_kind)
+        .push(", ")
+        .bind(change.entity_id)
+        .push(", ")
+        .bind(before)
+        .push(", ")
+        .bind(after)
+        .push(", ")
+        .bind(prev)
+        .push(", ")
+        .bind(hash.as_str())
+        .push(")");
+    (insert, hash)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -34,6 +34,8 @@ pub struct Db {
     pub(crate) read: AnyPool,
     /// The organisation directory in memory (see `tenancy::org_cache`).
     pub(crate) orgs: std::sync::Arc<crate::tenancy::org_cache::OrgCache>,
+    /// SQLite's group writer for new tickets (see `desk::tickets::Openings`).
+    pub(crate) openings: std::sync::Arc<crate::desk::tickets::Openings>,
     backend: Backend,
 }
 
@@ -108,6 +110,7 @@ impl Db {
                 write,
                 read,
                 orgs: Default::default(),
+                openings: Default::default(),
                 backend: Backend::Sqlite,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -121,6 +124,7 @@ impl Db {
                 write: pool.clone(),
                 read: pool,
                 orgs: Default::default(),
+                openings: Default::default(),
                 backend: Backend::Postgres,
             })
         } else {

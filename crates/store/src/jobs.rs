@@ -60,20 +60,35 @@ pub async fn enqueue_in(
     run_at: i64,
     dedupe_key: Option<&str>,
 ) -> Result<bool> {
-    let n = sqlx::query(
-        "INSERT INTO jobs (id, kind, dedupe_key, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(kind)
-    .bind(dedupe_key)
-    .bind(payload.to_string())
-    .bind(run_at)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let n = enqueue_sql(kind, payload, run_at, dedupe_key)
+        .execute(&mut **tx)
+        .await?;
     Ok(n == 1)
+}
+
+/// The statement [`enqueue_in`] runs (a job with a taken `dedupe_key` is left out), for batches.
+pub(crate) fn enqueue_sql(
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: i64,
+    dedupe_key: Option<&str>,
+) -> crate::sql::Sql {
+    let mut q = crate::sql::Sql::new(
+        "INSERT INTO jobs (id, kind, dedupe_key, payload, run_at, created_at) VALUES (",
+    );
+    q.bind(uuid::Uuid::now_v7().to_string())
+        .push(", ")
+        .bind(kind)
+        .push(", ")
+        .bind(dedupe_key.map(str::to_owned))
+        .push(", ")
+        .bind(payload.to_string())
+        .push(", ")
+        .bind(run_at)
+        .push(", ")
+        .bind(now_ms())
+        .push(") ON CONFLICT (dedupe_key) DO NOTHING");
+    q
 }
 
 /// Queues the recomputation of a member's open tickets' SLA after its calendar changed.

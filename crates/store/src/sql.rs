@@ -12,6 +12,20 @@ use std::fmt::Write;
 pub(crate) enum Param {
     Int(i64),
     Text(String),
+    NullInt,
+    NullText,
+}
+
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Self::NullInt, Self::Int)
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Self::NullText, Self::Text)
+    }
 }
 
 impl From<i64> for Param {
@@ -23,6 +37,12 @@ impl From<i64> for Param {
 impl From<String> for Param {
     fn from(v: String) -> Self {
         Self::Text(v)
+    }
+}
+
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Self::Text(v.clone())
     }
 }
 
@@ -54,6 +74,12 @@ impl Sql {
 
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
+        self
+    }
+
+    /// Binds the next `$N` the text already holds (for statements written out in full).
+    pub fn arg(&mut self, value: impl Into<Param>) -> &mut Self {
+        self.params.push(value.into());
         self
     }
 
@@ -157,6 +183,8 @@ impl Sql {
             let _ = match p {
                 Param::Int(i) => args.add(*i),
                 Param::Text(t) => args.add(t.clone()),
+                Param::NullInt => args.add(None::<i64>),
+                Param::NullText => args.add(None::<String>),
             };
         }
         args
@@ -170,11 +198,113 @@ impl Sql {
         sqlx::query_with(&self.text, args).fetch_all(ex).await
     }
 
+    pub async fn execute<'e, E: sqlx::Executor<'e, Database = Any>>(
+        self,
+        ex: E,
+    ) -> sqlx::Result<u64> {
+        let args = self.args();
+        Ok(sqlx::query_with(&self.text, args)
+            .execute(ex)
+            .await?
+            .rows_affected())
+    }
+
     pub async fn fetch_optional<'e, E: sqlx::Executor<'e, Database = Any>>(
         self,
         ex: E,
     ) -> sqlx::Result<Option<AnyRow>> {
         let args = self.args();
         sqlx::query_with(&self.text, args).fetch_optional(ex).await
+    }
+}
+
+/// Statements that run together in one transaction, as few round trips as the backend allows. On SQLite —
+/// where sqlx runs the connection on a thread of its own and every statement is a hand-off to it and back —
+/// they go as one multi-statement query (SQLite binds `$N` by number across all of its statements, so each
+/// statement's placeholders are renumbered after the ones before it). PostgreSQL prepares one statement at a
+/// time, so there they run in turn. The statements and their values are the same either way.
+#[derive(Default)]
+pub(crate) struct Batch {
+    statements: Vec<Sql>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, q: Sql) -> &mut Self {
+        self.statements.push(q);
+        self
+    }
+
+    /// One query: the statements joined, each one's `$k` moved past the values of those before it.
+    fn joined(self) -> Sql {
+        let mut out = Sql::new("");
+        for q in self.statements {
+            let offset = out.params.len();
+            let mut rest = q.text.as_str();
+            while let Some(i) = rest.find('$') {
+                out.text.push_str(&rest[..=i]);
+                rest = &rest[i + 1..];
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if digits > 0 {
+                    let n: usize = rest[..digits].parse().unwrap_or(0);
+                    let _ = write!(out.text, "{}", n + offset);
+                    rest = &rest[digits..];
+                }
+            }
+            out.text.push_str(rest);
+            out.text.push_str(";\n");
+            out.params.extend(q.params);
+        }
+        out
+    }
+
+    /// Runs every statement; the rows any of them return (`RETURNING`), in order.
+    pub async fn run(
+        self,
+        conn: &mut sqlx::AnyConnection,
+        backend: crate::Backend,
+    ) -> sqlx::Result<Vec<AnyRow>> {
+        match backend {
+            crate::Backend::Sqlite => self.joined().fetch_all(conn).await,
+            crate::Backend::Postgres => {
+                let mut rows = Vec::new();
+                for q in self.statements {
+                    rows.extend(q.fetch_all(&mut *conn).await?);
+                }
+                Ok(rows)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_after_the_statements_before() {
+        let mut a = Sql::new("INSERT INTO t (a, b) VALUES (");
+        a.bind(1).push(", ").bind("x").push(")");
+        let mut b = Sql::new("UPDATE u SET c = ");
+        b.bind(2).push(" WHERE d = ").bind("y").push(" AND e = $1");
+        let mut batch = Batch::new();
+        batch.push(a).push(b);
+        let q = batch.joined();
+        assert_eq!(
+            q.text,
+            "INSERT INTO t (a, b) VALUES ($1, $2);\nUPDATE u SET c = $3 WHERE d = $4 AND e = $3;\n"
+        );
+        assert_eq!(
+            q.params,
+            vec![
+                Param::Int(1),
+                Param::Text("x".into()),
+                Param::Int(2),
+                Param::Text("y".into())
+            ]
+        );
     }
 }

@@ -126,6 +126,23 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// The service desk's own writes — tickets, their replies, files and watchers, time entries — change no
+/// credential, account, grant or organisation, and they are the busiest writes of all: clearing the cache
+/// after each made every next request resolve its principal again (three queries).
+pub const LEAVES_PRINCIPALS: [&str; 4] = [
+    "/api/v1/tickets",
+    "/tickets",
+    "/api/v1/time-entries",
+    "/api/v1/timer",
+];
+
+fn leaves_principals(path: &str) -> bool {
+    LEAVES_PRINCIPALS.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// A short-lived cache of resolved principals, keyed by the hash of the credential. Resolving costs three
 /// queries; under load the same token or session comes back many times a second. Changes made through this
 /// server (revoking a token, disabling a person, changing grants or a password, signing out) clear the
@@ -266,17 +283,46 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Stri
     )
 }
 
-/// Clears the principal cache after every state-changing request that succeeded: any of them may have
-/// changed a credential, an account or a grant, and writes are rare next to reads. Done here, once, so that
-/// no handler can forget it.
+/// Clears the principal cache after every state-changing request that succeeded: it may have changed a
+/// credential, an account, a grant or an organisation's standing. Done here, once, so that no handler can
+/// forget it — a new route clears the cache unless it is one of [`LEAVES_PRINCIPALS`].
 pub async fn forget_after_writes(
     state: AppState,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let keeps = leaves_principals(req.uri().path());
     let res = next.run(req).await;
-    if !res.status().is_client_error() && !res.status().is_server_error() {
+    if !keeps && !res.status().is_client_error() && !res.status().is_server_error() {
         state.principals.clear();
     }
     res
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::leaves_principals;
+
+    #[test]
+    fn only_desk_writes_keep_the_principal_cache() {
+        for keep in [
+            "/api/v1/tickets",
+            "/api/v1/tickets/42/comments",
+            "/tickets/42/reply",
+            "/api/v1/time-entries/x",
+            "/api/v1/timer/start",
+        ] {
+            assert!(leaves_principals(keep), "{keep}");
+        }
+        for clear in [
+            "/api/v1/tokens",
+            "/api/v1/ticketsx",
+            "/account/password",
+            "/api/v1/orgs/north-reading/grants",
+            "/api/v1/users/x/disable",
+            "/",
+        ] {
+            assert!(!leaves_principals(clear), "{clear}");
+        }
+    }
 }

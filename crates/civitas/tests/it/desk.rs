@@ -1858,3 +1858,66 @@ async fn sla_policies_are_edited_on_the_page_and_through_the_api() {
     .await;
     assert_eq!(t["sla"]["response_target_s"], 15 * 60, "{t}");
 }
+
+#[tokio::test]
+async fn tickets_opened_at_once_are_all_written_numbered_indexed_and_audited() {
+    let app = TestApp::new().await;
+    let (_, before) = get(
+        &app,
+        "hub-agent",
+        "/api/v1/tickets?open=any&limit=1&sort=newest",
+    )
+    .await;
+    let last = before["items"][0]["number"].as_i64().unwrap_or(0);
+    // Forty requests at the same moment (on SQLite they are written in groups, in one transaction each).
+    let mut handles = Vec::new();
+    for i in 0..40 {
+        let who = if i % 2 == 0 {
+            "member-staff"
+        } else {
+            "member-admin"
+        };
+        let req = app
+            .api(who, Method::POST, "/api/v1/tickets")
+            .json(&json!({ "subject": format!("Stapler {i} jammed"), "description": "zanzibar quartz", "impact": "low" }));
+        handles.push(tokio::spawn(req.send()));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        let (s, t) = json(h.await.unwrap().unwrap()).await;
+        assert_eq!(s, 201, "{t}");
+        assert_eq!(t["status"], "new");
+        assert!(t["sla"]["resolution_due_at"].is_string(), "{t}");
+        numbers.push(t["number"].as_i64().unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        ((last + 1)..=(last + 40)).collect::<Vec<_>>(),
+        "consecutive numbers, none lost or repeated"
+    );
+    // Each is searchable, has its history and its audit entry; the chain is whole.
+    let (_, found) = get(
+        &app,
+        "hub-agent",
+        "/api/v1/tickets?q=zanzibar&open=any&limit=100",
+    )
+    .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 40, "{found}");
+    let (_, history) = get(
+        &app,
+        "hub-agent",
+        &format!("/api/v1/tickets/{}/comments", numbers[0]),
+    )
+    .await;
+    assert!(history.to_string().contains("created"), "{history}");
+    let (_, audit) = get(
+        &app,
+        "hub-admin",
+        "/api/v1/audit?action=ticket.open&limit=100",
+    )
+    .await;
+    assert!(audit["items"].as_array().unwrap().len() >= 40);
+    let v = store::audit::verify(&app.db).await.unwrap();
+    assert_eq!(v.first_bad_seq, None);
+}

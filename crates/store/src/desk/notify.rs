@@ -77,15 +77,28 @@ pub(crate) async fn queue(
     actor: Option<UserId>,
     reference: &str,
 ) -> Result<()> {
-    crate::jobs::enqueue_in(
-        tx,
+    queue_sql(event, number, actor, reference)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`queue`] runs, for batches.
+pub(crate) fn queue_sql(
+    event: Event,
+    number: i64,
+    actor: Option<UserId>,
+    reference: &str,
+) -> crate::sql::Sql {
+    crate::jobs::enqueue_sql(
         "desk.notify",
         &serde_json::json!({ "number": number, "event": event.as_str(), "actor": actor.map(|a| a.to_string()), "ref": reference }),
         crate::now_ms(),
-        Some(&format!("desk.notify:{}:{number}:{reference}", event.as_str())),
+        Some(&format!(
+            "desk.notify:{}:{number}:{reference}",
+            event.as_str()
+        )),
     )
-    .await
-    .map(|_| ())
 }
 
 /// Someone to write to.

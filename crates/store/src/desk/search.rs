@@ -38,19 +38,35 @@ pub(crate) async fn index_new(
     subject: &str,
     body: &str,
 ) -> Result<()> {
-    let sql = match backend {
-        Backend::Sqlite => "INSERT INTO ticket_fts (rowid, subject, body) VALUES ($1, $2, $3)",
-        Backend::Postgres => {
-            "INSERT INTO ticket_fts (number, doc) VALUES ($1, setweight(to_tsvector('english', $2), 'A') || to_tsvector('english', $3))"
-        }
-    };
-    sqlx::query(sql)
-        .bind(number)
-        .bind(super::kb::with_joined_words(subject))
-        .bind(super::kb::with_joined_words(body))
+    index_new_sql(backend, number, subject, body)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The statement [`index_new`] runs, for batches.
+pub(crate) fn index_new_sql(backend: Backend, number: i64, subject: &str, body: &str) -> Sql {
+    let mut q = Sql::new(match backend {
+        Backend::Sqlite => "INSERT INTO ticket_fts (rowid, subject, body) VALUES (",
+        Backend::Postgres => "INSERT INTO ticket_fts (number, doc) VALUES (",
+    });
+    q.bind(number).push(", ");
+    match backend {
+        Backend::Sqlite => {
+            q.bind(super::kb::with_joined_words(subject))
+                .push(", ")
+                .bind(super::kb::with_joined_words(body))
+                .push(")");
+        }
+        Backend::Postgres => {
+            q.push("setweight(to_tsvector('english', ")
+                .bind(super::kb::with_joined_words(subject))
+                .push("), 'A') || to_tsvector('english', ")
+                .bind(super::kb::with_joined_words(body))
+                .push("))");
+        }
+    }
+    q
 }
 
 pub(crate) async fn index_reply(

@@ -181,3 +181,14 @@ pub(crate) async fn names(
         })
         .collect())
 }
+
+/// The id of the organisation `slug`, if it is in scope.
+pub(crate) async fn id_by_slug(db: &Db, scope: &Scope, slug: &str) -> Result<Option<OrgId>> {
+    let snap = db.orgs.snapshot(db).await?;
+    Ok(snap
+        .rows
+        .binary_search_by(|e| e.slug.as_str().cmp(slug))
+        .ok()
+        .map(|i| snap.rows[i].id)
+        .filter(|id| in_scope(scope, *id)))
+}

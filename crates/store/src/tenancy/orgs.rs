@@ -151,6 +151,14 @@ pub async fn names(
     super::org_cache::names(db, scope, only, limit).await
 }
 
+/// The id of the organisation `slug` if it is in scope (from the directory in memory): what a request that
+/// names an organisation needs, without reading its record.
+pub async fn id_by_slug(db: &Db, scope: &Scope, slug: &str) -> Result<OrgId> {
+    super::org_cache::id_by_slug(db, scope, slug)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
 pub async fn get_by_slug(db: &Db, scope: &Scope, slug: &str) -> Result<Org> {
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM orgs WHERE slug = "));
     q.bind(slug.to_owned());

@@ -1032,8 +1032,8 @@ pub async fn parse_ticket(
         },
     };
     let org: Option<OrgId> = match (nonempty(&raw.org), &requester) {
-        (Some(slug), _) => match orgs::get_by_slug(&s.db, &submit, slug).await {
-            Ok(o) => Some(o.id),
+        (Some(slug), _) => match orgs::id_by_slug(&s.db, &submit, slug).await {
+            Ok(id) => Some(id),
             Err(store::StoreError::NotFound) => {
                 c.push(FieldError::new(
                     "org",
