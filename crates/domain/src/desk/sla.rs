@@ -245,19 +245,28 @@ impl SlaClock {
         let segments = self.running(start, now);
         let mut left = target;
         let mut due = None;
+        // Where the clock last started running, and how much time was left then.
+        let mut last_run = (start, target);
         for (a, b) in &segments {
             let used = cal.business_seconds(*a, *b);
             if due.is_none() && used >= left {
                 due = cal.add_business_seconds(*a, left);
             }
+            last_run = (*a, left);
             left -= used;
         }
         let paused = self.is_paused();
         if due.is_none() && !paused {
-            // Still running with time left: due from the last running point (or the start).
-            let from = segments.last().map_or(start, |s| s.1).max(start);
-            let from = if now > from { now } else { from };
-            due = cal.add_business_seconds(from, left);
+            // Still running with time left. Counted on from where the run began, not from `now`:
+            // business seconds are whole, so counting from `now` would move the due instant by the
+            // fraction of a second at which it is asked.
+            due = match segments.last() {
+                Some(&(_, b)) if b == now => cal.add_business_seconds(last_run.0, last_run.1),
+                last => {
+                    let from = last.map_or(start, |s| s.1).max(start).max(now);
+                    cal.add_business_seconds(from, left)
+                }
+            };
         }
         SlaStanding {
             elapsed: target - left,
@@ -471,6 +480,24 @@ mod tests {
             // At the due instant the clock has used exactly the target.
             prop_assert_eq!(clock.elapsed(&cal, start, due), target);
             prop_assert_eq!(s.breached(), due < now && elapsed > target);
+        }
+
+        #[test]
+        fn the_due_instant_does_not_depend_on_when_it_is_asked(
+            start in instant(),
+            target in 60i64..(60 * H),
+            a in 0i64..(200 * H * 1000),
+            b in 0i64..(200 * H * 1000),
+        ) {
+            // Asked at any two instants (to the millisecond) after the start, a running clock gives
+            // the same due instant as at the start.
+            let cal = town();
+            let clock = SlaClock::default();
+            let first = clock.standing(&cal, start, target, start).due;
+            for later in [a, b] {
+                let now = start.checked_add(jiff::SignedDuration::from_millis(later)).unwrap();
+                prop_assert_eq!(clock.standing(&cal, start, target, now).due, first);
+            }
         }
     }
 }
