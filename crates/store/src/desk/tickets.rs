@@ -560,8 +560,19 @@ async fn write_openings(
     let last_number: i64 = counter.try_get("value")?;
     let last_seq: i64 = head.try_get("seq")?;
     let mut prev: String = head.try_get("hash")?;
+    // The rows go in chunks of 32, 16, 8, 4, 2 and 1 tickets (13 = 8 + 4 + 1): SQLite keeps each distinct
+    // batch prepared on the writer, and six sizes keep that to a few megabytes where one batch for every
+    // group size from 1 to 32 held fifteen.
+    let mut chunks = Vec::new();
     let mut rows = Batch::new();
+    let mut sizes = chunk_sizes(group.len());
+    let mut chunk_left = sizes.next().unwrap_or(0);
     for (i, o) in (0_i64..).zip(group.iter_mut()) {
+        if chunk_left == 0 {
+            chunks.push(std::mem::take(&mut rows));
+            chunk_left = sizes.next().unwrap_or(usize::MAX);
+        }
+        chunk_left -= 1;
         let t = &mut o.ticket;
         t.number = last_number - n + 1 + i;
         rows.push(insert_sql(t)?)
@@ -610,9 +621,20 @@ async fn write_openings(
         prev = hash;
     }
     rows.push(crate::audit::head_sql(prev));
-    rows.run(&mut tx, backend).await?;
+    chunks.push(rows);
+    for rows in chunks {
+        rows.run(&mut tx, backend).await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// `n` as a sum of powers of two, largest first: 13 → 8, 4, 1.
+fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
+    (0..usize::BITS)
+        .rev()
+        .map(|b| 1usize << b)
+        .filter(move |p| n & p != 0)
 }
 
 /// The most tickets written in one transaction: enough to absorb a burst, small enough that the batch's
@@ -2681,4 +2703,22 @@ pub async fn add_canned_reply(
     .await?;
     tx.commit().await?;
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn a_group_is_written_in_power_of_two_chunks_that_add_up_to_it() {
+        assert_eq!(chunk_sizes(13).collect::<Vec<_>>(), [8, 4, 1]);
+        assert_eq!(chunk_sizes(32).collect::<Vec<_>>(), [32]);
+        assert_eq!(chunk_sizes(1).collect::<Vec<_>>(), [1]);
+        for n in 1..=64 {
+            let sizes: Vec<_> = chunk_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| s.is_power_of_two()));
+            assert!(sizes.windows(2).all(|w| w[0] > w[1]));
+        }
+    }
 }
