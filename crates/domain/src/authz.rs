@@ -126,10 +126,15 @@ pub enum Permission {
     KbWrite,
     /// See service reports (desk performance, SLA attainment, satisfaction) for an organisation.
     ReportRead,
+    /// See an organisation's agreements, subscriptions, usage and invoices, and the hub's rate cards.
+    BillingRead,
+    /// Price services, record agreements and usage, run, issue and void invoices, record payments: the
+    /// hub's finance office.
+    BillingManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -148,6 +153,8 @@ impl Permission {
         Self::TimeRead,
         Self::KbWrite,
         Self::ReportRead,
+        Self::BillingRead,
+        Self::BillingManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +177,8 @@ impl Permission {
             Self::TimeRead => "time-read",
             Self::KbWrite => "kb-write",
             Self::ReportRead => "report-read",
+            Self::BillingRead => "billing-read",
+            Self::BillingManage => "billing-manage",
         }
     }
 }
@@ -202,10 +211,16 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TicketRead
                 | P::TimeRead
                 | P::ReportRead
+                | P::BillingRead
         ),
         Role::MemberAdmin => !matches!(
             perm,
-            P::OrgManage | P::TicketWork | P::CatalogManage | P::TimeLog | P::KbWrite
+            P::OrgManage
+                | P::TicketWork
+                | P::CatalogManage
+                | P::TimeLog
+                | P::KbWrite
+                | P::BillingManage
         ),
         Role::MemberStaff => matches!(
             perm,

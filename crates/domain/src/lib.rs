@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod billing;
 pub mod calendar;
 pub mod desk;
 pub mod ids;

@@ -110,7 +110,8 @@ pub fn optional_text(
 }
 
 /// `1234567` → `1,234,567`.
-fn grouped(n: i64) -> String {
+/// A whole number with thousands separators: `1234567` → `1,234,567`.
+pub fn grouped(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

@@ -44,6 +44,14 @@ pub const TABLES: &[&str] = &[
     "kb_articles",
     "ticket_articles",
     "mail_templates",
+    "rate_cards",
+    "rates",
+    "agreements",
+    "agreement_amendments",
+    "agreement_documents",
+    "subscriptions",
+    "usage_records",
+    "usage_totals",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

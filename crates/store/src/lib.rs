@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod billing;
 mod db;
 pub mod desk;
 pub mod idempotency;

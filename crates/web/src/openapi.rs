@@ -64,7 +64,8 @@ fn operation(r: &RouteInfo) -> Value {
                 && !r.path.ends_with("/disable")
                 && !r.path.ends_with("/enable")
                 && !r.path.ends_with("/approval")
-                && !r.path.ends_with("/rating") =>
+                && !r.path.ends_with("/rating")
+                && !r.path.ends_with("/usage") =>
         {
             ("201", "Created")
         }

@@ -1310,6 +1310,26 @@ fn cases() -> Vec<Case> {
             T::OwnToken,
             none,
         ),
+        // Shared-services economics
+        c(
+            "POST",
+            "/api/v1/usage",
+            Perm("billing-manage"),
+            T::Org,
+            |f| {
+                Body::Json(json!({ "records": [
+                { "id": format!("matrix-{}", f.n), "org": f.slug, "meter": "mailboxes", "quantity": 3, "period": "2026-09" }
+            ] }))
+            },
+        ),
+        c("GET", "/api/v1/usage", Perm("billing-read"), T::None, none),
+        c(
+            "GET",
+            "/api/v1/usage/totals?from=2026-07&to=2026-09",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -1334,7 +1354,8 @@ fn allows(role: &str, perm: &str) -> bool {
                 .contains(&perm)
         }
         "hub-auditor" | "member-auditor" => {
-            read.contains(&perm) || ["audit-read", "time-read", "report-read"].contains(&perm)
+            read.contains(&perm)
+                || ["audit-read", "time-read", "report-read", "billing-read"].contains(&perm)
         }
         "member-admin" => ![
             "org-manage",
@@ -1342,6 +1363,7 @@ fn allows(role: &str, perm: &str) -> bool {
             "catalog-manage",
             "time-log",
             "kb-write",
+            "billing-manage",
         ]
         .contains(&perm),
         "member-staff" => [

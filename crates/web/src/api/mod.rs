@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+pub mod billing;
 pub mod calendar;
 pub mod desk;
 mod directory;
@@ -40,6 +41,7 @@ pub fn routes(t: Table) -> Table {
     let t = time::routes(t);
     let t = mail::routes(t);
     let t = kb::routes(t);
+    let t = billing::routes(t);
     audit::routes(t)
 }
 

@@ -1,0 +1,202 @@
+//! Shared-services economics through the API: usage metering.
+
+use crate::helpers::{OTHER, OWN, TestApp, json};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn post_usage(app: &TestApp, who: &str, body: Value) -> (u16, Value) {
+    json(
+        app.api(who, Method::POST, "/api/v1/usage")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
+    json(app.api(who, Method::GET, path).send().await.unwrap()).await
+}
+
+fn record(id: &str, org: &str, meter: &str, quantity: Value, period: &str) -> Value {
+    json!({ "id": id, "org": org, "meter": meter, "quantity": quantity, "period": period, "source": "vcenter" })
+}
+
+#[tokio::test]
+async fn usage_sent_twice_counts_once_and_adds_up_per_member_meter_and_month() {
+    let app = TestApp::new().await;
+    let batch = json!({ "records": [
+        record("vc-1", OWN, "storage.gb_month", json!("1200.5"), "2026-09"),
+        record("vc-2", OWN, "storage.gb_month", json!("0.25"), "2026-09-30"),
+        record("vc-3", OWN, "storage.gb_month", json!(10), "2026-10-01"),
+        record("vc-4", OTHER, "vm", json!(4), "2026-09"),
+        // The same id twice in one batch counts once.
+        record("vc-4", OTHER, "vm", json!(4), "2026-09"),
+    ] });
+    let (s, r) = post_usage(&app, "hub-admin", batch.clone()).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["accepted"].as_u64(), r["duplicates"].as_u64()),
+        (Some(4), Some(1))
+    );
+    // The whole batch again: nothing new.
+    let (s, r) = post_usage(&app, "hub-admin", batch).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["accepted"].as_u64(), r["duplicates"].as_u64()),
+        (Some(0), Some(5))
+    );
+    let (s, t) = get(
+        &app,
+        "hub-admin",
+        "/api/v1/usage/totals?from=2026-09&to=2026-10",
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    let items = t["items"].as_array().unwrap();
+    let find = |org: &str, meter: &str, month: &str| {
+        let id = app.orgs[org].to_string();
+        items
+            .iter()
+            .find(|i| i["org_id"] == id && i["meter"] == meter && i["month"] == month)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // Exact decimals, never floats: 1200.5 + 0.25.
+    assert_eq!(
+        find(OWN, "storage.gb_month", "2026-09")["quantity"],
+        "1200.75"
+    );
+    assert_eq!(find(OWN, "storage.gb_month", "2026-09")["records"], 2);
+    assert_eq!(find(OWN, "storage.gb_month", "2026-10")["quantity"], "10");
+    assert_eq!(find(OTHER, "vm", "2026-09")["quantity"], "4");
+    // The records behind a total, paged.
+    let (s, page) = get(
+        &app,
+        "hub-admin",
+        &format!("/api/v1/usage?org={OWN}&meter=storage.gb_month&month=2026-09&limit=1"),
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["items"][0]["id"], "vc-1");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, next) = get(
+        &app,
+        "hub-admin",
+        &format!(
+            "/api/v1/usage?org={OWN}&meter=storage.gb_month&month=2026-09&limit=1&cursor={cursor}"
+        ),
+    )
+    .await;
+    assert_eq!(next["items"][0]["id"], "vc-2");
+    assert!(next.get("next_cursor").is_none(), "{next}");
+    // One audit entry per batch that stored something.
+    let (_, audit) = get(&app, "hub-admin", "/api/v1/audit?action=usage.ingest").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+}
+
+#[tokio::test]
+async fn members_see_only_their_own_usage() {
+    let app = TestApp::new().await;
+    let (s, _) = post_usage(
+        &app,
+        "hub-admin",
+        json!({ "records": [
+            record("a", OWN, "mailboxes", json!(40), "2026-09"),
+            record("b", OTHER, "mailboxes", json!(25), "2026-09"),
+        ] }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, mine) = get(&app, "member-admin", "/api/v1/usage").await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a"]);
+    let (_, totals) = get(&app, "member-admin", "/api/v1/usage/totals?from=2026-09").await;
+    assert_eq!(totals["items"].as_array().unwrap().len(), 1);
+    // Asking for another member's usage by name is refused with the field named.
+    let (s, e) = get(&app, "member-admin", &format!("/api/v1/usage?org={OTHER}")).await;
+    assert_eq!(s, 422, "{e}");
+    // Members do not record usage; staff do not read it.
+    let (s, _) = post_usage(
+        &app,
+        "member-admin",
+        json!({ "records": [record("c", OWN, "mailboxes", json!(1), "2026-09")] }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = get(&app, "member-staff", "/api/v1/usage").await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn a_batch_with_a_bad_record_stores_nothing_and_names_each_problem() {
+    let app = TestApp::new().await;
+    let (s, e) = post_usage(
+        &app,
+        "hub-admin",
+        json!({ "records": [
+            record("ok-1", OWN, "vm", json!(2), "2026-09"),
+            record("", OWN, "VM Hours", json!("-3"), "September"),
+            record("ok-2", "no-such-town", "vm", json!(1), "2026-09"),
+        ] }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "records[1].id",
+            "records[1].meter",
+            "records[1].quantity",
+            "records[1].period"
+        ],
+        "{e}"
+    );
+    // Fix that record: the unknown member is named next, and still nothing is stored.
+    let (s, e) = post_usage(
+        &app,
+        "hub-admin",
+        json!({ "records": [
+            record("ok-1", OWN, "vm", json!(2), "2026-09"),
+            record("ok-2", "no-such-town", "vm", json!(1), "2026-09"),
+        ] }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "records[1].org", "{e}");
+    let (_, list) = get(&app, "hub-admin", "/api/v1/usage").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+    // A float quantity is refused rather than rounded; so are empty and oversized batches.
+    let (s, e) = post_usage(
+        &app,
+        "hub-admin",
+        json!({ "records": [record("f", OWN, "vm", json!(0.1), "2026-09")] }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e.to_string().contains("as a string"), "{e}");
+    let (s, _) = post_usage(&app, "hub-admin", json!({ "records": [] })).await;
+    assert_eq!(s, 422);
+    let many: Vec<Value> = (0..10_001)
+        .map(|i| record(&format!("m{i}"), OWN, "vm", json!(1), "2026-09"))
+        .collect();
+    let (s, e) = post_usage(&app, "hub-admin", json!({ "records": many })).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e.to_string().contains("at most 10000"), "{e}");
+    let (s, e) = get(&app, "hub-admin", "/api/v1/usage/totals?from=2026-13").await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "from");
+}

@@ -1,0 +1,5 @@
+//! Shared-services economics: rate cards, agreements and subscriptions, usage metering (and, built on them,
+//! invoice runs). The hub prices and bills; each member reads its own agreements, usage and invoices. The
+//! arithmetic lives in `domain::billing`; this layer gathers its inputs and keeps its results.
+
+pub mod usage;

@@ -1,0 +1,351 @@
+//! Usage metering: records of what a member used (meter, quantity, period), received by API batch or CSV
+//! import. Each record has an id from its sender; a record whose id was seen before counts once. Totals per
+//! member, meter and month are kept up to date in the same transaction, so an invoice run reads a few rows
+//! per member instead of every record, and a line can always be traced back to the records behind it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::audit::Actor;
+use crate::page::{Page, PageRequest};
+use crate::sql::Sql;
+use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use domain::billing::usage::{NewUsage, from_micros};
+use domain::ids::OrgId;
+use serde::Serialize;
+use sqlx::Row;
+
+/// Rows per INSERT statement: eight values each stays well below SQLite's limit of 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 512;
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    /// Records stored now.
+    pub accepted: u64,
+    /// Records whose id had been received before (in an earlier batch or earlier in this one): not counted
+    /// again.
+    pub duplicates: u64,
+}
+
+/// A record after its organisation was resolved.
+struct Resolved<'a> {
+    rec: &'a NewUsage,
+    org: OrgId,
+}
+
+/// Stores a batch of usage records, all or nothing: every record's organisation must be in `scope` (the
+/// caller's `billing-manage` scope), else nothing is stored and the first such record is named.
+pub async fn ingest(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    records: &[NewUsage],
+) -> Result<IngestReport> {
+    // Organisations by slug, resolved once per batch from the directory in memory.
+    let mut orgs: HashMap<&str, OrgId> = HashMap::new();
+    let mut resolved = Vec::with_capacity(records.len());
+    let mut seen: HashMap<&str, ()> = HashMap::with_capacity(records.len());
+    let mut duplicates = 0u64;
+    for (i, rec) in records.iter().enumerate() {
+        let org = match orgs.get(rec.org.as_str()) {
+            Some(o) => *o,
+            None => {
+                let Some(o) = crate::tenancy::org_cache::id_by_slug(db, scope, &rec.org).await?
+                else {
+                    return Err(domain::Invalid::one(
+                        format!("records[{i}].org"),
+                        format!("no organisation {:?} that you may bill", rec.org),
+                    )
+                    .into());
+                };
+                orgs.insert(rec.org.as_str(), o);
+                o
+            }
+        };
+        if seen.insert(rec.id.as_str(), ()).is_some() {
+            duplicates += 1;
+            continue;
+        }
+        resolved.push(Resolved { rec, org });
+    }
+    let now = now_ms();
+    let mut tx = db.write.begin().await?;
+    let mut inserted: Vec<&Resolved> = Vec::with_capacity(resolved.len());
+    let mut rest = resolved.as_slice();
+    while !rest.is_empty() {
+        let take = chunk(rest.len());
+        let (head, tail) = rest.split_at(take);
+        rest = tail;
+        let mut q = Sql::new(
+            "INSERT INTO usage_records (external_id, org_id, meter, used_on, month, quantity_micros, source, received_at) VALUES ",
+        );
+        for (k, r) in head.iter().enumerate() {
+            if k > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(r.rec.id.clone())
+                .push(", ")
+                .bind(r.org.to_string())
+                .push(", ")
+                .bind(r.rec.meter.clone())
+                .push(", ")
+                .bind(r.rec.used_on.to_string())
+                .push(", ")
+                .bind(r.rec.month())
+                .push(", ")
+                .bind(r.rec.quantity_micros)
+                .push(", ")
+                .bind(r.rec.source.clone())
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        q.push(" ON CONFLICT (external_id) DO NOTHING RETURNING external_id");
+        let ids: Vec<String> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("external_id"))
+            .collect::<std::result::Result<_, _>>()?;
+        if ids.len() == head.len() {
+            inserted.extend(head.iter());
+        } else {
+            let stored: HashMap<&str, ()> = ids.iter().map(|s| (s.as_str(), ())).collect();
+            for r in head {
+                if stored.contains_key(r.rec.id.as_str()) {
+                    inserted.push(r);
+                } else {
+                    duplicates += 1;
+                }
+            }
+        }
+    }
+    // Totals per member, meter and month, added in the same transaction.
+    let mut totals: BTreeMap<(OrgId, &str, String), (i64, i64)> = BTreeMap::new();
+    for r in &inserted {
+        let t = totals
+            .entry((r.org, r.rec.meter.as_str(), r.rec.month()))
+            .or_default();
+        t.0 = t.0.checked_add(r.rec.quantity_micros).ok_or_else(|| {
+            StoreError::from(domain::FieldError::new(
+                "records",
+                format!("the total of meter {:?} is too large", r.rec.meter),
+            ))
+        })?;
+        t.1 += 1;
+    }
+    for ((org, meter, month), (micros, count)) in &totals {
+        let mut q = Sql::new(
+            "INSERT INTO usage_totals (org_id, meter, month, quantity_micros, records) VALUES (",
+        );
+        q.bind(org.to_string())
+            .push(", ")
+            .bind(meter.to_string())
+            .push(", ")
+            .bind(month.clone())
+            .push(", ")
+            .bind(*micros)
+            .push(", ")
+            .bind(*count)
+            .push(
+                ") ON CONFLICT (org_id, meter, month) DO UPDATE SET \
+                 quantity_micros = usage_totals.quantity_micros + excluded.quantity_micros, \
+                 records = usage_totals.records + excluded.records",
+            );
+        q.execute(&mut *tx).await?;
+    }
+    let report = IngestReport {
+        accepted: u64::try_from(inserted.len()).unwrap_or(u64::MAX),
+        duplicates,
+    };
+    if report.accepted > 0 {
+        // One audit entry per batch: the records themselves are the append-only ledger.
+        let members: Vec<String> = orgs.keys().map(|s| (*s).to_owned()).collect();
+        let meters: std::collections::BTreeSet<&str> =
+            inserted.iter().map(|r| r.rec.meter.as_str()).collect();
+        crate::desk::catalog::log(
+            &mut tx,
+            actor,
+            if orgs.len() == 1 {
+                orgs.values().next().copied()
+            } else {
+                None
+            },
+            "usage.ingest",
+            ("usage_batch", uuid::Uuid::now_v7().to_string()),
+            None,
+            Some(serde_json::json!({
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "members": members,
+                "meters": meters,
+                "first_id": inserted.first().map(|r| r.rec.id.clone()),
+                "last_id": inserted.last().map(|r| r.rec.id.clone()),
+            })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// How many rows the next INSERT takes: [`ROWS_PER_STATEMENT`] while there are that many, then the largest
+/// power of two left, so that only a handful of distinct statements are ever prepared.
+fn chunk(left: usize) -> usize {
+    if left >= ROWS_PER_STATEMENT {
+        ROWS_PER_STATEMENT
+    } else {
+        1usize << (usize::BITS - 1 - left.leading_zeros())
+    }
+}
+
+/// One stored usage record.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UsageRecord {
+    pub id: String,
+    pub org_id: OrgId,
+    pub meter: String,
+    pub used_on: jiff::civil::Date,
+    pub month: String,
+    /// The quantity as a decimal string (exact).
+    pub quantity: String,
+    pub source: String,
+    #[serde(serialize_with = "crate::tenancy::ser_ts")]
+    pub received_at: i64,
+}
+
+/// Filters of the usage list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub org: Option<OrgId>,
+    pub meter: Option<String>,
+    /// `YYYY-MM`.
+    pub month: Option<String>,
+}
+
+/// Usage records in scope, by member, meter, month and id (the order of the index behind an invoice line).
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    f: &Filter,
+    page: &PageRequest,
+) -> Result<Page<UsageRecord>> {
+    let mut q = Sql::new("SELECT * FROM usage_records WHERE 1 = 1");
+    q.scope("org_id", scope);
+    if let Some(o) = f.org {
+        q.push(" AND org_id = ").bind(o.to_string());
+    }
+    if let Some(m) = &f.meter {
+        q.push(" AND meter = ").bind(m.clone());
+    }
+    if let Some(m) = &f.month {
+        q.push(" AND month = ").bind(m.clone());
+    }
+    if let Some(after) = &page.after {
+        // Cursor: org|meter|month|id.
+        let mut parts = after.splitn(4, '|');
+        let (Some(o), Some(m), Some(mo), Some(id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(domain::Invalid::one("after", "is not a cursor this list gave").into());
+        };
+        q.push(" AND (org_id, meter, month, external_id) > (")
+            .bind(o.to_owned())
+            .push(", ")
+            .bind(m.to_owned())
+            .push(", ")
+            .bind(mo.to_owned())
+            .push(", ")
+            .bind(id.to_owned())
+            .push(")");
+    }
+    q.push(" ORDER BY org_id, meter, month, external_id LIMIT ")
+        .bind(page.fetch());
+    let rows = q
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(UsageRecord {
+                id: r.try_get("external_id")?,
+                org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+                meter: r.try_get("meter")?,
+                used_on: r
+                    .try_get::<String, _>("used_on")?
+                    .parse()
+                    .map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+                month: r.try_get("month")?,
+                quantity: from_micros(r.try_get("quantity_micros")?).to_string(),
+                source: r.try_get("source")?,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, page, |r| {
+        format!("{}|{}|{}|{}", r.org_id, r.meter, r.month, r.id)
+    }))
+}
+
+/// One member's total of one meter in one month.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UsageTotal {
+    pub org_id: OrgId,
+    pub meter: String,
+    pub month: String,
+    pub quantity: String,
+    pub records: i64,
+}
+
+/// Totals in scope for the months `from..=to` (`YYYY-MM`), by member, meter and month.
+pub async fn totals(
+    db: &Db,
+    scope: &Scope,
+    org: Option<OrgId>,
+    from: &str,
+    to: &str,
+) -> Result<Vec<UsageTotal>> {
+    let mut q = Sql::new("SELECT * FROM usage_totals WHERE month >= ");
+    q.bind(from.to_owned())
+        .push(" AND month <= ")
+        .bind(to.to_owned());
+    q.scope("org_id", scope);
+    if let Some(o) = org {
+        q.push(" AND org_id = ").bind(o.to_string());
+    }
+    q.push(" ORDER BY org_id, meter, month");
+    q.fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(UsageTotal {
+                org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+                meter: r.try_get("meter")?,
+                month: r.try_get("month")?,
+                quantity: from_micros(r.try_get("quantity_micros")?).to_string(),
+                records: r.try_get("records")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk;
+
+    #[test]
+    fn batches_insert_in_a_few_statement_sizes() {
+        assert_eq!(chunk(10_000), 512);
+        assert_eq!(chunk(512), 512);
+        assert_eq!(chunk(511), 256);
+        assert_eq!(chunk(1), 1);
+        let mut left = 1_234;
+        let mut sizes = std::collections::BTreeSet::new();
+        while left > 0 {
+            let c = chunk(left);
+            sizes.insert(c);
+            left -= c;
+        }
+        assert!(sizes.iter().all(|s| s.is_power_of_two()));
+    }
+}
