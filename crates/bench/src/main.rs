@@ -5,6 +5,10 @@ use anyhow::Context;
 use axum::{Router, routing::get};
 use clap::{Parser, Subcommand};
 
+// The server's allocator, so that the store-alone baselines compare like with like.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +40,25 @@ enum Command {
         members: usize,
         #[arg(long, default_value_t = 1_000_000)]
         tickets: usize,
+    },
+    /// Send usage records to a running server's `POST /api/v1/usage`: BATCHES batches of SIZE records for
+    /// MEMBERS members, CONCURRENCY at a time; prints records per second and batch latencies as JSON.
+    UsageApi {
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "CIVITAS_BENCH_TOKEN")]
+        token: String,
+        #[command(flatten)]
+        load: usage::Load,
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+    },
+    /// The same records through the store directly (no HTTP, no JSON): the baseline for `usage-api`.
+    UsageDirect {
+        #[arg(long)]
+        database_url: String,
+        #[command(flatten)]
+        load: usage::Load,
     },
     /// Recompute the SLA of every open ticket (as after a calendar change) and print how long it took.
     SlaRecompute {
@@ -77,6 +100,13 @@ async fn main() -> anyhow::Result<()> {
         } => desk::seed(&database_url, members, tickets)
             .await
             .context("seeding the desk"),
+        Command::UsageApi {
+            url,
+            token,
+            load,
+            concurrency,
+        } => usage::api(&url, &token, &load, concurrency).await,
+        Command::UsageDirect { database_url, load } => usage::direct(&database_url, &load).await,
         Command::SlaRecompute { database_url } => {
             let db = store::Db::connect(&database_url, &store::DbOptions::default()).await?;
             let t0 = std::time::Instant::now();
@@ -326,6 +356,138 @@ mod seed {
             .await?;
         }
         println!("seeded {n_orgs} organisations and {} people", n_users + 1);
+        Ok(())
+    }
+}
+
+mod usage {
+    //! Usage metering load: batches of records as a metering integration (vCenter, the mail system, backup
+    //! software) would send them.
+
+    use std::time::Instant;
+
+    #[derive(clap::Args, Clone)]
+    pub struct Load {
+        /// Members the records are spread over (`member-0001` …).
+        #[arg(long, default_value_t = 351)]
+        members: usize,
+        #[arg(long, default_value_t = 100)]
+        batches: usize,
+        #[arg(long, default_value_t = 5_000)]
+        size: usize,
+        /// Record ids start with this, so that runs do not collide.
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+        /// The month the records count in (`YYYY-MM`).
+        #[arg(long, default_value = "2026-09")]
+        month: String,
+    }
+
+    const METERS: [&str; 4] = ["storage.gb_month", "vm", "mailboxes", "backup.gb_month"];
+
+    fn records(load: &Load, batch: usize) -> Vec<serde_json::Value> {
+        (0..load.size)
+            .map(|i| {
+                let k = batch * load.size + i;
+                serde_json::json!({
+                    "id": format!("{}-{batch}-{i}", load.prefix),
+                    "org": format!("member-{:04}", k % load.members + 1),
+                    "meter": METERS[k % METERS.len()],
+                    "quantity": format!("{}.{}", 1 + k % 97, k % 10),
+                    "period": load.month,
+                    "source": "bench",
+                })
+            })
+            .collect()
+    }
+
+    fn report(load: &Load, wall: f64, mut latencies: Vec<f64>) {
+        latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let n = load.batches * load.size;
+        println!(
+            "{{\"records\": {n}, \"batch_size\": {}, \"seconds\": {wall:.3}, \"records_per_s\": {:.0}, \"batch_p50_ms\": {:.1}, \"batch_p99_ms\": {:.1}}}",
+            load.size,
+            n as f64 / wall,
+            at(0.5),
+            at(0.99)
+        );
+    }
+
+    pub async fn api(
+        url: &str,
+        token: &str,
+        load: &Load,
+        concurrency: usize,
+    ) -> anyhow::Result<()> {
+        // Bodies are made before the clock starts: the load generator's JSON is not the server's work.
+        let bodies: Vec<Vec<u8>> = (0..load.batches)
+            .map(|b| serde_json::to_vec(&serde_json::json!({ "records": records(load, b) })))
+            .collect::<Result<_, _>>()?;
+        let client = reqwest::Client::new();
+        let endpoint = format!("{}/api/v1/usage", url.trim_end_matches('/'));
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency.max(1) {
+            let (client, endpoint, queue, token) = (
+                client.clone(),
+                endpoint.clone(),
+                queue.clone(),
+                token.to_owned(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) {
+                    let t = Instant::now();
+                    let res = client
+                        .post(&endpoint)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await?;
+                    let status = res.status();
+                    let text = res.text().await?;
+                    if !status.is_success() {
+                        anyhow::bail!("{status}: {text}");
+                    }
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                Ok(lat)
+            }));
+        }
+        let mut latencies = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await??);
+        }
+        report(load, t0.elapsed().as_secs_f64(), latencies);
+        Ok(())
+    }
+
+    pub async fn direct(url: &str, load: &Load) -> anyhow::Result<()> {
+        let db = store::Db::connect(url, &store::DbOptions::default()).await?;
+        let actor = store::audit::Actor::system("bench");
+        let batches: Vec<Vec<domain::billing::usage::NewUsage>> = (0..load.batches)
+            .map(|b| {
+                let raw: Vec<domain::billing::usage::RawUsage> =
+                    serde_json::from_value(serde_json::Value::Array(records(load, b)))?;
+                domain::billing::usage::check_batch(&raw).map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let t0 = Instant::now();
+        let mut latencies = Vec::new();
+        for b in &batches {
+            let t = Instant::now();
+            store::billing::usage::ingest(&db, &store::Scope::Region, &actor, b).await?;
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        report(load, t0.elapsed().as_secs_f64(), latencies);
         Ok(())
     }
 }

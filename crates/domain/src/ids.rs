@@ -67,4 +67,12 @@ typed_id!(
     TicketEventId,
     /// A file attached to a ticket.
     AttachmentId,
+    /// A priced offering of a service (its prices over time are its rates).
+    RateCardId,
+    /// One price of a rate card, from a date.
+    RateId,
+    /// An inter-municipal agreement between the hub and a member.
+    AgreementId,
+    /// What a member takes under an agreement: a rate card, a quantity, a term.
+    SubscriptionId,
 );

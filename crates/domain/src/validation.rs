@@ -109,7 +109,6 @@ pub fn optional_text(
     }
 }
 
-/// `1234567` → `1,234,567`.
 /// A whole number with thousands separators: `1234567` → `1,234,567`.
 pub fn grouped(n: i64) -> String {
     let digits = n.to_string();

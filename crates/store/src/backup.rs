@@ -220,6 +220,12 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
             })?;
         n += 1;
     }
+    if db.backend() == Backend::Postgres {
+        // Identity columns restored with their values: the next generated value follows the largest.
+        sqlx::query("SELECT setval(pg_get_serial_sequence('usage_records', 'seq'), COALESCE((SELECT MAX(seq) FROM usage_records), 0) + 1, false)")
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     db.orgs.invalidate();
     crate::desk::search::rebuild(db).await?;

@@ -109,7 +109,7 @@ async fn members_see_only_their_own_usage() {
     )
     .await;
     assert_eq!(s, 200);
-    let (s, mine) = get(&app, "member-admin", "/api/v1/usage").await;
+    let (s, mine) = get(&app, "member-admin", "/api/v1/usage?month=2026-09").await;
     assert_eq!(s, 200);
     let ids: Vec<&str> = mine["items"]
         .as_array()
@@ -121,7 +121,12 @@ async fn members_see_only_their_own_usage() {
     let (_, totals) = get(&app, "member-admin", "/api/v1/usage/totals?from=2026-09").await;
     assert_eq!(totals["items"].as_array().unwrap().len(), 1);
     // Asking for another member's usage by name is refused with the field named.
-    let (s, e) = get(&app, "member-admin", &format!("/api/v1/usage?org={OTHER}")).await;
+    let (s, e) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/usage?month=2026-09&org={OTHER}"),
+    )
+    .await;
     assert_eq!(s, 422, "{e}");
     // Members do not record usage; staff do not read it.
     let (s, _) = post_usage(
@@ -131,7 +136,7 @@ async fn members_see_only_their_own_usage() {
     )
     .await;
     assert_eq!(s, 403);
-    let (s, _) = get(&app, "member-staff", "/api/v1/usage").await;
+    let (s, _) = get(&app, "member-staff", "/api/v1/usage?month=2026-09").await;
     assert_eq!(s, 403);
 }
 
@@ -177,7 +182,7 @@ async fn a_batch_with_a_bad_record_stores_nothing_and_names_each_problem() {
     .await;
     assert_eq!(s, 422, "{e}");
     assert_eq!(e["errors"][0]["field"], "records[1].org", "{e}");
-    let (_, list) = get(&app, "hub-admin", "/api/v1/usage").await;
+    let (_, list) = get(&app, "hub-admin", "/api/v1/usage?month=2026-09").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
     // A float quantity is refused rather than rounded; so are empty and oversized batches.
     let (s, e) = post_usage(
@@ -196,7 +201,257 @@ async fn a_batch_with_a_bad_record_stores_nothing_and_names_each_problem() {
     let (s, e) = post_usage(&app, "hub-admin", json!({ "records": many })).await;
     assert_eq!(s, 422, "{e}");
     assert!(e.to_string().contains("at most 10000"), "{e}");
+    let (s, e) = get(&app, "hub-admin", "/api/v1/usage").await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "month");
     let (s, e) = get(&app, "hub-admin", "/api/v1/usage/totals?from=2026-13").await;
     assert_eq!(s, 422, "{e}");
     assert_eq!(e["errors"][0]["field"], "from");
+}
+
+async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
+    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_rate_card_keeps_every_price_from_its_date() {
+    let app = TestApp::new().await;
+    let email = app.desk.services["email"].to_string();
+    let (s, card) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/rate-cards",
+        json!({ "service_id": email, "name": "Email — per mailbox", "model": "per_unit", "unit": "mailbox",
+                "price": "6.50", "effective_from": "2026-07-01", "note": "FY2027 rate" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{card}");
+    assert_eq!(card["rates"][0]["price"], "6.50");
+    let id = card["id"].as_str().unwrap().to_owned();
+    let (s, card) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/rate-cards/{id}/rates"),
+        json!({ "price": "6.75", "effective_from": "2027-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{card}");
+    let prices: Vec<&str> = card["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["price"].as_str().unwrap())
+        .collect();
+    assert_eq!(prices, ["6.50", "6.75"]);
+    // A second price on the same date is a conflict, named.
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/rate-cards/{id}/rates"),
+        json!({ "price": "7", "effective_from": "2027-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 409, "{e}");
+    assert!(e.to_string().contains("effective_from"), "{e}");
+    // Members read the prices; only the hub sets them.
+    let (s, list) = send(
+        &app,
+        "member-admin",
+        Method::GET,
+        "/api/v1/rate-cards",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (s, _) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/rate-cards/{id}/rates"),
+        json!({ "price": "1", "effective_from": "2028-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    // Bad cards are refused field by field; a float price is never accepted.
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/rate-cards",
+        json!({ "service_id": "nope", "name": "", "model": "hourly", "price": "-1", "effective_from": "July" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["service_id", "name", "model", "price", "effective_from"],
+        "{e}"
+    );
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/rate-cards",
+        json!({ "service_id": email, "name": "Help hours", "model": "prepaid_hours", "price": 1500, "effective_from": "2026-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "overage", "{e}");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/rate-cards",
+        json!({ "service_id": email, "name": "Float", "model": "fixed", "price": 12.5, "effective_from": "2026-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+}
+
+#[tokio::test]
+async fn an_agreement_keeps_its_amendments_and_members_see_only_their_own() {
+    let app = TestApp::new().await;
+    let email = app.desk.services["email"].to_string();
+    let (_, card) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/rate-cards",
+        json!({ "service_id": email, "name": "Email — per mailbox", "model": "per_unit", "unit": "mailbox",
+                "price": "6.50", "effective_from": "2026-07-01" }),
+    )
+    .await;
+    let (s, a) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/agreements",
+        json!({ "org": OWN, "title": "Shared IT services FY2027", "status": "active", "cadence": "quarterly",
+                "starts_on": "2026-07-01", "ends_on": "2029-07-01", "renewal": "by_vote",
+                "approving_body": "Select Board", "vote_date": "2026-05-12" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_owned();
+    let (s, sub) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/agreements/{id}/subscriptions"),
+        json!({ "rate_card_id": card["id"], "quantity": 120, "starts_on": "2026-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{sub}");
+    let sub_id = sub["id"].as_str().unwrap().to_owned();
+    // A stale edit changes nothing (412); a current one is an amendment.
+    let stale = app
+        .api(
+            "hub-admin",
+            Method::PATCH,
+            &format!("/api/v1/subscriptions/{sub_id}"),
+        )
+        .header("If-Match", "\"v7\"")
+        .json(&json!({ "quantity": "130" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    let (s, sub) = send(
+        &app,
+        "hub-admin",
+        Method::PATCH,
+        &format!("/api/v1/subscriptions/{sub_id}"),
+        json!({ "quantity": "130", "ends_on": "2027-07-01" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{sub}");
+    assert_eq!(sub["quantity"], "130");
+    // The member's administrator reads it, with its history in order; another member cannot see it.
+    let (s, full) = send(
+        &app,
+        "member-admin",
+        Method::GET,
+        &format!("/api/v1/agreements/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{full}");
+    let summaries: Vec<&str> = full["amendments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(summaries.len(), 3, "{summaries:?}");
+    assert_eq!(summaries[0], "Agreement recorded");
+    assert!(
+        summaries[2].contains("quantity") && summaries[2].contains("ends on"),
+        "{summaries:?}"
+    );
+    assert_eq!(full["subscriptions"][0]["quantity"], "130");
+    let (s, _) = send(
+        &app,
+        "other-admin",
+        Method::GET,
+        &format!("/api/v1/agreements/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (_, theirs) = send(
+        &app,
+        "other-admin",
+        Method::GET,
+        "/api/v1/agreements",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
+    // Terms are checked: a subscription outside the agreement, an end before the start.
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/agreements/{id}/subscriptions"),
+        json!({ "rate_card_id": card["id"], "starts_on": "2026-01-01" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "starts_on");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::PATCH,
+        &format!("/api/v1/agreements/{id}"),
+        json!({ "ends_on": "2026-06-30" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "ends_on");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/agreements",
+        json!({ "org": OTHER, "starts_on": "2026-07-01", "status": "active" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["title", "approving_body"], "{e}");
 }

@@ -65,6 +65,12 @@ enum Target {
     TicketPair,
     /// A ticket (`{number}`) the caller watches (`{id}`), when the caller may; else its requester watches.
     Watcher,
+    /// A rate card (`{id}`): the hub's, the same for every member.
+    RateCard,
+    /// An agreement (`{id}`) of the target organisation.
+    Agreement,
+    /// A subscription (`{id}`) under an agreement of the target organisation.
+    Subscription,
 }
 
 impl Target {
@@ -78,6 +84,7 @@ impl Target {
                 | Self::Policy
                 | Self::MailEntry
                 | Self::Article
+                | Self::RateCard
         )
     }
 }
@@ -1312,6 +1319,98 @@ fn cases() -> Vec<Case> {
         ),
         // Shared-services economics
         c(
+            "GET",
+            "/api/v1/rate-cards",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/rate-cards",
+            Perm("billing-manage"),
+            T::None,
+            |f| {
+                Body::Json(json!({
+                    "service_id": f.service, "name": format!("GIS seat {}", f.n), "model": "per_unit",
+                    "unit": "seat", "price": "40.00", "effective_from": "2026-07-01"
+                }))
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/rate-cards/{id}",
+            Perm("billing-read"),
+            T::RateCard,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/rate-cards/{id}",
+            Perm("billing-manage"),
+            T::RateCard,
+            |_| Body::Json(json!({ "active": true })),
+        ),
+        c(
+            "POST",
+            "/api/v1/rate-cards/{id}/rates",
+            Perm("billing-manage"),
+            T::RateCard,
+            |f| Body::Json(json!({ "price": "7.00", "effective_from": f.date })),
+        ),
+        c(
+            "GET",
+            "/api/v1/agreements",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/agreements",
+            Perm("billing-manage"),
+            T::Org,
+            |f| {
+                Body::Json(json!({
+                    "org": f.slug, "title": "Shared IT services", "starts_on": "2026-07-01",
+                    "cadence": "quarterly", "approving_body": "Select Board"
+                }))
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/agreements/{id}",
+            Perm("billing-read"),
+            T::Agreement,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/agreements/{id}",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| Body::Json(json!({ "notes": "Amended by the matrix" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/agreements/{id}/subscriptions",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| {
+                Body::Json(json!({
+                    "rate_card_id": RATE_CARD.get().map(|c| c.to_string()).unwrap_or_default(),
+                    "quantity": 12, "starts_on": "2026-08-01"
+                }))
+            },
+        ),
+        c(
+            "PATCH",
+            "/api/v1/subscriptions/{id}",
+            Perm("billing-manage"),
+            T::Subscription,
+            |_| Body::Json(json!({ "quantity": "14" })),
+        ),
+        c(
             "POST",
             "/api/v1/usage",
             Perm("billing-manage"),
@@ -1322,7 +1421,13 @@ fn cases() -> Vec<Case> {
             ] }))
             },
         ),
-        c("GET", "/api/v1/usage", Perm("billing-read"), T::None, none),
+        c(
+            "GET",
+            "/api/v1/usage?month=2026-09",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
         c(
             "GET",
             "/api/v1/usage/totals?from=2026-07&to=2026-09",
@@ -1531,6 +1636,63 @@ async fn target_ticket(
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The rate card the matrix uses, made once per run.
+static RATE_CARD: tokio::sync::OnceCell<domain::ids::RateCardId> =
+    tokio::sync::OnceCell::const_new();
+
+async fn rate_card(app: &TestApp) -> domain::ids::RateCardId {
+    *RATE_CARD
+        .get_or_init(|| async {
+            store::billing::rates::create(
+                &app.db,
+                &Actor::system("matrix"),
+                &store::billing::rates::CardDraft {
+                    service_id: app.desk.services["email"],
+                    name: "Email — per mailbox (matrix)".into(),
+                    model: domain::billing::Model::PerUnit,
+                    unit: "mailbox".into(),
+                    meter: String::new(),
+                    activity: String::new(),
+                },
+                &store::billing::rates::RateDraft {
+                    effective_from: jiff::civil::date(2026, 7, 1),
+                    price: "6.50".parse().unwrap(),
+                    overage: None,
+                    note: String::new(),
+                },
+            )
+            .await
+            .unwrap()
+            .id
+        })
+        .await
+}
+
+/// A fresh agreement of `org`, made as the system.
+async fn agreement(app: &TestApp, org: domain::ids::OrgId) -> domain::ids::AgreementId {
+    use domain::billing::agreement::{AgreementStatus, Renewal};
+    store::billing::agreements::create(
+        &app.db,
+        &Scope::Region,
+        &Actor::system("matrix"),
+        org,
+        &store::billing::agreements::AgreementDraft {
+            title: "Shared services".into(),
+            status: AgreementStatus::Active,
+            cadence: domain::billing::Cadence::Monthly,
+            starts_on: jiff::civil::date(2026, 7, 1),
+            ends_on: None,
+            renewal: Renewal::Annual,
+            approving_body: "Select Board".into(),
+            vote_date: None,
+            notes: String::new(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
 /// A distinct date per request, so that closure days never collide.
 fn fresh_date(n: usize) -> jiff::civil::Date {
     jiff::civil::date(2030, 1, 1)
@@ -1667,6 +1829,27 @@ async fn every_role_sees_only_what_it_may() {
                     Target::Service => id = app.desk.services["email"].to_string(),
                     Target::Item => id = app.desk.items["Map request"].to_string(),
                     Target::Policy => id = POLICY.get().cloned().unwrap_or_default(),
+                    Target::RateCard => id = rate_card(&app).await.to_string(),
+                    Target::Agreement => id = agreement(&app, org).await.to_string(),
+                    Target::Subscription => {
+                        let a = agreement(&app, org).await;
+                        id = store::billing::agreements::subscribe(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            a,
+                            &store::billing::agreements::SubscriptionDraft {
+                                rate_card_id: rate_card(&app).await,
+                                quantity: 5.into(),
+                                starts_on: jiff::civil::date(2026, 7, 1),
+                                ends_on: None,
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                        .to_string();
+                    }
                     Target::Ticket | Target::ResolvedTicket | Target::PendingTicket => {
                         id = target_ticket(&app, case.target, target, who.user_id, n)
                             .await

@@ -2,6 +2,7 @@
 //! ([`money`]) and periods ([`period`]); the store gathers the inputs (subscriptions, rate cards, usage,
 //! time entries, populations, cost pools) and keeps the results.
 
+pub mod agreement;
 pub mod money;
 pub mod period;
 pub mod usage;

@@ -167,7 +167,8 @@ pub fn check_decimal(field: &str, d: Decimal) -> Result<Decimal, FieldError> {
     if d > Decimal::from(MAX_QUANTITY) {
         return Err(FieldError::new(field, "is over a trillion"));
     }
-    Ok(d.normalize())
+    // Kept as typed (`6.50` stays `6.50`); the checks above read its normalised scale.
+    Ok(d)
 }
 
 /// Cents as dollars for people: `-1234567` → `-$12,345.67`.
@@ -175,7 +176,11 @@ pub fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
     let dollars = i64::try_from(abs / 100).unwrap_or(i64::MAX);
-    format!("{sign}${}.{:02}", crate::validation::grouped(dollars), abs % 100)
+    format!(
+        "{sign}${}.{:02}",
+        crate::validation::grouped(dollars),
+        abs % 100
+    )
 }
 
 #[cfg(test)]

@@ -4,43 +4,6 @@ use crate::validation::FieldError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Generates a closed vocabulary: `as_str` (the API and database spelling), `label` (for people), `parse`
-/// (with an error naming the field and the choices) and `ALL`.
-macro_rules! vocabulary {
-    ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $v:ident = $s:literal / $label:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$(Self::$v),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self { $(Self::$v => $label),+ }
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, FieldError> {
-                let raw = raw.trim();
-                Self::ALL.iter().copied().find(|v| v.as_str() == raw).ok_or_else(|| {
-                    let choices: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    FieldError::new($field, format!("must be one of {}", choices.join(", ")))
-                })
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 vocabulary!(
     /// What a ticket is about.
     TicketKind, "kind" {

@@ -95,9 +95,12 @@ CREATE TABLE subscriptions (
 CREATE INDEX subscriptions_org ON subscriptions (org_id, starts_on);
 CREATE INDEX subscriptions_agreement ON subscriptions (agreement_id);
 
--- Usage: one row per record received; the same external id counts once.
+-- Usage: one row per record received, in order of arrival; the same external id counts once. Records are
+-- browsed by month (the index on month grows at its end as a month's records arrive, so inserting stays
+-- cheap however many members and meters a batch mixes); invoice runs read the totals below.
 CREATE TABLE usage_records (
-    external_id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,
+    external_id TEXT NOT NULL UNIQUE,
     org_id TEXT NOT NULL REFERENCES orgs (id),
     meter TEXT NOT NULL,
     used_on TEXT NOT NULL,
@@ -106,7 +109,7 @@ CREATE TABLE usage_records (
     source TEXT NOT NULL,
     received_at INTEGER NOT NULL
 );
-CREATE INDEX usage_records_lookup ON usage_records (org_id, meter, month, external_id);
+CREATE INDEX usage_records_month ON usage_records (month);
 
 -- Totals per member, meter and month, kept as records arrive: invoice runs read these, not the records.
 CREATE TABLE usage_totals (

@@ -2,4 +2,6 @@
 //! invoice runs). The hub prices and bills; each member reads its own agreements, usage and invoices. The
 //! arithmetic lives in `domain::billing`; this layer gathers its inputs and keeps its results.
 
+pub mod agreements;
+pub mod rates;
 pub mod usage;

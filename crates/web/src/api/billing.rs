@@ -1,25 +1,100 @@
-//! Shared-services economics over the API: usage metering (batches of records, the records behind a total,
-//! monthly totals).
+//! Shared-services economics over the API: rate cards and their prices over time, agreements and their
+//! subscriptions, usage metering (batches of records, the records behind a total, monthly totals).
 
-use super::list;
+use super::{entity, list};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiJson, ApiQuery, PageParams};
+use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::routes::Table;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::authz::Permission;
+use domain::billing::agreement::{AgreementStatus, Renewal};
+use domain::billing::money::check_decimal;
 use domain::billing::usage::{RawUsage, check_batch, meter_name};
-use domain::validation::Collector;
+use domain::billing::{Cadence, Model};
+use domain::ids::{AgreementId, RateCardId, SubscriptionId};
+use domain::validation::{Collector, long_text, text};
+use jiff::civil::Date;
+use rust_decimal::Decimal;
 use serde::Deserialize;
+use store::billing::agreements::{self, AgreementDraft, SubscriptionDraft};
+use store::billing::rates::{self, CardDraft, RateDraft};
 use store::billing::usage::{self, Filter};
 use store::tenancy::orgs;
 
 pub fn routes(t: Table) -> Table {
-    t.post(
+    t.get(
+        "/api/v1/rate-cards",
+        "List rate cards with their prices over time",
+        "billing-read",
+        list_cards,
+    )
+    .post(
+        "/api/v1/rate-cards",
+        "Create a rate card with its first price",
+        "billing-manage",
+        create_card,
+    )
+    .get(
+        "/api/v1/rate-cards/{id}",
+        "A rate card with its prices",
+        "billing-read",
+        get_card,
+    )
+    .patch(
+        "/api/v1/rate-cards/{id}",
+        "Rename a rate card or withdraw it (If-Match)",
+        "billing-manage",
+        update_card,
+    )
+    .post(
+        "/api/v1/rate-cards/{id}/rates",
+        "Add a price from a date on (earlier prices stay for earlier periods)",
+        "billing-manage",
+        add_rate,
+    )
+    .get(
+        "/api/v1/agreements",
+        "List agreements (by member and status)",
+        "billing-read",
+        list_agreements,
+    )
+    .post(
+        "/api/v1/agreements",
+        "Record an agreement with a member",
+        "billing-manage",
+        create_agreement,
+    )
+    .get(
+        "/api/v1/agreements/{id}",
+        "An agreement with its subscriptions and history",
+        "billing-read",
+        get_agreement,
+    )
+    .patch(
+        "/api/v1/agreements/{id}",
+        "Amend an agreement's terms (If-Match)",
+        "billing-manage",
+        update_agreement,
+    )
+    .post(
+        "/api/v1/agreements/{id}/subscriptions",
+        "Subscribe the member to a rate card under the agreement",
+        "billing-manage",
+        subscribe,
+    )
+    .patch(
+        "/api/v1/subscriptions/{id}",
+        "Change a subscription's quantity or end (If-Match)",
+        "billing-manage",
+        update_subscription,
+    )
+    .post(
         "/api/v1/usage",
         "Record usage: a batch of up to 10,000 records, all or nothing (a record id seen before counts once)",
         "billing-manage",
@@ -27,7 +102,7 @@ pub fn routes(t: Table) -> Table {
     )
     .get(
         "/api/v1/usage",
-        "List usage records (by member, meter and month)",
+        "List a month's usage records (optionally one member's, one meter's), in order of arrival",
         "billing-read",
         list_usage,
     )
@@ -119,12 +194,24 @@ async fn list_usage(
 ) -> ApiResult<Response> {
     let scope = p.require(Permission::BillingRead)?;
     let mut c = Collector::new();
-    let f = Filter {
-        org: q.org(&s, &scope, &mut c).await?,
-        meter: given(&q.meter).and_then(|m| c.take(meter_name("meter", m))),
-        month: given(&q.month).and_then(|m| c.take(month("month", m))),
+    let org = q.org(&s, &scope, &mut c).await?;
+    let meter = given(&q.meter).and_then(|m| c.take(meter_name("meter", m)));
+    let month = match given(&q.month) {
+        Some(m) => c.take(month("month", m)),
+        None => {
+            c.push(FieldError::new(
+                "month",
+                "is required: records are listed by month, like 2026-09",
+            ));
+            None
+        }
     };
     c.finish()?;
+    let f = Filter {
+        month: month.unwrap_or_default(),
+        org,
+        meter,
+    };
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -167,4 +254,609 @@ async fn totals(
     };
     let items = usage::totals(&s.db, &scope, org, &from, &to).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared parsing
+
+fn date(field: &str, raw: &str) -> Result<Date, FieldError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| FieldError::new(field, "must be a date such as 2026-07-01"))
+}
+
+fn opt_date(c: &mut Collector, field: &str, raw: &Option<String>) -> Option<Option<Date>> {
+    match given(raw) {
+        None => Some(None),
+        Some(d) => c.take(date(field, d)).map(Some),
+    }
+}
+
+fn req_date(c: &mut Collector, field: &str, raw: &Option<String>) -> Option<Date> {
+    match given(raw) {
+        None => {
+            c.push(FieldError::new(
+                field,
+                "is required: a date such as 2026-07-01",
+            ));
+            None
+        }
+        Some(d) => c.take(date(field, d)),
+    }
+}
+
+/// A decimal from JSON: a string (`"12.50"`) or a whole number; never a float.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Amount {
+    Text(String),
+    Whole(i64),
+}
+
+fn amount(
+    c: &mut Collector,
+    field: &str,
+    raw: &Option<Amount>,
+    required: bool,
+) -> Option<Option<Decimal>> {
+    match raw {
+        None if required => {
+            c.push(FieldError::new(field, "is required"));
+            None
+        }
+        None => Some(None),
+        Some(Amount::Whole(n)) => c.take(check_decimal(field, Decimal::from(*n))).map(Some),
+        Some(Amount::Text(t)) => c.take(domain::billing::money::decimal(field, t)).map(Some),
+    }
+}
+
+fn required_id<T: std::str::FromStr>(
+    c: &mut Collector,
+    field: &str,
+    raw: &Option<String>,
+) -> Option<T> {
+    match given(raw) {
+        None => {
+            c.push(FieldError::new(field, "is required"));
+            None
+        }
+        Some(v) => c.take(
+            v.parse()
+                .map_err(|_| FieldError::new(field, "is not an id")),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rate cards
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCard {
+    pub service_id: Option<String>,
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub unit: Option<String>,
+    pub meter: Option<String>,
+    pub activity: Option<String>,
+    /// The first price.
+    pub price: Option<Amount>,
+    pub overage: Option<Amount>,
+    pub effective_from: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The unit a model charges by when none is given.
+fn default_unit(m: Model) -> &'static str {
+    match m {
+        Model::Fixed => "month",
+        Model::PerUnit => "unit",
+        Model::PerCapita => "resident",
+        Model::TimeAndMaterials | Model::PrepaidHours => "hour",
+        Model::CostPool => "share",
+    }
+}
+
+pub fn parse_card(raw: &RawCard) -> Result<(CardDraft, RateDraft), Failure> {
+    let mut c = Collector::new();
+    let service_id = required_id(&mut c, "service_id", &raw.service_id);
+    let name = c.take(text("name", raw.name.as_deref().unwrap_or(""), 120));
+    let model = match given(&raw.model) {
+        None => {
+            c.push(FieldError::new("model", "is required"));
+            None
+        }
+        Some(m) => c.take(Model::parse("model", m)),
+    };
+    let unit = match (given(&raw.unit), model) {
+        (Some(u), _) => c.take(text("unit", u, 40)),
+        (None, Some(m)) => Some(default_unit(m).to_owned()),
+        (None, None) => None,
+    };
+    let meter = match given(&raw.meter) {
+        None => Some(String::new()),
+        Some(m) => c.take(meter_name("meter", m)),
+    };
+    if model == Some(Model::PerUnit) && meter.as_deref() == Some("") && unit.is_none() {
+        c.push(FieldError::new("unit", "is required for a per-unit card"));
+    }
+    let activity = match given(&raw.activity) {
+        None => Some(String::new()),
+        Some(a) => c
+            .take(
+                domain::desk::Activity::parse(a)
+                    .map_err(|e| FieldError::new("activity", e.message)),
+            )
+            .map(|a| a.as_str().to_owned()),
+    };
+    let rate = rate_fields(
+        &mut c,
+        &raw.price,
+        &raw.overage,
+        &raw.effective_from,
+        &raw.note,
+    );
+    if model == Some(Model::PrepaidHours) && rate.as_ref().is_some_and(|r| r.overage.is_none()) {
+        c.push(FieldError::new(
+            "overage",
+            "is required for a prepaid block: the price of each hour beyond it",
+        ));
+    }
+    c.finish()?;
+    match (service_id, name, model, unit, meter, activity, rate) {
+        (
+            Some(service_id),
+            Some(name),
+            Some(model),
+            Some(unit),
+            Some(meter),
+            Some(activity),
+            Some(rate),
+        ) => Ok((
+            CardDraft {
+                service_id,
+                name,
+                model,
+                unit,
+                meter,
+                activity,
+            },
+            rate,
+        )),
+        _ => Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )])),
+    }
+}
+
+fn rate_fields(
+    c: &mut Collector,
+    price: &Option<Amount>,
+    overage: &Option<Amount>,
+    effective_from: &Option<String>,
+    note: &Option<String>,
+) -> Option<RateDraft> {
+    let price = amount(c, "price", price, true).flatten();
+    let overage = amount(c, "overage", overage, false);
+    let effective_from = req_date(c, "effective_from", effective_from);
+    let note = match given(note) {
+        None => Some(String::new()),
+        Some(n) => c.take(long_text("note", n, 500)),
+    };
+    Some(RateDraft {
+        effective_from: effective_from?,
+        price: price?,
+        overage: overage?,
+        note: note?,
+    })
+}
+
+async fn list_cards(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::BillingRead)?;
+    Ok(Json(serde_json::json!({ "items": rates::list(&s.db, false).await? })).into_response())
+}
+
+async fn create_card(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCard>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let (card, rate) = parse_card(&raw)?;
+    let out = rates::create(&s.db, &p.actor(), &card, &rate).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_card(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingRead)?;
+    let id: RateCardId = crate::api::parse_path_id(&id)?;
+    let out = rates::get(&s.db, id).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCardEdit {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+async fn update_card(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawCardEdit>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let id: RateCardId = crate::api::parse_path_id(&id)?;
+    let current = rates::get(&s.db, id).await?;
+    let name = match given(&raw.name) {
+        None => current.name.clone(),
+        Some(n) => text("name", n, 120).map_err(|e| Failure::Invalid(vec![e]))?,
+    };
+    let out = rates::update(
+        &s.db,
+        &p.actor(),
+        id,
+        if_match(&headers)?,
+        &name,
+        raw.active.unwrap_or(current.active),
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRate {
+    pub price: Option<Amount>,
+    pub overage: Option<Amount>,
+    pub effective_from: Option<String>,
+    pub note: Option<String>,
+}
+
+async fn add_rate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawRate>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let id: RateCardId = crate::api::parse_path_id(&id)?;
+    let mut c = Collector::new();
+    let rate = rate_fields(
+        &mut c,
+        &raw.price,
+        &raw.overage,
+        &raw.effective_from,
+        &raw.note,
+    );
+    c.finish()?;
+    let rate =
+        rate.ok_or_else(|| Failure::Invalid(vec![FieldError::new("body", "is incomplete")]))?;
+    let out = rates::add_rate(&s.db, &p.actor(), id, &rate).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Agreements
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgreement {
+    /// The member's slug (on creation).
+    pub org: Option<String>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub cadence: Option<String>,
+    pub starts_on: Option<String>,
+    pub ends_on: Option<String>,
+    pub renewal: Option<String>,
+    pub approving_body: Option<String>,
+    pub vote_date: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// An agreement's terms; on an edit, what is not given keeps its current value.
+pub fn parse_agreement(
+    raw: &RawAgreement,
+    current: Option<&agreements::Agreement>,
+) -> Result<AgreementDraft, Failure> {
+    let mut c = Collector::new();
+    let keep = |v: &Option<String>| given(v).is_none() && current.is_some();
+    let title = if keep(&raw.title) {
+        current.map(|a| a.title.clone())
+    } else {
+        c.take(text("title", raw.title.as_deref().unwrap_or(""), 200))
+    };
+    let status = match given(&raw.status) {
+        None => Some(current.map_or(AgreementStatus::Draft, |a| a.status)),
+        Some(v) => c.take(AgreementStatus::parse(v)),
+    };
+    let cadence = match given(&raw.cadence) {
+        None => Some(current.map_or(Cadence::Monthly, |a| a.cadence)),
+        Some(v) => c.take(Cadence::parse("cadence", v)),
+    };
+    let starts_on = if keep(&raw.starts_on) {
+        current.map(|a| a.starts_on)
+    } else {
+        req_date(&mut c, "starts_on", &raw.starts_on)
+    };
+    let ends_on = if raw.ends_on.is_none() && current.is_some() {
+        current.map(|a| a.ends_on)
+    } else {
+        opt_date(&mut c, "ends_on", &raw.ends_on)
+    };
+    let renewal = match given(&raw.renewal) {
+        None => Some(current.map_or(Renewal::None, |a| a.renewal)),
+        Some(v) => c.take(Renewal::parse(v)),
+    };
+    let approving_body = match given(&raw.approving_body) {
+        None => Some(current.map_or(String::new(), |a| a.approving_body.clone())),
+        Some(v) => c.take(text("approving_body", v, 200)),
+    };
+    let vote_date = if raw.vote_date.is_none() && current.is_some() {
+        current.map(|a| a.vote_date)
+    } else {
+        opt_date(&mut c, "vote_date", &raw.vote_date)
+    };
+    let notes = match given(&raw.notes) {
+        None => Some(current.map_or(String::new(), |a| a.notes.clone())),
+        Some(v) => c.take(long_text("notes", v, 4000)),
+    };
+    if let (Some(s), Some(Some(e))) = (starts_on, ends_on)
+        && e <= s
+    {
+        c.push(FieldError::new("ends_on", "must be after starts_on"));
+    }
+    if status == Some(AgreementStatus::Active)
+        && matches!(vote_date, Some(None))
+        && matches!(approving_body.as_deref(), Some(""))
+    {
+        c.push(FieldError::new(
+            "approving_body",
+            "is required for an active agreement: who approved it (select board, town council, school committee)",
+        ));
+    }
+    c.finish()?;
+    match (
+        title,
+        status,
+        cadence,
+        starts_on,
+        ends_on,
+        renewal,
+        approving_body,
+        vote_date,
+        notes,
+    ) {
+        (
+            Some(title),
+            Some(status),
+            Some(cadence),
+            Some(starts_on),
+            Some(ends_on),
+            Some(renewal),
+            Some(approving_body),
+            Some(vote_date),
+            Some(notes),
+        ) => Ok(AgreementDraft {
+            title,
+            status,
+            cadence,
+            starts_on,
+            ends_on,
+            renewal,
+            approving_body,
+            vote_date,
+            notes,
+        }),
+        _ => Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )])),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementQuery {
+    pub org: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+async fn list_agreements(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AgreementQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let mut c = Collector::new();
+    let uq = UsageQuery {
+        org: q.org.clone(),
+        ..UsageQuery::default()
+    };
+    let f = agreements::Filter {
+        org: uq.org(&s, &scope, &mut c).await?,
+        status: given(&q.status).and_then(|v| c.take(AgreementStatus::parse(v))),
+    };
+    c.finish()?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        agreements::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+async fn create_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawAgreement>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let d = parse_agreement(&raw, None);
+    let org = match given(&raw.org) {
+        None => Err(FieldError::new("org", "is required: the member's slug")),
+        Some(slug) => match orgs::id_by_slug(&s.db, &scope, slug).await {
+            Ok(id) => Ok(id),
+            Err(store::StoreError::NotFound) => Err(FieldError::new(
+                "org",
+                "is not an organisation you may bill",
+            )),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let (d, org) = match (d, org) {
+        (Ok(d), Ok(o)) => (d, o),
+        (Err(Failure::Invalid(mut e)), Err(o)) => {
+            e.insert(0, o);
+            return Err(Failure::Invalid(e).into());
+        }
+        (Err(e), _) => return Err(e.into()),
+        (_, Err(o)) => return Err(Failure::Invalid(vec![o]).into()),
+    };
+    let out = agreements::create(&s.db, &scope, &p.actor(), org, &d).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let a = agreements::get(&s.db, &scope, id).await?;
+    let subs = agreements::subscriptions(&s.db, &scope, id).await?;
+    let history = agreements::amendments(&s.db, &scope, id).await?;
+    let mut body = serde_json::to_value(&a).map_err(|e| Failure::Internal(e.to_string()))?;
+    body["subscriptions"] =
+        serde_json::to_value(subs).map_err(|e| Failure::Internal(e.to_string()))?;
+    body["amendments"] =
+        serde_json::to_value(history).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok(entity(StatusCode::OK, a.version, &body))
+}
+
+async fn update_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawAgreement>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    if raw.org.is_some() {
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "org",
+            "cannot change: record a new agreement instead",
+        )])
+        .into());
+    }
+    let current = agreements::get(&s.db, &scope, id).await?;
+    let d = parse_agreement(&raw, Some(&current))?;
+    let out = agreements::update(&s.db, &scope, &p.actor(), id, if_match(&headers)?, &d).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscription {
+    pub rate_card_id: Option<String>,
+    pub quantity: Option<Amount>,
+    pub starts_on: Option<String>,
+    pub ends_on: Option<String>,
+}
+
+async fn subscribe(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawSubscription>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let mut c = Collector::new();
+    let rate_card_id = required_id(&mut c, "rate_card_id", &raw.rate_card_id);
+    let quantity = match &raw.quantity {
+        None => Some(Some(Decimal::ONE)),
+        q => amount(&mut c, "quantity", q, false),
+    };
+    let starts_on = req_date(&mut c, "starts_on", &raw.starts_on);
+    let ends_on = opt_date(&mut c, "ends_on", &raw.ends_on);
+    c.finish()?;
+    let (Some(rate_card_id), Some(Some(quantity)), Some(starts_on), Some(ends_on)) =
+        (rate_card_id, quantity, starts_on, ends_on)
+    else {
+        return Err(Failure::Invalid(vec![FieldError::new("body", "is incomplete")]).into());
+    };
+    let d = SubscriptionDraft {
+        rate_card_id,
+        quantity,
+        starts_on,
+        ends_on,
+    };
+    let out = agreements::subscribe(&s.db, &scope, &p.actor(), id, &d).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscriptionEdit {
+    pub quantity: Option<Amount>,
+    /// A date, or null to run on with the agreement; absent keeps the current end.
+    #[serde(default, deserialize_with = "present")]
+    pub ends_on: Option<Option<String>>,
+}
+
+/// Tells `"field": null` (present, empty) from a missing field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+async fn update_subscription(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawSubscriptionEdit>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let id: SubscriptionId = crate::api::parse_path_id(&id)?;
+    let current = agreements::subscription_in(&s.db, &scope, id).await?;
+    let mut c = Collector::new();
+    let quantity = match &raw.quantity {
+        None => Some(Some(current.quantity)),
+        q => amount(&mut c, "quantity", q, false),
+    };
+    let ends_on = match &raw.ends_on {
+        None => Some(current.ends_on),
+        Some(None) => Some(None),
+        Some(v) => opt_date(&mut c, "ends_on", v),
+    };
+    c.finish()?;
+    let (Some(Some(quantity)), Some(ends_on)) = (quantity, ends_on) else {
+        return Err(Failure::Invalid(vec![FieldError::new("body", "is incomplete")]).into());
+    };
+    let out = agreements::update_subscription(
+        &s.db,
+        &scope,
+        &p.actor(),
+        id,
+        if_match(&headers)?,
+        quantity,
+        ends_on,
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
 }
