@@ -312,6 +312,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     .await?;
     let mut stoneham_director = None;
     let mut members = Vec::new();
+    let mut billed = Vec::new();
     for (i, name) in MEMBERS.iter().enumerate() {
         let draft = place(&all, name)?;
         let is_city = draft.kind == OrgKind::City;
@@ -319,6 +320,11 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
             .await
             .with_context(|| format!("creating {name}"))?;
         members.push((org.id, org.population.unwrap_or(10_000)));
+        billed.push((
+            org.id,
+            org.slug.to_string(),
+            org.population.unwrap_or(10_000),
+        ));
         for d in DEPARTMENTS {
             directory::create_department(db, &region, &actor, org.id, d).await?;
         }
@@ -393,10 +399,19 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     let tickets = crate::demo_desk::load(db, &starter, &members, &agents)
         .await
         .context("loading a year of tickets")?;
+    crate::demo_billing::load(db, &starter, &billed, crate_today())
+        .await
+        .context("loading agreements, rate cards and usage")?;
     Ok(Summary {
         tickets,
         ..summary()
     })
+}
+
+/// Today in the region's time zone.
+fn crate_today() -> jiff::civil::Date {
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC);
+    tz.to_datetime(jiff::Timestamp::now()).date()
 }
 
 /// The hub's desk beyond the two sign-in accounts, so that work spreads over a team.

@@ -332,7 +332,7 @@ async fn member_staff_see_only_their_own_member() {
         .await
         .unwrap();
     assert!(
-        !nav.contains("People") && !nav.contains("Audit log"),
+        !nav.contains("People") && !nav.contains("Audit log") && !nav.contains("Billing"),
         "staff navigation shows only what they can open: {nav}"
     );
     c.goto(&format!("{base}/orgs/stoneham")).await.unwrap();
@@ -462,5 +462,26 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     );
     assert_accessible(&c, "/desk/items/new (with errors)").await;
     visit(&c, &base, "/desk/policies/new").await;
+    // Billing: the rate cards with today's prices, the members' agreements, a month's usage.
+    visit(&c, &base, "/billing").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Email and calendar — per mailbox") && text.contains("Backup — per GB-month"),
+        "{text}"
+    );
+    screenshot(&c, "billing").await;
+    click_and_load(&c, Locator::Css("#agreements ~ div table a")).await;
+    assert_accessible(&c, "agreement page").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Subscriptions") && text.contains("Agreement recorded"),
+        "{text}"
+    );
+    visit(&c, &base, "/billing?month=2026-13").await;
+    assert!(
+        body_text(&c)
+            .await
+            .contains("month: \"2026-13\" is not a month")
+    );
     c.close().await.unwrap();
 }

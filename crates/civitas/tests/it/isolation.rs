@@ -1435,6 +1435,14 @@ fn cases() -> Vec<Case> {
             T::None,
             none,
         ),
+        c("GET", "/billing", Perm("billing-read"), T::None, none),
+        c(
+            "GET",
+            "/billing/agreements/{id}",
+            Perm("billing-read"),
+            T::Agreement,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]

@@ -85,6 +85,35 @@ impl Model {
     }
 }
 
+/// A price in dollars for people: at least two decimal places, thousands grouped (`1850` → `$1,850.00`,
+/// `0.042` → `$0.042`).
+pub fn format_price(d: Decimal) -> String {
+    let d = if d.scale() < 2 { d.round_dp(2) } else { d };
+    let text = format!("{:.*}", d.scale().max(2) as usize, d);
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let whole: i64 = whole.parse().unwrap_or(0);
+    format!("${}.{frac}", crate::validation::grouped(whole))
+}
+
+/// What a price means under a model, for people: "$6.50 per mailbox a month".
+pub fn price_label(model: Model, unit: &str, rate: &Rate) -> String {
+    let p = format_price(rate.price);
+    match model {
+        Model::Fixed => format!("{p} a month"),
+        Model::PerUnit => format!("{p} per {unit} a month"),
+        Model::PerCapita => format!("{p} per resident a year"),
+        Model::TimeAndMaterials => format!("{p} per hour"),
+        Model::PrepaidHours => match rate.overage {
+            Some(o) => format!(
+                "{p} a month for the block, then {} per hour",
+                format_price(o)
+            ),
+            None => format!("{p} a month for the block"),
+        },
+        Model::CostPool => format!("{p} a year, shared by weight"),
+    }
+}
+
 /// One price on a rate card, from a date on (until the next one for the same key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rate {
@@ -271,6 +300,26 @@ mod tests {
             price: d(price),
             overage: None,
         }
+    }
+
+    #[test]
+    fn prices_read_as_people_write_them() {
+        assert_eq!(format_price(d("1850")), "$1,850.00");
+        assert_eq!(format_price(d("0.042")), "$0.042");
+        assert_eq!(format_price(d("6.5")), "$6.50");
+        let r = Rate {
+            effective_from: date(2026, 7, 1),
+            price: d("980"),
+            overage: Some(d("105")),
+        };
+        assert_eq!(
+            price_label(Model::PrepaidHours, "hour", &r),
+            "$980.00 a month for the block, then $105.00 per hour"
+        );
+        assert_eq!(
+            price_label(Model::PerUnit, "mailbox", &rate(date(2026, 7, 1), "6.50")),
+            "$6.50 per mailbox a month"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod billing;
 mod calendar;
 pub(super) mod desk;
 pub(super) mod desk_admin;
@@ -38,6 +39,7 @@ pub fn routes(t: Table) -> Table {
     let t = mail::routes(t);
     let t = kb::routes(t);
     let t = reports::routes(t);
+    let t = billing::routes(t);
     account::routes(t)
 }
 
@@ -147,6 +149,13 @@ impl Frame {
                 href: "/mail".into(),
                 label: "Mail",
                 active: section == "mail",
+            });
+        }
+        if !p.scope(Permission::BillingRead).is_empty() {
+            nav.push(NavItem {
+                href: "/billing".into(),
+                label: "Billing",
+                active: section == "billing",
             });
         }
         if !p.scope(Permission::TimeRead).is_empty() {

@@ -1,0 +1,235 @@
+//! The demo region's economics: the hub's rate cards, an agreement with every member (voted by its select
+//! board or council), subscriptions sized to the member, and metered usage for the fiscal year so far.
+//! Deterministic: the same demo every time.
+
+use anyhow::Context;
+use domain::billing::Model;
+use domain::billing::agreement::{AgreementStatus, Renewal};
+use domain::billing::usage::NewUsage;
+use domain::ids::{OrgId, RateCardId};
+use jiff::civil::{Date, date};
+use rust_decimal::Decimal;
+use store::audit::Actor;
+use store::billing::agreements::{self, AgreementDraft, SubscriptionDraft};
+use store::billing::rates::{self, CardDraft, RateDraft};
+use store::desk::starter::Starter;
+use store::{Db, Scope};
+
+/// A rate card of the demo: service slug, name, model, unit, meter, FY2026 price, FY2027 price, overage.
+struct Card {
+    service: &'static str,
+    name: &'static str,
+    model: Model,
+    unit: &'static str,
+    meter: &'static str,
+    fy26: &'static str,
+    fy27: &'static str,
+    overage: Option<&'static str>,
+}
+
+const CARDS: [Card; 7] = [
+    Card {
+        service: "email",
+        name: "Email and calendar — per mailbox",
+        model: Model::PerUnit,
+        unit: "mailbox",
+        meter: "",
+        fy26: "6.25",
+        fy27: "6.50",
+        overage: None,
+    },
+    Card {
+        service: "gis",
+        name: "GIS — per named user",
+        model: Model::PerUnit,
+        unit: "seat",
+        meter: "",
+        fy26: "38.00",
+        fy27: "40.00",
+        overage: None,
+    },
+    Card {
+        service: "backup",
+        name: "Backup — per GB-month",
+        model: Model::PerUnit,
+        unit: "GB-month",
+        meter: "backup.gb_month",
+        fy26: "0.045",
+        fy27: "0.042",
+        overage: None,
+    },
+    Card {
+        service: "erp",
+        name: "Financial ERP — per resident per year",
+        model: Model::PerCapita,
+        unit: "resident",
+        meter: "",
+        fy26: "1.10",
+        fy27: "1.15",
+        overage: None,
+    },
+    Card {
+        service: "security",
+        name: "CISO as a service — monthly retainer",
+        model: Model::Fixed,
+        unit: "month",
+        meter: "",
+        fy26: "1800.00",
+        fy27: "1850.00",
+        overage: None,
+    },
+    Card {
+        service: "devices",
+        name: "Desktop support — prepaid 10-hour block",
+        model: Model::PrepaidHours,
+        unit: "hour",
+        meter: "",
+        fy26: "950.00",
+        fy27: "980.00",
+        overage: Some("105.00"),
+    },
+    Card {
+        service: "accounts",
+        name: "Project work — time and materials",
+        model: Model::TimeAndMaterials,
+        unit: "hour",
+        meter: "",
+        fy26: "95.00",
+        fy27: "98.00",
+        overage: None,
+    },
+];
+
+/// The fiscal year the demo's agreements start in (FY2026 began 1 July 2025).
+const FY_START: Date = date(2025, 7, 1);
+
+fn dec(s: &str) -> anyhow::Result<Decimal> {
+    s.parse().with_context(|| format!("demo decimal {s}"))
+}
+
+/// Loads rate cards, agreements and usage for `members` (id, slug, population); returns how many usage
+/// records were stored.
+pub async fn load(
+    db: &Db,
+    starter: &Starter,
+    members: &[(OrgId, String, i64)],
+    today: Date,
+) -> anyhow::Result<usize> {
+    let actor = Actor::system("demo");
+    let mut cards: Vec<RateCardId> = Vec::new();
+    for c in &CARDS {
+        let service = *starter
+            .services
+            .get(c.service)
+            .with_context(|| format!("demo service {}", c.service))?;
+        let card = rates::create(
+            db,
+            &actor,
+            &CardDraft {
+                service_id: service,
+                name: c.name.into(),
+                model: c.model,
+                unit: c.unit.into(),
+                meter: c.meter.into(),
+                activity: String::new(),
+            },
+            &RateDraft {
+                effective_from: FY_START,
+                price: dec(c.fy26)?,
+                overage: c.overage.map(dec).transpose()?,
+                note: "FY2026 rate, adopted by the regional IT board".into(),
+            },
+        )
+        .await?;
+        rates::add_rate(
+            db,
+            &actor,
+            card.id,
+            &RateDraft {
+                effective_from: date(2026, 7, 1),
+                price: dec(c.fy27)?,
+                overage: c.overage.map(dec).transpose()?,
+                note: "FY2027 rate: 3% staff cost increase".into(),
+            },
+        )
+        .await?;
+        cards.push(card.id);
+    }
+    let mut records = Vec::new();
+    for (i, (org, slug, population)) in members.iter().enumerate() {
+        let agreement = agreements::create(
+            db,
+            &Scope::Region,
+            &actor,
+            *org,
+            &AgreementDraft {
+                title: "Shared IT services agreement".into(),
+                status: AgreementStatus::Active,
+                cadence: if i % 3 == 0 {
+                    domain::billing::Cadence::Quarterly
+                } else {
+                    domain::billing::Cadence::Monthly
+                },
+                starts_on: FY_START,
+                ends_on: Some(date(2028, 7, 1)),
+                renewal: Renewal::ByVote,
+                approving_body: if population > &40_000 {
+                    "City Council".into()
+                } else {
+                    "Select Board".into()
+                },
+                vote_date: Some(date(2025, 5, 12 + i8::try_from(i % 10).unwrap_or(0))),
+                notes: "Intermunicipal agreement under M.G.L. c. 40, § 4A.".into(),
+            },
+        )
+        .await?;
+        // Sizes follow the population: a mailbox per 90 residents, a GIS seat per 5,000.
+        let mailboxes = (population / 90).max(25);
+        let seats = (population / 5_000).max(2);
+        let subs: Vec<(usize, i64)> = vec![(0, mailboxes), (1, seats), (2, 1), (3, 1), (5, 1)]
+            .into_iter()
+            .chain((i % 2 == 0).then_some((4, 1)))
+            .chain((i % 4 == 1).then_some((6, 1)))
+            .collect();
+        for (card, quantity) in subs {
+            agreements::subscribe(
+                db,
+                &Scope::Region,
+                &actor,
+                agreement.id,
+                &SubscriptionDraft {
+                    rate_card_id: cards[card],
+                    quantity: Decimal::from(quantity),
+                    starts_on: if card == 4 && i % 4 == 0 {
+                        date(2025, 9, 15)
+                    } else {
+                        FY_START
+                    },
+                    ends_on: None,
+                },
+            )
+            .await?;
+        }
+        // Backup usage: one record per month so far, growing with the member's size and over time.
+        let mut month = FY_START;
+        let mut k = 0i64;
+        while month <= today {
+            let gb = population * 2 + k * population / 40;
+            records.push(NewUsage {
+                id: format!("demo-backup-{slug}-{}", &month.to_string()[..7]),
+                org: slug.clone(),
+                meter: "backup.gb_month".into(),
+                used_on: month,
+                quantity_micros: gb * 1_000_000,
+                source: "Veeam".into(),
+            });
+            month = month
+                .checked_add(jiff::Span::new().months(1))
+                .context("demo month")?;
+            k += 1;
+        }
+    }
+    let n = records.len();
+    store::billing::usage::ingest(db, &Scope::Region, &actor, &records).await?;
+    Ok(n)
+}
