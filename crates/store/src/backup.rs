@@ -52,6 +52,9 @@ pub const TABLES: &[&str] = &[
     "subscriptions",
     "usage_records",
     "usage_totals",
+    "invoices",
+    "invoice_lines",
+    "payments",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

@@ -65,7 +65,9 @@ fn operation(r: &RouteInfo) -> Value {
                 && !r.path.ends_with("/enable")
                 && !r.path.ends_with("/approval")
                 && !r.path.ends_with("/rating")
-                && !r.path.ends_with("/usage") =>
+                && !r.path.ends_with("/usage")
+                && !r.path.ends_with("/issue")
+                && !r.path.ends_with("/void") =>
         {
             ("201", "Created")
         }

@@ -455,3 +455,290 @@ async fn an_agreement_keeps_its_amendments_and_members_see_only_their_own() {
         .collect();
     assert_eq!(fields, ["title", "approving_body"], "{e}");
 }
+
+/// Lines as (description, amount) pairs, for comparing runs.
+fn line_pairs(inv: &Value) -> Vec<(String, i64)> {
+    inv["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["description"].as_str().unwrap().to_owned(),
+                l["amount_cents"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_month_is_invoiced_from_rates_usage_and_days_and_issued_invoices_never_change() {
+    let app = TestApp::new().await;
+    let card = |service: &str, name: &str, model: &str, unit: &str, meter: &str, price: &str| {
+        json!({ "service_id": app.desk.services[service].to_string(), "name": name, "model": model, "unit": unit,
+                "meter": meter, "price": price, "effective_from": "2026-07-01" })
+    };
+    let mut cards = Vec::new();
+    for body in [
+        card("email", "Email", "per_unit", "mailbox", "", "6.50"),
+        card(
+            "backup",
+            "Backup",
+            "per_unit",
+            "GB-month",
+            "backup.gb_month",
+            "0.042",
+        ),
+        card("security", "CISO", "fixed", "month", "", "1800"),
+    ] {
+        let (s, c) = send(&app, "hub-admin", Method::POST, "/api/v1/rate-cards", body).await;
+        assert_eq!(s, 201, "{c}");
+        cards.push(c["id"].as_str().unwrap().to_owned());
+    }
+    let (_, a) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/agreements",
+        json!({ "org": OWN, "title": "Shared services", "status": "active", "cadence": "monthly",
+                "starts_on": "2026-07-01", "approving_body": "Select Board" }),
+    )
+    .await;
+    let agreement = a["id"].as_str().unwrap().to_owned();
+    for (card, quantity, starts) in [
+        (&cards[0], json!(120), "2026-07-01"),
+        (&cards[1], json!(1), "2026-07-01"),
+        (&cards[2], json!(1), "2026-09-11"),
+    ] {
+        let (s, sub) = send(
+            &app,
+            "hub-admin",
+            Method::POST,
+            &format!("/api/v1/agreements/{agreement}/subscriptions"),
+            json!({ "rate_card_id": card, "quantity": quantity, "starts_on": starts }),
+        )
+        .await;
+        assert_eq!(s, 201, "{sub}");
+    }
+    post_usage(
+        &app,
+        "hub-admin",
+        json!({ "records": [record("b-1", OWN, "backup.gb_month", json!("1000.5"), "2026-09")] }),
+    )
+    .await;
+    let run = |period: &'static str| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                "hub-admin",
+                Method::POST,
+                "/api/v1/invoice-runs",
+                json!({ "period": period }),
+            )
+            .await
+        }
+    };
+    let (s, report) = run("2026-09").await;
+    assert_eq!(s, 201, "{report}");
+    assert_eq!(report["drafts"], 1, "{report}");
+    let (_, list) = send(
+        &app,
+        "hub-admin",
+        Method::GET,
+        "/api/v1/invoices?period=2026-09",
+        Value::Null,
+    )
+    .await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, inv) = send(
+        &app,
+        "hub-admin",
+        Method::GET,
+        &format!("/api/v1/invoices/{id}"),
+        Value::Null,
+    )
+    .await;
+    // 120 × $6.50; 1,000.5 GB-months × $0.042 = $42.021 → $42.02; $1,800 × 20 of 30 days = $1,200.
+    let amounts: Vec<i64> = line_pairs(&inv).iter().map(|l| l.1).collect();
+    assert_eq!(amounts, [78_000, 4_202, 120_000], "{inv}");
+    assert_eq!(inv["total_cents"], 202_202);
+    assert_eq!(inv["lines"][1]["trace"]["records"], 1, "{inv}");
+    assert!(
+        inv["lines"][2]["description"]
+            .as_str()
+            .unwrap()
+            .contains("20 of 30 days")
+    );
+    // Running the month again gives the same drafts.
+    let (_, again) = run("2026-09").await;
+    assert_eq!(again["total_cents"], report["total_cents"]);
+    let (_, list) = send(
+        &app,
+        "hub-admin",
+        Method::GET,
+        "/api/v1/invoices?period=2026-09",
+        Value::Null,
+    )
+    .await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, inv2) = send(
+        &app,
+        "hub-admin",
+        Method::GET,
+        &format!("/api/v1/invoices/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(line_pairs(&inv2), line_pairs(&inv));
+    // Issued: numbered, and a later run leaves it alone even if usage arrives late.
+    let (s, issued) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/issue"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{issued}");
+    assert_eq!(issued["number"], "INV-000001");
+    post_usage(
+        &app,
+        "hub-admin",
+        json!({ "records": [record("b-2", OWN, "backup.gb_month", json!(500), "2026-09")] }),
+    )
+    .await;
+    let (_, later) = run("2026-09").await;
+    assert_eq!(
+        (later["drafts"].as_u64(), later["already_issued"].as_u64()),
+        (Some(0), Some(1)),
+        "{later}"
+    );
+    let (_, still) = send(
+        &app,
+        "hub-admin",
+        Method::GET,
+        &format!("/api/v1/invoices/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(line_pairs(&still), line_pairs(&inv2));
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/issue"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    // The member sees its invoice and the lines behind it; another member does not.
+    let (s, mine) = send(
+        &app,
+        "member-admin",
+        Method::GET,
+        &format!("/api/v1/invoices/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{mine}");
+    let (s, _) = send(
+        &app,
+        "other-admin",
+        Method::GET,
+        &format!("/api/v1/invoices/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 404);
+    // Payments: never more than is due; paid in full, the invoice is paid.
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/payments"),
+        json!({ "amount": "5000" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e.to_string().contains("$2,022.02"), "{e}");
+    let (s, part) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/payments"),
+        json!({ "amount": "1000", "method": "ach" }),
+    )
+    .await;
+    assert_eq!(
+        (s, part["status"].as_str()),
+        (201, Some("issued")),
+        "{part}"
+    );
+    let (_, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/void"),
+        json!({ "reason": "Wrong count" }),
+    )
+    .await;
+    assert!(e.to_string().contains("payments"), "{e}");
+    let (_, paid) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/payments"),
+        json!({ "amount": "1022.02" }),
+    )
+    .await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    // October: issued, then voided — the credit note takes the next number and the opposite amount.
+    run("2026-10").await;
+    let (_, oct) = send(
+        &app,
+        "hub-admin",
+        Method::GET,
+        "/api/v1/invoices?period=2026-10",
+        Value::Null,
+    )
+    .await;
+    let oct_id = oct["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, o) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{oct_id}/issue"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(o["number"], "INV-000002");
+    let (s, credit) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{oct_id}/void"),
+        json!({ "reason": "Agreement amended" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{credit}");
+    assert_eq!(credit["number"], "INV-000003");
+    assert_eq!(credit["kind"], "credit_note");
+    assert_eq!(
+        credit["total_cents"].as_i64(),
+        o["total_cents"].as_i64().map(|t| -t)
+    );
+    // A quarter runs only quarterly agreements; a bad period is named.
+    let (_, q) = run("FY2027-Q2").await;
+    assert_eq!(q["drafts"], 0, "{q}");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/invoice-runs",
+        json!({ "period": "2026-13" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "period");
+}

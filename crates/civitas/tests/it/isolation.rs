@@ -71,6 +71,10 @@ enum Target {
     Agreement,
     /// A subscription (`{id}`) under an agreement of the target organisation.
     Subscription,
+    /// A draft invoice (`{id}`) of the target organisation, from a run of a month of its own.
+    DraftInvoice,
+    /// An issued invoice (`{id}`) of the target organisation.
+    IssuedInvoice,
 }
 
 impl Target {
@@ -1435,6 +1439,48 @@ fn cases() -> Vec<Case> {
             T::None,
             none,
         ),
+        c(
+            "POST",
+            "/api/v1/invoice-runs",
+            Perm("billing-manage"),
+            T::None,
+            |f| Body::Json(json!({ "period": format!("2039-{:02}", f.n % 12 + 1) })),
+        ),
+        c(
+            "GET",
+            "/api/v1/invoices",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/invoices/{id}",
+            Perm("billing-read"),
+            T::DraftInvoice,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/invoices/{id}/issue",
+            Perm("billing-manage"),
+            T::DraftInvoice,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/invoices/{id}/void",
+            Perm("billing-manage"),
+            T::IssuedInvoice,
+            |_| Body::Json(json!({ "reason": "Matrix" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/invoices/{id}/payments",
+            Perm("billing-manage"),
+            T::IssuedInvoice,
+            |_| Body::Json(json!({ "amount": "1.00", "method": "ach" })),
+        ),
         c("GET", "/billing", Perm("billing-read"), T::None, none),
         c(
             "GET",
@@ -1676,6 +1722,65 @@ async fn rate_card(app: &TestApp) -> domain::ids::RateCardId {
         .await
 }
 
+/// An invoice of `org` for a month of its own (2040 onwards, by `n`), issued when asked.
+async fn invoice(app: &TestApp, org: domain::ids::OrgId, n: usize, issued: bool) -> String {
+    let sys = Actor::system("matrix");
+    let a = agreement(app, org).await;
+    store::billing::agreements::subscribe(
+        &app.db,
+        &Scope::Region,
+        &sys,
+        a,
+        &store::billing::agreements::SubscriptionDraft {
+            rate_card_id: rate_card(app).await,
+            quantity: 3.into(),
+            starts_on: jiff::civil::date(2026, 7, 1),
+            ends_on: None,
+        },
+    )
+    .await
+    .unwrap();
+    let n = i16::try_from(n % 1200).unwrap();
+    let period =
+        domain::billing::Period::month(2040 + n / 12, i8::try_from(n % 12 + 1).unwrap()).unwrap();
+    let label = period.label(7);
+    store::billing::invoices::run(&app.db, &sys, &period, &label)
+        .await
+        .unwrap();
+    let page = store::billing::invoices::list(
+        &app.db,
+        &Scope::Region,
+        &store::billing::invoices::Filter {
+            org: Some(org),
+            status: None,
+            period: Some(label),
+        },
+        &store::page::PageRequest::first(200),
+    )
+    .await
+    .unwrap();
+    let id = page
+        .items
+        .iter()
+        .find(|i| i.agreement_id == a)
+        .unwrap()
+        .id
+        .clone();
+    if issued {
+        store::billing::invoices::issue(
+            &app.db,
+            &Scope::Region,
+            &sys,
+            &id,
+            None,
+            jiff::civil::date(2040, 1, 1),
+        )
+        .await
+        .unwrap();
+    }
+    id
+}
+
 /// A fresh agreement of `org`, made as the system.
 async fn agreement(app: &TestApp, org: domain::ids::OrgId) -> domain::ids::AgreementId {
     use domain::billing::agreement::{AgreementStatus, Renewal};
@@ -1839,6 +1944,9 @@ async fn every_role_sees_only_what_it_may() {
                     Target::Policy => id = POLICY.get().cloned().unwrap_or_default(),
                     Target::RateCard => id = rate_card(&app).await.to_string(),
                     Target::Agreement => id = agreement(&app, org).await.to_string(),
+                    Target::DraftInvoice | Target::IssuedInvoice => {
+                        id = invoice(&app, org, n, case.target == Target::IssuedInvoice).await;
+                    }
                     Target::Subscription => {
                         let a = agreement(&app, org).await;
                         id = store::billing::agreements::subscribe(

@@ -3,6 +3,7 @@
 //! time entries, populations, cost pools) and keeps the results.
 
 pub mod agreement;
+pub mod invoice;
 pub mod money;
 pub mod period;
 pub mod usage;

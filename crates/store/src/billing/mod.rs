@@ -3,5 +3,6 @@
 //! arithmetic lives in `domain::billing`; this layer gathers its inputs and keeps its results.
 
 pub mod agreements;
+pub mod invoices;
 pub mod rates;
 pub mod usage;

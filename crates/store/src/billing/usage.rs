@@ -327,3 +327,27 @@ pub async fn totals(
         })
         .collect()
 }
+
+/// Every member's totals for the months `from..=to`: (member, meter, month, millionths, records).
+pub(crate) async fn totals_raw(
+    db: &Db,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(OrgId, String, String, i64, i64)>> {
+    sqlx::query("SELECT * FROM usage_totals WHERE month >= $1 AND month <= $2")
+        .bind(from)
+        .bind(to)
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                parse_id(&r.try_get::<String, _>("org_id")?)?,
+                r.try_get("meter")?,
+                r.try_get("month")?,
+                r.try_get("quantity_micros")?,
+                r.try_get("records")?,
+            ))
+        })
+        .collect()
+}

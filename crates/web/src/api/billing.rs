@@ -95,6 +95,42 @@ pub fn routes(t: Table) -> Table {
         update_subscription,
     )
     .post(
+        "/api/v1/invoice-runs",
+        "Run a period (2026-09 for monthly agreements, FY2027-Q1 for quarterly): one draft per agreement, drafts replaced, issued invoices kept",
+        "billing-manage",
+        run_invoices,
+    )
+    .get(
+        "/api/v1/invoices",
+        "List invoices and credit notes (by member, status and period)",
+        "billing-read",
+        list_invoices,
+    )
+    .get(
+        "/api/v1/invoices/{id}",
+        "An invoice with its lines, each traced to its rate, days and usage or time",
+        "billing-read",
+        get_invoice,
+    )
+    .post(
+        "/api/v1/invoices/{id}/issue",
+        "Issue a draft: numbered without gaps, due in 30 days, never changed again (If-Match)",
+        "billing-manage",
+        issue_invoice,
+    )
+    .post(
+        "/api/v1/invoices/{id}/void",
+        "Void an issued, unpaid invoice with a credit note for its amount",
+        "billing-manage",
+        void_invoice,
+    )
+    .post(
+        "/api/v1/invoices/{id}/payments",
+        "Record a payment against an issued invoice",
+        "billing-manage",
+        pay_invoice,
+    )
+    .post(
         "/api/v1/usage",
         "Record usage: a batch of up to 10,000 records, all or nothing (a record id seen before counts once)",
         "billing-manage",
@@ -859,4 +895,217 @@ async fn update_subscription(
     )
     .await?;
     Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Invoices
+
+/// The hub's fiscal-year start month.
+async fn fy_start(s: &AppState) -> Result<u8, Failure> {
+    Ok(orgs::hub(&s.db)
+        .await?
+        .map_or(7, |h| h.fiscal_year_start_month))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub period: Option<String>,
+}
+
+async fn run_invoices(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawRun>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let fy = fy_start(&s).await?;
+    let Some(raw_period) = given(&raw.period) else {
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "period",
+            "is required: a month like 2026-09 or a fiscal quarter like FY2027-Q1",
+        )])
+        .into());
+    };
+    let period = domain::billing::Period::parse("period", raw_period, fy)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    let label = period.label(fy);
+    let report = store::billing::invoices::run(&s.db, &p.actor(), &period, &label).await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    pub org: Option<String>,
+    pub status: Option<String>,
+    pub period: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+const INVOICE_STATUSES: [&str; 4] = ["draft", "issued", "paid", "void"];
+
+async fn list_invoices(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<InvoiceQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let mut c = Collector::new();
+    let uq = UsageQuery {
+        org: q.org.clone(),
+        ..UsageQuery::default()
+    };
+    let org = uq.org(&s, &scope, &mut c).await?;
+    let status = match given(&q.status) {
+        None => None,
+        Some(v) if INVOICE_STATUSES.contains(&v) => Some(v.to_owned()),
+        Some(_) => {
+            c.push(FieldError::new(
+                "status",
+                "must be one of draft, issued, paid, void",
+            ));
+            None
+        }
+    };
+    let fy = fy_start(&s).await?;
+    let period = given(&q.period).and_then(|v| {
+        c.take(domain::billing::Period::parse("period", v, fy))
+            .map(|p| p.label(fy))
+    });
+    c.finish()?;
+    let f = store::billing::invoices::Filter {
+        org,
+        status,
+        period,
+    };
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        store::billing::invoices::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+async fn get_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
+    let mut body = serde_json::to_value(&inv).map_err(|e| Failure::Internal(e.to_string()))?;
+    body["lines"] = serde_json::to_value(lines).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok(entity(StatusCode::OK, inv.version, &body))
+}
+
+async fn issue_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let out = store::billing::invoices::issue(
+        &s.db,
+        &scope,
+        &p.actor(),
+        &id,
+        if_match(&headers)?,
+        crate::api::time::today(),
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVoid {
+    pub reason: Option<String>,
+}
+
+async fn void_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawVoid>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let reason = text("reason", raw.reason.as_deref().unwrap_or(""), 500)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    let credit = store::billing::invoices::void(&s.db, &scope, &p.actor(), &id, &reason).await?;
+    Ok(entity(StatusCode::OK, credit.version, &credit))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPayment {
+    /// Dollars, as a string ("1250.00").
+    pub amount: Option<String>,
+    pub received_on: Option<String>,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+}
+
+async fn pay_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawPayment>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let mut c = Collector::new();
+    let amount = match given(&raw.amount) {
+        None => {
+            c.push(FieldError::new(
+                "amount",
+                "is required, in dollars (\"1250.00\")",
+            ));
+            None
+        }
+        Some(a) => c.take(domain::validation::dollars(
+            "amount",
+            a,
+            domain::billing::money::MAX_CENTS,
+        )),
+    };
+    let received_on = match given(&raw.received_on) {
+        None => Some(crate::api::time::today()),
+        Some(d) => c.take(date("received_on", d)),
+    };
+    let method = match given(&raw.method) {
+        None => Some("check".to_owned()),
+        Some(m) if ["check", "ach", "wire", "card", "journal"].contains(&m) => Some(m.to_owned()),
+        Some(_) => {
+            c.push(FieldError::new(
+                "method",
+                "must be one of check, ach, wire, card, journal",
+            ));
+            None
+        }
+    };
+    let reference = match given(&raw.reference) {
+        None => Some(String::new()),
+        Some(r) => c.take(text("reference", r, 100)),
+    };
+    c.finish()?;
+    let (Some(amount), Some(received_on), Some(method), Some(reference)) =
+        (amount, received_on, method, reference)
+    else {
+        return Err(Failure::Invalid(vec![FieldError::new("body", "is incomplete")]).into());
+    };
+    let out = store::billing::invoices::pay(
+        &s.db,
+        &scope,
+        &p.actor(),
+        &id,
+        amount,
+        received_on,
+        &method,
+        &reference,
+    )
+    .await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
 }
