@@ -1,7 +1,12 @@
-"""The billing benchmark (issue 4): usage ingestion by API in batches, records per second, beside the store
-alone (the same records through `store::billing::usage::ingest`, no HTTP and no JSON) measured in the same
-run as the baseline. A region of 351 members; optionally a table preloaded with N records first, so that the
-rate is measured where a hub's usage table would be after months of metering. Medians over rounds."""
+"""The billing benchmarks (issue 4).
+
+1. Usage ingestion by API in batches, records per second, beside the store alone (the same records through
+   `store::billing::usage::ingest`, no HTTP and no JSON) measured in the same run as the baseline. A region of
+   351 members; optionally a table preloaded with N records first. Medians over rounds.
+2. An invoice run: 351 members x 40 subscriptions (20 metered, half the prices changing mid-month, some
+   subscriptions starting mid-month) over a month with 10,000,000 usage records (seeded once by
+   `civitas-bench seed-billing`, kept in target/bench/), through `POST /api/v1/invoice-runs` on a fresh
+   server: wall time of each run (a rerun replaces the drafts) and the server's peak RSS."""
 
 import argparse
 import json
@@ -55,8 +60,82 @@ def main():
     ap.add_argument("--size", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=1)
     ap.add_argument("--preload", type=int, default=0, help="records stored before the rounds")
+    ap.add_argument("--records", type=int, default=10_000_000, help="usage records of the invoice run's month")
+    ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--skip-invoice-run", action="store_true")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
+    result = {}
+    if not a.skip_ingest:
+        result["ingest"] = ingest(a)
+    if not a.skip_invoice_run:
+        result["invoice_run"] = invoice_run(a)
+    result["machine"] = f"{os.cpu_count()} CPUs, {platform.release()}"
+    result["command"] = "scripts/bench-billing " + " ".join(sys.argv[1:])
+    with open(os.path.join(OUT, "billing.json"), "w") as f:
+        json.dump(result, f, indent=2)
+
+
+def vm_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def invoice_run(a):
+    data = os.path.join(OUT, f"billing-351x{a.records}")
+    url = f"sqlite://{data}/civitas.db"
+    if not os.path.exists(os.path.join(data, "seeded")):
+        shutil.rmtree(data, ignore_errors=True)
+        os.makedirs(data)
+        t0 = time.monotonic()
+        print(f"seeding 351 members x 40 subscriptions and {a.records} usage records (once) ...", flush=True)
+        bench("seed-billing", "--database-url", url, "--records", str(a.records))
+        print(f"seeded in {time.monotonic() - t0:.0f} s", flush=True)
+        open(os.path.join(data, "seeded"), "w").close()
+    work = data + "-run"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(data, work)
+    env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
+    env.pop("CIVITAS_DATABASE_URL", None)
+    token = subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example",
+                            "--name", "bench"], capture_output=True, text=True, env=env, check=True).stdout.strip()
+    port = free_port()
+    server = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = []
+    try:
+        if not ready(f"http://127.0.0.1:{port}/readyz"):
+            sys.exit("civitas did not become ready")
+        idle = vm_kb(server.pid, "VmRSS")
+        for r in range(a.rounds):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/invoice-runs", method="POST",
+                                         data=json.dumps({"period": "2026-09"}).encode(),
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            t0 = time.monotonic()
+            with urllib.request.urlopen(req, timeout=600) as resp:
+                report = json.loads(resp.read())
+            secs = time.monotonic() - t0
+            runs.append({"seconds": round(secs, 3), "drafts": report["drafts"], "lines": report["lines"], "problems": len(report["problems"]),
+                         "total_cents": report["total_cents"], "rss_mb_after": round(vm_kb(server.pid, "VmRSS") / 1024, 1)})
+            print(f"invoice run {r + 1}: {secs:.2f} s, {report['drafts']} drafts, total ${report['total_cents'] / 100:,.2f}", flush=True)
+        peak = vm_kb(server.pid, "VmHWM")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    res = {
+        "members": 351, "subscriptions_per_member": 40, "usage_records": a.records,
+        "seconds_median": statistics.median(r["seconds"] for r in runs),
+        "server_rss_mb_idle": round(idle / 1024, 1), "server_rss_mb_peak": round(peak / 1024, 1),
+        "invoice_lines": runs[-1]["lines"] if runs else 0, "runs": runs,
+    }
+    print(json.dumps(res, indent=2), flush=True)
+    return res
+
+
+def ingest(a):
     data = os.path.join(OUT, "billing-run")
     shutil.rmtree(data, ignore_errors=True)
     os.makedirs(data)
@@ -93,8 +172,6 @@ def main():
         print(f"round {r + 1} direct {res['records_per_s']:>8.0f} records/s  batch p50 {res['batch_p50_ms']} ms", flush=True)
     med = lambda xs, k: statistics.median(x[k] for x in xs)
     result = {
-        "machine": f"{os.cpu_count()} CPUs, {platform.release()}",
-        "command": "scripts/bench-billing " + " ".join(sys.argv[1:]),
         "members": 351,
         "preloaded_records": a.preload,
         "batch_size": a.size,
@@ -107,9 +184,8 @@ def main():
         "api_vs_direct": round(med(api, "records_per_s") / med(direct, "records_per_s"), 3),
         "rounds": {"api": api, "direct": direct},
     }
-    with open(os.path.join(OUT, "billing.json"), "w") as f:
-        json.dump(result, f, indent=2)
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
+    return result
 
 
 if __name__ == "__main__":

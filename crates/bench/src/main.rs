@@ -60,6 +60,18 @@ enum Command {
         #[command(flatten)]
         load: usage::Load,
     },
+    /// Create a region of MEMBERS members, 40 rate cards, an agreement per member subscribing to all 40,
+    /// and RECORDS usage records for MONTH spread over the members and the 20 metered cards.
+    SeedBilling {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 351)]
+        members: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        records: usize,
+        #[arg(long, default_value = "2026-09")]
+        month: String,
+    },
     /// Recompute the SLA of every open ticket (as after a calendar change) and print how long it took.
     SlaRecompute {
         #[arg(long)]
@@ -107,6 +119,12 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
         } => usage::api(&url, &token, &load, concurrency).await,
         Command::UsageDirect { database_url, load } => usage::direct(&database_url, &load).await,
+        Command::SeedBilling {
+            database_url,
+            members,
+            records,
+            month,
+        } => usage::seed(&database_url, members, records, &month).await,
         Command::SlaRecompute { database_url } => {
             let db = store::Db::connect(&database_url, &store::DbOptions::default()).await?;
             let t0 = std::time::Instant::now();
@@ -467,6 +485,157 @@ mod usage {
             latencies.extend(t.await??);
         }
         report(load, t0.elapsed().as_secs_f64(), latencies);
+        Ok(())
+    }
+
+    /// The invoice-run benchmark's region: 40 rate cards (20 metered, 10 per unit, 4 fixed, 3 per capita, 3
+    /// time and materials), every member subscribed to all of them, and `records` usage records.
+    pub async fn seed(
+        url: &str,
+        members: usize,
+        records: usize,
+        month: &str,
+    ) -> anyhow::Result<()> {
+        use domain::billing::Model;
+        use domain::billing::agreement::{AgreementStatus, Renewal};
+        use store::billing::{agreements, rates};
+        super::seed::run(url, members + 1, members).await?;
+        let db = store::Db::connect(url, &store::DbOptions::default()).await?;
+        let actor = store::audit::Actor::system("bench-seed");
+        let starter = store::desk::starter::install(&db, &actor).await?;
+        let services: Vec<_> = starter.services.values().copied().collect();
+        let mut cards = Vec::new();
+        for i in 0..40 {
+            let (model, meter, unit) = match i {
+                0..20 => (Model::PerUnit, format!("meter.{i:02}"), "GB-month"),
+                20..30 => (Model::PerUnit, String::new(), "seat"),
+                30..34 => (Model::Fixed, String::new(), "month"),
+                34..37 => (Model::PerCapita, String::new(), "resident"),
+                _ => (Model::TimeAndMaterials, String::new(), "hour"),
+            };
+            let card = rates::create(
+                &db,
+                &actor,
+                &rates::CardDraft {
+                    service_id: services[i % services.len()],
+                    name: format!("Card {i:02}"),
+                    model,
+                    unit: unit.into(),
+                    meter: meter.clone(),
+                    activity: String::new(),
+                },
+                &rates::RateDraft {
+                    effective_from: jiff::civil::date(2025, 7, 1),
+                    price: rust_decimal::Decimal::new(1_000 + i as i64 * 37, 3),
+                    overage: None,
+                    note: String::new(),
+                },
+            )
+            .await?;
+            // Half the cards change price mid-month, so that the run cuts months.
+            if i % 2 == 0 {
+                rates::add_rate(
+                    &db,
+                    &actor,
+                    card.id,
+                    &rates::RateDraft {
+                        effective_from: format!("{month}-16").parse()?,
+                        price: rust_decimal::Decimal::new(1_100 + i as i64 * 37, 3),
+                        overage: None,
+                        note: String::new(),
+                    },
+                )
+                .await?;
+            }
+            cards.push((card.id, meter));
+        }
+        let page = store::tenancy::orgs::list(
+            &db,
+            &store::Scope::Region,
+            &Default::default(),
+            &store::page::PageRequest::first(200),
+        )
+        .await?;
+        let mut orgs = page.items;
+        let mut cursor = page.next_cursor;
+        while let Some(c) = cursor {
+            let next = store::tenancy::orgs::list(
+                &db,
+                &store::Scope::Region,
+                &Default::default(),
+                &store::page::PageRequest {
+                    after: Some(c),
+                    limit: 200,
+                },
+            )
+            .await?;
+            orgs.extend(next.items);
+            cursor = next.next_cursor;
+        }
+        let members: Vec<_> = orgs.into_iter().filter(|o| !o.is_hub).collect();
+        for (k, o) in members.iter().enumerate() {
+            let a = agreements::create(
+                &db,
+                &store::Scope::Region,
+                &actor,
+                o.id,
+                &agreements::AgreementDraft {
+                    title: "Shared services".into(),
+                    status: AgreementStatus::Active,
+                    cadence: domain::billing::Cadence::Monthly,
+                    starts_on: jiff::civil::date(2025, 7, 1),
+                    ends_on: None,
+                    renewal: Renewal::Annual,
+                    approving_body: "Select Board".into(),
+                    vote_date: None,
+                    notes: String::new(),
+                },
+            )
+            .await?;
+            for (j, (card, _)) in cards.iter().enumerate() {
+                // A few subscriptions start mid-month, so that the run prorates.
+                let starts = if (k + j) % 17 == 0 {
+                    format!("{month}-11").parse()?
+                } else {
+                    jiff::civil::date(2025, 7, 1)
+                };
+                agreements::subscribe(
+                    &db,
+                    &store::Scope::Region,
+                    &actor,
+                    a.id,
+                    &agreements::SubscriptionDraft {
+                        rate_card_id: *card,
+                        quantity: rust_decimal::Decimal::from(1 + (k + j) as i64 % 50),
+                        starts_on: starts,
+                        ends_on: None,
+                    },
+                )
+                .await?;
+            }
+        }
+        let t0 = Instant::now();
+        let size = 10_000;
+        let mut done = 0;
+        let day: jiff::civil::Date = format!("{month}-01").parse()?;
+        while done < records {
+            let n = (records - done).min(size);
+            let batch: Vec<domain::billing::usage::NewUsage> = (done..done + n)
+                .map(|r| domain::billing::usage::NewUsage {
+                    id: format!("seed-{r:09}"),
+                    org: members[r % members.len()].slug.to_string(),
+                    meter: format!("meter.{:02}", (r / members.len()) % 20),
+                    used_on: day,
+                    quantity_micros: 1_000_000 + (r as i64 % 997) * 1_000,
+                    source: "bench".into(),
+                })
+                .collect();
+            store::billing::usage::ingest(&db, &store::Scope::Region, &actor, &batch).await?;
+            done += n;
+            if done % 1_000_000 == 0 || done == records {
+                println!("{done} usage records ({:.0} s)", t0.elapsed().as_secs_f64());
+            }
+        }
         Ok(())
     }
 

@@ -89,6 +89,8 @@ pub struct RunReport {
     pub period: String,
     /// Drafts written (new or replaced).
     pub drafts: u64,
+    /// Their lines.
+    pub lines: u64,
     /// Agreements whose invoice for the period is already issued: left as they are.
     pub already_issued: u64,
     pub total_cents: i64,
@@ -275,6 +277,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
             }
         }
         report.drafts += 1;
+        report.lines += u64::try_from(position).unwrap_or(0);
         report.total_cents += total;
         invoice_rows.push(serde_json::json!([
             id,
