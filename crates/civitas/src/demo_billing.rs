@@ -186,7 +186,7 @@ pub async fn load(
         // Sizes follow the population: a mailbox per 90 residents, a GIS seat per 5,000.
         let mailboxes = (population / 90).max(25);
         let seats = (population / 5_000).max(2);
-        let subs: Vec<(usize, i64)> = vec![(0, mailboxes), (1, seats), (2, 1), (3, 1), (5, 1)]
+        let subs: Vec<(usize, i64)> = vec![(0, mailboxes), (1, seats), (2, 1), (3, 1), (5, 10)]
             .into_iter()
             .chain((i % 2 == 0).then_some((4, 1)))
             .chain((i % 4 == 1).then_some((6, 1)))
@@ -231,5 +231,61 @@ pub async fn load(
     }
     let n = records.len();
     store::billing::usage::ingest(db, &Scope::Region, &actor, &records).await?;
+    invoice_history(db, &actor, today).await?;
     Ok(n)
+}
+
+/// Every month and fiscal quarter that has ended is invoiced and issued (most paid; the last one not yet);
+/// the current month's drafts wait for review.
+async fn invoice_history(db: &Db, actor: &Actor, today: Date) -> anyhow::Result<()> {
+    use domain::billing::{Cadence, Period};
+    use store::billing::invoices;
+    let mut month = Period::month(FY_START.year(), FY_START.month()).context("demo period")?;
+    let mut periods = Vec::new();
+    while month.start <= today {
+        periods.push(month);
+        if month.start.month() % 3 == 0 {
+            // A fiscal quarter ends with this month (September, December, March, June).
+            periods
+                .push(Period::containing(month.start, Cadence::Quarterly, 7).context("quarter")?);
+        }
+        month = Period::month(month.end.year(), month.end.month()).context("demo period")?;
+    }
+    for period in periods {
+        let label = period.label(7);
+        invoices::run(db, actor, &period, &label).await?;
+        if period.end > today {
+            continue; // still running: drafts only
+        }
+        let drafts = invoices::list(
+            db,
+            &Scope::Region,
+            &invoices::Filter {
+                org: None,
+                status: Some("draft".into()),
+                period: Some(label.clone()),
+            },
+            &store::page::PageRequest::first(200),
+        )
+        .await?;
+        let recent = period.end.checked_add(jiff::Span::new().days(45))? > today;
+        for inv in drafts.items {
+            let issued =
+                invoices::issue(db, &Scope::Region, actor, &inv.id, None, period.end).await?;
+            if !recent && issued.total_cents > 0 {
+                invoices::pay(
+                    db,
+                    &Scope::Region,
+                    actor,
+                    &issued.id,
+                    issued.total_cents,
+                    period.end.checked_add(jiff::Span::new().days(21))?,
+                    "ach",
+                    "Treasurer's transfer",
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -477,6 +477,15 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
         text.contains("Subscriptions") && text.contains("Agreement recorded"),
         "{text}"
     );
+    visit(&c, &base, "/billing/invoices?status=paid").await;
+    click_and_load(&c, Locator::Css("main table a")).await;
+    assert_accessible(&c, "invoice page").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Invoice INV-") && text.contains("Email and calendar"),
+        "{text}"
+    );
+    screenshot(&c, "invoice").await;
     visit(&c, &base, "/billing?month=2026-13").await;
     assert!(
         body_text(&c)

@@ -267,6 +267,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "rated" => "Thank you for rating this ticket.",
         "time" => "Time logged.",
         "timer" => "Timer updated.",
+        "run" => "The period is run: its drafts are ready for review.",
+        "issued" => "The invoice is issued.",
+        "voided" => "The invoice is void; this credit note cancels it.",
+        "paid" => "The payment is recorded.",
         _ => return None,
     })
 }
