@@ -900,8 +900,8 @@ async fn update_subscription(
 // ---------------------------------------------------------------------------------------------------
 // Invoices
 
-/// The hub's fiscal-year start month.
-async fn fy_start(s: &AppState) -> Result<u8, Failure> {
+/// The hub's fiscal-year start month (periods are the hub's: it invoices).
+pub(crate) async fn fy_start(s: &AppState) -> Result<u8, Failure> {
     Ok(orgs::hub(&s.db)
         .await?
         .map_or(7, |h| h.fiscal_year_start_month))

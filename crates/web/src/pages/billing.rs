@@ -368,9 +368,7 @@ async fn invoices_page(
     Query(q): Query<InvoicesQuery>,
 ) -> PageResult<Response> {
     let scope = p.require(Permission::BillingRead)?;
-    let fy = store::tenancy::orgs::hub(&s.db)
-        .await?
-        .map_or(7, |h| h.fiscal_year_start_month);
+    let fy = crate::api::billing::fy_start(&s).await?;
     let given = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
@@ -461,9 +459,7 @@ async fn run_form(
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> PageResult<Response> {
     p.require(Permission::BillingManage)?;
-    let fy = store::tenancy::orgs::hub(&s.db)
-        .await?
-        .map_or(7, |h| h.fiscal_year_start_month);
+    let fy = crate::api::billing::fy_start(&s).await?;
     let raw = form.get("period").map(String::as_str).unwrap_or("");
     let period =
         domain::billing::Period::parse("period", raw, fy).map_err(|e| Failure::Invalid(vec![e]))?;
