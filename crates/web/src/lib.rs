@@ -12,6 +12,7 @@ mod idempotency;
 pub mod openapi;
 mod ops;
 pub mod pages;
+pub mod pdf;
 pub mod routes;
 mod state;
 

@@ -632,6 +632,81 @@ async fn a_month_is_invoiced_from_rates_usage_and_days_and_issued_invoices_never
     )
     .await;
     assert_eq!(s, 422, "{e}");
+    // The PDF and the CSV say the same, line by line (snapshots of their text).
+    let pdf = app
+        .api(
+            "member-admin",
+            Method::GET,
+            &format!("/api/v1/invoices/{id}/pdf"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let text = web::pdf::shown_text(&pdf.bytes().await.unwrap());
+    let due = issued["due_on"].as_str().unwrap();
+    let issued_on = text
+        .iter()
+        .position(|t| t == "Issued")
+        .map(|i| text[i + 1].clone())
+        .unwrap();
+    let expected = [
+        "Test Region",
+        "Invoice INV-000001",
+        "Member",
+        "Town of North Reading",
+        "Period",
+        "2026-09",
+        "Issued",
+        &issued_on,
+        "Due",
+        due,
+        "Status",
+        "Issued",
+        "Description",
+        "Quantity",
+        "Unit price",
+        "Amount",
+        "Email, 2026-09",
+        "120",
+        "$6.50",
+        "$780.00",
+        "Backup, 2026-09: 1000.5 GB-month recorded",
+        "1000.5",
+        "$0.042",
+        "$42.02",
+        "CISO, 2026-09, 20 of 30 days",
+        "1",
+        "$1,800.00",
+        "$1,200.00",
+        "Total",
+        "$2,022.02",
+        "Amounts in US dollars. Each line is traced to its rate, days and usage in Civitas.",
+        "Page 1 of 1",
+    ];
+    assert_eq!(text, expected, "{text:#?}");
+    let csv = app
+        .page(
+            "hub-admin",
+            Method::GET,
+            &format!("/billing/invoices/{id}?format=csv"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.lines().take(4).collect::<Vec<_>>(),
+        [
+            "invoice,member,period,line,description,quantity,unit_price,amount,trace",
+            r#"INV-000001,north-reading,2026-09,1,"Email, 2026-09",120,6.50,780.00,"{""month"":""2026-09"",""rate_from"":""2026-07-01""}""#,
+            r#"INV-000001,north-reading,2026-09,2,"Backup, 2026-09: 1000.5 GB-month recorded",1000.5,0.042,42.02,"{""meter"":""backup.gb_month"",""month"":""2026-09"",""rate_from"":""2026-07-01"",""records"":1}""#,
+            r#"INV-000001,north-reading,2026-09,3,"CISO, 2026-09, 20 of 30 days",1,1800,1200.00,"{""days"":[10,30],""month"":""2026-09"",""rate_from"":""2026-07-01""}""#,
+        ],
+        "{csv}"
+    );
     // The member sees its invoice and the lines behind it; another member does not.
     let (s, mine) = send(
         &app,

@@ -1461,6 +1461,13 @@ fn cases() -> Vec<Case> {
             none,
         ),
         c(
+            "GET",
+            "/api/v1/invoices/{id}/pdf",
+            Perm("billing-read"),
+            T::DraftInvoice,
+            none,
+        ),
+        c(
             "POST",
             "/api/v1/invoices/{id}/issue",
             Perm("billing-manage"),

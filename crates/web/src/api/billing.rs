@@ -112,6 +112,12 @@ pub fn routes(t: Table) -> Table {
         "billing-read",
         get_invoice,
     )
+    .get(
+        "/api/v1/invoices/{id}/pdf",
+        "An invoice as PDF",
+        "billing-read",
+        invoice_pdf,
+    )
     .post(
         "/api/v1/invoices/{id}/issue",
         "Issue a draft: numbered without gaps, due in 30 days, never changed again (If-Match)",
@@ -1108,4 +1114,22 @@ async fn pay_invoice(
     )
     .await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn invoice_pdf(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
+    let member = orgs::get(&s.db, &scope, inv.org_id).await?;
+    let title = crate::pages::billing::invoice_title(&inv);
+    Ok(crate::pages::billing::pdf_response(
+        &s,
+        &inv,
+        &lines,
+        &member.name,
+        &title,
+    ))
 }

@@ -2,7 +2,7 @@
 
 mod account;
 mod audit;
-mod billing;
+pub(crate) mod billing;
 mod calendar;
 pub(super) mod desk;
 pub(super) mod desk_admin;
