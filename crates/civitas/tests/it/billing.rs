@@ -817,3 +817,85 @@ async fn a_month_is_invoiced_from_rates_usage_and_days_and_issued_invoices_never
     assert_eq!(s, 422, "{e}");
     assert_eq!(e["errors"][0]["field"], "period");
 }
+
+async fn import(app: &TestApp, query: &str, csv: &str) -> (u16, Value) {
+    json(
+        app.api(
+            "hub-admin",
+            Method::POST,
+            &format!("/api/v1/usage/import{query}"),
+        )
+        .header("content-type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_usage_csv_is_checked_row_by_row_and_imports_all_or_nothing() {
+    let app = TestApp::new().await;
+    let good = format!(
+        "org,id,meter,quantity,period,source\n{OWN},c-1,vm,4,2026-09,vcenter\n{OWN},c-2,storage.gb_month,120.25,2026-09-14,netapp\n{OTHER},c-3,vm,2,2026-09,vcenter\n"
+    );
+    // A dry run says what would happen and stores nothing.
+    let (s, r) = import(&app, "?dry_run=true", &good).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["dry_run"].as_bool(), r["accepted"].as_u64()),
+        (Some(true), Some(3)),
+        "{r}"
+    );
+    let (_, list) = get(&app, "hub-admin", "/api/v1/usage?month=2026-09").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+    let (_, audit) = get(&app, "hub-admin", "/api/v1/audit?action=usage.ingest").await;
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        0,
+        "a dry run leaves no trace"
+    );
+    // For real; the same file again is all duplicates.
+    let (s, r) = import(&app, "", &good).await;
+    assert_eq!((s, r["accepted"].as_u64()), (200, Some(3)), "{r}");
+    let (_, r) = import(&app, "?dry_run=true", &good).await;
+    assert_eq!(
+        (r["accepted"].as_u64(), r["duplicates"].as_u64()),
+        (Some(0), Some(3)),
+        "{r}"
+    );
+    // Bad rows are named by their line in the file (the header is row 1); nothing of the file is stored.
+    let bad = format!(
+        "id,org,meter,quantity,period\nd-1,{OWN},vm,1,2026-09\nd-2,{OWN},vm,-1,2026-09\nd-3,{OWN},VM!,1,2026-9\nd-4,nowhere,vm,1,2026-09\n"
+    );
+    let (s, e) = import(&app, "", &bad).await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["row 3.quantity", "row 4.meter", "row 4.period"],
+        "{e}"
+    );
+    let fixed = bad
+        .replace("-1,2026-09", "1,2026-09")
+        .replace("VM!,1,2026-9", "vm,1,2026-09");
+    let (s, e) = import(&app, "", &fixed).await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "row 5.org", "{e}");
+    let (_, list) = get(&app, "hub-admin", "/api/v1/usage?month=2026-09&meter=vm").await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        2,
+        "only the good file's rows: {list}"
+    );
+    // A file without the needed columns is refused as a whole.
+    let (s, e) = import(&app, "", "id,org,quantity\nx,y,1\n").await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e.to_string().contains("no column meter, period"), "{e}");
+}

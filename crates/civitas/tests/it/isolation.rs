@@ -99,6 +99,8 @@ enum Body {
     Form(Vec<(String, String)>),
     /// A page's file upload: (file name, contents), sent as multipart/form-data after `_csrf`.
     Upload(&'static str, &'static str),
+    /// A CSV file as the request body.
+    Csv(String),
 }
 
 struct Fresh {
@@ -1323,6 +1325,18 @@ fn cases() -> Vec<Case> {
         ),
         // Shared-services economics
         c(
+            "POST",
+            "/api/v1/usage/import?dry_run=true",
+            Perm("billing-manage"),
+            T::Org,
+            |f| {
+                Body::Csv(format!(
+                    "id,org,meter,quantity,period\nimport-{},{},vm,2,2026-09\n",
+                    f.n, f.slug
+                ))
+            },
+        ),
+        c(
             "GET",
             "/api/v1/rate-cards",
             Perm("billing-read"),
@@ -2203,6 +2217,7 @@ async fn every_role_sees_only_what_it_may() {
                 };
                 req = match ((case.body)(&fresh), is_api) {
                     (Body::Json(v), _) => req.json(&v),
+                    (Body::Csv(text), _) => req.header("content-type", "text/csv").body(text),
                     (Body::Form(mut pairs), false) => {
                         pairs.push(("_csrf".into(), who.csrf.clone()));
                         req.form(&pairs)

@@ -41,6 +41,27 @@ pub async fn ingest(
     actor: &Actor,
     records: &[NewUsage],
 ) -> Result<IngestReport> {
+    write(db, scope, actor, records, true).await
+}
+
+/// What [`ingest`] would do with `records` — how many would be stored, how many are already known — without
+/// storing anything: the same transaction, rolled back.
+pub async fn dry_run(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    records: &[NewUsage],
+) -> Result<IngestReport> {
+    write(db, scope, actor, records, false).await
+}
+
+async fn write(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    records: &[NewUsage],
+    commit: bool,
+) -> Result<IngestReport> {
     // Organisations by slug, resolved once per batch from the directory in memory.
     let mut orgs: HashMap<&str, OrgId> = HashMap::new();
     let mut resolved = Vec::with_capacity(records.len());
@@ -166,7 +187,11 @@ pub async fn ingest(
         )
         .await?;
     }
-    tx.commit().await?;
+    if commit {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
     Ok(report)
 }
 

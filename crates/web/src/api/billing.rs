@@ -142,6 +142,12 @@ pub fn routes(t: Table) -> Table {
         "billing-manage",
         ingest,
     )
+    .post(
+        "/api/v1/usage/import",
+        "Import usage from CSV (id,org,meter,quantity,period[,source]); ?dry_run=true checks without storing; a file with a bad row imports nothing",
+        "billing-manage",
+        import_csv,
+    )
     .get(
         "/api/v1/usage",
         "List a month's usage records (optionally one member's, one meter's), in order of arrival",
@@ -1132,4 +1138,144 @@ async fn invoice_pdf(
         &member.name,
         &title,
     ))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CSV import
+
+/// Most rows in one CSV file.
+pub const MAX_CSV_ROWS: usize = 200_000;
+
+/// Reads a usage CSV: a header naming `id`, `org`, `meter`, `quantity`, `period` and optionally `source`,
+/// in any order; every problem named by row (`row 4.quantity`, the header being row 1).
+pub fn parse_usage_csv(text: &[u8]) -> Result<Vec<domain::billing::usage::NewUsage>, Failure> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(text);
+    let bad = |m: String| Failure::Invalid(vec![FieldError::new("file", m)]);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad(format!("is not CSV: {e}")))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let mut missing = Vec::new();
+    let mut cols = Vec::new();
+    for name in ["id", "org", "meter", "quantity", "period"] {
+        match col(name) {
+            Some(i) => cols.push(i),
+            None => missing.push(name),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "has no column {} (the header must name id, org, meter, quantity and period; source is optional)",
+            missing.join(", ")
+        )));
+    }
+    let source = col("source");
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let n = i + 2;
+        if i >= MAX_CSV_ROWS {
+            return Err(bad(format!("has more than {MAX_CSV_ROWS} rows; split it")));
+        }
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(FieldError::new(
+                    format!("row {n}"),
+                    format!("cannot be read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let get = |c: usize| row.get(c).map(str::to_owned);
+        let raw = RawUsage {
+            id: get(cols[0]),
+            org: get(cols[1]),
+            meter: get(cols[2]),
+            quantity: get(cols[3]).map(domain::billing::usage::Quantity),
+            period: get(cols[4]),
+            source: source.and_then(get).or_else(|| Some("csv".into())),
+        };
+        match raw.check(&format!("row {n}.")) {
+            Ok(u) => out.push(u),
+            Err(mut e) => {
+                if errors.len() < 200 {
+                    errors.append(&mut e);
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    if out.is_empty() {
+        return Err(bad("has no rows".into()));
+    }
+    Ok(out)
+}
+
+/// `records[7].org` (as the store names a record) → `row 9.org` (as a CSV's author counts).
+pub fn rows_not_records(f: Failure) -> Failure {
+    match f {
+        Failure::Invalid(errors) => Failure::Invalid(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(rest) = e.field.strip_prefix("records[")
+                        && let Some((i, field)) = rest.split_once("].")
+                        && let Ok(i) = i.parse::<usize>()
+                    {
+                        e.field = format!("row {}.{field}", i + 2);
+                    }
+                    e
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    pub dry_run: Option<bool>,
+}
+
+/// Imports (or, dry, checks) usage rows; the report says how many were or would be stored.
+pub async fn import_rows(
+    s: &AppState,
+    p: &Principal,
+    rows: &[domain::billing::usage::NewUsage],
+    dry: bool,
+) -> Result<usage::IngestReport, Failure> {
+    let scope = p.require(Permission::BillingManage)?;
+    let result = if dry {
+        usage::dry_run(&s.db, &scope, &p.actor(), rows).await
+    } else {
+        usage::ingest(&s.db, &scope, &p.actor(), rows).await
+    };
+    result.map_err(|e| rows_not_records(Failure::from(e)))
+}
+
+async fn import_csv(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let rows = parse_usage_csv(&body)?;
+    let dry = q.dry_run.unwrap_or(false);
+    let report = import_rows(&s, &p, &rows, dry).await?;
+    Ok(Json(serde_json::json!({
+        "dry_run": dry,
+        "rows": rows.len(),
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+    }))
+    .into_response())
 }
