@@ -894,6 +894,48 @@ async fn a_usage_csv_is_checked_row_by_row_and_imports_all_or_nothing() {
         2,
         "only the good file's rows: {list}"
     );
+    // The same through the billing page's upload form: checked, then refused with the rows named.
+    let hub = app.who("hub-admin").clone();
+    let upload = |csv: String, dry: bool| {
+        let mut form = reqwest::multipart::Form::new().text("_csrf", hub.csrf.clone());
+        if dry {
+            form = form.text("dry_run", "true");
+        }
+        form.part(
+            "file",
+            reqwest::multipart::Part::text(csv)
+                .file_name("usage.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        )
+    };
+    let res = app
+        .page("hub-admin", Method::POST, "/billing/usage/import")
+        .multipart(upload(
+            format!("id,org,meter,quantity,period\np-1,{OWN},vm,3,2026-10\n"),
+            true,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("would store 1 new records") && page.contains("Nothing was stored"),
+        "{page}"
+    );
+    let res = app
+        .page("hub-admin", Method::POST, "/billing/usage/import")
+        .multipart(upload(bad.clone(), false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Nothing was imported") && page.contains("row 3.quantity"),
+        "{page}"
+    );
     // A file without the needed columns is refused as a whole.
     let (s, e) = import(&app, "", "id,org,quantity\nx,y,1\n").await;
     assert_eq!(s, 422, "{e}");

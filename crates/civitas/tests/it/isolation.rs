@@ -1512,6 +1512,18 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "POST",
+            "/billing/usage/import",
+            Perm("billing-manage"),
+            T::None,
+            |_| {
+                Body::Upload(
+                    "usage.csv",
+                    "id,org,meter,quantity,period\nmatrix-upload,north-reading,vm,1,2026-09\n",
+                )
+            },
+        ),
+        c(
+            "POST",
             "/billing/invoice-runs",
             Perm("billing-manage"),
             T::None,
