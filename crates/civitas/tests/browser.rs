@@ -486,6 +486,18 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
         "{text}"
     );
     screenshot(&c, "invoice").await;
+    visit(&c, &base, "/billing/rate-cards/new").await;
+    visit(&c, &base, "/billing/agreements/new").await;
+    choose(&c, "field-org", "saugus").await;
+    fill(&c, "field-title", "Library systems agreement").await;
+    fill(&c, "field-starts_on", "07/01/2026").await;
+    submit(&c).await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("approving_body: is required for an active agreement"),
+        "{text}"
+    );
+    assert_accessible(&c, "/billing/agreements/new (with errors)").await;
     visit(&c, &base, "/billing?month=2026-13").await;
     assert!(
         body_text(&c)

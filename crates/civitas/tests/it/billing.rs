@@ -941,3 +941,104 @@ async fn a_usage_csv_is_checked_row_by_row_and_imports_all_or_nothing() {
     assert_eq!(s, 422, "{e}");
     assert!(e.to_string().contains("no column meter, period"), "{e}");
 }
+
+#[tokio::test]
+async fn the_hub_records_agreements_and_prices_on_pages_with_errors_beside_the_fields() {
+    let app = TestApp::new().await;
+    let hub = app.who("hub-admin").clone();
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("_csrf", hub.csrf.clone()));
+        app.page("hub-admin", Method::POST, path)
+            .form(&fields)
+            .send()
+    };
+    // A rate card without a price: the form comes back with the name kept and the price named.
+    let res = post(
+        "/billing/rate-cards",
+        vec![
+            ("service_id", app.desk.services["email"].to_string()),
+            ("name", "Email — per mailbox".into()),
+            ("model", "per_unit".into()),
+            ("unit", "mailbox".into()),
+            ("effective_from", "2026-07-01".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("price: is required") && page.contains("value=\"Email — per mailbox\""),
+        "{page}"
+    );
+    let res = post(
+        "/billing/rate-cards",
+        vec![
+            ("service_id", app.desk.services["email"].to_string()),
+            ("name", "Email — per mailbox".into()),
+            ("model", "per_unit".into()),
+            ("unit", "mailbox".into()),
+            ("price", "6.50".into()),
+            ("effective_from", "2026-07-01".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303, "a saved form redirects to what it made");
+    let (_, cards) = get(&app, "hub-admin", "/api/v1/rate-cards").await;
+    let card = cards["items"][0]["id"].as_str().unwrap().to_owned();
+    // An active agreement without who approved it is refused; with it, recorded.
+    let res = post(
+        "/billing/agreements",
+        vec![
+            ("org", OWN.into()),
+            ("title", "Shared IT services".into()),
+            ("status", "active".into()),
+            ("cadence", "monthly".into()),
+            ("starts_on", "2026-07-01".into()),
+            ("renewal", "annual".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("approving_body: is required for an active agreement")
+    );
+    let res = post(
+        "/billing/agreements",
+        vec![
+            ("org", OWN.into()),
+            ("title", "Shared IT services".into()),
+            ("status", "active".into()),
+            ("cadence", "monthly".into()),
+            ("starts_on", "2026-07-01".into()),
+            ("renewal", "annual".into()),
+            ("approving_body", "Select Board".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303, "a saved form redirects to what it made");
+    let (_, list) = get(&app, "hub-admin", "/api/v1/agreements").await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let path: &'static str =
+        Box::leak(format!("/billing/agreements/{id}/subscriptions").into_boxed_str());
+    let res = post(
+        path,
+        vec![
+            ("rate_card_id", card),
+            ("quantity", "140".into()),
+            ("starts_on", "2026-07-01".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303, "a saved form redirects to what it made");
+    let (_, a) = get(&app, "member-admin", &format!("/api/v1/agreements/{id}")).await;
+    assert_eq!(a["subscriptions"][0]["quantity"], "140", "{a}");
+}

@@ -1505,6 +1505,68 @@ fn cases() -> Vec<Case> {
         c("GET", "/billing", Perm("billing-read"), T::None, none),
         c(
             "GET",
+            "/billing/agreements/new",
+            Perm("billing-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/agreements",
+            Perm("billing-manage"),
+            T::Org,
+            |f| {
+                form(&[
+                    ("org", f.slug),
+                    ("title", "Shared services"),
+                    ("status", "active"),
+                    ("cadence", "monthly"),
+                    ("starts_on", "2026-07-01"),
+                    ("renewal", "annual"),
+                    ("approving_body", "Select Board"),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/billing/agreements/{id}/subscriptions",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| {
+                Body::Form(vec![
+                    (
+                        "rate_card_id".into(),
+                        RATE_CARD.get().map(|c| c.to_string()).unwrap_or_default(),
+                    ),
+                    ("quantity".into(), "4".into()),
+                    ("starts_on".into(), "2026-08-01".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/billing/rate-cards/new",
+            Perm("billing-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/rate-cards",
+            Perm("billing-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("service_id".into(), f.service.clone()),
+                    ("name".into(), format!("Page card {}", f.n)),
+                    ("model".into(), "fixed".into()),
+                    ("price".into(), "100".into()),
+                    ("effective_from".into(), "2026-07-01".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
             "/billing/invoices",
             Perm("billing-read"),
             T::None,

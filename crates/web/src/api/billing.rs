@@ -746,13 +746,14 @@ async fn list_agreements(
     ))
 }
 
-async fn create_agreement(
-    State(s): State<AppState>,
-    p: Principal,
-    ApiJson(raw): ApiJson<RawAgreement>,
-) -> ApiResult<Response> {
+/// Records an agreement from its raw terms (the API's body or the page's form).
+pub async fn record_agreement(
+    s: &AppState,
+    p: &Principal,
+    raw: &RawAgreement,
+) -> Result<agreements::Agreement, Failure> {
     let scope = p.require(Permission::BillingManage)?;
-    let d = parse_agreement(&raw, None);
+    let d = parse_agreement(raw, None);
     let org = match given(&raw.org) {
         None => Err(FieldError::new("org", "is required: the member's slug")),
         Some(slug) => match orgs::id_by_slug(&s.db, &scope, slug).await {
@@ -768,12 +769,20 @@ async fn create_agreement(
         (Ok(d), Ok(o)) => (d, o),
         (Err(Failure::Invalid(mut e)), Err(o)) => {
             e.insert(0, o);
-            return Err(Failure::Invalid(e).into());
+            return Err(Failure::Invalid(e));
         }
-        (Err(e), _) => return Err(e.into()),
-        (_, Err(o)) => return Err(Failure::Invalid(vec![o]).into()),
+        (Err(e), _) => return Err(e),
+        (_, Err(o)) => return Err(Failure::Invalid(vec![o])),
     };
-    let out = agreements::create(&s.db, &scope, &p.actor(), org, &d).await?;
+    Ok(agreements::create(&s.db, &scope, &p.actor(), org, &d).await?)
+}
+
+async fn create_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawAgreement>,
+) -> ApiResult<Response> {
+    let out = record_agreement(&s, &p, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 
@@ -826,14 +835,14 @@ pub struct RawSubscription {
     pub ends_on: Option<String>,
 }
 
-async fn subscribe(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-    ApiJson(raw): ApiJson<RawSubscription>,
-) -> ApiResult<Response> {
+/// Adds a subscription from its raw terms (the API's body or the page's form).
+pub async fn add_subscription(
+    s: &AppState,
+    p: &Principal,
+    id: AgreementId,
+    raw: &RawSubscription,
+) -> Result<agreements::Subscription, Failure> {
     let scope = p.require(Permission::BillingManage)?;
-    let id: AgreementId = crate::api::parse_path_id(&id)?;
     let mut c = Collector::new();
     let rate_card_id = required_id(&mut c, "rate_card_id", &raw.rate_card_id);
     let quantity = match &raw.quantity {
@@ -846,7 +855,10 @@ async fn subscribe(
     let (Some(rate_card_id), Some(Some(quantity)), Some(starts_on), Some(ends_on)) =
         (rate_card_id, quantity, starts_on, ends_on)
     else {
-        return Err(Failure::Invalid(vec![FieldError::new("body", "is incomplete")]).into());
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )]));
     };
     let d = SubscriptionDraft {
         rate_card_id,
@@ -854,7 +866,18 @@ async fn subscribe(
         starts_on,
         ends_on,
     };
-    let out = agreements::subscribe(&s.db, &scope, &p.actor(), id, &d).await?;
+    Ok(agreements::subscribe(&s.db, &scope, &p.actor(), id, &d).await?)
+}
+
+async fn subscribe(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawSubscription>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let out = add_subscription(&s, &p, id, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 

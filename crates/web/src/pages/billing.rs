@@ -27,6 +27,36 @@ pub fn routes(t: Table) -> Table {
         overview,
     )
     .get(
+        "/billing/agreements/new",
+        "Form: record an agreement with a member",
+        "billing-manage",
+        new_agreement,
+    )
+    .post(
+        "/billing/agreements",
+        "Record an agreement with a member",
+        "billing-manage",
+        create_agreement,
+    )
+    .post(
+        "/billing/agreements/{id}/subscriptions",
+        "Subscribe the member to a rate card",
+        "billing-manage",
+        subscribe_form,
+    )
+    .get(
+        "/billing/rate-cards/new",
+        "Form: price a service with a new rate card",
+        "billing-manage",
+        new_card,
+    )
+    .post(
+        "/billing/rate-cards",
+        "Create a rate card with its first price",
+        "billing-manage",
+        create_card,
+    )
+    .get(
         "/billing/agreements/{id}",
         "An agreement: its terms, subscriptions and history",
         "billing-read",
@@ -84,6 +114,7 @@ pub struct OverviewQuery {
     /// Organisation slug.
     pub org: Option<String>,
     pub meter: Option<String>,
+    pub notice: Option<String>,
 }
 
 pub struct CardRow {
@@ -239,7 +270,9 @@ async fn overview(
             records: super::fmt_int(t.records),
         })
         .collect();
-    let f = Frame::new(&s, &p, "Billing", "billing").await?;
+    let f = Frame::new(&s, &p, "Billing", "billing")
+        .await?
+        .notice(q.notice.as_deref());
     Ok(render(&OverviewPage {
         f,
         cards,
@@ -281,12 +314,24 @@ pub struct AgreementPage {
     pub notes: String,
     pub subscriptions: Vec<SubscriptionRow>,
     pub amendments: Vec<AmendmentRow>,
+    pub can_manage: bool,
+    pub id: String,
+    /// (id, name) of the rate cards a subscription may take.
+    pub cards: Vec<(String, String)>,
+    pub starts_on: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
 }
 
 async fn agreement_page(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
 ) -> PageResult<Response> {
     let scope = p.require(Permission::BillingRead)?;
     let id: AgreementId = id.parse().map_err(|_| Failure::NotFound)?;
@@ -294,11 +339,27 @@ async fn agreement_page(
     let subs = agreements::subscriptions(&s.db, &scope, id).await?;
     let history = agreements::amendments(&s.db, &scope, id).await?;
     let member = store::tenancy::orgs::get(&s.db, &scope, a.org_id).await?;
-    let mut f = Frame::new(&s, &p, &a.title, "billing").await?;
+    let can_manage = !p.scope(Permission::BillingManage).is_empty();
+    let cards = if can_manage {
+        rates::list(&s.db, true)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.to_string(), c.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut f = Frame::new(&s, &p, &a.title, "billing")
+        .await?
+        .notice(q.notice.as_deref());
     f.breadcrumbs = vec![("/billing".into(), "Billing".into())];
     Ok(render(&AgreementPage {
         f,
         member: member.name.clone(),
+        can_manage,
+        id: a.id.to_string(),
+        cards,
+        starts_on: a.starts_on.to_string(),
         status: a.status.label().to_owned(),
         cadence: a.cadence.as_str().to_owned(),
         term: term(a.starts_on, a.ends_on),
@@ -830,4 +891,213 @@ async fn import_page(
         Err(e) => return Err(e.into()),
     };
     Ok(render(&page))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Forms: agreements, subscriptions, rate cards
+
+fn options<T: Copy>(
+    all: &[T],
+    value: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> Vec<(String, String)> {
+    all.iter()
+        .map(|v| (value(*v).to_owned(), label(*v).to_owned()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "agreement_form.html")]
+pub struct AgreementForm {
+    pub f: Frame,
+    pub form: super::FormState,
+    pub members: Vec<(String, String)>,
+    pub statuses: Vec<(String, String)>,
+    pub cadences: Vec<(String, String)>,
+    pub renewals: Vec<(String, String)>,
+}
+
+async fn agreement_form(
+    s: &AppState,
+    p: &Principal,
+    form: super::FormState,
+) -> Result<AgreementForm, Failure> {
+    let scope = p.require(Permission::BillingManage)?;
+    let hub = store::tenancy::orgs::hub(&s.db).await?.map(|h| h.id);
+    let members = store::tenancy::orgs::names(&s.db, &scope, None, 1000)
+        .await?
+        .into_iter()
+        .filter(|o| Some(o.id) != hub)
+        .map(|o| (o.slug, o.name))
+        .collect();
+    let mut f = Frame::new(s, p, "Record an agreement", "billing").await?;
+    f.breadcrumbs = vec![("/billing".into(), "Billing".into())];
+    use domain::billing::agreement::{AgreementStatus, Renewal};
+    Ok(AgreementForm {
+        f,
+        form,
+        members,
+        statuses: options(
+            AgreementStatus::ALL,
+            AgreementStatus::as_str,
+            AgreementStatus::label,
+        ),
+        cadences: vec![
+            ("monthly".into(), "Monthly".into()),
+            ("quarterly".into(), "Quarterly (fiscal quarters)".into()),
+        ],
+        renewals: options(Renewal::ALL, Renewal::as_str, Renewal::label),
+    })
+}
+
+async fn new_agreement(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
+    let form = super::FormState::with([
+        ("status", "active".to_owned()),
+        ("cadence", "monthly".to_owned()),
+        ("renewal", "annual".to_owned()),
+    ]);
+    Ok(render(&agreement_form(&s, &p, form).await?))
+}
+
+fn field(form: &std::collections::HashMap<String, String>, name: &str) -> Option<String> {
+    form.get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+async fn create_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = crate::api::billing::RawAgreement {
+        org: field(&form, "org"),
+        title: field(&form, "title"),
+        status: field(&form, "status"),
+        cadence: field(&form, "cadence"),
+        starts_on: field(&form, "starts_on"),
+        ends_on: field(&form, "ends_on"),
+        renewal: field(&form, "renewal"),
+        approving_body: field(&form, "approving_body"),
+        vote_date: field(&form, "vote_date"),
+        notes: field(&form, "notes"),
+    };
+    match crate::api::billing::record_agreement(&s, &p, &raw).await {
+        Ok(a) => Ok(
+            Redirect::to(&format!("/billing/agreements/{}?notice=created", a.id)).into_response(),
+        ),
+        Err(e) => {
+            let st =
+                super::FormState::refill(form.into_iter().filter(|(k, _)| k != "_csrf")).fail(e)?;
+            let page = agreement_form(&s, &p, st).await?;
+            Ok(super::render_status(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                &page,
+            ))
+        }
+    }
+}
+
+async fn subscribe_form(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = crate::api::billing::RawSubscription {
+        rate_card_id: field(&form, "rate_card_id"),
+        quantity: field(&form, "quantity").map(crate::api::billing::Amount::Text),
+        starts_on: field(&form, "starts_on"),
+        ends_on: field(&form, "ends_on"),
+    };
+    let id: AgreementId = id.parse().map_err(|_| Failure::NotFound)?;
+    crate::api::billing::add_subscription(&s, &p, id, &raw).await?;
+    Ok(Redirect::to(&format!(
+        "/billing/agreements/{id}?notice=created#subscriptions"
+    ))
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "rate_card_form.html")]
+pub struct CardForm {
+    pub f: Frame,
+    pub form: super::FormState,
+    pub services: Vec<(String, String)>,
+    pub models: Vec<(String, String)>,
+    pub activities: Vec<(String, String)>,
+}
+
+async fn card_form(
+    s: &AppState,
+    p: &Principal,
+    form: super::FormState,
+) -> Result<CardForm, Failure> {
+    p.require(Permission::BillingManage)?;
+    let services = store::desk::catalog::list_services(&s.db, true)
+        .await?
+        .into_iter()
+        .map(|x| (x.id.to_string(), x.name))
+        .collect();
+    let mut f = Frame::new(s, p, "New rate card", "billing").await?;
+    f.breadcrumbs = vec![("/billing".into(), "Billing".into())];
+    Ok(CardForm {
+        f,
+        form,
+        services,
+        models: domain::billing::Model::ALL
+            .iter()
+            .map(|m| (m.as_str().to_owned(), m.label().to_owned()))
+            .collect(),
+        activities: options(
+            domain::desk::Activity::ALL,
+            domain::desk::Activity::as_str,
+            domain::desk::Activity::label,
+        ),
+    })
+}
+
+async fn new_card(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
+    let today = crate::api::time::today();
+    let form = super::FormState::with([("effective_from", today.to_string())]);
+    Ok(render(&card_form(&s, &p, form).await?))
+}
+
+async fn create_card(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> PageResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let amount = |name: &str| field(&form, name).map(crate::api::billing::Amount::Text);
+    let raw = crate::api::billing::RawCard {
+        service_id: field(&form, "service_id"),
+        name: field(&form, "name"),
+        model: field(&form, "model"),
+        unit: field(&form, "unit"),
+        meter: field(&form, "meter"),
+        activity: field(&form, "activity"),
+        price: amount("price"),
+        overage: amount("overage"),
+        effective_from: field(&form, "effective_from"),
+        note: field(&form, "note"),
+    };
+    let result = match crate::api::billing::parse_card(&raw) {
+        Ok((card, rate)) => rates::create(&s.db, &p.actor(), &card, &rate)
+            .await
+            .map_err(Failure::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/billing?notice=created#rate-cards").into_response()),
+        Err(e) => {
+            let st =
+                super::FormState::refill(form.into_iter().filter(|(k, _)| k != "_csrf")).fail(e)?;
+            let page = card_form(&s, &p, st).await?;
+            Ok(super::render_status(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                &page,
+            ))
+        }
+    }
 }
