@@ -1042,3 +1042,58 @@ async fn the_hub_records_agreements_and_prices_on_pages_with_errors_beside_the_f
     let (_, a) = get(&app, "member-admin", &format!("/api/v1/agreements/{id}")).await;
     assert_eq!(a["subscriptions"][0]["quantity"], "140", "{a}");
 }
+
+#[tokio::test]
+async fn a_seat_card_charges_each_person_with_an_active_account() {
+    let app = TestApp::new().await;
+    let (_, card) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/rate-cards",
+        json!({ "service_id": app.desk.services["accounts"].to_string(), "name": "Accounts — per person",
+                "model": "per_unit", "unit": "person", "meter": "derived.seats", "price": "3",
+                "effective_from": "2026-07-01" }),
+    )
+    .await;
+    let (_, a) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/agreements",
+        json!({ "org": OWN, "title": "Accounts", "status": "active", "starts_on": "2026-07-01",
+                "approving_body": "Select Board" }),
+    )
+    .await;
+    send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!(
+            "/api/v1/agreements/{}/subscriptions",
+            a["id"].as_str().unwrap()
+        ),
+        json!({ "rate_card_id": card["id"], "starts_on": "2026-07-01" }),
+    )
+    .await;
+    let people: i64 =
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE active = 1 AND org_id = $1")
+            .bind(app.orgs[OWN].to_string())
+            .fetch_one(app.db.read_pool())
+            .await
+            .unwrap();
+    assert!(people > 0);
+    send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/invoice-runs",
+        json!({ "period": "2026-09" }),
+    )
+    .await;
+    let (_, list) = get(&app, "hub-admin", "/api/v1/invoices?period=2026-09").await;
+    let id = list["items"][0]["id"].as_str().unwrap();
+    let (_, inv) = get(&app, "hub-admin", &format!("/api/v1/invoices/{id}")).await;
+    assert_eq!(inv["lines"][0]["quantity"], people.to_string(), "{inv}");
+    assert_eq!(inv["total_cents"], people * 300);
+}

@@ -60,10 +60,16 @@ pub struct Charge<'a> {
     pub rates: &'a [Rate],
 }
 
+/// The derived meter of people: a per-unit card with this meter charges a seat for each person with an
+/// active account at the member when the period is run.
+pub const SEATS_METER: &str = "derived.seats";
+
 /// What the run knows of a member.
 #[derive(Debug, Clone, Default)]
 pub struct Member {
     pub population: i64,
+    /// People with an active account (the `derived.seats` meter).
+    pub active_users: i64,
     /// Usage totals in millionths and record counts, by (meter, month).
     pub usage: BTreeMap<(String, String), (i64, i64)>,
     /// Billable minutes by (month, activity).
@@ -114,11 +120,14 @@ pub fn lines(
         let key = month_key(&month);
         let days = month.days();
         let partial = |a: i64, b: i64| (a != 0 || b != days).then_some((a, b));
-        let metered = c.model == Model::PerUnit && !c.meter.is_empty();
+        let seats = c.model == Model::PerUnit && c.meter == SEATS_METER;
+        let metered = c.model == Model::PerUnit && !c.meter.is_empty() && !seats;
         match c.model {
             Model::Fixed | Model::PerUnit if !metered => {
                 let quantity = if c.model == Model::Fixed {
                     Decimal::ONE
+                } else if seats {
+                    Decimal::from(m.active_users)
                 } else {
                     c.quantity
                 };
@@ -373,6 +382,20 @@ mod tests {
         // 120 mailboxes × $6.50 × 3 months.
         assert_eq!(total(&lines), 3 * 78_000);
         assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn seats_are_counted_from_the_members_people() {
+        let r = rates("12");
+        let mut c = charge(Model::PerUnit, &r);
+        c.meter = SEATS_METER;
+        let m = Member {
+            active_users: 37,
+            ..Member::default()
+        };
+        let l = lines(&c, &m, &Period::month(2026, 9).unwrap(), 7).unwrap();
+        // 37 people × $12, whatever the subscription's own quantity says.
+        assert_eq!((l[0].quantity, l[0].amount_cents), (d("37"), 44_400));
     }
 
     #[test]

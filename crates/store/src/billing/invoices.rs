@@ -190,6 +190,15 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
             },
         );
     }
+    for r in sqlx::query("SELECT org_id, COUNT(*) AS n FROM users WHERE active = 1 GROUP BY org_id")
+        .fetch_all(&db.read)
+        .await?
+    {
+        let org: OrgId = parse_id(&r.try_get::<String, _>("org_id")?)?;
+        if let Some(m) = members.get_mut(&org) {
+            m.active_users = r.try_get("n")?;
+        }
+    }
     let (first, last) = (
         months.first().cloned().unwrap_or_default(),
         months.last().cloned().unwrap_or_default(),
