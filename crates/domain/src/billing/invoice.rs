@@ -87,7 +87,7 @@ impl Member {
 }
 
 fn month_key(p: &Period) -> String {
-    format!("{:04}-{:02}", p.start.year(), p.start.month())
+    super::period::month_key(p.start)
 }
 
 fn too_large() -> FieldError {

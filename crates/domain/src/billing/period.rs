@@ -129,7 +129,7 @@ impl Period {
     /// How the period is written: `2026-07` for a month, `FY2027-Q1` for a fiscal quarter.
     pub fn label(&self, fy_start: u8) -> String {
         if self.is_month() {
-            format!("{:04}-{:02}", self.start.year(), self.start.month())
+            month_key(self.start)
         } else {
             let fy = fiscal_year(self.start, fy_start);
             let q = Self::containing(self.start, Cadence::Quarterly, fy_start)
@@ -173,6 +173,11 @@ impl Period {
         let b = until.map_or(self.days(), |u| self.offset(u));
         (a < b).then_some((a, b))
     }
+}
+
+/// The month `day` falls in, as usage and invoices name it: `2026-09`.
+pub fn month_key(day: Date) -> String {
+    format!("{:04}-{:02}", day.year(), day.month())
 }
 
 /// The fiscal year `day` falls in, named by the calendar year it ends in.

@@ -79,7 +79,7 @@ pub struct NewUsage {
 impl NewUsage {
     /// `YYYY-MM`: the month the record counts in.
     pub fn month(&self) -> String {
-        format!("{:04}-{:02}", self.used_on.year(), self.used_on.month())
+        super::period::month_key(self.used_on)
     }
 }
 

@@ -148,16 +148,7 @@ pub async fn list(
         q.push(" AND status = ").bind(s.as_str());
     }
     if let Some(after) = &page.after {
-        let Some((start, id)) = after.split_once('|') else {
-            return Err(domain::Invalid::one("cursor", "is not a cursor this list gave").into());
-        };
-        q.push(" AND (starts_on < ")
-            .bind(start.to_owned())
-            .push(" OR (starts_on = ")
-            .bind(start.to_owned())
-            .push(" AND id < ")
-            .bind(id.to_owned())
-            .push("))");
+        q.before_cursor("starts_on", "id", after)?;
     }
     q.push(" ORDER BY starts_on DESC, id DESC LIMIT ")
         .bind(page.fetch());

@@ -173,7 +173,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     let months: Vec<String> = period
         .months()
         .iter()
-        .map(|m| format!("{:04}-{:02}", m.start.year(), m.start.month()))
+        .map(|m| domain::billing::period::month_key(m.start))
         .collect();
     let mut members: HashMap<OrgId, Member> = HashMap::new();
     for r in sqlx::query("SELECT id, population FROM orgs")
@@ -425,16 +425,7 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
         q.push(" AND period_label = ").bind(p.clone());
     }
     if let Some(after) = &page.after {
-        let Some((start, id)) = after.split_once('|') else {
-            return Err(domain::Invalid::one("cursor", "is not a cursor this list gave").into());
-        };
-        q.push(" AND (period_start < ")
-            .bind(start.to_owned())
-            .push(" OR (period_start = ")
-            .bind(start.to_owned())
-            .push(" AND id < ")
-            .bind(id.to_owned())
-            .push("))");
+        q.before_cursor("period_start", "id", after)?;
     }
     q.push(" ORDER BY period_start DESC, id DESC LIMIT ")
         .bind(page.fetch());
@@ -449,18 +440,22 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     }))
 }
 
-/// One invoice in scope with its lines.
-pub async fn get(db: &Db, scope: &Scope, id: &str) -> Result<(Invoice, Vec<Line>)> {
+/// One invoice in scope, without its lines.
+async fn header(db: &Db, scope: &Scope, id: &str) -> Result<Invoice> {
     let mut q = Sql::new("SELECT * FROM invoices WHERE id = ");
     q.bind(id.to_owned());
     q.scope("org_id", scope);
-    let inv = q
-        .fetch_optional(&db.read)
+    q.fetch_optional(&db.read)
         .await?
         .as_ref()
         .map(invoice)
         .transpose()?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound)
+}
+
+/// One invoice in scope with its lines.
+pub async fn get(db: &Db, scope: &Scope, id: &str) -> Result<(Invoice, Vec<Line>)> {
+    let inv = header(db, scope, id).await?;
     let lines = sqlx::query("SELECT * FROM invoice_lines WHERE invoice_id = $1 ORDER BY position")
         .bind(id)
         .fetch_all(&db.read)
@@ -501,7 +496,7 @@ pub async fn issue(
     version: Option<i64>,
     today: Date,
 ) -> Result<Invoice> {
-    let (before, _) = get(db, scope, id).await?;
+    let before = header(db, scope, id).await?;
     if version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
@@ -641,7 +636,7 @@ pub async fn void(
     )
     .await?;
     tx.commit().await?;
-    Ok(get(db, scope, &credit_id).await?.0)
+    header(db, scope, &credit_id).await
 }
 
 /// Records a payment against an issued invoice; the invoice is paid once the payments reach its total.
@@ -659,7 +654,7 @@ pub async fn pay(
     method: &str,
     reference: &str,
 ) -> Result<Invoice> {
-    let (inv, _) = get(db, scope, id).await?;
+    let inv = header(db, scope, id).await?;
     if inv.kind != "invoice" || inv.status != "issued" {
         return Err(domain::Invalid::one(
             "status",

@@ -167,19 +167,7 @@ pub async fn list(
         q.push(" AND e.billable = ").bind(i64::from(b));
     }
     if let Some(after) = &page.after {
-        let (d, id) = after.split_once('|').ok_or_else(|| {
-            StoreError::Invalid(domain::Invalid::one(
-                "cursor",
-                "is not a cursor of this list",
-            ))
-        })?;
-        q.push(" AND (e.work_date < ")
-            .bind(d.to_owned())
-            .push(" OR (e.work_date = ")
-            .bind(d.to_owned())
-            .push(" AND e.id < ")
-            .bind(id.to_owned())
-            .push("))");
+        q.before_cursor("e.work_date", "e.id", after)?;
     }
     q.push(" ORDER BY e.work_date DESC, e.id DESC LIMIT ")
         .bind(page.fetch());

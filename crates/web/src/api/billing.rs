@@ -307,11 +307,7 @@ async fn totals(
 // ---------------------------------------------------------------------------------------------------
 // Shared parsing
 
-fn date(field: &str, raw: &str) -> Result<Date, FieldError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| FieldError::new(field, "must be a date such as 2026-07-01"))
-}
+use crate::api::time::date;
 
 fn opt_date(c: &mut Collector, field: &str, raw: &Option<String>) -> Option<Option<Date>> {
     match given(raw) {
@@ -979,7 +975,11 @@ pub struct InvoiceQuery {
     pub cursor: Option<String>,
 }
 
-const INVOICE_STATUSES: [&str; 4] = ["draft", "issued", "paid", "void"];
+/// An invoice's statuses, as the list filters take them.
+pub const INVOICE_STATUSES: [&str; 4] = ["draft", "issued", "paid", "void"];
+
+/// How a payment can arrive.
+pub const PAYMENT_METHODS: [&str; 5] = ["check", "ach", "wire", "card", "journal"];
 
 async fn list_invoices(
     State(s): State<AppState>,
@@ -1061,16 +1061,26 @@ pub struct RawVoid {
     pub reason: Option<String>,
 }
 
+/// Voids an invoice with a credit note (the API's body or the page's form); returns the credit note.
+pub async fn void_with_credit(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+    raw: &RawVoid,
+) -> Result<store::billing::invoices::Invoice, Failure> {
+    let scope = p.require(Permission::BillingManage)?;
+    let reason = text("reason", raw.reason.as_deref().unwrap_or(""), 500)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    Ok(store::billing::invoices::void(&s.db, &scope, &p.actor(), id, &reason).await?)
+}
+
 async fn void_invoice(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawVoid>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
-    let reason = text("reason", raw.reason.as_deref().unwrap_or(""), 500)
-        .map_err(|e| Failure::Invalid(vec![e]))?;
-    let credit = store::billing::invoices::void(&s.db, &scope, &p.actor(), &id, &reason).await?;
+    let credit = void_with_credit(&s, &p, &id, &raw).await?;
     Ok(entity(StatusCode::OK, credit.version, &credit))
 }
 
@@ -1084,12 +1094,13 @@ pub struct RawPayment {
     pub reference: Option<String>,
 }
 
-async fn pay_invoice(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-    ApiJson(raw): ApiJson<RawPayment>,
-) -> ApiResult<Response> {
+/// Records a payment (the API's body or the page's form).
+pub async fn record_payment(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+    raw: &RawPayment,
+) -> Result<store::billing::invoices::Invoice, Failure> {
     let scope = p.require(Permission::BillingManage)?;
     let mut c = Collector::new();
     let amount = match given(&raw.amount) {
@@ -1112,11 +1123,11 @@ async fn pay_invoice(
     };
     let method = match given(&raw.method) {
         None => Some("check".to_owned()),
-        Some(m) if ["check", "ach", "wire", "card", "journal"].contains(&m) => Some(m.to_owned()),
+        Some(m) if PAYMENT_METHODS.contains(&m) => Some(m.to_owned()),
         Some(_) => {
             c.push(FieldError::new(
                 "method",
-                "must be one of check, ach, wire, card, journal",
+                format!("must be one of {}", PAYMENT_METHODS.join(", ")),
             ));
             None
         }
@@ -1129,19 +1140,31 @@ async fn pay_invoice(
     let (Some(amount), Some(received_on), Some(method), Some(reference)) =
         (amount, received_on, method, reference)
     else {
-        return Err(Failure::Invalid(vec![FieldError::new("body", "is incomplete")]).into());
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )]));
     };
-    let out = store::billing::invoices::pay(
+    Ok(store::billing::invoices::pay(
         &s.db,
         &scope,
         &p.actor(),
-        &id,
+        id,
         amount,
         received_on,
         &method,
         &reference,
     )
-    .await?;
+    .await?)
+}
+
+async fn pay_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawPayment>,
+) -> ApiResult<Response> {
+    let out = record_payment(&s, &p, &id, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 

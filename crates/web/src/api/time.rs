@@ -75,7 +75,8 @@ pub struct TimeQuery {
     pub cursor: Option<String>,
 }
 
-fn date(field: &str, raw: &str) -> Result<Date, FieldError> {
+/// A date as people type it (`2026-11-23`), or an error naming the field.
+pub(crate) fn date(field: &str, raw: &str) -> Result<Date, FieldError> {
     raw.trim()
         .parse()
         .map_err(|_| FieldError::new(field, "must be a date such as 2026-11-23"))

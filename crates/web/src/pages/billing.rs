@@ -161,8 +161,7 @@ pub struct OverviewPage {
 
 /// This month in the region's time zone, `YYYY-MM`.
 fn this_month() -> String {
-    let d = crate::api::time::today();
-    format!("{:04}-{:02}", d.year(), d.month())
+    domain::billing::period::month_key(crate::api::time::today())
 }
 
 fn term(from: jiff::civil::Date, until: Option<jiff::civil::Date>) -> String {
@@ -418,6 +417,7 @@ pub struct InvoicesPage {
     pub status: String,
     pub can_manage: bool,
     pub next: Option<String>,
+    pub statuses: &'static [&'static str],
 }
 
 fn status_label(kind: &str, status: &str) -> String {
@@ -455,8 +455,21 @@ async fn invoices_page(
             }
         },
     };
-    let status =
-        given(&q.status).filter(|v| ["draft", "issued", "paid", "void"].contains(&v.as_str()));
+    let status = match given(&q.status) {
+        None => None,
+        Some(v) if crate::api::billing::INVOICE_STATUSES.contains(&v.as_str()) => Some(v),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "status",
+                format!(
+                    "must be one of {}",
+                    crate::api::billing::INVOICE_STATUSES.join(", ")
+                ),
+            ));
+            None
+        }
+    };
+
     let org = match given(&q.org) {
         None => None,
         Some(slug) => match store::tenancy::orgs::id_by_slug(&s.db, &scope, &slug).await {
@@ -519,6 +532,7 @@ async fn invoices_page(
             .next_cursor
             .as_deref()
             .map(crate::extract::encode_cursor),
+        statuses: &crate::api::billing::INVOICE_STATUSES,
     }))
 }
 
@@ -561,6 +575,7 @@ pub struct InvoicePage {
     pub void_reason: String,
     pub lines: Vec<LineRow>,
     pub can_manage: bool,
+    pub methods: &'static [&'static str],
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -650,6 +665,7 @@ async fn invoice_page(
             })
             .collect(),
         can_manage: !p.scope(Permission::BillingManage).is_empty(),
+        methods: &crate::api::billing::PAYMENT_METHODS,
     }))
 }
 
@@ -743,14 +759,10 @@ async fn void_form(
     Path(id): Path<String>,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
-    let reason = domain::validation::text(
-        "reason",
-        form.get("reason").map(String::as_str).unwrap_or(""),
-        500,
-    )
-    .map_err(|e| Failure::Invalid(vec![e]))?;
-    let credit = invoices::void(&s.db, &scope, &p.actor(), &id, &reason).await?;
+    let raw = crate::api::billing::RawVoid {
+        reason: field(&form, "reason"),
+    };
+    let credit = crate::api::billing::void_with_credit(&s, &p, &id, &raw).await?;
     Ok(Redirect::to(&format!("/billing/invoices/{}?notice=voided", credit.id)).into_response())
 }
 
@@ -760,36 +772,13 @@ async fn pay_form(
     Path(id): Path<String>,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
-    let amount = domain::validation::dollars(
-        "amount",
-        form.get("amount").map(String::as_str).unwrap_or(""),
-        domain::billing::money::MAX_CENTS,
-    )
-    .map_err(|e| Failure::Invalid(vec![e]))?;
-    let method = form.get("method").map(String::as_str).unwrap_or("check");
-    if !["check", "ach", "wire", "card", "journal"].contains(&method) {
-        return Err(Failure::Invalid(vec![FieldError::new(
-            "method",
-            "must be one of check, ach, wire, card, journal",
-        )])
-        .into());
-    }
-    let reference = form
-        .get("reference")
-        .map(|r| r.trim().chars().take(100).collect::<String>())
-        .unwrap_or_default();
-    invoices::pay(
-        &s.db,
-        &scope,
-        &p.actor(),
-        &id,
-        amount,
-        crate::api::time::today(),
-        method,
-        &reference,
-    )
-    .await?;
+    let raw = crate::api::billing::RawPayment {
+        amount: field(&form, "amount"),
+        received_on: field(&form, "received_on"),
+        method: field(&form, "method"),
+        reference: field(&form, "reference"),
+    };
+    crate::api::billing::record_payment(&s, &p, &id, &raw).await?;
     Ok(Redirect::to(&format!("/billing/invoices/{id}?notice=paid")).into_response())
 }
 
