@@ -131,10 +131,14 @@ pub enum Permission {
     /// Price services, record agreements and usage, run, issue and void invoices, record payments: the
     /// hub's finance office.
     BillingManage,
+    /// See the hub's own books: what each service costs it, how much the invoices recover, margins and
+    /// next year's forecasts. Reaches the region only from a grant on the hub (the hub's finance office and
+    /// its auditors); members see their own invoices and savings through `billing-read`.
+    FinanceRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 21] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -155,6 +159,7 @@ impl Permission {
         Self::ReportRead,
         Self::BillingRead,
         Self::BillingManage,
+        Self::FinanceRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -179,6 +184,7 @@ impl Permission {
             Self::ReportRead => "report-read",
             Self::BillingRead => "billing-read",
             Self::BillingManage => "billing-manage",
+            Self::FinanceRead => "finance-read",
         }
     }
 }
@@ -212,6 +218,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TimeRead
                 | P::ReportRead
                 | P::BillingRead
+                | P::FinanceRead
         ),
         Role::MemberAdmin => !matches!(
             perm,
@@ -221,6 +228,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TimeLog
                 | P::KbWrite
                 | P::BillingManage
+                | P::FinanceRead
         ),
         Role::MemberStaff => matches!(
             perm,

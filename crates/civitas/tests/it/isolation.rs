@@ -75,6 +75,12 @@ enum Target {
     DraftInvoice,
     /// An issued invoice (`{id}`) of the target organisation.
     IssuedInvoice,
+    /// A cost of a service (`{id}`): the hub's own books.
+    Cost,
+    /// A standalone benchmark (`{id}`): the hub's, the same for every member.
+    Benchmark,
+    /// A credit (`{id}`) under an agreement of the target organisation.
+    Credit,
 }
 
 impl Target {
@@ -89,6 +95,8 @@ impl Target {
                 | Self::MailEntry
                 | Self::Article
                 | Self::RateCard
+                | Self::Cost
+                | Self::Benchmark
         )
     }
 }
@@ -109,6 +117,8 @@ struct Fresh {
     slug: &'static str,
     email: String,
     service: String,
+    /// Another service, for bodies that must not collide with the first's (a benchmark per size band).
+    spare_service: String,
     /// The target ticket's number, for forms that name it in the body.
     ticket: String,
     /// The second ticket of a pair.
@@ -1626,6 +1636,202 @@ fn cases() -> Vec<Case> {
             T::Agreement,
             none,
         ),
+        // The hub's finance: cost pools, benchmarks, credits, reports
+        c(
+            "GET",
+            "/api/v1/costs?fy=2027",
+            Perm("finance-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/costs",
+            Perm("billing-manage"),
+            T::None,
+            |f| {
+                Body::Json(json!({
+                    "service_id": f.service, "fiscal_year": "2027", "category": "staff",
+                    "description": format!("Analyst {}", f.n), "amount": "48000.00"
+                }))
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/costs/{id}",
+            Perm("finance-read"),
+            T::Cost,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/costs/{id}",
+            Perm("billing-manage"),
+            T::Cost,
+            |_| Body::Json(json!({ "amount": "50000" })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/costs/{id}",
+            Perm("billing-manage"),
+            T::Cost,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/finance?fy=2027",
+            Perm("finance-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/benchmarks",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/benchmarks",
+            Perm("billing-manage"),
+            T::None,
+            |f| {
+                // A fresh service per request: a service has one benchmark per size band.
+                let band = ["small", "medium", "large", "very_large"][f.n % 4];
+                Body::Json(json!({
+                    "service_id": f.service, "size_band": band,
+                    "staff": "1", "source": format!("Matrix {}", f.n)
+                }))
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/benchmarks/{id}",
+            Perm("billing-read"),
+            T::Benchmark,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/benchmarks/{id}",
+            Perm("billing-manage"),
+            T::Benchmark,
+            |_| Body::Json(json!({ "staff": "60000" })),
+        ),
+        c(
+            "GET",
+            "/api/v1/savings?fy=2027",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/credits",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/credits",
+            Perm("billing-manage"),
+            T::Agreement,
+            |f| {
+                Body::Json(json!({
+                    "agreement_id": f.ticket, "month": "2026-09", "amount": "25.00", "reason": "Outage"
+                }))
+            },
+        ),
+        c(
+            "DELETE",
+            "/api/v1/credits/{id}",
+            Perm("billing-manage"),
+            T::Credit,
+            none,
+        ),
+        c(
+            "GET",
+            "/billing/finance?fy=2027",
+            Perm("finance-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/finance/costs",
+            Perm("billing-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("service_id".into(), f.service.clone()),
+                    ("fiscal_year".into(), "2027".into()),
+                    ("category".into(), "licences".into()),
+                    ("description".into(), format!("Licence {}", f.n)),
+                    ("amount".into(), "1200".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/billing/finance/costs/{id}/delete",
+            Perm("billing-manage"),
+            T::Cost,
+            none,
+        ),
+        c(
+            "GET",
+            "/billing/savings?fy=2027",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/billing/benchmarks",
+            Perm("billing-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/benchmarks",
+            Perm("billing-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("service_id".into(), f.spare_service.clone()),
+                    (
+                        "size_band".into(),
+                        ["small", "medium", "large", "very_large"][f.n % 4].into(),
+                    ),
+                    ("staff".into(), "100".into()),
+                    ("source".into(), format!("Matrix {}", f.n)),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/billing/benchmarks/{id}",
+            Perm("billing-manage"),
+            T::Benchmark,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/benchmarks/{id}",
+            Perm("billing-manage"),
+            T::Benchmark,
+            |_| form(&[("staff", "70000"), ("source", "Matrix survey")]),
+        ),
+        c(
+            "POST",
+            "/billing/agreements/{id}/credits",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| form(&[("month", "2026-10"), ("amount", "10"), ("reason", "Matrix")]),
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -1652,6 +1858,8 @@ fn allows(role: &str, perm: &str) -> bool {
         "hub-auditor" | "member-auditor" => {
             read.contains(&perm)
                 || ["audit-read", "time-read", "report-read", "billing-read"].contains(&perm)
+                // The hub's own books are the hub's: its auditors see them, a member's do not.
+                || (perm == "finance-read" && role == "hub-auditor")
         }
         "member-admin" => ![
             "org-manage",
@@ -1660,6 +1868,7 @@ fn allows(role: &str, perm: &str) -> bool {
             "time-log",
             "kb-write",
             "billing-manage",
+            "finance-read",
         ]
         .contains(&perm),
         "member-staff" => [
@@ -1857,6 +2066,35 @@ async fn rate_card(app: &TestApp) -> domain::ids::RateCardId {
             .id
         })
         .await
+}
+
+static BENCHMARK: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// The benchmark that cases on one change, made once per run.
+async fn benchmark(app: &TestApp) -> String {
+    BENCHMARK
+        .get_or_init(|| async {
+            store::billing::finance::add_benchmark(
+                &app.db,
+                &Actor::system("matrix"),
+                &store::billing::finance::BenchmarkDraft {
+                    service_id: app.desk.services["email"],
+                    size_band: domain::billing::finance::SizeBand::Small,
+                    standalone: domain::billing::finance::Standalone {
+                        staff_cents: 2_000_000,
+                        licences_cents: 300_000,
+                        hardware_cents: 100_000,
+                    },
+                    source: "Matrix survey".into(),
+                    note: String::new(),
+                },
+            )
+            .await
+            .unwrap()
+            .id
+        })
+        .await
+        .clone()
 }
 
 /// An invoice of `org` for a month of its own (2040 onwards, by `n`), issued when asked.
@@ -2080,6 +2318,40 @@ async fn every_role_sees_only_what_it_may() {
                     Target::Item => id = app.desk.items["Map request"].to_string(),
                     Target::Policy => id = POLICY.get().cloned().unwrap_or_default(),
                     Target::RateCard => id = rate_card(&app).await.to_string(),
+                    Target::Cost => {
+                        id = store::billing::finance::add_cost(
+                            &app.db,
+                            &sys,
+                            &store::billing::finance::CostDraft {
+                                service_id: app.desk.services["gis"],
+                                fiscal_year: 2027,
+                                category: domain::billing::finance::CostCategory::Network,
+                                description: format!("Fibre {n}"),
+                                amount_cents: 120_000,
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                    }
+                    Target::Benchmark => id = benchmark(&app).await,
+                    Target::Credit => {
+                        let a = agreement(&app, org).await;
+                        id = store::billing::finance::add_credit(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            &store::billing::finance::CreditDraft {
+                                agreement_id: a,
+                                month: "2026-09".into(),
+                                amount_cents: 1_000,
+                                reason: "Target credit".into(),
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                    }
                     Target::Agreement => id = agreement(&app, org).await.to_string(),
                     Target::DraftInvoice | Target::IssuedInvoice => {
                         id = invoice(&app, org, n, case.target == Target::IssuedInvoice).await;
@@ -2278,6 +2550,7 @@ async fn every_role_sees_only_what_it_may() {
                     slug: target,
                     email: fresh_email.clone(),
                     service: app.desk.services["gis"].to_string(),
+                    spare_service: app.desk.services["devices"].to_string(),
                     ticket: id.clone(),
                     other_ticket: token.parse().unwrap_or(0),
                     article: ARTICLE.get().cloned().unwrap_or_default(),

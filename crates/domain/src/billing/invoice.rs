@@ -32,6 +32,15 @@ pub struct Trace {
     /// Billable minutes behind the quantity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minutes: Option<i64>,
+    /// Cost pools: the month's part of the year's pool, in cents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_cents: Option<i64>,
+    /// Cost pools: every participant's weight that month, in whole-month terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_weight: Option<Decimal>,
+    /// Credits: the credit the line carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit: Option<String>,
 }
 
 /// One line of a draft invoice.
@@ -285,9 +294,10 @@ pub fn lines(
                 }
             }
             Model::CostPool => {
+                // Shares need every participant of the pool: see `pool::pool_lines`.
                 return Err(FieldError::new(
                     "model",
-                    format!("{}: cost-pool shares are not invoiced yet", c.name),
+                    format!("{}: a cost-pool share is split among all its participants", c.name),
                 ));
             }
         }

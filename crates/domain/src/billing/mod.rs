@@ -3,9 +3,11 @@
 //! time entries, populations, cost pools) and keeps the results.
 
 pub mod agreement;
+pub mod finance;
 pub mod invoice;
 pub mod money;
 pub mod period;
+pub mod pool;
 pub mod usage;
 
 use std::collections::BTreeMap;

@@ -13,7 +13,8 @@ use crate::sql::Sql;
 use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
 use domain::billing::agreement::AgreementStatus;
 use domain::billing::invoice::{Charge, InvoiceLine, Member, Trace, lines};
-use domain::billing::{Cadence, Period};
+use domain::billing::pool::{Participant, pool_lines};
+use domain::billing::{Cadence, Model, Period};
 use domain::ids::{AgreementId, OrgId, RateCardId};
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -230,6 +231,43 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
             );
         }
     }
+    // Cost-pool shares, card by card: every participant of the pool counts, whatever its cadence.
+    let mut pooled: HashMap<String, Vec<InvoiceLine>> = HashMap::new();
+    let mut participants: BTreeMap<RateCardId, Vec<Participant<String>>> = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT s.id, s.rate_card_id, s.quantity, s.starts_on, s.ends_on FROM subscriptions s \
+         JOIN agreements a ON a.id = s.agreement_id JOIN rate_cards c ON c.id = s.rate_card_id \
+         WHERE a.status = $1 AND c.model = $2 AND s.starts_on < $3 AND (s.ends_on IS NULL OR s.ends_on > $4) \
+         ORDER BY s.id",
+    )
+    .bind(AgreementStatus::Active.as_str())
+    .bind(Model::CostPool.as_str())
+    .bind(period.end.to_string())
+    .bind(period.start.to_string())
+    .fetch_all(&db.read)
+    .await?
+    {
+        participants
+            .entry(parse_id(&r.try_get::<String, _>("rate_card_id")?)?)
+            .or_default()
+            .push(Participant {
+                key: r.try_get("id")?,
+                weight: decimal(&r, "quantity")?,
+                starts_on: date(&r, "starts_on")?,
+                ends_on: super::rates::opt_date(&r, "ends_on")?,
+            });
+    }
+    for (card, ps) in &participants {
+        let Some(c) = cards.get(card) else { continue };
+        let rates: Vec<_> = c.rates.iter().map(|r| r.rate()).collect();
+        match pool_lines(&c.name, &rates, ps, period, fy_start) {
+            Ok(shares) => pooled.extend(shares),
+            Err(e) => report
+                .problems
+                .push(format!("rate card {} ({}): {}", c.id, c.name, e.message)),
+        }
+    }
+    let credits = super::finance::credits_for(db, &first, &last).await?;
     // Invoices already issued for the period are left alone.
     let mut issued: std::collections::HashSet<AgreementId> = Default::default();
     for r in sqlx::query("SELECT agreement_id FROM invoices WHERE kind = 'invoice' AND status <> 'draft' AND status <> 'void' AND period_start = $1 AND period_end = $2")
@@ -269,7 +307,12 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
                 ends_on: s.ends_on,
                 rates: &rates,
             };
-            match lines(&charge, &member, period, fy_start) {
+            let charged = if card.model == Model::CostPool {
+                Ok(pooled.remove(&s.id).unwrap_or_default())
+            } else {
+                lines(&charge, &member, period, fy_start)
+            };
+            match charged {
                 Ok(ls) => {
                     for l in ls {
                         position += 1;
@@ -284,6 +327,22 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
                     s.id, s.agreement, e.message
                 )),
             }
+        }
+        for c in credits.get(agreement).map(Vec::as_slice).unwrap_or(&[]) {
+            position += 1;
+            let l = InvoiceLine {
+                description: format!("Credit, {}: {}", c.month, c.reason),
+                quantity: Decimal::ONE,
+                unit_price: -Decimal::new(c.amount_cents, 2),
+                amount_cents: -c.amount_cents,
+                trace: Trace {
+                    month: Some(c.month.clone()),
+                    credit: Some(c.id.clone()),
+                    ..Trace::default()
+                },
+            };
+            total -= c.amount_cents;
+            line_rows.push(line_json(&id, position, None, None, &l)?);
         }
         report.drafts += 1;
         report.lines += u64::try_from(position).unwrap_or(0);
@@ -504,6 +563,13 @@ pub async fn issue(
         return Err(domain::Invalid::one(
             "status",
             format!("is {}: only a draft can be issued", before.status),
+        )
+        .into());
+    }
+    if before.total_cents < 0 {
+        return Err(domain::Invalid::one(
+            "total",
+            "is negative: the credits are more than the charges; move a credit to a later month and run the period again",
         )
         .into());
     }

@@ -56,3 +56,10 @@ document.addEventListener("DOMContentLoaded", () => {
     }, 300);
   });
 });
+
+// "Print this report" buttons (the page works without them: the browser's own print does the same).
+document.addEventListener("click", (e) => {
+  if (e.target instanceof Element && e.target.closest("[data-print]")) {
+    window.print();
+  }
+});

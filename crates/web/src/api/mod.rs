@@ -6,6 +6,7 @@ pub mod billing;
 pub mod calendar;
 pub mod desk;
 mod directory;
+pub mod finance;
 pub mod kb;
 pub mod mail;
 mod orgs;
@@ -42,6 +43,7 @@ pub fn routes(t: Table) -> Table {
     let t = mail::routes(t);
     let t = kb::routes(t);
     let t = billing::routes(t);
+    let t = finance::routes(t);
     audit::routes(t)
 }
 

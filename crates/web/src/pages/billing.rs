@@ -157,6 +157,8 @@ pub struct OverviewPage {
     pub members: Vec<(String, String)>,
     pub errors: Vec<FieldError>,
     pub can_manage: bool,
+    /// Whether the hub's books (finance) are open to this person.
+    pub can_finance: bool,
 }
 
 /// This month in the region's time zone, `YYYY-MM`.
@@ -283,6 +285,10 @@ async fn overview(
         meter: meter_raw,
         members: names.into_values().collect(),
         errors,
+        can_finance: matches!(
+            p.scope(Permission::FinanceRead),
+            domain::authz::Scope::Region
+        ),
         can_manage: !p.scope(Permission::BillingManage).is_empty(),
     }))
 }
@@ -318,6 +324,13 @@ pub struct AgreementPage {
     /// (id, name) of the rate cards a subscription may take.
     pub cards: Vec<(String, String)>,
     pub starts_on: String,
+    pub credits: Vec<CreditRow>,
+}
+
+pub struct CreditRow {
+    pub month: String,
+    pub amount: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -338,6 +351,15 @@ async fn agreement_page(
     let subs = agreements::subscriptions(&s.db, &scope, id).await?;
     let history = agreements::amendments(&s.db, &scope, id).await?;
     let member = store::tenancy::orgs::get(&s.db, &scope, a.org_id).await?;
+    let credits = store::billing::finance::credits(&s.db, &scope, Some(id))
+        .await?
+        .into_iter()
+        .map(|c| CreditRow {
+            month: c.month,
+            amount: domain::billing::format_cents(c.amount_cents),
+            reason: c.reason,
+        })
+        .collect();
     let can_manage = !p.scope(Permission::BillingManage).is_empty();
     let cards = if can_manage {
         rates::list(&s.db, true)
@@ -359,6 +381,7 @@ async fn agreement_page(
         id: a.id.to_string(),
         cards,
         starts_on: a.starts_on.to_string(),
+        credits,
         status: a.status.label().to_owned(),
         cadence: a.cadence.as_str().to_owned(),
         term: term(a.starts_on, a.ends_on),

@@ -7,6 +7,7 @@ mod calendar;
 pub(super) mod desk;
 pub(super) mod desk_admin;
 mod directory;
+mod finance;
 mod kb;
 mod mail;
 mod orgs;
@@ -40,6 +41,7 @@ pub fn routes(t: Table) -> Table {
     let t = kb::routes(t);
     let t = reports::routes(t);
     let t = billing::routes(t);
+    let t = finance::routes(t);
     account::routes(t)
 }
 
