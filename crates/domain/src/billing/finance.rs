@@ -88,7 +88,9 @@ pub fn forecast_year(monthly: &[i64]) -> i64 {
         }
     }
     let cents = total.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    i64::try_from(cents).unwrap_or(MAX_CENTS).clamp(0, MAX_CENTS)
+    i64::try_from(cents)
+        .unwrap_or(MAX_CENTS)
+        .clamp(0, MAX_CENTS)
 }
 
 /// What a member would spend a year running a service alone, by cost line.
@@ -185,14 +187,14 @@ mod tests {
     #[test]
     fn standalone_costs_cover_whole_and_partial_years() {
         let s = Standalone {
-            staff_cents: 60_000_00,
-            licences_cents: 12_000_00,
-            hardware_cents: 8_000_01,
+            staff_cents: 6_000_000,
+            licences_cents: 1_200_000,
+            hardware_cents: 800_001,
         };
-        assert_eq!(s.annual_cents(), 80_000_01);
-        assert_eq!(s.for_months(12), 80_000_01);
+        assert_eq!(s.annual_cents(), 8_000_001);
+        assert_eq!(s.for_months(12), 8_000_001);
         assert_eq!(s.for_months(0), 0);
-        assert_eq!(s.for_months(20), 80_000_01);
+        assert_eq!(s.for_months(20), 8_000_001);
     }
 
     #[test]

@@ -297,7 +297,10 @@ pub fn lines(
                 // Shares need every participant of the pool: see `pool::pool_lines`.
                 return Err(FieldError::new(
                     "model",
-                    format!("{}: a cost-pool share is split among all its participants", c.name),
+                    format!(
+                        "{}: a cost-pool share is split among all its participants",
+                        c.name
+                    ),
                 ));
             }
         }

@@ -86,7 +86,8 @@ fn cost(r: &AnyRow) -> Result<Cost> {
     })
 }
 
-const COSTS: &str = "SELECT p.*, s.name AS service_name FROM cost_pools p JOIN services s ON s.id = p.service_id";
+const COSTS: &str =
+    "SELECT p.*, s.name AS service_name FROM cost_pools p JOIN services s ON s.id = p.service_id";
 
 /// The costs of a fiscal year (or of every year), by service, category and description.
 pub async fn costs(db: &Db, fy: Option<i16>) -> Result<Vec<Cost>> {
@@ -458,7 +459,11 @@ fn credit(r: &AnyRow) -> Result<Credit> {
 }
 
 /// Credits in scope, of one agreement or all, newest month first.
-pub async fn credits(db: &Db, scope: &Scope, agreement: Option<AgreementId>) -> Result<Vec<Credit>> {
+pub async fn credits(
+    db: &Db,
+    scope: &Scope,
+    agreement: Option<AgreementId>,
+) -> Result<Vec<Credit>> {
     let mut q = Sql::new("SELECT * FROM billing_credits WHERE 1 = 1");
     q.scope("org_id", scope);
     if let Some(a) = agreement {
@@ -608,9 +613,7 @@ async fn billed(db: &Db, scope: &Scope, from: Date, to: Date) -> Result<Vec<Bill
         .push(" AND i.period_start < ")
         .bind(to.to_string());
     q.scope("i.org_id", scope);
-    q.push(
-        " GROUP BY i.org_id, c.service_id, l.subscription_id, i.period_start, i.period_end",
-    );
+    q.push(" GROUP BY i.org_id, c.service_id, l.subscription_id, i.period_start, i.period_end");
     q.fetch_all(&db.read)
         .await?
         .iter()
@@ -675,7 +678,12 @@ async fn service_names(db: &Db) -> Result<BTreeMap<ServiceId, String>> {
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(|r| Ok((parse_id(&r.try_get::<String, _>("id")?)?, r.try_get("name")?)))
+        .map(|r| {
+            Ok((
+                parse_id(&r.try_get::<String, _>("id")?)?,
+                r.try_get("name")?,
+            ))
+        })
         .collect()
 }
 
@@ -805,10 +813,7 @@ pub async fn report(db: &Db, fy: i16, fy_start: u8) -> Result<FinanceReport> {
     services.sort_by(|a, b| a.service_name.cmp(&b.service_name));
     let cost_cents: i64 = services.iter().map(|s| s.cost_cents).sum();
     let billed_cents: i64 = services.iter().map(|s| s.billed_cents).sum::<i64>() + credits_cents;
-    let members: Vec<MemberYear> = orgs
-        .iter()
-        .filter_map(|o| by_org.remove(&o.id))
-        .collect();
+    let members: Vec<MemberYear> = orgs.iter().filter_map(|o| by_org.remove(&o.id)).collect();
     Ok(FinanceReport {
         fiscal_year: fy,
         starts_on: year.start,
@@ -884,8 +889,11 @@ async fn forecast(
         let n = i64::try_from(months.len()).unwrap_or(1);
         for (i, m) in months.into_iter().enumerate() {
             let i = i64::try_from(i).unwrap_or(0);
-            *history.entry(sub.clone()).or_default().entry(m).or_default() +=
-                prorate(b.cents, n, i, i + 1);
+            *history
+                .entry(sub.clone())
+                .or_default()
+                .entry(m)
+                .or_default() += prorate(b.cents, n, i, i + 1);
         }
     }
     let people: HashMap<OrgId, &Org> = orgs.iter().map(|o| (o.id, o)).collect();
@@ -893,7 +901,10 @@ async fn forecast(
     let mut pooled: HashMap<String, i64> = HashMap::new();
     let mut by_card: BTreeMap<RateCardId, Vec<Participant<String>>> = BTreeMap::new();
     for s in &subs {
-        if cards.get(&s.card).is_some_and(|c| c.model == Model::CostPool) {
+        if cards
+            .get(&s.card)
+            .is_some_and(|c| c.model == Model::CostPool)
+        {
             by_card.entry(s.card).or_default().push(Participant {
                 key: s.id.clone(),
                 weight: s.quantity,
@@ -925,7 +936,10 @@ async fn forecast(
         let cents = match card.model {
             Model::CostPool => pooled.get(&s.id).copied().unwrap_or(0),
             Model::TimeAndMaterials => trend(),
-            Model::PerUnit if !card.meter.is_empty() && card.meter != domain::billing::invoice::SEATS_METER => {
+            Model::PerUnit
+                if !card.meter.is_empty()
+                    && card.meter != domain::billing::invoice::SEATS_METER =>
+            {
                 trend()
             }
             _ => {

@@ -407,7 +407,9 @@ pub fn parse_benchmark(
         (Some(n), _) => c.take(long_text("note", n, 2_000)),
     };
     c.finish()?;
-    match (service_id, size_band, staff, licences, hardware, source, note) {
+    match (
+        service_id, size_band, staff, licences, hardware, source, note,
+    ) {
         (
             Some(service_id),
             Some(size_band),
@@ -517,8 +519,8 @@ pub struct RawCredit {
 
 pub fn parse_credit(raw: &RawCredit) -> Result<CreditDraft, Failure> {
     let mut c = Collector::new();
-    let agreement_id: Option<AgreementId> =
-        required(&mut c, "agreement_id", &raw.agreement_id).and_then(|v| {
+    let agreement_id: Option<AgreementId> = required(&mut c, "agreement_id", &raw.agreement_id)
+        .and_then(|v| {
             c.take(
                 v.parse()
                     .map_err(|_| FieldError::new("agreement_id", "is not an id")),
@@ -533,7 +535,10 @@ pub fn parse_credit(raw: &RawCredit) -> Result<CreditDraft, Failure> {
     };
     let amount = match given(&raw.amount) {
         None => {
-            c.push(FieldError::new("amount", "is required, in dollars (\"250.00\")"));
+            c.push(FieldError::new(
+                "amount",
+                "is required, in dollars (\"250.00\")",
+            ));
             None
         }
         Some(v) => match money(&mut c, "amount", v) {

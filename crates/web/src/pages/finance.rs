@@ -214,12 +214,10 @@ async fn finance_page(
                 slug: m.slug.clone(),
                 billed: format_cents(m.billed_cents),
                 forecast: format_cents(m.forecast_cents),
-                change: pct(
-                    domain::billing::finance::percent(
-                        m.forecast_cents - m.billed_cents,
-                        m.billed_cents,
-                    ),
-                ),
+                change: pct(domain::billing::finance::percent(
+                    m.forecast_cents - m.billed_cents,
+                    m.billed_cents,
+                )),
             })
             .collect(),
         costs: costs
@@ -335,9 +333,9 @@ async fn savings_page(
         .map(str::to_owned);
     let scope = match &org {
         None => scope,
-        Some(slug) => Scope::Orgs(
-            [store::tenancy::orgs::id_by_slug(&s.db, &scope, slug).await?].into(),
-        ),
+        Some(slug) => {
+            Scope::Orgs([store::tenancy::orgs::id_by_slug(&s.db, &scope, slug).await?].into())
+        }
     };
     let r = finance::savings(&s.db, &scope, fy, start).await?;
     let last = r
@@ -575,5 +573,8 @@ async fn credit_form(
         reason: field(&form, "reason"),
     };
     grant_credit(&s, &p, &raw).await?;
-    Ok(Redirect::to(&format!("/billing/agreements/{agreement}?notice=created#credits")).into_response())
+    Ok(Redirect::to(&format!(
+        "/billing/agreements/{agreement}?notice=created#credits"
+    ))
+    .into_response())
 }

@@ -423,17 +423,19 @@ async fn dashboard(
     if !org.is_hub && p.scope(Permission::BillingRead).contains(org.id) {
         // What sharing saved the member this fiscal year: the headline of its savings report.
         let (fy, start) = crate::api::finance::fy_or_current(&s, &None).await?;
-        let r = store::billing::finance::savings(&s.db, &domain::authz::Scope::Orgs([org.id].into()), fy, start)
-            .await?;
+        let r = store::billing::finance::savings(
+            &s.db,
+            &domain::authz::Scope::Orgs([org.id].into()),
+            fy,
+            start,
+        )
+        .await?;
         let (value, note) = match r.saved_percent {
             Some(pct) => (
                 domain::billing::format_cents(r.saved_cents),
                 format!("saved in FY{fy} so far ({pct}% of running these services alone)"),
             ),
-            None => (
-                "—".to_owned(),
-                format!("nothing to compare in FY{fy} yet"),
-            ),
+            None => ("—".to_owned(), format!("nothing to compare in FY{fy} yet")),
         };
         cards.push(Card {
             label: "Savings from sharing",
