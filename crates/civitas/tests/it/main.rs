@@ -9,6 +9,7 @@ mod api;
 mod billing;
 mod cli;
 mod desk;
+mod finance;
 mod helpers;
 mod imap;
 mod isolation;

@@ -1,0 +1,421 @@
+//! The hub's finance through the API and the pages: cost-pool shares and credits on invoices, cost recovery,
+//! margins and forecasts, standalone benchmarks and members' savings.
+
+use crate::helpers::{OTHER, OWN, TestApp, json};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
+    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
+}
+
+async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
+    json(app.api(who, Method::GET, path).send().await.unwrap()).await
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+    let (s, v) = send(app, "hub-admin", Method::POST, path, body).await;
+    assert!((200..300).contains(&s), "POST {path}: {s} {v}");
+    v
+}
+
+/// A GIS cost pool of $120,000 a year shared 1 : 3 by the two members from July 2026, each under an active
+/// monthly agreement; returns the agreement ids (own, other).
+async fn gis_pool(app: &TestApp) -> (String, String) {
+    let card = post(
+        app,
+        "/api/v1/rate-cards",
+        json!({ "service_id": app.desk.services["gis"].to_string(), "name": "GIS team (shared)",
+                "model": "cost_pool", "price": "120000", "effective_from": "2026-07-01" }),
+    )
+    .await;
+    let mut agreements = Vec::new();
+    for (org, weight) in [(OWN, 1), (OTHER, 3)] {
+        let a = post(
+            app,
+            "/api/v1/agreements",
+            json!({ "org": org, "title": "GIS", "status": "active", "cadence": "monthly",
+                    "starts_on": "2026-07-01", "approving_body": "Select Board" }),
+        )
+        .await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        post(
+            app,
+            &format!("/api/v1/agreements/{id}/subscriptions"),
+            json!({ "rate_card_id": card["id"], "quantity": weight, "starts_on": "2026-07-01" }),
+        )
+        .await;
+        agreements.push(id);
+    }
+    (agreements[0].clone(), agreements[1].clone())
+}
+
+/// The invoice of `org` for `period`, with its lines.
+async fn invoice_of(app: &TestApp, org: &str, period: &str) -> Value {
+    let (_, list) = get(
+        app,
+        "hub-admin",
+        &format!("/api/v1/invoices?period={period}"),
+    )
+    .await;
+    let org_id = app.orgs[org].to_string();
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["org_id"] == org_id.as_str())
+        .unwrap_or_else(|| panic!("no invoice of {org} for {period}: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    get(app, "hub-admin", &format!("/api/v1/invoices/{id}"))
+        .await
+        .1
+}
+
+#[tokio::test]
+async fn a_cost_pool_is_shared_by_weight_and_credits_come_off_the_invoice() {
+    let app = TestApp::new().await;
+    let (own, _) = gis_pool(&app).await;
+    post(&app, "/api/v1/invoice-runs", json!({ "period": "2026-09" })).await;
+    // $10,000 a month (September is the third month of FY2027), split 1 : 3.
+    let mine = invoice_of(&app, OWN, "2026-09").await;
+    let theirs = invoice_of(&app, OTHER, "2026-09").await;
+    assert_eq!(mine["total_cents"], 250_000, "{mine}");
+    assert_eq!(theirs["total_cents"], 750_000, "{theirs}");
+    assert_eq!(
+        mine["lines"][0]["description"],
+        "GIS team (shared), 2026-09: 1 of 4 shares of the month's $10,000.00"
+    );
+    assert_eq!(mine["lines"][0]["trace"]["pool_cents"], 1_000_000);
+
+    // A credit for an outage: the rerun carries it as a negative line.
+    let credit = post(
+        &app,
+        "/api/v1/credits",
+        json!({ "agreement_id": own, "month": "2026-09", "amount": "100.00", "reason": "GIS outage of September 3" }),
+    )
+    .await;
+    post(&app, "/api/v1/invoice-runs", json!({ "period": "2026-09" })).await;
+    let mine = invoice_of(&app, OWN, "2026-09").await;
+    assert_eq!(mine["total_cents"], 240_000, "{mine}");
+    let last = mine["lines"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["amount_cents"], -10_000);
+    assert_eq!(
+        last["description"],
+        "Credit, 2026-09: GIS outage of September 3"
+    );
+    assert_eq!(last["trace"]["credit"], credit["id"]);
+    // The member sees its credit, the other member does not.
+    let (_, seen) = get(&app, "member-admin", "/api/v1/credits").await;
+    assert_eq!(seen["items"].as_array().unwrap().len(), 1, "{seen}");
+    let (_, unseen) = get(&app, "other-admin", "/api/v1/credits").await;
+    assert_eq!(unseen["items"], json!([]));
+
+    // Once issued, the credit stays: withdrawing it is refused with the invoice named.
+    let id = mine["id"].as_str().unwrap();
+    let (s, issued) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{id}/issue"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{issued}");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::DELETE,
+        &format!("/api/v1/credits/{}", credit["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains(issued["number"].as_str().unwrap()),
+        "{e}"
+    );
+
+    // A credit larger than a month's charges leaves a negative draft, which cannot be issued.
+    post(
+        &app,
+        "/api/v1/credits",
+        json!({ "agreement_id": own, "month": "2026-10", "amount": "5000", "reason": "Settlement" }),
+    )
+    .await;
+    post(&app, "/api/v1/invoice-runs", json!({ "period": "2026-10" })).await;
+    let october = invoice_of(&app, OWN, "2026-10").await;
+    assert_eq!(october["total_cents"], 250_000 - 500_000);
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{}/issue", october["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "total");
+}
+
+#[tokio::test]
+async fn the_hub_sees_recovery_margin_revenue_and_next_years_forecast() {
+    let app = TestApp::new().await;
+    gis_pool(&app).await;
+    let gis = app.desk.services["gis"].to_string();
+    for (category, what, amount) in [
+        ("staff", "GIS analyst, 1 FTE with benefits", "100000"),
+        ("licences", "ArcGIS Enterprise", "20,000.00"),
+    ] {
+        post(
+            &app,
+            "/api/v1/costs",
+            json!({ "service_id": gis, "fiscal_year": "FY2027", "category": category,
+                    "description": what, "amount": amount }),
+        )
+        .await;
+    }
+    post(&app, "/api/v1/invoice-runs", json!({ "period": "2026-09" })).await;
+    for org in [OWN, OTHER] {
+        let inv = invoice_of(&app, org, "2026-09").await;
+        let (s, v) = send(
+            &app,
+            "hub-admin",
+            Method::POST,
+            &format!("/api/v1/invoices/{}/issue", inv["id"].as_str().unwrap()),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, r) = get(&app, "hub-admin", "/api/v1/finance?fy=2027").await;
+    assert_eq!(s, 200, "{r}");
+    let service = r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["service_id"] == gis.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(service["cost_cents"], 12_000_000, "{service}");
+    assert_eq!(service["costs"]["staff"], 10_000_000);
+    assert_eq!(service["billed_cents"], 1_000_000);
+    // One month of twelve billed: 8.3% of the year's cost recovered so far.
+    assert_eq!(service["recovery_percent"], "8.3");
+    assert_eq!(service["margin_cents"], 1_000_000 - 12_000_000);
+    let member = |slug: &str| {
+        r["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["slug"] == slug)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(member(OWN)["billed"][&gis], 250_000);
+    // Next year the pool is $120,000 again, shared 1 : 3 by today's participants.
+    assert_eq!(member(OWN)["forecast_cents"], 3_000_000);
+    assert_eq!(member(OTHER)["forecast_cents"], 9_000_000);
+    assert_eq!(r["forecast_cents"], 12_000_000);
+
+    // The hub's books are the hub's: its auditor reads them, members do not.
+    assert_eq!(get(&app, "hub-auditor", "/api/v1/finance").await.0, 200);
+    for who in ["member-admin", "member-auditor", "hub-agent"] {
+        assert_eq!(get(&app, who, "/api/v1/finance").await.0, 403, "{who}");
+        assert_eq!(get(&app, who, "/api/v1/costs").await.0, 403, "{who}");
+    }
+    // The page shows the same figures.
+    let page = app
+        .page("hub-admin", Method::GET, "/billing/finance?fy=2027")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("$120,000.00"), "{page}");
+    assert!(page.contains("8.3%"));
+    assert!(page.contains("ArcGIS Enterprise"));
+}
+
+#[tokio::test]
+async fn savings_compare_what_a_member_pays_with_running_the_service_alone() {
+    let app = TestApp::new().await;
+    gis_pool(&app).await;
+    let gis = app.desk.services["gis"].to_string();
+    for band in ["small", "medium", "large", "very_large"] {
+        post(
+            &app,
+            "/api/v1/benchmarks",
+            json!({ "service_id": gis, "size_band": band, "staff": "60000", "licences": "6000",
+                    "hardware": "6000", "source": "MA peer towns' FY2025 budgets" }),
+        )
+        .await;
+    }
+    post(&app, "/api/v1/invoice-runs", json!({ "period": "2026-09" })).await;
+    let inv = invoice_of(&app, OWN, "2026-09").await;
+    send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/invoices/{}/issue", inv["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+    // One month: $2,500.00 shared against $6,000.00 alone (a twelfth of $72,000): $3,500.00 saved, 58.3%.
+    let (s, r) = get(&app, "member-admin", "/api/v1/savings?fy=2027").await;
+    assert_eq!(s, 200, "{r}");
+    let members = r["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "a member sees only itself: {r}");
+    let m = &members[0];
+    assert_eq!(m["slug"], OWN);
+    assert_eq!(m["services"][0]["months"], 1);
+    assert_eq!(m["services"][0]["shared_cents"], 250_000);
+    assert_eq!(m["services"][0]["standalone_cents"], 600_000);
+    assert_eq!(m["services"][0]["source"], "MA peer towns' FY2025 budgets");
+    assert_eq!(m["saved_cents"], 350_000);
+    assert_eq!(m["saved_percent"], "58.3");
+    // Another member's report is not there to ask for.
+    let (s, e) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/savings?org={OTHER}"),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "org");
+    // The member's dashboard and the printable report say the same.
+    let dash = app
+        .page("member-admin", Method::GET, &format!("/orgs/{OWN}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dash.contains("Savings from sharing"), "{dash}");
+    assert!(dash.contains("$3,500.00"), "{dash}");
+    let report = app
+        .page(
+            "member-admin",
+            Method::GET,
+            &format!("/billing/savings?fy=2027&org={OWN}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report.contains("58.3%"), "{report}");
+    assert!(report.contains("data-print"));
+}
+
+#[tokio::test]
+async fn bad_finance_input_is_refused_field_by_field() {
+    let app = TestApp::new().await;
+    let gis = app.desk.services["gis"].to_string();
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/costs",
+        json!({ "service_id": gis, "fiscal_year": "20x7", "category": "food", "amount": "-5" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["fiscal_year", "category", "description", "amount"],
+        "{e}"
+    );
+    // A float is not money.
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/costs",
+        json!({ "service_id": gis, "fiscal_year": "2027", "category": "staff", "description": "x", "amount": 1.5 }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let body = json!({ "service_id": gis, "size_band": "small", "staff": "1", "source": "Survey" });
+    post(&app, "/api/v1/benchmarks", body.clone()).await;
+    // One benchmark per service and size band: a second is a conflict naming the band.
+    let (s, e) = send(&app, "hub-admin", Method::POST, "/api/v1/benchmarks", body).await;
+    assert_eq!(s, 409, "{e}");
+    assert_eq!(e["errors"][0]["field"], "size_band");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/benchmarks",
+        json!({ "service_id": gis, "size_band": "huge", "source": "" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["size_band", "source"], "{e}");
+    let (s, e) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/credits",
+        json!({ "agreement_id": "nope", "month": "2026-13", "amount": "0", "reason": "" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["agreement_id", "month", "amount", "reason"], "{e}");
+    let (s, e) = get(&app, "hub-admin", "/api/v1/finance?fy=next").await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "fy");
+    // A stale change is refused and changes nothing.
+    let cost = post(
+        &app,
+        "/api/v1/costs",
+        json!({ "service_id": gis, "fiscal_year": "2027", "category": "network", "description": "Fibre", "amount": "1000" }),
+    )
+    .await;
+    let (s, _) = json(
+        app.api(
+            "hub-admin",
+            Method::PATCH,
+            &format!("/api/v1/costs/{}", cost["id"].as_str().unwrap()),
+        )
+        .header("if-match", "\"v7\"")
+        .json(&json!({ "amount": "2000" }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 412);
+    let (_, same) = get(
+        &app,
+        "hub-admin",
+        &format!("/api/v1/costs/{}", cost["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(same["amount_cents"], 100_000);
+}
