@@ -5,6 +5,7 @@
 use anyhow::Context;
 use domain::billing::Model;
 use domain::billing::agreement::{AgreementStatus, Renewal};
+use domain::billing::finance::{CostCategory, SizeBand, Standalone};
 use domain::billing::usage::NewUsage;
 use domain::ids::{OrgId, RateCardId};
 use jiff::civil::{Date, date};
@@ -27,7 +28,7 @@ struct Card {
     overage: Option<&'static str>,
 }
 
-const CARDS: [Card; 7] = [
+const CARDS: [Card; 8] = [
     Card {
         service: "email",
         name: "Email and calendar — per mailbox",
@@ -98,7 +99,205 @@ const CARDS: [Card; 7] = [
         fy27: "98.00",
         overage: None,
     },
+    // The fibre ring's yearly cost, shared by weight (each member's thousands of residents).
+    Card {
+        service: "network",
+        name: "Regional fibre network — shared cost pool",
+        model: Model::CostPool,
+        unit: "share",
+        meter: "",
+        fy26: "240000.00",
+        fy27: "252000.00",
+        overage: None,
+    },
 ];
+
+/// The hub's yearly cost of each service, in dollars before the year's factor (FY2026 × 1.30, FY2027 × 1.35:
+/// benefits, overhead and raises): (service, category, what, amount). Illustrative figures for the demo, of the
+/// size a city's IT department would carry; billing recovers them with a small margin.
+const COSTS: [(&str, CostCategory, &str, i64); 20] = [
+    (
+        "email",
+        CostCategory::Staff,
+        "Messaging administrator, 0.75 FTE with benefits",
+        85_000,
+    ),
+    (
+        "email",
+        CostCategory::Licences,
+        "Government cloud mailboxes and archiving",
+        96_000,
+    ),
+    (
+        "email",
+        CostCategory::Hardware,
+        "Mail gateways, depreciation",
+        18_000,
+    ),
+    (
+        "gis",
+        CostCategory::Staff,
+        "GIS analyst, 0.5 FTE with benefits",
+        45_000,
+    ),
+    (
+        "gis",
+        CostCategory::Licences,
+        "GIS enterprise licence",
+        24_000,
+    ),
+    (
+        "gis",
+        CostCategory::Hardware,
+        "GIS server, depreciation",
+        4_000,
+    ),
+    (
+        "backup",
+        CostCategory::Staff,
+        "Storage engineer, 0.25 FTE with benefits",
+        30_000,
+    ),
+    ("backup", CostCategory::Licences, "Backup software", 40_000),
+    (
+        "backup",
+        CostCategory::Hardware,
+        "Backup arrays and the off-site copy, depreciation",
+        120_000,
+    ),
+    (
+        "backup",
+        CostCategory::Network,
+        "Replication circuit to the recovery site",
+        20_000,
+    ),
+    (
+        "erp",
+        CostCategory::Staff,
+        "ERP analysts, 1.5 FTE with benefits",
+        150_000,
+    ),
+    ("erp", CostCategory::Licences, "ERP subscription", 110_000),
+    (
+        "security",
+        CostCategory::Staff,
+        "Chief information security officer, 1 FTE with benefits",
+        165_000,
+    ),
+    (
+        "security",
+        CostCategory::Licences,
+        "Endpoint protection and vulnerability scanning",
+        25_000,
+    ),
+    (
+        "devices",
+        CostCategory::Staff,
+        "Desktop technicians, 1.5 FTE with benefits",
+        120_000,
+    ),
+    (
+        "devices",
+        CostCategory::Hardware,
+        "Imaging and spare-pool devices, depreciation",
+        10_000,
+    ),
+    (
+        "network",
+        CostCategory::Network,
+        "Fibre ring maintenance and internet transit",
+        180_000,
+    ),
+    (
+        "network",
+        CostCategory::Hardware,
+        "Core switches and firewalls, depreciation",
+        50_000,
+    ),
+    (
+        "network",
+        CostCategory::Staff,
+        "Network engineer, 0.2 FTE with benefits",
+        20_000,
+    ),
+    (
+        "accounts",
+        CostCategory::Staff,
+        "Project staff, the hours billed to members",
+        30_000,
+    ),
+];
+
+/// What a member would spend a year running a service alone, by size band (small, medium, large, very
+/// large): staff share, licences, hardware, in dollars.
+const STANDALONE: [(&str, [(i64, i64, i64); 4]); 7] = [
+    (
+        "email",
+        [
+            (9_000, 4_000, 2_000),
+            (15_000, 9_000, 4_000),
+            (24_000, 18_000, 6_000),
+            (36_000, 36_000, 9_000),
+        ],
+    ),
+    (
+        "gis",
+        [
+            (8_000, 4_000, 1_000),
+            (12_000, 6_000, 1_500),
+            (18_000, 9_000, 2_000),
+            (30_000, 14_000, 3_000),
+        ],
+    ),
+    (
+        "backup",
+        [
+            (3_000, 3_000, 8_000),
+            (5_000, 5_000, 18_000),
+            (10_000, 10_000, 45_000),
+            (14_000, 14_000, 70_000),
+        ],
+    ),
+    (
+        "erp",
+        [
+            (12_000, 10_000, 2_000),
+            (20_000, 18_000, 3_000),
+            (32_000, 28_000, 5_000),
+            (48_000, 42_000, 8_000),
+        ],
+    ),
+    (
+        "security",
+        [
+            (24_000, 5_000, 0),
+            (36_000, 8_000, 0),
+            (48_000, 12_000, 0),
+            (70_000, 18_000, 0),
+        ],
+    ),
+    (
+        "devices",
+        [
+            (14_000, 1_000, 1_000),
+            (20_000, 1_500, 1_500),
+            (30_000, 2_000, 2_000),
+            (45_000, 3_000, 3_000),
+        ],
+    ),
+    (
+        "network",
+        [
+            (8_000, 1_000, 6_000),
+            (12_000, 1_500, 9_000),
+            (18_000, 2_000, 14_000),
+            (26_000, 3_000, 20_000),
+        ],
+    ),
+];
+
+/// The demo's benchmarks are estimates, and say so: a hub replaces them with its own survey.
+const STANDALONE_SOURCE: &str = "Demo estimate (illustrative): a town running the service alone, from typical staffing and list prices; replace with your region's survey";
 
 /// The fiscal year the demo's agreements start in (FY2026 began 1 July 2025).
 const FY_START: Date = date(2025, 7, 1);
@@ -186,11 +385,18 @@ pub async fn load(
         // Sizes follow the population: a mailbox per 90 residents, a GIS seat per 5,000.
         let mailboxes = (population / 90).max(25);
         let seats = (population / 5_000).max(2);
-        let subs: Vec<(usize, i64)> = vec![(0, mailboxes), (1, seats), (2, 1), (3, 1), (5, 10)]
-            .into_iter()
-            .chain((i % 2 == 0).then_some((4, 1)))
-            .chain((i % 4 == 1).then_some((6, 1)))
-            .collect();
+        let subs: Vec<(usize, i64)> = vec![
+            (0, mailboxes),
+            (1, seats),
+            (2, 1),
+            (3, 1),
+            (5, 10),
+            (7, (population / 1_000).max(1)),
+        ]
+        .into_iter()
+        .chain((i % 2 == 0).then_some((4, 1)))
+        .chain((i % 4 == 1).then_some((6, 1)))
+        .collect();
         for (card, quantity) in subs {
             agreements::subscribe(
                 db,
@@ -231,8 +437,85 @@ pub async fn load(
     }
     let n = records.len();
     store::billing::usage::ingest(db, &Scope::Region, &actor, &records).await?;
+    finance(db, starter, &actor).await?;
+    // An SLA credit for an email outage two months ago, to the second member.
+    if let Some((org, _, _)) = members.get(1) {
+        let month = today
+            .checked_sub(jiff::Span::new().months(2))
+            .context("demo credit month")?;
+        let agreement = agreements::list(
+            db,
+            &Scope::Orgs([*org].into()),
+            &agreements::Filter::default(),
+            &store::page::PageRequest::first(1),
+        )
+        .await?;
+        if let Some(a) = agreement.items.first() {
+            store::billing::finance::add_credit(
+                db,
+                &Scope::Region,
+                &actor,
+                &store::billing::finance::CreditDraft {
+                    agreement_id: a.id,
+                    month: domain::billing::period::month_key(month),
+                    amount_cents: 25_000,
+                    reason: "SLA credit: email outage of four hours".into(),
+                },
+            )
+            .await?;
+        }
+    }
     invoice_history(db, &actor, today).await?;
     Ok(n)
+}
+
+/// The hub's costs for FY2026 and FY2027 and the standalone benchmarks behind the savings reports.
+async fn finance(db: &Db, starter: &Starter, actor: &Actor) -> anyhow::Result<()> {
+    use store::billing::finance::{BenchmarkDraft, CostDraft, add_benchmark, add_cost};
+    let service = |slug: &str| {
+        starter
+            .services
+            .get(slug)
+            .copied()
+            .with_context(|| format!("demo service {slug}"))
+    };
+    for (fiscal_year, percent) in [(2026i16, 130i64), (2027, 135)] {
+        for (slug, category, what, dollars) in COSTS {
+            add_cost(
+                db,
+                actor,
+                &CostDraft {
+                    service_id: service(slug)?,
+                    fiscal_year,
+                    category,
+                    description: what.into(),
+                    amount_cents: dollars * percent,
+                },
+            )
+            .await?;
+        }
+    }
+    for (slug, bands) in STANDALONE {
+        for (band, (staff, licences, hardware)) in SizeBand::ALL.iter().zip(bands) {
+            add_benchmark(
+                db,
+                actor,
+                &BenchmarkDraft {
+                    service_id: service(slug)?,
+                    size_band: *band,
+                    standalone: Standalone {
+                        staff_cents: staff * 100,
+                        licences_cents: licences * 100,
+                        hardware_cents: hardware * 100,
+                    },
+                    source: STANDALONE_SOURCE.into(),
+                    note: String::new(),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every month and fiscal quarter that has ended is invoiced and issued (most paid; the last one not yet);

@@ -504,5 +504,29 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
             .await
             .contains("month: \"2026-13\" is not a month")
     );
+    // The hub's books: cost recovery per service, revenue and forecasts per member, the cost pools.
+    visit(&c, &base, "/billing/finance?fy=2026").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Recovery and margin by service")
+            && text.contains("Network and internet")
+            && text.contains("Chief information security officer"),
+        "{text}"
+    );
+    screenshot(&c, "finance").await;
+    // Savings: the region, then one member's printable report.
+    visit(&c, &base, "/billing/savings?fy=2026").await;
+    assert!(body_text(&c).await.contains("Town of North Reading"));
+    click_and_load(&c, Locator::Css("#members ~ div table a")).await;
+    assert_accessible(&c, "a member's savings report").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Standalone cost") && text.contains("Demo estimate"),
+        "{text}"
+    );
+    screenshot(&c, "savings").await;
+    visit(&c, &base, "/billing/benchmarks").await;
+    click_and_load(&c, Locator::Css("main table td a")).await;
+    assert_accessible(&c, "the benchmark form").await;
     c.close().await.unwrap();
 }
