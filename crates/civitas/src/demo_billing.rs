@@ -230,7 +230,10 @@ const COSTS: [(&str, CostCategory, &str, i64); 20] = [
 
 /// What a member would spend a year running a service alone, by size band (small, medium, large, very
 /// large): staff share, licences, hardware, in dollars.
-const STANDALONE: [(&str, [(i64, i64, i64); 4]); 7] = [
+/// Staff share, licences and hardware a year, in dollars, for each size band (small to very large).
+type Bands = [(i64, i64, i64); 4];
+
+const STANDALONE: [(&str, Bands); 7] = [
     (
         "email",
         [
