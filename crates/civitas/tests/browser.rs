@@ -487,6 +487,15 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     );
     screenshot(&c, "invoice").await;
     visit(&c, &base, "/billing/rate-cards/new").await;
+    // A rate card's prices over time, and an agreement's amendment form.
+    visit(&c, &base, "/billing").await;
+    click_and_load(&c, Locator::Css("#rate-cards ~ div table a")).await;
+    assert_accessible(&c, "a rate card's page").await;
+    assert!(body_text(&c).await.contains("Prices over time"));
+    visit(&c, &base, "/billing").await;
+    click_and_load(&c, Locator::Css("#agreements ~ div table a")).await;
+    click_and_load(&c, Locator::LinkText("Amend the terms")).await;
+    assert_accessible(&c, "the amendment form").await;
     visit(&c, &base, "/billing/agreements/new").await;
     choose(&c, "field-org", "saugus").await;
     fill(&c, "field-title", "Library systems agreement").await;

@@ -55,6 +55,9 @@ pub const TABLES: &[&str] = &[
     "invoices",
     "invoice_lines",
     "payments",
+    "cost_pools",
+    "standalone_benchmarks",
+    "billing_credits",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

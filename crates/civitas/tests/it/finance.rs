@@ -419,3 +419,185 @@ async fn bad_finance_input_is_refused_field_by_field() {
     .await;
     assert_eq!(same["amount_cents"], 100_000);
 }
+
+#[tokio::test]
+async fn agreements_are_amended_and_documented_and_prices_added_from_the_pages() {
+    let app = TestApp::new().await;
+    let (own, _) = gis_pool(&app).await;
+    let hub = app.who("hub-admin").clone();
+    let form = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("_csrf", hub.csrf.clone()));
+        app.page("hub-admin", Method::POST, &path)
+            .form(&fields)
+            .send()
+    };
+    // The amendment form shows the terms as they are.
+    let page = app
+        .page(
+            "hub-admin",
+            Method::GET,
+            &format!("/billing/agreements/{own}/edit"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("value=\"GIS\"") && page.contains("Select Board"),
+        "{page}"
+    );
+    let terms = |title: &str, starts: &str, ends: &str| {
+        vec![
+            ("title", title.to_owned()),
+            ("status", "active".to_owned()),
+            ("cadence", "monthly".to_owned()),
+            ("starts_on", starts.to_owned()),
+            ("ends_on", ends.to_owned()),
+            ("renewal", "by_vote".to_owned()),
+            ("approving_body", "Select Board".to_owned()),
+        ]
+    };
+    // A bad date comes back beside its field, and nothing changes.
+    let res = form(
+        format!("/billing/agreements/{own}"),
+        terms("GIS", "2026-07-01", "2026-02-30"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("error-ends_on"));
+    let (_, a) = get(&app, "hub-admin", &format!("/api/v1/agreements/{own}")).await;
+    assert_eq!(
+        a["title"], "GIS",
+        "a refused amendment changes nothing: {a}"
+    );
+    let res = form(
+        format!("/billing/agreements/{own}"),
+        terms("GIS and mapping", "2026-07-01", "2029-07-01"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, a) = get(&app, "hub-admin", &format!("/api/v1/agreements/{own}")).await;
+    assert_eq!(a["title"], "GIS and mapping", "{a}");
+    assert_eq!(a["ends_on"], "2029-07-01");
+    assert!(
+        a["amendments"].to_string().contains("2029-07-01"),
+        "the amendment is in the agreement's history: {a}"
+    );
+
+    // The subscription's weight goes from 1 to 2 from the agreement page.
+    let sub = a["subscriptions"][0]["id"].as_str().unwrap().to_owned();
+    let res = form(
+        format!("/billing/subscriptions/{sub}"),
+        vec![("quantity", "2".into()), ("ends_on", String::new())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, a) = get(&app, "hub-admin", &format!("/api/v1/agreements/{own}")).await;
+    assert_eq!(a["subscriptions"][0]["quantity"], "2", "{a}");
+
+    // A new price from the card's page; the card keeps both.
+    let card = a["subscriptions"][0]["rate_card_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = form(
+        format!("/billing/rate-cards/{card}/rates"),
+        vec![
+            ("effective_from", "2027-07-01".into()),
+            ("price", "126000".into()),
+            ("note", "FY2028".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = app
+        .page(
+            "member-admin",
+            Method::GET,
+            &format!("/billing/rate-cards/{card}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("$126,000.00 a year") && page.contains("$120,000.00 a year"),
+        "{page}"
+    );
+
+    // The signed agreement, attached by the API; the member downloads it, another member cannot.
+    let res = app
+        .api(
+            "hub-admin",
+            Method::POST,
+            &format!("/api/v1/agreements/{own}/documents?filename=signed%20IMA.pdf"),
+        )
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4 signed".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["filename"], "signed IMA.pdf");
+    let path = format!(
+        "/api/v1/agreements/{own}/documents/{}",
+        doc["id"].as_str().unwrap()
+    );
+    let res = app
+        .api("member-admin", Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/octet-stream",
+        "served so that no browser renders it"
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"%PDF-1.4 signed");
+    let res = app
+        .api("other-admin", Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // An empty file is refused, naming the file.
+    let res = app
+        .api(
+            "hub-admin",
+            Method::POST,
+            &format!("/api/v1/agreements/{own}/documents?filename=empty.pdf"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let (_, e) = json(res).await;
+    assert_eq!(e["errors"][0]["field"], "file");
+    let page = app
+        .page(
+            "member-admin",
+            Method::GET,
+            &format!("/billing/agreements/{own}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("signed IMA.pdf") && page.contains("Document attached"),
+        "{page}"
+    );
+}

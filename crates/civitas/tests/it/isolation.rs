@@ -81,6 +81,8 @@ enum Target {
     Benchmark,
     /// A credit (`{id}`) under an agreement of the target organisation.
     Credit,
+    /// A document (`{doc}`) of an agreement (`{id}`) of the target organisation.
+    Document,
 }
 
 impl Target {
@@ -1832,6 +1834,86 @@ fn cases() -> Vec<Case> {
             T::Agreement,
             |_| form(&[("month", "2026-10"), ("amount", "10"), ("reason", "Matrix")]),
         ),
+        // Agreement documents, amendments, subscription changes, prices
+        c(
+            "GET",
+            "/api/v1/agreements/{id}/documents",
+            Perm("billing-read"),
+            T::Agreement,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/agreements/{id}/documents?filename=agreement.txt",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| Body::Csv("Signed by both parties".into()),
+        ),
+        c(
+            "GET",
+            "/api/v1/agreements/{id}/documents/{doc}",
+            Perm("billing-read"),
+            T::Document,
+            none,
+        ),
+        c(
+            "GET",
+            "/billing/agreements/{id}/edit",
+            Perm("billing-manage"),
+            T::Agreement,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/agreements/{id}",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| {
+                form(&[
+                    ("title", "Amended"),
+                    ("status", "active"),
+                    ("cadence", "monthly"),
+                    ("starts_on", "2026-07-01"),
+                    ("renewal", "annual"),
+                    ("approving_body", "Select Board"),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/billing/subscriptions/{id}",
+            Perm("billing-manage"),
+            T::Subscription,
+            |_| form(&[("quantity", "7")]),
+        ),
+        c(
+            "GET",
+            "/billing/rate-cards/{id}",
+            Perm("billing-read"),
+            T::RateCard,
+            none,
+        ),
+        c(
+            "POST",
+            "/billing/rate-cards/{id}/rates",
+            Perm("billing-manage"),
+            T::RateCard,
+            |f| form(&[("effective_from", f.date.as_str()), ("price", "7.00")]),
+        ),
+        c(
+            "POST",
+            "/billing/agreements/{id}/documents",
+            Perm("billing-manage"),
+            T::Agreement,
+            |_| Body::Upload("minutes.txt", "Voted 5-0"),
+        ),
+        c(
+            "GET",
+            "/billing/agreements/{id}/documents/{doc}",
+            Perm("billing-read"),
+            T::Document,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -2335,6 +2417,24 @@ async fn every_role_sees_only_what_it_may() {
                         .id
                     }
                     Target::Benchmark => id = benchmark(&app).await,
+                    Target::Document => {
+                        let a = agreement(&app, org).await;
+                        id = a.to_string();
+                        token = store::billing::agreements::attach_document(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            a,
+                            store::desk::tickets::NewFile {
+                                name: "minutes.txt",
+                                content_type: "text/plain",
+                                bytes: b"Voted 5-0",
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id;
+                    }
                     Target::Credit => {
                         let a = agreement(&app, org).await;
                         id = store::billing::finance::add_credit(
@@ -2534,6 +2634,7 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{id}", &id)
                     .replace("{date}", &id)
                     .replace("{token}", &token)
+                    .replace("{doc}", &token)
                     // Notification templates are the region's, named by event.
                     .replace("{event}", "resolved")
                     .replace(

@@ -43,3 +43,6 @@ CREATE TABLE billing_credits (
     created_by TEXT
 );
 CREATE INDEX billing_credits_month ON billing_credits (month, agreement_id);
+
+-- The file of an agreement's document (the signed IMA, the minutes of the vote), kept like a ticket's files.
+ALTER TABLE agreement_documents ADD COLUMN data BYTEA NOT NULL DEFAULT '\x'::bytea;

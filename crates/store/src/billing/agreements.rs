@@ -552,3 +552,108 @@ pub async fn update_subscription(
     tx.commit().await?;
     Ok(after)
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Documents
+
+/// Keeps a document on an agreement in scope (the signed agreement, the minutes of the vote); the agreement's
+/// history records it.
+pub async fn attach_document(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: AgreementId,
+    file: crate::desk::tickets::NewFile<'_>,
+) -> Result<crate::desk::tickets::Attachment> {
+    use sha2::Digest;
+    let a = get(db, scope, id).await?;
+    let name: String = file
+        .name
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\' | '"'))
+        .take(200)
+        .collect();
+    let doc = crate::desk::tickets::Attachment {
+        id: uuid::Uuid::now_v7().to_string(),
+        filename: if name.trim().is_empty() {
+            "document".into()
+        } else {
+            name
+        },
+        content_type: file.content_type.chars().take(100).collect(),
+        size_bytes: i64::try_from(file.bytes.len()).map_err(corrupt)?,
+        sha256: hex::encode(sha2::Sha256::digest(file.bytes)),
+        created_at: now_ms(),
+    };
+    let mut tx = db.write.begin().await?;
+    sqlx::query("INSERT INTO agreement_documents (id, agreement_id, org_id, file_name, content_type, size_bytes, sha256, data, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(&doc.id)
+        .bind(id.to_string())
+        .bind(a.org_id.to_string())
+        .bind(&doc.filename)
+        .bind(&doc.content_type)
+        .bind(doc.size_bytes)
+        .bind(&doc.sha256)
+        .bind(file.bytes.to_vec())
+        .bind(actor.user_id.map(|u| u.to_string()))
+        .bind(doc.created_at)
+        .execute(&mut *tx)
+        .await?;
+    amend(
+        &mut tx,
+        actor,
+        id,
+        a.org_id,
+        "agreement.document_add",
+        &format!("Document attached: {}", doc.filename),
+        None,
+        Some(to_json(&doc)?),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(doc)
+}
+
+fn document_row(r: &AnyRow) -> Result<crate::desk::tickets::Attachment> {
+    Ok(crate::desk::tickets::Attachment {
+        id: r.try_get("id")?,
+        filename: r.try_get("file_name")?,
+        content_type: r.try_get("content_type")?,
+        size_bytes: r.try_get("size_bytes")?,
+        sha256: r.try_get("sha256")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// The documents of an agreement in scope, oldest first.
+pub async fn documents(
+    db: &Db,
+    scope: &Scope,
+    id: AgreementId,
+) -> Result<Vec<crate::desk::tickets::Attachment>> {
+    get(db, scope, id).await?;
+    sqlx::query("SELECT id, file_name, content_type, size_bytes, sha256, created_at FROM agreement_documents WHERE agreement_id = $1 ORDER BY created_at, id")
+        .bind(id.to_string())
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(document_row)
+        .collect()
+}
+
+/// One document of an agreement in scope, with its bytes.
+pub async fn document(
+    db: &Db,
+    scope: &Scope,
+    id: AgreementId,
+    doc: &str,
+) -> Result<(crate::desk::tickets::Attachment, Vec<u8>)> {
+    get(db, scope, id).await?;
+    let r = sqlx::query("SELECT id, file_name, content_type, size_bytes, sha256, created_at, data FROM agreement_documents WHERE agreement_id = $1 AND id = $2")
+        .bind(id.to_string())
+        .bind(doc)
+        .fetch_optional(&db.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok((document_row(&r)?, r.try_get("data")?))
+}

@@ -88,6 +88,24 @@ pub fn routes(t: Table) -> Table {
         "billing-manage",
         subscribe,
     )
+    .get(
+        "/api/v1/agreements/{id}/documents",
+        "An agreement's documents (the signed agreement, the minutes of the vote)",
+        "billing-read",
+        list_documents,
+    )
+    .post(
+        "/api/v1/agreements/{id}/documents",
+        "Attach a document to an agreement (the body is the file; ?filename= names it)",
+        "billing-manage",
+        upload_document,
+    )
+    .get(
+        "/api/v1/agreements/{id}/documents/{doc}",
+        "Download an agreement's document",
+        "billing-read",
+        download_document,
+    )
     .patch(
         "/api/v1/subscriptions/{id}",
         "Change a subscription's quantity or end (If-Match)",
@@ -571,8 +589,19 @@ async fn add_rate(
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawRate>,
 ) -> ApiResult<Response> {
-    p.require(Permission::BillingManage)?;
     let id: RateCardId = crate::api::parse_path_id(&id)?;
+    let out = add_price(&s, &p, id, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+/// Adds a price to a card from a date on: the API's and the card page's one way to do it.
+pub async fn add_price(
+    s: &AppState,
+    p: &Principal,
+    id: RateCardId,
+    raw: &RawRate,
+) -> Result<rates::RateCard, Failure> {
+    p.require(Permission::BillingManage)?;
     let mut c = Collector::new();
     let rate = rate_fields(
         &mut c,
@@ -584,8 +613,7 @@ async fn add_rate(
     c.finish()?;
     let rate =
         rate.ok_or_else(|| Failure::Invalid(vec![FieldError::new("body", "is incomplete")]))?;
-    let out = rates::add_rate(&s.db, &p.actor(), id, &rate).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(rates::add_rate(&s.db, &p.actor(), id, &rate).await?)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -807,19 +835,29 @@ async fn update_agreement(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawAgreement>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let out = amend_agreement(&s, &p, id, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+/// Amends an agreement's terms (what is not given stays); `version`, when given, must be the one read.
+pub async fn amend_agreement(
+    s: &AppState,
+    p: &Principal,
+    id: AgreementId,
+    version: Option<i64>,
+    raw: &RawAgreement,
+) -> Result<agreements::Agreement, Failure> {
+    let scope = p.require(Permission::BillingManage)?;
     if raw.org.is_some() {
         return Err(Failure::Invalid(vec![FieldError::new(
             "org",
             "cannot change: record a new agreement instead",
-        )])
-        .into());
+        )]));
     }
     let current = agreements::get(&s.db, &scope, id).await?;
-    let d = parse_agreement(&raw, Some(&current))?;
-    let out = agreements::update(&s.db, &scope, &p.actor(), id, if_match(&headers)?, &d).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    let d = parse_agreement(raw, Some(&current))?;
+    Ok(agreements::update(&s.db, &scope, &p.actor(), id, version, &d).await?)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -898,8 +936,20 @@ async fn update_subscription(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawSubscriptionEdit>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     let id: SubscriptionId = crate::api::parse_path_id(&id)?;
+    let out = change_subscription(&s, &p, id, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+/// Changes a subscription's quantity or end; `version`, when given, must be the one read.
+pub async fn change_subscription(
+    s: &AppState,
+    p: &Principal,
+    id: SubscriptionId,
+    version: Option<i64>,
+    raw: &RawSubscriptionEdit,
+) -> Result<agreements::Subscription, Failure> {
+    let scope = p.require(Permission::BillingManage)?;
     let current = agreements::subscription_in(&s.db, &scope, id).await?;
     let mut c = Collector::new();
     let quantity = match &raw.quantity {
@@ -913,19 +963,107 @@ async fn update_subscription(
     };
     c.finish()?;
     let (Some(Some(quantity)), Some(ends_on)) = (quantity, ends_on) else {
-        return Err(Failure::Invalid(vec![FieldError::new("body", "is incomplete")]).into());
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )]));
     };
-    let out = agreements::update_subscription(
+    Ok(
+        agreements::update_subscription(&s.db, &scope, &p.actor(), id, version, quantity, ends_on)
+            .await?,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Agreement documents
+
+/// Keeps a document on an agreement (the API's raw body or the agreement page's upload), within the desk's
+/// attachment size limit.
+pub async fn store_document(
+    s: &AppState,
+    p: &Principal,
+    id: AgreementId,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<store::desk::tickets::Attachment, Failure> {
+    let scope = p.require(Permission::BillingManage)?;
+    let limit = store::desk::catalog::settings(&s.db)
+        .await?
+        .attachment_max_bytes;
+    let mut c = Collector::new();
+    let name = filename.map(str::trim).filter(|f| !f.is_empty());
+    if name.is_none() {
+        c.push(FieldError::new("filename", "is required"));
+    }
+    if bytes.is_empty() {
+        c.push(FieldError::new("file", "is empty"));
+    } else if i64::try_from(bytes.len()).unwrap_or(i64::MAX) > limit {
+        c.push(FieldError::new(
+            "file",
+            format!(
+                "is larger than the limit of {}",
+                crate::api::desk::size_label(limit)
+            ),
+        ));
+    }
+    c.finish()?;
+    Ok(agreements::attach_document(
         &s.db,
         &scope,
         &p.actor(),
         id,
-        if_match(&headers)?,
-        quantity,
-        ends_on,
+        store::desk::tickets::NewFile {
+            name: name.unwrap_or("document"),
+            content_type: content_type.unwrap_or("application/octet-stream"),
+            bytes,
+        },
     )
-    .await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    .await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentQuery {
+    pub filename: Option<String>,
+}
+
+async fn upload_document(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DocumentQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let doc = store_document(&s, &p, id, q.filename.as_deref(), ct, &body).await?;
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+async fn list_documents(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let items = agreements::documents(&s.db, &scope, id).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn download_document(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((id, doc)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let id: AgreementId = crate::api::parse_path_id(&id)?;
+    let (d, bytes) = agreements::document(&s.db, &scope, id, &doc).await?;
+    Ok(crate::api::desk::file_response(&d, bytes))
 }
 
 // ---------------------------------------------------------------------------------------------------

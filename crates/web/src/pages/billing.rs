@@ -118,6 +118,7 @@ pub struct OverviewQuery {
 }
 
 pub struct CardRow {
+    pub id: String,
     pub name: String,
     pub service: String,
     pub model: String,
@@ -238,6 +239,7 @@ async fn overview(
                     .map(|r| r.effective_from.to_string())
                     .unwrap_or_default(),
                 history: c.rates.len(),
+                id: c.id.to_string(),
                 name: c.name,
                 service: c.service_name,
                 model: c.model.label().to_owned(),
@@ -294,7 +296,10 @@ async fn overview(
 }
 
 pub struct SubscriptionRow {
+    pub id: String,
     pub card: String,
+    pub card_id: String,
+    pub ends_on: String,
     pub quantity: String,
     pub term: String,
 }
@@ -325,6 +330,14 @@ pub struct AgreementPage {
     pub cards: Vec<(String, String)>,
     pub starts_on: String,
     pub credits: Vec<CreditRow>,
+    pub documents: Vec<DocumentRow>,
+}
+
+pub struct DocumentRow {
+    pub id: String,
+    pub name: String,
+    pub size: String,
+    pub added: String,
 }
 
 pub struct CreditRow {
@@ -360,6 +373,16 @@ async fn agreement_page(
             reason: c.reason,
         })
         .collect();
+    let documents = agreements::documents(&s.db, &scope, id)
+        .await?
+        .into_iter()
+        .map(|d| DocumentRow {
+            id: d.id,
+            name: d.filename,
+            size: crate::api::desk::size_label(d.size_bytes),
+            added: super::local_time(d.created_at, &member.time_zone),
+        })
+        .collect();
     let can_manage = !p.scope(Permission::BillingManage).is_empty();
     let cards = if can_manage {
         rates::list(&s.db, true)
@@ -382,6 +405,7 @@ async fn agreement_page(
         cards,
         starts_on: a.starts_on.to_string(),
         credits,
+        documents,
         status: a.status.label().to_owned(),
         cadence: a.cadence.as_str().to_owned(),
         term: term(a.starts_on, a.ends_on),
@@ -392,6 +416,9 @@ async fn agreement_page(
         subscriptions: subs
             .into_iter()
             .map(|s| SubscriptionRow {
+                id: s.id.to_string(),
+                card_id: s.rate_card_id.to_string(),
+                ends_on: s.ends_on.map(|d| d.to_string()).unwrap_or_default(),
                 card: s.rate_card_name,
                 quantity: s.quantity.to_string(),
                 term: term(s.starts_on, s.ends_on),
@@ -908,7 +935,7 @@ async fn import_page(
 // ---------------------------------------------------------------------------------------------------
 // Forms: agreements, subscriptions, rate cards
 
-fn options<T: Copy>(
+pub(crate) fn options<T: Copy>(
     all: &[T],
     value: fn(T) -> &'static str,
     label: fn(T) -> &'static str,
@@ -927,9 +954,13 @@ pub struct AgreementForm {
     pub statuses: Vec<(String, String)>,
     pub cadences: Vec<(String, String)>,
     pub renewals: Vec<(String, String)>,
+    pub action: String,
+    pub cancel: String,
+    /// Amending an existing agreement (its member cannot change).
+    pub editing: bool,
 }
 
-async fn agreement_form(
+pub(crate) async fn agreement_form(
     s: &AppState,
     p: &Principal,
     form: super::FormState,
@@ -959,6 +990,9 @@ async fn agreement_form(
             ("quarterly".into(), "Quarterly (fiscal quarters)".into()),
         ],
         renewals: options(Renewal::ALL, Renewal::as_str, Renewal::label),
+        action: "/billing/agreements".into(),
+        cancel: "/billing#agreements".into(),
+        editing: false,
     })
 }
 

@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 pub(crate) mod billing;
+mod billing_forms;
 mod calendar;
 pub(super) mod desk;
 pub(super) mod desk_admin;
@@ -42,6 +43,7 @@ pub fn routes(t: Table) -> Table {
     let t = reports::routes(t);
     let t = billing::routes(t);
     let t = finance::routes(t);
+    let t = billing_forms::routes(t);
     account::routes(t)
 }
 
