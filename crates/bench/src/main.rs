@@ -508,7 +508,8 @@ mod usage {
         for i in 0..40 {
             let (model, meter, unit) = match i {
                 0..20 => (Model::PerUnit, format!("meter.{i:02}"), "GB-month"),
-                20..30 => (Model::PerUnit, String::new(), "seat"),
+                20..28 => (Model::PerUnit, String::new(), "seat"),
+                28..30 => (Model::CostPool, String::new(), "share"),
                 30..34 => (Model::Fixed, String::new(), "month"),
                 34..37 => (Model::PerCapita, String::new(), "resident"),
                 _ => (Model::TimeAndMaterials, String::new(), "hour"),
@@ -526,14 +527,19 @@ mod usage {
                 },
                 &rates::RateDraft {
                     effective_from: jiff::civil::date(2025, 7, 1),
-                    price: rust_decimal::Decimal::new(1_000 + i as i64 * 37, 3),
+                    // A cost pool's price is its year: a shared system's $250,000 and up.
+                    price: if model == Model::CostPool {
+                        rust_decimal::Decimal::new(250_000 + i as i64 * 1_000, 0)
+                    } else {
+                        rust_decimal::Decimal::new(1_000 + i as i64 * 37, 3)
+                    },
                     overage: None,
                     note: String::new(),
                 },
             )
             .await?;
-            // Half the cards change price mid-month, so that the run cuts months.
-            if i % 2 == 0 {
+            // Half the cards change price mid-month, so that the run cuts months (a pool's year does not).
+            if i % 2 == 0 && model != Model::CostPool {
                 rates::add_rate(
                     &db,
                     &actor,

@@ -28,7 +28,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::rates::{date, decimal, opt_date};
+use super::rates::{date, decimal, opt_date, service_name};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -108,17 +108,6 @@ pub async fn cost_entry(db: &Db, id: &str) -> Result<Cost> {
         .map(cost)
         .transpose()?
         .ok_or(StoreError::NotFound)
-}
-
-async fn service_name(db: &Db, id: ServiceId) -> Result<String> {
-    match sqlx::query("SELECT name FROM services WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&db.read)
-        .await?
-    {
-        Some(r) => Ok(r.try_get("name")?),
-        None => Err(domain::Invalid::one("service_id", "is not a service of the catalog").into()),
-    }
 }
 
 pub async fn add_cost(db: &Db, actor: &Actor, d: &CostDraft) -> Result<Cost> {
@@ -915,7 +904,7 @@ async fn forecast(
     }
     for (card, participants) in &by_card {
         let Some(c) = cards.get(card) else { continue };
-        let rates: Vec<_> = c.rates.iter().map(|r| r.rate()).collect();
+        let rates = c.prices();
         if let Ok(shares) = pool_lines(&c.name, &rates, participants, &next, fy_start) {
             for (sub, ls) in shares {
                 pooled.insert(sub, ls.iter().map(|l| l.amount_cents).sum());
@@ -943,7 +932,7 @@ async fn forecast(
                 trend()
             }
             _ => {
-                let rates: Vec<_> = card.rates.iter().map(|r| r.rate()).collect();
+                let rates = card.prices();
                 let charge = Charge {
                     name: &card.name,
                     model: card.model,

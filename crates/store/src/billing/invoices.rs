@@ -259,7 +259,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     }
     for (card, ps) in &participants {
         let Some(c) = cards.get(card) else { continue };
-        let rates: Vec<_> = c.rates.iter().map(|r| r.rate()).collect();
+        let rates = c.prices();
         match pool_lines(&c.name, &rates, ps, period, fy_start) {
             Ok(shares) => pooled.extend(shares),
             Err(e) => report
@@ -295,7 +295,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
             let Some(card) = cards.get(&s.card) else {
                 continue;
             };
-            let rates: Vec<_> = card.rates.iter().map(|r| r.rate()).collect();
+            let rates = card.prices();
             let charge = Charge {
                 name: &card.name,
                 model: card.model,

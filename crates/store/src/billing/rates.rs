@@ -68,6 +68,13 @@ pub struct RateCard {
     pub version: i64,
 }
 
+impl RateCard {
+    /// Its prices as the billing arithmetic takes them, oldest first.
+    pub fn prices(&self) -> Vec<Rate> {
+        self.rates.iter().map(RateRow::rate).collect()
+    }
+}
+
 /// A card as checked by the web layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardDraft {
@@ -168,7 +175,7 @@ pub async fn get(db: &Db, id: RateCardId) -> Result<RateCard> {
 }
 
 /// The service's name, or a field error when there is no such service.
-async fn service_name(db: &Db, id: ServiceId) -> Result<String> {
+pub(crate) async fn service_name(db: &Db, id: ServiceId) -> Result<String> {
     match sqlx::query("SELECT name FROM services WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&db.read)

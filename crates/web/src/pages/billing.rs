@@ -228,7 +228,7 @@ async fn overview(
         .await?
         .into_iter()
         .map(|c| {
-            let prices: Vec<_> = c.rates.iter().map(|r| r.rate()).collect();
+            let prices = c.prices();
             let current = domain::billing::rate_on(&prices, today);
             CardRow {
                 price: current.map_or_else(

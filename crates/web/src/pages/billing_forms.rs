@@ -219,9 +219,7 @@ async fn card_page(
     let id: RateCardId = id.parse().map_err(|_| Failure::NotFound)?;
     let c = rates::get(&s.db, id).await?;
     let today = crate::api::time::today();
-    let current =
-        domain::billing::rate_on(&c.rates.iter().map(|r| r.rate()).collect::<Vec<_>>(), today)
-            .map(|r| r.effective_from);
+    let current = domain::billing::rate_on(&c.prices(), today).map(|r| r.effective_from);
     let prices = c
         .rates
         .iter()
