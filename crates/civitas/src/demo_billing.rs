@@ -555,9 +555,22 @@ async fn invoice_history(db: &Db, actor: &Actor, today: Date) -> anyhow::Result<
         )
         .await?;
         let recent = period.end.checked_add(jiff::Span::new().days(45))? > today;
+        // Issued on the period's first working morning after it ends, as a finance office would.
+        let issued_on = period
+            .end
+            .at(9, 30, 0, 0)
+            .in_tz("America/New_York")
+            .context("demo issue time")?;
+        // ... but never later than now (a month that ended last night is issued this minute).
+        let now = jiff::Timestamp::now().to_zoned_datetime(issued_on.time_zone().clone());
+        let issued_on = if issued_on.timestamp() > now.timestamp() {
+            now
+        } else {
+            issued_on
+        };
         for inv in drafts.items {
             let issued =
-                invoices::issue(db, &Scope::Region, actor, &inv.id, None, period.end).await?;
+                invoices::issue(db, &Scope::Region, actor, &inv.id, None, &issued_on).await?;
             if !recent && issued.total_cents > 0 {
                 invoices::pay(
                     db,

@@ -2230,7 +2230,10 @@ async fn invoice(app: &TestApp, org: domain::ids::OrgId, n: usize, issued: bool)
             &sys,
             &id,
             None,
-            jiff::civil::date(2040, 1, 1),
+            &jiff::civil::date(2040, 1, 1)
+                .at(9, 0, 0, 0)
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .unwrap(),
         )
         .await
         .unwrap();

@@ -553,7 +553,7 @@ pub async fn issue(
     actor: &Actor,
     id: &str,
     version: Option<i64>,
-    today: Date,
+    when: &jiff::ZonedDateTime,
 ) -> Result<Invoice> {
     let before = header(db, scope, id).await?;
     if version.is_some_and(|v| v != before.version) {
@@ -575,10 +575,11 @@ pub async fn issue(
     }
     let mut tx = db.write.begin().await?;
     let number = next_number(&mut tx).await?;
-    let due = today
+    let due = when
+        .date()
         .checked_add(jiff::Span::new().days(30))
         .map_err(corrupt)?;
-    let now = now_ms();
+    let now = when.timestamp().as_millisecond();
     let n = sqlx::query("UPDATE invoices SET status = 'issued', number = $1, issued_at = $2, due_on = $3, updated_at = $2, version = version + 1 WHERE id = $4 AND version = $5 AND status = 'draft'")
         .bind(&number)
         .bind(now)

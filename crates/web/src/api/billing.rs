@@ -1187,7 +1187,7 @@ async fn issue_invoice(
         &p.actor(),
         &id,
         if_match(&headers)?,
-        crate::api::time::today(),
+        &crate::api::time::now_local(),
     )
     .await?;
     Ok(entity(StatusCode::OK, out.version, &out))

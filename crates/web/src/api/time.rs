@@ -228,6 +228,12 @@ pub fn parse_entry(raw: &RawEntry, today: Date) -> Result<NewEntry, Failure> {
 }
 
 /// Today in the region's default time zone (entries are dated by the person logging them).
+/// Now, on the hub's clock (America/New_York).
+pub fn now_local() -> jiff::ZonedDateTime {
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::now().to_zoned_datetime(tz)
+}
+
 pub fn today() -> Date {
     let tz = jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC);
     tz.to_datetime(jiff::Timestamp::now()).date()

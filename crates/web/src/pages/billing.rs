@@ -797,7 +797,7 @@ async fn issue_form(
         &p.actor(),
         &id,
         None,
-        crate::api::time::today(),
+        &crate::api::time::now_local(),
     )
     .await?;
     Ok(Redirect::to(&format!("/billing/invoices/{id}?notice=issued")).into_response())
