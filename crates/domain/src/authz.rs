@@ -135,10 +135,14 @@ pub enum Permission {
     /// next year's forecasts. Reaches the region only from a grant on the hub (the hub's finance office and
     /// its auditors); members see their own invoices and savings through `billing-read`.
     FinanceRead,
+    /// See configuration items: a member's own and the hub's regional infrastructure they run on.
+    CmdbRead,
+    /// Record and change configuration items and their relationships (a member its own; the hub all).
+    CmdbManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 23] = [
         Self::OrgRead,
         Self::OrgManage,
         Self::OrgSettingsWrite,
@@ -160,6 +164,8 @@ impl Permission {
         Self::BillingRead,
         Self::BillingManage,
         Self::FinanceRead,
+        Self::CmdbRead,
+        Self::CmdbManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -185,6 +191,8 @@ impl Permission {
             Self::BillingRead => "billing-read",
             Self::BillingManage => "billing-manage",
             Self::FinanceRead => "finance-read",
+            Self::CmdbRead => "cmdb-read",
+            Self::CmdbManage => "cmdb-manage",
         }
     }
 }
@@ -207,6 +215,8 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::TimeRead
                 | P::KbWrite
                 | P::ReportRead
+                | P::CmdbRead
+                | P::CmdbManage
         ),
         Role::Auditor => matches!(
             perm,
@@ -219,6 +229,7 @@ pub fn role_allows(role: Role, perm: Permission) -> bool {
                 | P::ReportRead
                 | P::BillingRead
                 | P::FinanceRead
+                | P::CmdbRead
         ),
         Role::MemberAdmin => !matches!(
             perm,

@@ -75,4 +75,8 @@ typed_id!(
     AgreementId,
     /// What a member takes under an agreement: a rate card, a quantity, a term.
     SubscriptionId,
+    /// A configuration item of the CMDB.
+    CiId,
+    /// A relationship between two configuration items.
+    CiRelationId,
 );

@@ -58,6 +58,10 @@ pub const TABLES: &[&str] = &[
     "cost_pools",
     "standalone_benchmarks",
     "billing_credits",
+    "cis",
+    "ci_relations",
+    "ci_events",
+    "ticket_cis",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

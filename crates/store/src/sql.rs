@@ -111,8 +111,33 @@ impl Sql {
             .push(" ESCAPE '\\'")
     }
 
-    /// ` AND <column> IN (…)` for the scope's organisations; nothing for the whole region; a filter that
-    /// matches nothing for an empty scope.
+    /// Keyset paging over `ORDER BY key ASC, id ASC`: ` AND (key > k OR (key = k AND id > i))` from a
+    /// `k|i` cursor the list gave (the key may itself hold `|`: the id is after the last one).
+    pub fn after_cursor(
+        &mut self,
+        key: &str,
+        id: &str,
+        cursor: &str,
+    ) -> Result<&mut Self, domain::Invalid> {
+        let (k, i) = cursor
+            .rsplit_once('|')
+            .ok_or_else(|| domain::Invalid::one("cursor", "is not a cursor of this list"))?;
+        self.push(" AND (")
+            .push(key)
+            .push(" > ")
+            .bind(k.to_owned())
+            .push(" OR (")
+            .push(key)
+            .push(" = ")
+            .bind(k.to_owned())
+            .push(" AND ")
+            .push(id)
+            .push(" > ")
+            .bind(i.to_owned())
+            .push("))");
+        Ok(self)
+    }
+
     /// Keyset paging over `ORDER BY key DESC, id DESC`: ` AND (key < k OR (key = k AND id < i))` from a
     /// `k|i` cursor the list gave; any other cursor is a field error.
     pub fn before_cursor(
@@ -140,6 +165,8 @@ impl Sql {
         Ok(self)
     }
 
+    /// ` AND <column> IN (…)` for the scope's organisations; nothing for the whole region; a filter that
+    /// matches nothing for an empty scope.
     pub fn scope(&mut self, column: &str, scope: &Scope) -> &mut Self {
         match scope {
             Scope::Region => {}

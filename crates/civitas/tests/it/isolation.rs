@@ -83,6 +83,10 @@ enum Target {
     Credit,
     /// A document (`{doc}`) of an agreement (`{id}`) of the target organisation.
     Document,
+    /// A configuration item (`{id}`) of the target organisation.
+    Ci,
+    /// A relationship (`{id}`) between two items of the target organisation.
+    CiRelation,
 }
 
 impl Target {
@@ -127,6 +131,8 @@ struct Fresh {
     other_ticket: i64,
     /// A published article, for bodies that link one.
     article: String,
+    /// A configuration item of the hub (which every member sees), for bodies that relate to one.
+    hub_ci: String,
 }
 
 struct Case {
@@ -1914,6 +1920,100 @@ fn cases() -> Vec<Case> {
             T::Document,
             none,
         ),
+        // The CMDB
+        c("GET", "/api/v1/ci-types", Perm("cmdb-read"), T::None, none),
+        c("GET", "/api/v1/cis", Perm("cmdb-read"), T::None, none),
+        c("POST", "/api/v1/cis", Perm("cmdb-manage"), T::None, |f| {
+            Body::Json(json!({ "type": "server", "name": format!("Matrix {}", f.n),
+                               "attributes": { "vcpu": 8 } }))
+        }),
+        c("GET", "/api/v1/cis/{id}", Perm("cmdb-read"), T::Ci, none),
+        c(
+            "PATCH",
+            "/api/v1/cis/{id}",
+            Perm("cmdb-manage"),
+            T::Ci,
+            |_| Body::Json(json!({ "status": "maintenance" })),
+        ),
+        c(
+            "GET",
+            "/api/v1/cis/{id}/relations",
+            Perm("cmdb-read"),
+            T::Ci,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/cis/{id}/relations",
+            Perm("cmdb-manage"),
+            T::Ci,
+            |f| Body::Json(json!({ "kind": "depends_on", "to_ci": f.hub_ci })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/ci-relations/{id}",
+            Perm("cmdb-manage"),
+            T::CiRelation,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/cis/{id}/impact?depth=3",
+            Perm("cmdb-read"),
+            T::Ci,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/cis/{id}/history",
+            Perm("cmdb-read"),
+            T::Ci,
+            none,
+        ),
+        c("GET", "/cmdb", Perm("cmdb-read"), T::None, none),
+        c(
+            "GET",
+            "/cmdb/new?type=server",
+            Perm("cmdb-manage"),
+            T::None,
+            none,
+        ),
+        c("POST", "/cmdb", Perm("cmdb-manage"), T::None, |f| {
+            Body::Form(vec![
+                ("type".into(), "server".into()),
+                ("name".into(), format!("Matrix page {}", f.n)),
+                ("status".into(), "active".into()),
+                ("attr_vcpu".into(), "4".into()),
+            ])
+        }),
+        c("GET", "/cmdb/{id}", Perm("cmdb-read"), T::Ci, none),
+        c("GET", "/cmdb/{id}/edit", Perm("cmdb-manage"), T::Ci, none),
+        c("POST", "/cmdb/{id}", Perm("cmdb-manage"), T::Ci, |f| {
+            Body::Form(vec![
+                ("type".into(), "server".into()),
+                ("name".into(), format!("Renamed {}", f.n)),
+                ("status".into(), "active".into()),
+            ])
+        }),
+        c(
+            "POST",
+            "/cmdb/{id}/relations",
+            Perm("cmdb-manage"),
+            T::Ci,
+            |f| {
+                Body::Form(vec![
+                    ("kind".into(), "runs_on".into()),
+                    ("to_ci".into(), f.hub_ci.clone()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/cmdb/relations/{id}/delete",
+            Perm("cmdb-manage"),
+            T::CiRelation,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -1934,12 +2034,14 @@ fn allows(role: &str, perm: &str) -> bool {
                     "time-read",
                     "kb-write",
                     "report-read",
+                    "cmdb-read",
+                    "cmdb-manage",
                 ]
                 .contains(&perm)
         }
         "hub-auditor" | "member-auditor" => {
             read.contains(&perm)
-                || ["audit-read", "time-read", "report-read", "billing-read"].contains(&perm)
+                || ["audit-read", "time-read", "report-read", "billing-read", "cmdb-read"].contains(&perm)
                 // The hub's own books are the hub's: its auditors see them, a member's do not.
                 || (perm == "finance-read" && role == "hub-auditor")
         }
@@ -2148,6 +2250,37 @@ async fn rate_card(app: &TestApp) -> domain::ids::RateCardId {
             .id
         })
         .await
+}
+
+/// A server of `org`, recorded as the system.
+async fn matrix_ci(app: &TestApp, org: domain::ids::OrgId, name: &str) -> String {
+    store::cmdb::create(
+        &app.db,
+        &Scope::Region,
+        &Actor::system("matrix"),
+        &store::cmdb::CiDraft {
+            org_id: org,
+            department_id: None,
+            ci_type: domain::cmdb::CiType::Server,
+            name: name.to_owned(),
+            status: domain::cmdb::CiStatus::Active,
+            attributes: Default::default(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+    .to_string()
+}
+
+static HUB_CI: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// The hub's storage array, made once per run: every member sees it and may relate its items to it.
+async fn hub_ci(app: &TestApp) -> String {
+    HUB_CI
+        .get_or_init(|| matrix_ci(app, app.orgs[HUB], "Regional storage array"))
+        .await
+        .clone()
 }
 
 static BENCHMARK: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
@@ -2420,6 +2553,23 @@ async fn every_role_sees_only_what_it_may() {
                         .id
                     }
                     Target::Benchmark => id = benchmark(&app).await,
+                    Target::Ci => id = matrix_ci(&app, org, &format!("Target {n}")).await,
+                    Target::CiRelation => {
+                        let a = matrix_ci(&app, org, &format!("Target {n}")).await;
+                        let b = matrix_ci(&app, org, &format!("Target {n} host")).await;
+                        id = store::cmdb::relate(
+                            &app.db,
+                            &Scope::Region,
+                            &Scope::Region,
+                            &sys,
+                            a.parse().unwrap(),
+                            domain::cmdb::RelationKind::RunsOn,
+                            b.parse().unwrap(),
+                        )
+                        .await
+                        .unwrap()
+                        .id;
+                    }
                     Target::Document => {
                         let a = agreement(&app, org).await;
                         id = a.to_string();
@@ -2658,6 +2808,7 @@ async fn every_role_sees_only_what_it_may() {
                     ticket: id.clone(),
                     other_ticket: token.parse().unwrap_or(0),
                     article: ARTICLE.get().cloned().unwrap_or_default(),
+                    hub_ci: hub_ci(&app).await,
                 };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");

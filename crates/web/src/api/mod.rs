@@ -4,6 +4,7 @@ mod account;
 mod audit;
 pub mod billing;
 pub mod calendar;
+pub mod cmdb;
 pub mod desk;
 mod directory;
 pub mod finance;
@@ -44,6 +45,7 @@ pub fn routes(t: Table) -> Table {
     let t = kb::routes(t);
     let t = billing::routes(t);
     let t = finance::routes(t);
+    let t = cmdb::routes(t);
     audit::routes(t)
 }
 

@@ -5,6 +5,7 @@ mod audit;
 pub(crate) mod billing;
 mod billing_forms;
 mod calendar;
+mod cmdb;
 pub(super) mod desk;
 pub(super) mod desk_admin;
 mod directory;
@@ -44,6 +45,7 @@ pub fn routes(t: Table) -> Table {
     let t = billing::routes(t);
     let t = finance::routes(t);
     let t = billing_forms::routes(t);
+    let t = cmdb::routes(t);
     account::routes(t)
 }
 
@@ -160,6 +162,13 @@ impl Frame {
                 href: "/billing".into(),
                 label: "Billing",
                 active: section == "billing",
+            });
+        }
+        if !p.scope(Permission::CmdbRead).is_empty() {
+            nav.push(NavItem {
+                href: "/cmdb".into(),
+                label: "CMDB",
+                active: section == "cmdb",
             });
         }
         if !p.scope(Permission::TimeRead).is_empty() {

@@ -1,0 +1,482 @@
+//! The CMDB over the API: configuration items, their relationships, history and impact analysis.
+
+use super::{entity, list};
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiResult, Failure};
+use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::FieldError;
+use domain::authz::{Permission, Scope};
+use domain::cmdb::{CiStatus, CiType, RelationKind, check_attributes};
+use domain::ids::{CiId, OrgId};
+use domain::validation::{Collector, text};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use store::cmdb::{self, CiDraft, Filter};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/ci-types",
+        "The types of configuration items and the attributes each may carry",
+        "cmdb-read",
+        types,
+    )
+    .get(
+        "/api/v1/cis",
+        "List configuration items (by member, type, status, part of the name)",
+        "cmdb-read",
+        list_cis,
+    )
+    .post(
+        "/api/v1/cis",
+        "Record a configuration item",
+        "cmdb-manage",
+        create_ci,
+    )
+    .get(
+        "/api/v1/cis/{id}",
+        "A configuration item",
+        "cmdb-read",
+        get_ci,
+    )
+    .patch(
+        "/api/v1/cis/{id}",
+        "Change a configuration item (If-Match)",
+        "cmdb-manage",
+        update_ci,
+    )
+    .get(
+        "/api/v1/cis/{id}/relations",
+        "An item's relationships, both ways",
+        "cmdb-read",
+        list_relations,
+    )
+    .post(
+        "/api/v1/cis/{id}/relations",
+        "Relate the item to another (runs_on, depends_on, located_at, connected_to, backs_up_to)",
+        "cmdb-manage",
+        relate,
+    )
+    .delete(
+        "/api/v1/ci-relations/{id}",
+        "Remove a relationship",
+        "cmdb-manage",
+        unrelate,
+    )
+    .get(
+        "/api/v1/cis/{id}/impact",
+        "Impact analysis: everything that stops working when this item does (?depth=1..10, default 5)",
+        "cmdb-read",
+        impact,
+    )
+    .get(
+        "/api/v1/cis/{id}/history",
+        "An item's history, newest first",
+        "cmdb-read",
+        history,
+    )
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
+}
+
+fn path_id(raw: &str) -> Result<CiId, Failure> {
+    raw.parse().map_err(|_| Failure::NotFound)
+}
+
+async fn types(p: Principal) -> ApiResult<Response> {
+    p.require(Permission::CmdbRead)?;
+    let items: Vec<Value> = CiType::ALL
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "type": t.as_str(),
+                "label": t.label(),
+                "attributes": t.attributes().iter().map(|a| serde_json::json!({
+                    "name": a.name,
+                    "label": a.label,
+                    "kind": match a.kind {
+                        domain::cmdb::AttrKind::Text => "text",
+                        domain::cmdb::AttrKind::Count => "count",
+                        domain::cmdb::AttrKind::Date => "date",
+                    },
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+/// An organisation named by slug that the scope may read items of: its own, or the hub.
+pub async fn readable_org(s: &AppState, scope: &Scope, slug: &str) -> Result<OrgId, FieldError> {
+    let unknown = || FieldError::new("org", "is not an organisation you can see");
+    let Ok(id) = store::tenancy::orgs::id_by_slug(&s.db, &Scope::Region, slug).await else {
+        return Err(unknown());
+    };
+    let hub = store::tenancy::orgs::hub(&s.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|h| h.id);
+    if scope.contains(id) || Some(id) == hub {
+        Ok(id)
+    } else {
+        Err(unknown())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiQuery {
+    pub org: Option<String>,
+    #[serde(rename = "type")]
+    pub ci_type: Option<String>,
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The list's filters, checked (the API's query and the page's).
+pub async fn filter(s: &AppState, scope: &Scope, q: &CiQuery) -> Result<Filter, Failure> {
+    let mut c = Collector::new();
+    let org = match given(&q.org) {
+        None => None,
+        Some(slug) => c.take(readable_org(s, scope, slug).await),
+    };
+    let f = Filter {
+        org,
+        ci_type: given(&q.ci_type)
+            .and_then(|v| c.take(CiType::parse(v).map_err(|e| FieldError::new("type", e.message)))),
+        status: given(&q.status).and_then(|v| c.take(CiStatus::parse(v))),
+        q: given(&q.q).map(str::to_owned),
+    };
+    c.finish()?;
+    Ok(f)
+}
+
+async fn list_cis(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<CiQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let f = filter(&s, &scope, &q).await?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        cmdb::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCi {
+    /// The owner's slug; on creation it defaults to the person's own organisation.
+    pub org: Option<String>,
+    pub department_id: Option<String>,
+    #[serde(rename = "type")]
+    pub ci_type: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    /// The type's attributes (see `/api/v1/ci-types`); on a change, the given ones replace the item's.
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// An item's fields; on a change, what is not given keeps its current value.
+pub async fn parse_ci(
+    s: &AppState,
+    manage: &Scope,
+    home: OrgId,
+    raw: &RawCi,
+    current: Option<&cmdb::Ci>,
+) -> Result<CiDraft, Failure> {
+    let mut c = Collector::new();
+    let org_id = match (given(&raw.org), current, manage) {
+        (Some(slug), _, _) => match store::tenancy::orgs::id_by_slug(&s.db, manage, slug).await {
+            Ok(id) => Some(id),
+            Err(_) => {
+                c.push(FieldError::new(
+                    "org",
+                    "is not an organisation you can record items for",
+                ));
+                None
+            }
+        },
+        (None, Some(cur), _) => Some(cur.org_id),
+        // The person's own organisation, when they record items for it.
+        (None, None, _) if manage.contains(home) => Some(home),
+        (None, None, Scope::Orgs(o)) if o.len() == 1 => o.iter().next().copied(),
+        (None, None, _) => {
+            c.push(FieldError::new("org", "is required: the owner's slug"));
+            None
+        }
+    };
+    let ci_type = match (given(&raw.ci_type), current) {
+        (None, Some(cur)) => Some(cur.ci_type),
+        (None, None) => {
+            c.push(FieldError::new(
+                "type",
+                format!(
+                    "is required: one of {}",
+                    CiType::ALL
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+            None
+        }
+        (Some(v), _) => c.take(CiType::parse(v).map_err(|e| FieldError::new("type", e.message))),
+    };
+    let name = match (&raw.name, current) {
+        (None, Some(cur)) => Some(cur.name.clone()),
+        (n, _) => c.take(text("name", n.as_deref().unwrap_or(""), 200)),
+    };
+    let status = match (given(&raw.status), current) {
+        (None, Some(cur)) => Some(cur.status),
+        (None, None) => Some(CiStatus::Active),
+        (Some(v), _) => c.take(CiStatus::parse(v)),
+    };
+    let department_id = match (&raw.department_id, current) {
+        (None, Some(cur)) => Some(cur.department_id),
+        (None, None) => Some(None),
+        (Some(d), _) if d.trim().is_empty() => Some(None),
+        (Some(d), _) => c
+            .take(
+                d.trim()
+                    .parse()
+                    .map_err(|_| FieldError::new("department_id", "is not an id")),
+            )
+            .map(Some),
+    };
+    let attributes = match (&raw.attributes, current, ci_type) {
+        (None, Some(cur), _) => Some(cur.attributes.clone()),
+        (None, None, _) => Some(Map::new()),
+        (Some(a), _, Some(t)) => match check_attributes(t, a) {
+            Ok(a) => Some(a),
+            Err(errs) => {
+                for e in errs {
+                    c.push(e);
+                }
+                None
+            }
+        },
+        (Some(_), _, None) => None,
+    };
+    c.finish()?;
+    match (org_id, ci_type, name, status, department_id, attributes) {
+        (
+            Some(org_id),
+            Some(ci_type),
+            Some(name),
+            Some(status),
+            Some(department_id),
+            Some(attributes),
+        ) => Ok(CiDraft {
+            org_id,
+            department_id,
+            ci_type,
+            name,
+            status,
+            attributes,
+        }),
+        _ => Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )])),
+    }
+}
+
+/// Records an item (the API's body or the page's form).
+pub async fn record_ci(s: &AppState, p: &Principal, raw: &RawCi) -> Result<cmdb::Ci, Failure> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let d = parse_ci(s, &manage, p.user.org_id, raw, None).await?;
+    Ok(cmdb::create(&s.db, &manage, &p.actor(), &d).await?)
+}
+
+/// Changes an item (the API's body or the page's form); `version`, when given, must be the one read.
+pub async fn change_ci(
+    s: &AppState,
+    p: &Principal,
+    id: CiId,
+    version: Option<i64>,
+    raw: &RawCi,
+) -> Result<cmdb::Ci, Failure> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let read = p.require(Permission::CmdbRead)?;
+    let current = cmdb::get(&s.db, &read, id).await?;
+    if !manage.contains(current.org_id) {
+        return Err(Failure::Forbidden);
+    }
+    let d = parse_ci(s, &manage, p.user.org_id, raw, Some(&current)).await?;
+    Ok(cmdb::update(&s.db, &read, &manage, &p.actor(), id, version, &d).await?)
+}
+
+async fn create_ci(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCi>,
+) -> ApiResult<Response> {
+    let out = record_ci(&s, &p, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_ci(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let out = cmdb::get(&s.db, &scope, path_id(&id)?).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn update_ci(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawCi>,
+) -> ApiResult<Response> {
+    let out = change_ci(&s, &p, path_id(&id)?, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn list_relations(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let items = cmdb::relations(&s.db, &scope, path_id(&id)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelation {
+    pub kind: Option<String>,
+    pub to_ci: Option<String>,
+}
+
+/// Relates an item to another (the API's body or the page's form).
+pub async fn add_relation(
+    s: &AppState,
+    p: &Principal,
+    from: CiId,
+    raw: &RawRelation,
+) -> Result<cmdb::Relation, Failure> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let read = p.require(Permission::CmdbRead)?;
+    let mut c = Collector::new();
+    let kind = match given(&raw.kind) {
+        None => {
+            c.push(FieldError::new(
+                "kind",
+                format!(
+                    "is required: one of {}",
+                    RelationKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+            None
+        }
+        Some(v) => c.take(RelationKind::parse(v)),
+    };
+    let to: Option<CiId> = match given(&raw.to_ci) {
+        None => {
+            c.push(FieldError::new("to_ci", "is required: the other item's id"));
+            None
+        }
+        Some(v) => c.take(
+            v.parse()
+                .map_err(|_| FieldError::new("to_ci", "is not an id")),
+        ),
+    };
+    c.finish()?;
+    let (Some(kind), Some(to)) = (kind, to) else {
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "body",
+            "is incomplete",
+        )]));
+    };
+    Ok(cmdb::relate(&s.db, &read, &manage, &p.actor(), from, kind, to).await?)
+}
+
+async fn relate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawRelation>,
+) -> ApiResult<Response> {
+    let out = add_relation(&s, &p, path_id(&id)?, &raw).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn unrelate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let read = p.require(Permission::CmdbRead)?;
+    cmdb::unrelate(&s.db, &read, &manage, &p.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactQuery {
+    pub depth: Option<String>,
+}
+
+/// The depth of an impact walk: 1 to 10, 5 when not given.
+pub fn depth(raw: &Option<String>) -> Result<u32, Failure> {
+    match given(raw) {
+        None => Ok(5),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=10).contains(d))
+            .ok_or_else(|| {
+                Failure::Invalid(vec![FieldError::new(
+                    "depth",
+                    "must be a whole number from 1 to 10",
+                )])
+            }),
+    }
+}
+
+async fn impact(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ImpactQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let out = cmdb::impact_of(&s.db, &scope, path_id(&id)?, depth(&q.depth)?).await?;
+    Ok(Json(out).into_response())
+}
+
+async fn history(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let items = cmdb::history(&s.db, &scope, path_id(&id)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
