@@ -8,6 +8,7 @@
 mod api;
 mod billing;
 mod cli;
+mod cmdb;
 mod desk;
 mod finance;
 mod helpers;
