@@ -313,6 +313,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     let mut stoneham_director = None;
     let mut members = Vec::new();
     let mut billed = Vec::new();
+    let mut configured = Vec::new();
     for (i, name) in MEMBERS.iter().enumerate() {
         let draft = place(&all, name)?;
         let is_city = draft.kind == OrgKind::City;
@@ -323,6 +324,12 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
         billed.push((
             org.id,
             org.slug.to_string(),
+            org.population.unwrap_or(10_000),
+        ));
+        configured.push((
+            org.id,
+            org.slug.to_string(),
+            org.name.clone(),
             org.population.unwrap_or(10_000),
         ));
         for d in DEPARTMENTS {
@@ -402,6 +409,9 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     crate::demo_billing::load(db, &starter, &billed, crate_today())
         .await
         .context("loading agreements, rate cards and usage")?;
+    crate::demo_cmdb::load(db, (hub.id, "Melrose"), &configured)
+        .await
+        .context("loading the CMDB")?;
     Ok(Summary {
         tickets,
         ..summary()

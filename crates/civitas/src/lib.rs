@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_billing;
+pub mod demo_cmdb;
 pub mod demo_desk;
 pub mod imap;
 pub mod logging;

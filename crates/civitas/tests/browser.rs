@@ -537,5 +537,28 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     visit(&c, &base, "/billing/benchmarks").await;
     click_and_load(&c, Locator::Css("main table td a")).await;
     assert_accessible(&c, "the benchmark form").await;
+    // The CMDB: the list, an array's impact tree, the per-type record form with an error beside its field.
+    visit(&c, &base, "/cmdb?q=array").await;
+    click_and_load(&c, Locator::LinkText("Array A")).await;
+    assert_accessible(&c, "a configuration item's page").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("If this item stops") && text.contains("Finance and HR (ERP)"),
+        "{text}"
+    );
+    screenshot(&c, "cmdb-item").await;
+    visit(&c, &base, "/cmdb/new").await;
+    click_and_load(&c, Locator::LinkText("Server")).await;
+    assert_accessible(&c, "/cmdb/new?type=server").await;
+    // A host the hub already has: the name is taken (the browser itself keeps bad numbers and dates out).
+    fill(&c, "field-name", "esx-a-01").await;
+    fill(&c, "field-attributes_vcpu", "64").await;
+    submit(&c).await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("already has an item of this type with this name"),
+        "{text}"
+    );
+    assert_accessible(&c, "/cmdb/new (with errors)").await;
     c.close().await.unwrap();
 }
