@@ -430,3 +430,120 @@ async fn items_are_recorded_and_changed_from_the_pages_with_errors_beside_the_fi
         "an emptied field clears it"
     );
 }
+
+async fn import(app: &TestApp, who: &str, query: &str, csv: &str) -> (u16, Value) {
+    json(
+        app.api(who, Method::POST, &format!("/api/v1/cis/import{query}"))
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_items_csv_is_checked_row_by_row_imported_all_or_nothing_and_exports_back() {
+    let app = TestApp::new().await;
+    item(
+        &app,
+        "member-admin",
+        json!({ "type": "server", "name": "nr-fs-01", "attributes": { "vcpu": 4 } }),
+    )
+    .await;
+    let bad = format!(
+        "org,type,name,status,vcpu,vendor\n\
+         {OWN},server,nr-fs-01,active,8,\n\
+         {OTHER},server,theirs,active,,\n\
+         {OWN},toaster,t1,active,,\n\
+         {OWN},server,nr-db-01,lost,-3,\n\
+         {OWN},server,nr-fs-01,active,2,\n\
+         {OWN},server,nr-web-01,active,,Acme\n"
+    );
+    let (s, e) = import(&app, "member-admin", "", &bad).await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(
+        fields(&e),
+        [
+            "row 3.org",
+            "row 4.type",
+            "row 5.status",
+            "row 5.attributes.vcpu",
+            "row 7.attributes.vendor"
+        ]
+    );
+    let (_, list) = get(&app, "member-admin", "/api/v1/cis").await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "nothing imported"
+    );
+    // The same item twice in a file is named at its second row.
+    let twice = format!("org,type,name\n{OWN},server,a\n{OWN},server,a\n");
+    let (s, e) = import(&app, "member-admin", "", &twice).await;
+    assert_eq!((s, fields(&e)), (422, vec!["row 3.name".to_owned()]));
+
+    let good = format!(
+        "org,type,name,status,vcpu,vendor\n\
+         {OWN},server,nr-fs-01,active,8,\n\
+         {OWN},server,nr-db-01,planned,16,\n\
+         {OWN},application,Assessor,active,,Patriot Properties\n"
+    );
+    let (s, dry) = import(&app, "member-admin", "?dry_run=true", &good).await;
+    assert_eq!(s, 200, "{dry}");
+    assert_eq!(
+        (
+            dry["created"].as_u64(),
+            dry["updated"].as_u64(),
+            dry["dry_run"].as_bool()
+        ),
+        (Some(2), Some(1), Some(true))
+    );
+    let (_, list) = get(&app, "member-admin", "/api/v1/cis").await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "a dry run stores nothing"
+    );
+    let (s, done) = import(&app, "member-admin", "", &good).await;
+    assert_eq!(s, 200, "{done}");
+    assert_eq!(
+        (done["created"].as_u64(), done["updated"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let (_, list) = get(&app, "member-admin", "/api/v1/cis?q=nr-fs").await;
+    let fs = &list["items"][0];
+    assert_eq!(fs["attributes"], json!({ "vcpu": 8 }));
+    let (_, h) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/cis/{}/history", fs["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(h["items"][0]["summary"], "Changed by a CSV import");
+
+    // The export is the import's format: sent back, it changes nothing.
+    let res = app
+        .api("member-admin", Method::GET, "/api/v1/cis/export")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with("org,type,name,status,"), "{csv}");
+    assert!(
+        csv.contains(&format!("{OWN},server,nr-db-01,planned,")),
+        "{csv}"
+    );
+    let (s, again) = import(&app, "member-admin", "", &csv).await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(
+        (
+            again["created"].as_u64(),
+            again["updated"].as_u64(),
+            again["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(3))
+    );
+}

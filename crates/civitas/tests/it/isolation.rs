@@ -1927,6 +1927,30 @@ fn cases() -> Vec<Case> {
             Body::Json(json!({ "type": "server", "name": format!("Matrix {}", f.n),
                                "attributes": { "vcpu": 8 } }))
         }),
+        c(
+            "POST",
+            "/api/v1/cis/import?dry_run=true",
+            Perm("cmdb-manage"),
+            T::None,
+            |f| Body::Csv(format!("type,name,vcpu\nserver,Matrix import {},4\n", f.n)),
+        ),
+        c(
+            "GET",
+            "/api/v1/cis/export",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/cmdb/export?type=server",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c("POST", "/cmdb/import", Perm("cmdb-manage"), T::None, |_| {
+            Body::Upload("items.csv", "type,name\nserver,Matrix upload\n")
+        }),
         c("GET", "/api/v1/cis/{id}", Perm("cmdb-read"), T::Ci, none),
         c(
             "PATCH",

@@ -38,6 +38,18 @@ pub fn routes(t: Table) -> Table {
         "cmdb-manage",
         create_ci,
     )
+    .post(
+        "/api/v1/cis/import",
+        "Import items from CSV (org,type,name[,status][,attribute columns]); ?dry_run=true checks without storing; a file with a bad row imports nothing; items found by owner, type and name are updated",
+        "cmdb-manage",
+        import_csv,
+    )
+    .get(
+        "/api/v1/cis/export",
+        "Every item you see as CSV, in the import's columns (?type=)",
+        "cmdb-read",
+        export_csv,
+    )
     .get(
         "/api/v1/cis/{id}",
         "A configuration item",
@@ -479,4 +491,234 @@ async fn history(
     let scope = p.require(Permission::CmdbRead)?;
     let items = cmdb::history(&s.db, &scope, path_id(&id)?).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CSV import and export
+
+/// Most rows in one import.
+pub const MAX_IMPORT_ROWS: usize = 200_000;
+
+/// Reads an items CSV: columns `type`, `name`, optionally `org` (default: the person's own organisation)
+/// and `status` (default active); every other
+/// column is an attribute, filled only for the types that have it. Problems are named by line and column
+/// (`row 7.attributes.vcpu`); a file with any problem imports nothing.
+pub async fn parse_csv(
+    s: &AppState,
+    manage: &Scope,
+    home: OrgId,
+    file: &[u8],
+) -> Result<Vec<cmdb::ImportRow>, Failure> {
+    let bad = |m: String| Failure::Invalid(vec![FieldError::new("file", m)]);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(file);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad(format!("is not CSV: {e}")))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(type_col), Some(name_col)) = (col("type"), col("name")) else {
+        return Err(bad(
+            "needs the columns type and name (org, status and the types' attributes are optional)"
+                .into(),
+        ));
+    };
+    // Without an org column every row is the person's own organisation's.
+    let org_col = col("org");
+    if org_col.is_none() && !manage.contains(home) {
+        return Err(bad("needs an org column: the owner of each row".into()));
+    }
+    let status_col = col("status");
+    let attr_cols: Vec<(usize, String)> = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![org_col, Some(type_col), Some(name_col), status_col].contains(&Some(*i)))
+        .map(|(i, h)| (i, h.to_owned()))
+        .collect();
+    // Organisations by slug, resolved once.
+    let mut orgs: std::collections::HashMap<String, Option<OrgId>> = Default::default();
+    let mut out = Vec::new();
+    let mut errors: Vec<FieldError> = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let line = i + 2;
+        if i >= MAX_IMPORT_ROWS {
+            return Err(bad(format!(
+                "has more than {MAX_IMPORT_ROWS} rows; split it"
+            )));
+        }
+        if errors.len() >= 200 {
+            break;
+        }
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(FieldError::new(
+                    format!("row {line}"),
+                    format!("cannot be read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let cell = |c: usize| row.get(c).unwrap_or("").to_owned();
+        let field = |f: &str| format!("row {line}.{f}");
+        let slug = org_col.map(cell).unwrap_or_default();
+        if !orgs.contains_key(&slug) {
+            let id = match org_col {
+                None => Some(home),
+                Some(_) => store::tenancy::orgs::id_by_slug(&s.db, manage, &slug)
+                    .await
+                    .ok(),
+            };
+            orgs.insert(slug.clone(), id);
+        }
+        let org_id = orgs.get(&slug).copied().flatten();
+        if org_id.is_none() {
+            errors.push(FieldError::new(
+                field("org"),
+                format!("{slug:?} is not an organisation you can record items for"),
+            ));
+        }
+        let ci_type = CiType::parse(&cell(type_col))
+            .map_err(|e| errors.push(FieldError::new(field("type"), e.message)))
+            .ok();
+        let name = text("name", &cell(name_col), 200)
+            .map_err(|e| errors.push(FieldError::new(field("name"), e.message)))
+            .ok();
+        let status = match status_col.map(cell).filter(|v| !v.is_empty()) {
+            None => Some(CiStatus::Active),
+            Some(v) => CiStatus::parse(&v)
+                .map_err(|e| errors.push(FieldError::new(field("status"), e.message)))
+                .ok(),
+        };
+        let mut given = Map::new();
+        for (c, name) in &attr_cols {
+            let v = cell(*c);
+            if !v.is_empty() {
+                given.insert(name.clone(), Value::String(v));
+            }
+        }
+        let attributes = ci_type.and_then(|t| match check_attributes(t, &given) {
+            Ok(a) => Some(a),
+            Err(es) => {
+                for e in es {
+                    errors.push(FieldError::new(field(&e.field), e.message));
+                }
+                None
+            }
+        });
+        if let (Some(org_id), Some(ci_type), Some(name), Some(status), Some(attributes)) =
+            (org_id, ci_type, name, status, attributes)
+        {
+            out.push(cmdb::ImportRow {
+                line,
+                org_id,
+                ci_type,
+                name,
+                status,
+                attributes,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    if out.is_empty() {
+        return Err(bad("has no rows".into()));
+    }
+    Ok(out)
+}
+
+/// Imports (or, dry, checks) an items CSV: the API's body or the page's upload.
+pub async fn import_file(
+    s: &AppState,
+    p: &Principal,
+    text: &[u8],
+    dry_run: bool,
+) -> Result<cmdb::ImportReport, Failure> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let rows = parse_csv(s, &manage, p.user.org_id, text).await?;
+    Ok(cmdb::import(&s.db, &manage, &p.actor(), &rows, dry_run).await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    pub dry_run: Option<bool>,
+}
+
+async fn import_csv(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let report = import_file(&s, &p, &body, q.dry_run.unwrap_or(false)).await?;
+    Ok(Json(report).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    #[serde(rename = "type")]
+    pub ci_type: Option<String>,
+}
+
+/// Every item the person sees (of one type, when asked) as CSV, in the import's columns: the file can be
+/// edited and imported back.
+pub async fn export_file(
+    s: &AppState,
+    p: &Principal,
+    q: &ExportQuery,
+) -> Result<Response, Failure> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let ci_type = given(&q.ci_type)
+        .map(|v| {
+            CiType::parse(v).map_err(|e| Failure::Invalid(vec![FieldError::new("type", e.message)]))
+        })
+        .transpose()?;
+    let items = cmdb::export(&s.db, &scope, ci_type).await?;
+    // The attribute columns of the types present, in the types' own order.
+    let mut attrs: Vec<&'static str> = Vec::new();
+    for t in CiType::ALL {
+        if items.iter().any(|(_, c)| c.ci_type == *t) {
+            for a in t.attributes() {
+                if !attrs.contains(&a.name) {
+                    attrs.push(a.name);
+                }
+            }
+        }
+    }
+    let mut header = vec!["org", "type", "name", "status"];
+    header.extend(attrs.iter().copied());
+    let rows = items.into_iter().map(|(slug, c)| {
+        let mut row = vec![
+            slug,
+            c.ci_type.as_str().to_owned(),
+            c.name.clone(),
+            c.status.as_str().to_owned(),
+        ];
+        for a in &attrs {
+            row.push(match c.attributes.get(*a) {
+                None => String::new(),
+                Some(Value::String(v)) => v.clone(),
+                Some(v) => v.to_string(),
+            });
+        }
+        row
+    });
+    Ok(crate::pages::csv_response(
+        "configuration-items.csv",
+        &header,
+        rows,
+    ))
+}
+
+async fn export_csv(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    Ok(export_file(&s, &p, &q).await?)
 }

@@ -43,6 +43,18 @@ pub fn routes(t: Table) -> Table {
         "cmdb-manage",
         create,
     )
+    .post(
+        "/cmdb/import",
+        "Import items from a CSV file (or check it first)",
+        "cmdb-manage",
+        import_page,
+    )
+    .get(
+        "/cmdb/export",
+        "Every item you see as CSV (?type=)",
+        "cmdb-read",
+        export_page,
+    )
     .get(
         "/cmdb/{id}",
         "A configuration item: attributes, relationships, impact, history",
@@ -631,4 +643,96 @@ async fn unrelate(
             |b| format!("/cmdb/{b}?notice=removed#relations"),
         );
     Ok(Redirect::to(&back).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CSV
+
+#[derive(Template)]
+#[template(path = "ci_import.html")]
+pub struct ImportPage {
+    pub f: Frame,
+    pub file_name: String,
+    pub errors: Vec<domain::FieldError>,
+    pub report: cmdb::ImportReport,
+}
+
+async fn import_page(
+    State(s): State<AppState>,
+    p: Principal,
+    mut form: axum::extract::Multipart,
+) -> PageResult<Response> {
+    p.require(Permission::CmdbManage)?;
+    let mut file = None;
+    let mut dry_run = false;
+    loop {
+        let part = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(
+                    Failure::BadRequest(format!("the upload could not be read: {e}")).into(),
+                );
+            }
+        };
+        match part.name() {
+            Some("file") => {
+                let name = part.file_name().unwrap_or("").to_owned();
+                let bytes = part.bytes().await.map_err(|e| {
+                    Failure::BadRequest(format!("the upload could not be read: {e}"))
+                })?;
+                file = Some((name, bytes));
+            }
+            Some("dry_run") => dry_run = true,
+            _ => {}
+        }
+    }
+    let (file_name, bytes) = file.unwrap_or_default();
+    let outcome = if file_name.is_empty() {
+        Err(Failure::Invalid(vec![domain::FieldError::new(
+            "file",
+            "choose a CSV file to import",
+        )]))
+    } else {
+        crate::api::cmdb::import_file(&s, &p, &bytes, dry_run).await
+    };
+    let title = if dry_run {
+        "Items file checked"
+    } else {
+        "Items imported"
+    };
+    let f = Frame::new(&s, &p, title, "cmdb")
+        .await?
+        .crumbs(&[("/cmdb", "Configuration items")]);
+    match outcome {
+        Ok(report) => Ok(render(&ImportPage {
+            f,
+            file_name,
+            errors: Vec::new(),
+            report,
+        })),
+        Err(e) => {
+            let errors = e.field_errors();
+            if errors.is_empty() {
+                return Err(e.into());
+            }
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ImportPage {
+                    f,
+                    file_name,
+                    errors,
+                    report: cmdb::ImportReport::default(),
+                },
+            ))
+        }
+    }
+}
+
+async fn export_page(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(q): Query<crate::api::cmdb::ExportQuery>,
+) -> PageResult<Response> {
+    Ok(crate::api::cmdb::export_file(&s, &p, &q).await?)
 }
