@@ -72,6 +72,41 @@ enum Command {
         #[arg(long, default_value = "2026-09")]
         month: String,
     },
+    /// Create a region of MEMBERS members and a CMDB of CLUSTERS clusters of 1,000 items each (six layers:
+    /// arrays, hosts, VMs, databases, applications, services) with about 2,976 relationships per cluster,
+    /// through the store's CSV import and bulk relate.
+    SeedCmdb {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 351)]
+        members: usize,
+        #[arg(long, default_value_t = 1_000)]
+        clusters: usize,
+    },
+    /// Impact analysis through a running server: N requests `GET /api/v1/cis/{id}/impact?depth=5` for items
+    /// of the bottom layer (the deepest walks), one at a time; prints latencies as JSON.
+    ImpactApi {
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "CIVITAS_BENCH_TOKEN")]
+        token: String,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+    },
+    /// CSV import through a running server: ROWS servers for one member in one file to
+    /// `POST /api/v1/cis/import`; prints the wall time as JSON.
+    CmdbImportApi {
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "CIVITAS_BENCH_TOKEN")]
+        token: String,
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value = "member-0001")]
+        org: String,
+    },
     /// Recompute the SLA of every open ticket (as after a calendar change) and print how long it took.
     SlaRecompute {
         #[arg(long)]
@@ -125,6 +160,23 @@ async fn main() -> anyhow::Result<()> {
             records,
             month,
         } => usage::seed(&database_url, members, records, &month).await,
+        Command::SeedCmdb {
+            database_url,
+            members,
+            clusters,
+        } => cmdb::seed(&database_url, members, clusters).await,
+        Command::ImpactApi {
+            url,
+            token,
+            database_url,
+            requests,
+        } => cmdb::impact_api(&url, &token, &database_url, requests).await,
+        Command::CmdbImportApi {
+            url,
+            token,
+            rows,
+            org,
+        } => cmdb::import_api(&url, &token, rows, &org).await,
         Command::SlaRecompute { database_url } => {
             let db = store::Db::connect(&database_url, &store::DbOptions::default()).await?;
             let t0 = std::time::Instant::now();
@@ -663,6 +715,194 @@ mod usage {
             latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         report(load, t0.elapsed().as_secs_f64(), latencies);
+        Ok(())
+    }
+}
+
+mod cmdb {
+    //! The CMDB benchmarks' data and clients.
+
+    use domain::authz::Scope;
+    use domain::cmdb::{CiStatus, CiType, RelationKind};
+    use domain::ids::{CiId, OrgId};
+    use sqlx::Row;
+    use std::collections::HashMap;
+    use store::audit::Actor;
+
+    /// Items per layer of a cluster, bottom first, and how the layer above relates to it.
+    const LAYERS: [(CiType, usize, RelationKind); 6] = [
+        (CiType::StorageVolume, 2, RelationKind::DependsOn),
+        (CiType::Server, 18, RelationKind::DependsOn),
+        (CiType::VirtualMachine, 80, RelationKind::RunsOn),
+        (CiType::Database, 200, RelationKind::RunsOn),
+        (CiType::Application, 300, RelationKind::DependsOn),
+        (CiType::BusinessService, 400, RelationKind::DependsOn),
+    ];
+
+    /// A deterministic xorshift, so that the same seed gives the same graph.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    fn name(cluster: usize, layer: usize, i: usize) -> String {
+        format!("c{cluster:04}-l{layer}-{i:03}")
+    }
+
+    pub async fn seed(url: &str, members: usize, clusters: usize) -> anyhow::Result<()> {
+        super::seed::run(url, members + 1, members).await?;
+        let db = store::Db::connect(url, &store::DbOptions::default()).await?;
+        let actor = Actor::system("bench-seed");
+        let orgs: Vec<OrgId> = store::tenancy::orgs::names(&db, &Scope::Region, None, 10_000)
+            .await?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        let t0 = std::time::Instant::now();
+        // Items, 100 clusters per import.
+        for first in (0..clusters).step_by(100) {
+            let mut rows = Vec::new();
+            for c in first..(first + 100).min(clusters) {
+                let org = orgs[c % orgs.len()];
+                for (layer, (ty, n, _)) in LAYERS.iter().enumerate() {
+                    for i in 0..*n {
+                        rows.push(store::cmdb::ImportRow {
+                            line: rows.len() + 2,
+                            org_id: org,
+                            ci_type: *ty,
+                            name: name(c, layer, i),
+                            status: CiStatus::Active,
+                            attributes: Default::default(),
+                        });
+                    }
+                }
+            }
+            store::cmdb::import(&db, &Scope::Region, &actor, &rows, false).await?;
+        }
+        let mut ids: HashMap<String, CiId> = HashMap::new();
+        for r in sqlx::query("SELECT id, name FROM cis")
+            .fetch_all(db.read_pool())
+            .await?
+        {
+            ids.insert(r.try_get("name")?, r.try_get::<String, _>("id")?.parse()?);
+        }
+        // Relationships: every item above the bottom layer to three items (two for hosts) of the layer below.
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut edges = Vec::new();
+        let mut total = 0;
+        for c in 0..clusters {
+            for layer in 1..LAYERS.len() {
+                let (_, n, kind) = LAYERS[layer];
+                let below = LAYERS[layer - 1].1;
+                for i in 0..n {
+                    let mut targets: Vec<usize> = Vec::new();
+                    while targets.len() < below.min(3) {
+                        let t = rng.next(below);
+                        if !targets.contains(&t) {
+                            targets.push(t);
+                        }
+                    }
+                    for t in targets {
+                        edges.push((ids[&name(c, layer, i)], kind, ids[&name(c, layer - 1, t)]));
+                    }
+                }
+            }
+            if edges.len() >= 200_000 || c + 1 == clusters {
+                total += store::cmdb::relate_many(&db, &actor, &edges).await?;
+                edges.clear();
+            }
+        }
+        println!(
+            "{{\"items\": {}, \"relationships\": {total}, \"seconds\": {:.1}}}",
+            ids.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    fn percentile(sorted: &[f64], p: f64) -> f64 {
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[i.min(sorted.len() - 1)]
+    }
+
+    pub async fn impact_api(
+        url: &str,
+        token: &str,
+        database_url: &str,
+        requests: usize,
+    ) -> anyhow::Result<()> {
+        let db = store::Db::connect(database_url, &store::DbOptions::default()).await?;
+        let roots: Vec<String> =
+            sqlx::query("SELECT id FROM cis WHERE name LIKE '%-l0-%' ORDER BY name")
+                .fetch_all(db.read_pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+        anyhow::ensure!(!roots.is_empty(), "no bottom-layer items: seed first");
+        let client = reqwest::Client::new();
+        let mut rng = Rng(42);
+        let mut ms = Vec::new();
+        let mut affected = Vec::new();
+        for k in 0..requests + 20 {
+            let id = &roots[rng.next(roots.len())];
+            let t = std::time::Instant::now();
+            let res = client
+                .get(format!("{url}/api/v1/cis/{id}/impact?depth=5"))
+                .bearer_auth(token)
+                .send()
+                .await?;
+            anyhow::ensure!(res.status().is_success(), "impact: {}", res.status());
+            let body: serde_json::Value = res.json().await?;
+            let took = t.elapsed().as_secs_f64() * 1000.0;
+            // The first twenty warm the caches and are not counted.
+            if k >= 20 {
+                ms.push(took);
+                affected.push(body["affected"].as_array().map_or(0, Vec::len));
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        affected.sort_unstable();
+        println!(
+            "{{\"requests\": {requests}, \"p50_ms\": {:.2}, \"p99_ms\": {:.2}, \"max_ms\": {:.2}, \"affected_median\": {}, \"affected_max\": {}}}",
+            percentile(&ms, 0.5),
+            percentile(&ms, 0.99),
+            ms.last().copied().unwrap_or(0.0),
+            affected[affected.len() / 2],
+            affected.last().copied().unwrap_or(0)
+        );
+        Ok(())
+    }
+
+    pub async fn import_api(url: &str, token: &str, rows: usize, org: &str) -> anyhow::Result<()> {
+        let mut csv = String::from("org,type,name,status,hostname,os,vcpu,ram_gb\n");
+        for i in 0..rows {
+            csv.push_str(&format!(
+                "{org},virtual_machine,import-vm-{i:06},active,import-vm-{i:06}.example.gov,Windows Server 2022,{},{}\n",
+                2 + i % 8,
+                8 + i % 56
+            ));
+        }
+        let t = std::time::Instant::now();
+        let res = reqwest::Client::new()
+            .post(format!("{url}/api/v1/cis/import"))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await?;
+        let status = res.status();
+        let body = res.text().await?;
+        anyhow::ensure!(status.is_success(), "import: {status} {body}");
+        println!(
+            "{{\"rows\": {rows}, \"seconds\": {:.3}, \"report\": {body}}}",
+            t.elapsed().as_secs_f64()
+        );
         Ok(())
     }
 }

@@ -568,47 +568,34 @@ pub struct Impact {
 /// does not stop at a tenancy boundary); the answer names only what the scope may read.
 pub async fn impact_of(db: &Db, scope: &Scope, id: CiId, depth: u32) -> Result<Impact> {
     let root = get(db, scope, id).await?;
-    let reached = walk(db, id, depth).await?;
-    // The affected items' names, types and owners, in chunks.
-    let mut info: BTreeMap<String, (String, CiType, OrgId, String)> = BTreeMap::new();
-    let ids: Vec<String> = reached.iter().map(|r| r.id.clone()).collect();
-    for chunk in ids.chunks(500) {
-        let mut q = Sql::new(
-            "SELECT c.id, c.name, c.ci_type, c.org_id, o.name AS org_name FROM cis c \
-             JOIN orgs o ON o.id = c.org_id WHERE c.id IN (",
-        );
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(id.clone());
-        }
-        q.push(")");
-        visible(&mut q, "c.org_id", scope);
-        for r in q.fetch_all(&db.read).await? {
-            info.insert(
-                r.try_get("id")?,
-                (
-                    r.try_get("name")?,
-                    CiType::parse(&r.try_get::<String, _>("ci_type")?)
-                        .map_err(|e| corrupt(e.message))?,
-                    parse_id(&r.try_get::<String, _>("org_id")?)?,
-                    r.try_get("org_name")?,
-                ),
-            );
-        }
-    }
-    let mut affected = Vec::new();
+    let (reached, info) = walk(db, id, depth).await?;
+    // What the scope may read: its own organisations' items and the hub's.
+    let hub: Option<OrgId> = sqlx::query("SELECT id FROM orgs WHERE is_hub = 1")
+        .fetch_optional(&db.read)
+        .await?
+        .map(|r| parse_id(&r.try_get::<String, _>("id")?))
+        .transpose()?;
+    let org_names: BTreeMap<String, String> = sqlx::query("SELECT id, name FROM orgs")
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect::<Result<_>>()?;
+    let mut affected = Vec::with_capacity(reached.len());
     for r in reached {
-        let Some((name, ci_type, org_id, org_name)) = info.get(&r.id) else {
+        let Some((name, ci_type, org)) = info.get(&r.id) else {
             continue;
         };
+        let org_id: OrgId = parse_id(org)?;
+        if !(scope.contains(org_id) || Some(org_id) == hub) {
+            continue;
+        }
         affected.push(Affected {
             id: parse_id(&r.id)?,
             name: name.clone(),
             ci_type: *ci_type,
-            org_id: *org_id,
-            org_name: org_name.clone(),
+            org_id,
+            org_name: org_names.get(org).cloned().unwrap_or_default(),
             depth: r.depth,
             via: parse_id(&r.via)?,
             kind: r.kind,
@@ -640,10 +627,20 @@ pub async fn impact_of(db: &Db, scope: &Scope, id: CiId, depth: u32) -> Result<I
     })
 }
 
-/// The walk itself: one indexed query per level (`to_ci IN frontier`), the frontier in chunks.
-async fn walk(db: &Db, root: CiId, depth: u32) -> Result<Vec<Reached<String>>> {
-    // The walk is synchronous over a callback; gather each level's edges first, then hand them over.
+/// Name, type and owner of an item reached by the walk.
+type Info = (String, CiType, String);
+
+/// The walk itself: one indexed query per level (`to_ci IN frontier`, the frontier in chunks), which
+/// returns each dependent once — with one of the items it depends on (`via`, the least id: deterministic)
+/// and its own name, type and owner — so that rows stay one per item reached. Relationships that carry no
+/// outage (backups) are left out by the query.
+async fn walk(
+    db: &Db,
+    root: CiId,
+    depth: u32,
+) -> Result<(Vec<Reached<String>>, BTreeMap<String, Info>)> {
     let mut levels: Vec<Vec<Edge<String>>> = Vec::new();
+    let mut info: BTreeMap<String, Info> = BTreeMap::new();
     let mut frontier = vec![root.to_string()];
     let mut seen: BTreeSet<String> = [root.to_string()].into();
     for _ in 0..depth {
@@ -652,38 +649,52 @@ async fn walk(db: &Db, root: CiId, depth: u32) -> Result<Vec<Reached<String>>> {
         }
         let mut edges = Vec::new();
         for chunk in frontier.chunks(500) {
-            let mut q = Sql::new("SELECT from_ci, to_ci, kind FROM ci_relations WHERE to_ci IN (");
+            let mut q = Sql::new(
+                "SELECT r.from_ci, MIN(r.to_ci || ' ' || r.kind) AS via, c.name, c.ci_type, c.org_id \
+                 FROM ci_relations r JOIN cis c ON c.id = r.from_ci WHERE r.kind <> 'backs_up_to' AND r.to_ci IN (",
+            );
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
                 q.bind(id.clone());
             }
-            q.push(")");
+            q.push(") GROUP BY r.from_ci, c.name, c.ci_type, c.org_id");
             for r in q.fetch_all(&db.read).await? {
-                let kind = RelationKind::parse(&r.try_get::<String, _>("kind")?)
-                    .map_err(|e| corrupt(e.message))?;
+                let from: String = r.try_get("from_ci")?;
+                let via: String = r.try_get("via")?;
+                let (to, kind) = via.split_once(' ').ok_or_else(|| corrupt("relationship"))?;
+                let kind = RelationKind::parse(kind).map_err(|e| corrupt(e.message))?;
+                info.entry(from.clone()).or_insert((
+                    r.try_get("name")?,
+                    CiType::parse(&r.try_get::<String, _>("ci_type")?)
+                        .map_err(|e| corrupt(e.message))?,
+                    r.try_get("org_id")?,
+                ));
                 edges.push(Edge {
-                    from: r.try_get::<String, _>("from_ci")?,
-                    to: r.try_get::<String, _>("to_ci")?,
+                    from,
+                    to: to.to_owned(),
                     kind,
                 });
             }
         }
-        edges.sort_by(|a, b| (&a.to, &a.from).cmp(&(&b.to, &b.from)));
+        // The same dependent may come through two chunks: keep its first edge.
+        edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        edges.dedup_by(|a, b| a.from == b.from);
         frontier = edges
             .iter()
-            .filter(|e| e.kind.carries_impact() && seen.insert(e.from.clone()))
+            .filter(|e| seen.insert(e.from.clone()))
             .map(|e| e.from.clone())
             .collect();
         levels.push(edges);
     }
     let mut level = 0;
-    Ok(impact(&root.to_string(), depth, |_| {
+    let reached = impact(&root.to_string(), depth, |_| {
         let edges = levels.get(level).cloned().unwrap_or_default();
         level += 1;
         edges
-    }))
+    });
+    Ok((reached, info))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -942,5 +953,200 @@ pub async fn export(db: &Db, scope: &Scope, ci_type: Option<CiType>) -> Result<V
         .await?
         .iter()
         .map(|r| Ok((r.try_get("org_slug")?, ci(r)?)))
+        .collect()
+}
+
+/// Records many relationships at once (an import of a whole estate), one statement per 5,000; a pair
+/// already related the same way is skipped. The items must exist; no history is written per item, one audit
+/// entry tells the import.
+pub async fn relate_many(
+    db: &Db,
+    actor: &Actor,
+    edges: &[(CiId, RelationKind, CiId)],
+) -> Result<usize> {
+    let sql = match db.backend() {
+        crate::Backend::Sqlite => {
+            "INSERT INTO ci_relations (id, from_ci, to_ci, kind, created_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, $2 FROM json_each($1) WHERE true \
+             ON CONFLICT (from_ci, to_ci, kind) DO NOTHING"
+        }
+        crate::Backend::Postgres => {
+            "INSERT INTO ci_relations (id, from_ci, to_ci, kind, created_at) \
+             SELECT r ->> 0, r ->> 1, r ->> 2, r ->> 3, $2 FROM jsonb_array_elements($1::jsonb) AS r \
+             ON CONFLICT (from_ci, to_ci, kind) DO NOTHING"
+        }
+    };
+    let now = now_ms();
+    let mut added = 0;
+    let mut tx = db.write.begin().await?;
+    for chunk in edges.chunks(5_000) {
+        let doc: Vec<Value> = chunk
+            .iter()
+            .map(|(f, k, t)| {
+                serde_json::json!([
+                    uuid::Uuid::now_v7().to_string(),
+                    f.to_string(),
+                    t.to_string(),
+                    k.as_str()
+                ])
+            })
+            .collect();
+        added += sqlx::query(sql)
+            .bind(serde_json::to_string(&doc).map_err(corrupt)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as usize;
+    }
+    log(
+        &mut tx,
+        actor,
+        None,
+        "ci.relate_many",
+        ("ci_import", now.to_string()),
+        None,
+        Some(serde_json::json!({ "relationships": added })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tickets about an item
+
+/// A ticket as an item's page lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TicketRef {
+    pub number: i64,
+    pub subject: String,
+    pub status: String,
+}
+
+/// Links a ticket the view sees to an item of the ticket's organisation or of the hub.
+pub async fn link_ticket(
+    db: &Db,
+    view: &domain::authz::TicketView,
+    read: &Scope,
+    actor: &Actor,
+    number: i64,
+    id: CiId,
+) -> Result<Ci> {
+    let t = crate::desk::tickets::get(db, view, number).await?;
+    let c = get(db, read, id).await.map_err(|e| match e {
+        StoreError::NotFound => domain::Invalid::one("ci_id", "is not an item you can see").into(),
+        e => e,
+    })?;
+    let hub: Option<String> = sqlx::query("SELECT id FROM orgs WHERE is_hub = 1")
+        .fetch_optional(&db.read)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?;
+    if c.org_id != t.org_id && Some(c.org_id.to_string()) != hub {
+        return Err(domain::Invalid::one(
+            "ci_id",
+            "belongs to another organisation than the ticket's",
+        )
+        .into());
+    }
+    let mut tx = db.write.begin().await?;
+    let n = sqlx::query("INSERT INTO ticket_cis (ticket_id, ci_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (ticket_id, ci_id) DO NOTHING")
+        .bind(t.id.to_string())
+        .bind(id.to_string())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 1 {
+        event(
+            &mut tx,
+            actor,
+            &c,
+            "ci.ticket_link",
+            &format!("Linked to ticket #{number}: {}", t.subject),
+            None,
+            Some(serde_json::json!({ "ticket": number })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Unlinks an item from a ticket the view sees.
+pub async fn unlink_ticket(
+    db: &Db,
+    view: &domain::authz::TicketView,
+    read: &Scope,
+    actor: &Actor,
+    number: i64,
+    id: CiId,
+) -> Result<()> {
+    let t = crate::desk::tickets::get(db, view, number).await?;
+    let c = get(db, read, id).await?;
+    let mut tx = db.write.begin().await?;
+    let n = sqlx::query("DELETE FROM ticket_cis WHERE ticket_id = $1 AND ci_id = $2")
+        .bind(t.id.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    event(
+        &mut tx,
+        actor,
+        &c,
+        "ci.ticket_unlink",
+        &format!("No longer linked to ticket #{number}"),
+        Some(serde_json::json!({ "ticket": number })),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The items linked to a ticket the view sees (those the reader may see).
+pub async fn ticket_items(
+    db: &Db,
+    view: &domain::authz::TicketView,
+    read: &Scope,
+    number: i64,
+) -> Result<Vec<Ci>> {
+    let t = crate::desk::tickets::get(db, view, number).await?;
+    let mut q = Sql::new(&format!(
+        "{SELECT} JOIN ticket_cis tc ON tc.ci_id = c.id WHERE tc.ticket_id = "
+    ));
+    q.bind(t.id.to_string());
+    visible(&mut q, "c.org_id", read);
+    q.push(" ORDER BY c.name");
+    q.fetch_all(&db.read).await?.iter().map(ci).collect()
+}
+
+/// The open tickets about an item, that the view sees, newest first.
+pub async fn open_tickets(
+    db: &Db,
+    view: &domain::authz::TicketView,
+    id: CiId,
+) -> Result<Vec<TicketRef>> {
+    let mut q = Sql::new(
+        "SELECT t.number, t.subject, t.status FROM tickets t JOIN ticket_cis tc ON tc.ticket_id = t.id \
+         WHERE t.status NOT IN ('resolved', 'closed') AND tc.ci_id = ",
+    );
+    q.bind(id.to_string());
+    q.ticket_view(view);
+    q.push(" ORDER BY t.number DESC LIMIT 100");
+    q.fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(TicketRef {
+                number: r.try_get("number")?,
+                subject: r.try_get("subject")?,
+                status: r.try_get("status")?,
+            })
+        })
         .collect()
 }

@@ -87,6 +87,8 @@ enum Target {
     Ci,
     /// A relationship (`{id}`) between two items of the target organisation.
     CiRelation,
+    /// The hub's item (`{id}`) linked to a ticket (`{number}`) of the target organisation.
+    TicketCi,
 }
 
 impl Target {
@@ -1921,6 +1923,34 @@ fn cases() -> Vec<Case> {
             none,
         ),
         // The CMDB
+        c(
+            "GET",
+            "/api/v1/tickets/{number}/cis",
+            Perm("ticket-read"),
+            T::Ticket,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/tickets/{number}/cis",
+            Perm("ticket-work"),
+            T::Ticket,
+            |f| Body::Json(json!({ "ci_id": f.hub_ci })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/tickets/{number}/cis/{id}",
+            Perm("ticket-work"),
+            T::TicketCi,
+            none,
+        ),
+        c(
+            "POST",
+            "/tickets/{number}/cis",
+            Perm("ticket-work"),
+            T::Ticket,
+            |f| form(&[("ci_id", f.hub_ci.as_str())]),
+        ),
         c("GET", "/api/v1/ci-types", Perm("cmdb-read"), T::None, none),
         c("GET", "/api/v1/cis", Perm("cmdb-read"), T::None, none),
         c("POST", "/api/v1/cis", Perm("cmdb-manage"), T::None, |f| {
@@ -2719,6 +2749,28 @@ async fn every_role_sees_only_what_it_may() {
                             .id
                             .clone();
                     }
+                    Target::TicketCi => {
+                        let number =
+                            target_ticket(&app, Target::Ticket, target, who.user_id, n).await;
+                        let view = domain::authz::TicketView {
+                            all: Scope::Region,
+                            own: Scope::Orgs(Default::default()),
+                            user: who.user_id,
+                            internal: true,
+                        };
+                        id = hub_ci(&app).await;
+                        store::cmdb::link_ticket(
+                            &app.db,
+                            &view,
+                            &Scope::Region,
+                            &sys,
+                            number,
+                            id.parse().unwrap(),
+                        )
+                        .await
+                        .unwrap();
+                        token = number.to_string();
+                    }
                     Target::TicketFile => {
                         let number =
                             target_ticket(&app, Target::Ticket, target, who.user_id, n).await;
@@ -2816,7 +2868,10 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{event}", "resolved")
                     .replace(
                         "{number}",
-                        if matches!(case.target, Target::TicketFile | Target::Watcher) {
+                        if matches!(
+                            case.target,
+                            Target::TicketFile | Target::Watcher | Target::TicketCi
+                        ) {
                             &token
                         } else {
                             &id

@@ -87,6 +87,24 @@ pub fn routes(t: Table) -> Table {
         impact,
     )
     .get(
+        "/api/v1/tickets/{number}/cis",
+        "The configuration items a ticket is about",
+        "ticket-read",
+        ticket_items,
+    )
+    .post(
+        "/api/v1/tickets/{number}/cis",
+        "Link a configuration item of the ticket's organisation (or the hub's) to a ticket",
+        "ticket-work",
+        link_ticket,
+    )
+    .delete(
+        "/api/v1/tickets/{number}/cis/{id}",
+        "Unlink a configuration item from a ticket",
+        "ticket-work",
+        unlink_ticket,
+    )
+    .get(
         "/api/v1/cis/{id}/history",
         "An item's history, newest first",
         "cmdb-read",
@@ -721,4 +739,79 @@ async fn export_csv(
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     Ok(export_file(&s, &p, &q).await?)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tickets about an item
+
+async fn ticket_items(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let view = p.ticket_view()?;
+    let number = crate::api::desk::parse_number(&number)?;
+    let items = cmdb::ticket_items(&s.db, &view, &p.scope(Permission::CmdbRead), number).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub ci_id: Option<String>,
+}
+
+/// Links an item to a ticket (the API's body or the ticket page's form).
+pub async fn link(
+    s: &AppState,
+    p: &Principal,
+    number: i64,
+    raw: &RawLink,
+) -> Result<cmdb::Ci, Failure> {
+    p.require(Permission::TicketWork)?;
+    let view = p.ticket_view()?;
+    let id: CiId = match given(&raw.ci_id) {
+        None => {
+            return Err(Failure::Invalid(vec![FieldError::new(
+                "ci_id",
+                "is required: the item's id",
+            )]));
+        }
+        Some(v) => v
+            .parse()
+            .map_err(|_| Failure::Invalid(vec![FieldError::new("ci_id", "is not an id")]))?,
+    };
+    let read = p.scope(Permission::CmdbRead);
+    Ok(cmdb::link_ticket(&s.db, &view, &read, &p.actor(), number, id).await?)
+}
+
+async fn link_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawLink>,
+) -> ApiResult<Response> {
+    let number = crate::api::desk::parse_number(&number)?;
+    let out = link(&s, &p, number, &raw).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn unlink_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketWork)?;
+    let view = p.ticket_view()?;
+    let number = crate::api::desk::parse_number(&number)?;
+    cmdb::unlink_ticket(
+        &s.db,
+        &view,
+        &p.scope(Permission::CmdbRead),
+        &p.actor(),
+        number,
+        path_id(&id)?,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -80,6 +80,12 @@ pub fn routes(t: Table) -> Table {
         relate,
     )
     .post(
+        "/tickets/{number}/cis",
+        "Link a configuration item to a ticket",
+        "ticket-work",
+        link_ticket,
+    )
+    .post(
         "/cmdb/relations/{id}/delete",
         "Remove a relationship",
         "cmdb-manage",
@@ -487,6 +493,8 @@ pub struct ItemPage {
     pub kinds: Vec<(String, String)>,
     /// Items it may be related to (id, "name (type, owner)"), for the relate form.
     pub candidates: Vec<(String, String)>,
+    /// Open tickets about it that the person sees.
+    pub tickets: Vec<cmdb::TicketRef>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -509,6 +517,10 @@ async fn item_page(
     let impact = cmdb::impact_of(&s.db, &scope, id, depth).await?;
     let relations = cmdb::relations(&s.db, &scope, id).await?;
     let history = cmdb::history(&s.db, &scope, id).await?;
+    let tickets = match p.ticket_view() {
+        Ok(view) => cmdb::open_tickets(&s.db, &view, id).await?,
+        Err(_) => Vec::new(),
+    };
     let can_manage = p.scope(Permission::CmdbManage).contains(c.org_id);
     let candidates = if can_manage {
         cmdb::list(
@@ -609,6 +621,7 @@ async fn item_page(
             .map(|k| (k.as_str().to_owned(), k.label().to_owned()))
             .collect(),
         candidates,
+        tickets,
     }))
 }
 
@@ -735,4 +748,18 @@ async fn export_page(
     Query(q): Query<crate::api::cmdb::ExportQuery>,
 ) -> PageResult<Response> {
     Ok(crate::api::cmdb::export_file(&s, &p, &q).await?)
+}
+
+async fn link_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let number = crate::api::desk::parse_number(&number)?;
+    let raw = crate::api::cmdb::RawLink {
+        ci_id: field(&form, "ci_id"),
+    };
+    crate::api::cmdb::link(&s, &p, number, &raw).await?;
+    Ok(Redirect::to(&format!("/tickets/{number}?notice=saved#cis")).into_response())
 }

@@ -646,6 +646,10 @@ struct TicketPage {
     time: Option<TimeView>,
     /// (id, name, size) of the ticket's files.
     files: Vec<(String, String, String)>,
+    /// Configuration items the ticket is about: (id, "name (type)"); and, for the desk, those it may be
+    /// linked to.
+    cis: Vec<(String, String)>,
+    ci_choices: Vec<(String, String)>,
     watchers: Vec<String>,
     links: Vec<tickets::Link>,
     /// (id, title, body) for the desk's reply box.
@@ -711,6 +715,47 @@ async fn ticket_page(
     let view = p.ticket_view()?;
     let t = tickets::get(&s.db, &view, number).await?;
     let events: Vec<Event> = tickets::history(&s.db, &view, number).await?;
+    let ci_read = p.scope(Permission::CmdbRead);
+    let linked = store::cmdb::ticket_items(&s.db, &view, &ci_read, number).await?;
+    let ci_choices = if p.is_desk() {
+        let mut choices = Vec::new();
+        let hub = store::tenancy::orgs::hub(&s.db).await?.map(|h| h.id);
+        for org in [Some(t.org_id), hub].into_iter().flatten() {
+            let page = store::cmdb::list(
+                &s.db,
+                &ci_read,
+                &store::cmdb::Filter {
+                    org: Some(org),
+                    ..Default::default()
+                },
+                &store::page::PageRequest::first(200),
+            )
+            .await?;
+            choices.extend(
+                page.items
+                    .into_iter()
+                    .filter(|c| !linked.iter().any(|l| l.id == c.id))
+                    .map(|c| {
+                        (
+                            c.id.to_string(),
+                            format!("{} ({}, {})", c.name, c.ci_type.label(), c.org_name),
+                        )
+                    }),
+            );
+        }
+        choices
+    } else {
+        Vec::new()
+    };
+    let cis: Vec<(String, String)> = linked
+        .into_iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                format!("{} ({})", c.name, c.ci_type.label()),
+            )
+        })
+        .collect();
     let mut ids: Vec<UserId> = events.iter().filter_map(|e| e.actor_id).collect();
     ids.push(t.requester_id);
     ids.extend(t.assignee_id);
@@ -928,6 +973,8 @@ async fn ticket_page(
     Ok(render_status(
         status,
         &TicketPage {
+            cis,
+            ci_choices,
             f,
             max_upload: crate::api::desk::size_label(
                 store::desk::catalog::settings(&s.db)
