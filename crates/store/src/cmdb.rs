@@ -648,28 +648,37 @@ async fn walk(
             break;
         }
         let mut edges = Vec::new();
-        for chunk in frontier.chunks(500) {
-            let mut q = Sql::new(
-                "SELECT r.from_ci, MIN(r.to_ci || ' ' || r.kind) AS via, c.name, c.ci_type, c.org_id \
-                 FROM ci_relations r JOIN cis c ON c.id = r.from_ci WHERE r.kind <> 'backs_up_to' AND r.to_ci IN (",
-            );
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.bind(id.clone());
+        // The frontier goes as one JSON array and the level comes back as one JSON document: hundreds of
+        // bound values made SQLite's parameter lookup, and a row per dependent sqlx's per-row hand-off, the
+        // bulk of the work.
+        let sql = match db.backend() {
+            crate::Backend::Sqlite => {
+                "SELECT json_group_array(json_array(from_ci, via, name, ci_type, org_id)) AS doc FROM ( \
+                 SELECT r.from_ci, MIN(r.to_ci || ' ' || r.kind) AS via, c.name, c.ci_type, c.org_id \
+                 FROM ci_relations r JOIN cis c ON c.id = r.from_ci \
+                 WHERE r.kind <> 'backs_up_to' AND r.to_ci IN (SELECT value FROM json_each($1)) \
+                 GROUP BY r.from_ci, c.name, c.ci_type, c.org_id)"
             }
-            q.push(") GROUP BY r.from_ci, c.name, c.ci_type, c.org_id");
-            for r in q.fetch_all(&db.read).await? {
-                let from: String = r.try_get("from_ci")?;
-                let via: String = r.try_get("via")?;
+            crate::Backend::Postgres => {
+                "SELECT COALESCE(json_agg(json_build_array(from_ci, via, name, ci_type, org_id)), '[]'::json)::text AS doc FROM ( \
+                 SELECT r.from_ci, MIN(r.to_ci || ' ' || r.kind) AS via, c.name, c.ci_type, c.org_id \
+                 FROM ci_relations r JOIN cis c ON c.id = r.from_ci \
+                 WHERE r.kind <> 'backs_up_to' AND r.to_ci IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+                 GROUP BY r.from_ci, c.name, c.ci_type, c.org_id) AS level"
+            }
+        };
+        for chunk in frontier.chunks(5_000) {
+            let doc = serde_json::to_string(chunk).map_err(corrupt)?;
+            let row = sqlx::query(sql).bind(doc).fetch_one(&db.read).await?;
+            let rows: Vec<(String, String, String, String, String)> =
+                serde_json::from_str(&row.try_get::<String, _>("doc")?).map_err(corrupt)?;
+            for (from, via, name, ci_type, org_id) in rows {
                 let (to, kind) = via.split_once(' ').ok_or_else(|| corrupt("relationship"))?;
                 let kind = RelationKind::parse(kind).map_err(|e| corrupt(e.message))?;
                 info.entry(from.clone()).or_insert((
-                    r.try_get("name")?,
-                    CiType::parse(&r.try_get::<String, _>("ci_type")?)
-                        .map_err(|e| corrupt(e.message))?,
-                    r.try_get("org_id")?,
+                    name,
+                    CiType::parse(&ci_type).map_err(|e| corrupt(e.message))?,
+                    org_id,
                 ));
                 edges.push(Edge {
                     from,

@@ -547,3 +547,114 @@ async fn an_items_csv_is_checked_row_by_row_imported_all_or_nothing_and_exports_
         (Some(0), Some(0), Some(3))
     );
 }
+
+#[tokio::test]
+async fn the_desk_links_tickets_to_items_and_an_item_shows_its_open_tickets() {
+    let app = TestApp::new().await;
+    let (s, t) = send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "The assessor's database is down", "description": "Since 9:00" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let number = t["number"].as_i64().unwrap();
+    let mine = item(
+        &app,
+        "member-admin",
+        json!({ "type": "database", "name": "Assessing DB" }),
+    )
+    .await;
+    let hubs = item(
+        &app,
+        "hub-admin",
+        json!({ "type": "virtual_machine", "name": "vm-07" }),
+    )
+    .await;
+    let theirs = item(
+        &app,
+        "other-admin",
+        json!({ "type": "database", "name": "Their DB" }),
+    )
+    .await;
+    let link = |ci: &str| {
+        let body = json!({ "ci_id": ci });
+        let app = &app;
+        async move {
+            send(
+                app,
+                "hub-agent",
+                Method::POST,
+                &format!("/api/v1/tickets/{number}/cis"),
+                body,
+            )
+            .await
+        }
+    };
+    assert_eq!(link(&mine).await.0, 201);
+    assert_eq!(link(&hubs).await.0, 201);
+    // Another member's item is not this ticket's.
+    let (s, e) = link(&theirs).await;
+    assert_eq!((s, fields(&e)), (422, vec!["ci_id".to_owned()]));
+    // Members work no tickets.
+    let (s, _) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/tickets/{number}/cis"),
+        json!({ "ci_id": mine }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (_, items) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/tickets/{number}/cis"),
+    )
+    .await;
+    let names: Vec<&str> = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Assessing DB", "vm-07"]);
+    let page = app
+        .page("member-admin", Method::GET, &format!("/cmdb/{mine}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("The assessor&#39;s database is down")
+            || page.contains("The assessor's database is down"),
+        "{page}"
+    );
+    let (_, h) = get(&app, "member-admin", &format!("/api/v1/cis/{mine}/history")).await;
+    assert!(
+        h["items"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Linked to ticket #{number}"))
+    );
+    let (s, _) = send(
+        &app,
+        "hub-agent",
+        Method::DELETE,
+        &format!("/api/v1/tickets/{number}/cis/{mine}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, items) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/tickets/{number}/cis"),
+    )
+    .await;
+    assert_eq!(items["items"].as_array().unwrap().len(), 1);
+}
