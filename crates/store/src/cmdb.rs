@@ -1159,3 +1159,50 @@ pub async fn open_tickets(
         })
         .collect()
 }
+
+/// Sets the status of many items of the manage scope at once (retiring a decommissioned site's devices),
+/// all or nothing: an item the scope may not change fails the whole change. Each item's history records it.
+pub async fn bulk_status(
+    db: &Db,
+    read: &Scope,
+    manage: &Scope,
+    actor: &Actor,
+    ids: &[CiId],
+    status: CiStatus,
+) -> Result<usize> {
+    let mut items = Vec::with_capacity(ids.len());
+    // Another member's item is "not found", as everywhere; the hub's, seen by a member, "not allowed".
+    for id in ids {
+        items.push(get_own(db, read, manage, *id).await?);
+    }
+    let mut tx = db.write.begin().await?;
+    let mut changed = 0;
+    for before in items.iter().filter(|c| c.status != status) {
+        sqlx::query(
+            "UPDATE cis SET status = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+        )
+        .bind(status.as_str())
+        .bind(now_ms())
+        .bind(before.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let after = Ci {
+            status,
+            version: before.version + 1,
+            ..before.clone()
+        };
+        event(
+            &mut tx,
+            actor,
+            &after,
+            "ci.update",
+            &format!("{} (bulk change)", changes(before, &after)),
+            Some(to_json(before)?),
+            Some(to_json(&after)?),
+        )
+        .await?;
+        changed += 1;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}

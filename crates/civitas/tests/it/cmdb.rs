@@ -658,3 +658,64 @@ async fn the_desk_links_tickets_to_items_and_an_item_shows_its_open_tickets() {
     .await;
     assert_eq!(items["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn many_items_change_status_at_once_all_or_nothing() {
+    let app = TestApp::new().await;
+    let a = item(
+        &app,
+        "member-admin",
+        json!({ "type": "network_device", "name": "sw-1" }),
+    )
+    .await;
+    let b = item(
+        &app,
+        "member-admin",
+        json!({ "type": "network_device", "name": "sw-2" }),
+    )
+    .await;
+    let hubs = item(
+        &app,
+        "hub-admin",
+        json!({ "type": "server", "name": "esx-01" }),
+    )
+    .await;
+    // With the hub's item among them, nothing changes.
+    let (s, _) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        "/api/v1/cis/bulk",
+        json!({ "ids": [a, b, hubs], "status": "retired" }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (_, c) = get(&app, "member-admin", &format!("/api/v1/cis/{a}")).await;
+    assert_eq!(c["status"], "active");
+    let (s, e) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        "/api/v1/cis/bulk",
+        json!({ "ids": ["nope"], "status": "gone" }),
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&e)),
+        (422, vec!["ids[0]".to_owned(), "status".to_owned()])
+    );
+    let (s, r) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        "/api/v1/cis/bulk",
+        json!({ "ids": [a, b], "status": "retired" }),
+    )
+    .await;
+    assert_eq!((s, r["changed"].as_u64()), (200, Some(2)), "{r}");
+    let (_, h) = get(&app, "member-admin", &format!("/api/v1/cis/{b}/history")).await;
+    assert_eq!(
+        h["items"][0]["summary"],
+        "status: In service → Retired (bulk change)"
+    );
+}

@@ -1972,6 +1972,19 @@ fn cases() -> Vec<Case> {
             none,
         ),
         c(
+            "POST",
+            "/api/v1/cis/bulk",
+            Perm("cmdb-manage"),
+            T::Ci,
+            |f| Body::Json(json!({ "ids": [f.ticket], "status": "maintenance" })),
+        ),
+        c("POST", "/cmdb/bulk", Perm("cmdb-manage"), T::Ci, |f| {
+            Body::Form(vec![
+                ("ids".into(), f.ticket.clone()),
+                ("status".into(), "planned".into()),
+            ])
+        }),
+        c(
             "GET",
             "/cmdb/export?type=server",
             Perm("cmdb-read"),

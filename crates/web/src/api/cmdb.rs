@@ -50,6 +50,12 @@ pub fn routes(t: Table) -> Table {
         "cmdb-read",
         export_csv,
     )
+    .post(
+        "/api/v1/cis/bulk",
+        "Set the status of many items at once ({\"ids\": [...], \"status\": \"retired\"}), all or nothing",
+        "cmdb-manage",
+        bulk,
+    )
     .get(
         "/api/v1/cis/{id}",
         "A configuration item",
@@ -814,4 +820,70 @@ async fn unlink_ticket(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBulk {
+    pub ids: Option<Vec<String>>,
+    pub status: Option<String>,
+}
+
+/// Sets many items' status (the API's body or the list page's form); returns how many changed.
+pub async fn bulk_change(s: &AppState, p: &Principal, raw: &RawBulk) -> Result<usize, Failure> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let read = p.require(Permission::CmdbRead)?;
+    let mut c = Collector::new();
+    let ids: Vec<CiId> = match &raw.ids {
+        None => {
+            c.push(FieldError::new("ids", "is required: the items to change"));
+            Vec::new()
+        }
+        Some(v) if v.is_empty() => {
+            c.push(FieldError::new("ids", "choose at least one item"));
+            Vec::new()
+        }
+        Some(v) if v.len() > 1_000 => {
+            c.push(FieldError::new(
+                "ids",
+                "is more than 1,000 items; change them in parts",
+            ));
+            Vec::new()
+        }
+        Some(v) => v
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                c.take(
+                    id.trim()
+                        .parse()
+                        .map_err(|_| FieldError::new(format!("ids[{i}]"), "is not an id")),
+                )
+            })
+            .collect(),
+    };
+    let status = match given(&raw.status) {
+        None => {
+            c.push(FieldError::new("status", "is required"));
+            None
+        }
+        Some(v) => c.take(CiStatus::parse(v)),
+    };
+    c.finish()?;
+    let Some(status) = status else {
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "status",
+            "is required",
+        )]));
+    };
+    Ok(cmdb::bulk_status(&s.db, &read, &manage, &p.actor(), &ids, status).await?)
+}
+
+async fn bulk(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawBulk>,
+) -> ApiResult<Response> {
+    let changed = bulk_change(&s, &p, &raw).await?;
+    Ok(Json(serde_json::json!({ "changed": changed })).into_response())
 }

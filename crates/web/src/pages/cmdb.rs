@@ -80,6 +80,12 @@ pub fn routes(t: Table) -> Table {
         relate,
     )
     .post(
+        "/cmdb/bulk",
+        "Set the status of the chosen items",
+        "cmdb-manage",
+        bulk,
+    )
+    .post(
         "/tickets/{number}/cis",
         "Link a configuration item to a ticket",
         "ticket-work",
@@ -762,4 +768,25 @@ async fn link_ticket(
     };
     crate::api::cmdb::link(&s, &p, number, &raw).await?;
     Ok(Redirect::to(&format!("/tickets/{number}?notice=saved#cis")).into_response())
+}
+
+async fn bulk(
+    State(s): State<AppState>,
+    p: Principal,
+    Form(form): Form<Vec<(String, String)>>,
+) -> PageResult<Response> {
+    let raw = crate::api::cmdb::RawBulk {
+        ids: Some(
+            form.iter()
+                .filter(|(k, _)| k == "ids")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
+        status: form
+            .iter()
+            .find(|(k, _)| k == "status")
+            .map(|(_, v)| v.clone()),
+    };
+    crate::api::cmdb::bulk_change(&s, &p, &raw).await?;
+    Ok(Redirect::to("/cmdb?notice=saved").into_response())
 }
