@@ -570,11 +570,7 @@ pub async fn impact_of(db: &Db, scope: &Scope, id: CiId, depth: u32) -> Result<I
     let root = get(db, scope, id).await?;
     let (reached, info) = walk(db, id, depth).await?;
     // What the scope may read: its own organisations' items and the hub's.
-    let hub: Option<OrgId> = sqlx::query("SELECT id FROM orgs WHERE is_hub = 1")
-        .fetch_optional(&db.read)
-        .await?
-        .map(|r| parse_id(&r.try_get::<String, _>("id")?))
-        .transpose()?;
+    let hub = crate::tenancy::orgs::hub(db).await?.map(|h| h.id);
     let org_names: BTreeMap<String, String> = sqlx::query("SELECT id, name FROM orgs")
         .fetch_all(&db.read)
         .await?
@@ -1046,12 +1042,8 @@ pub async fn link_ticket(
         StoreError::NotFound => domain::Invalid::one("ci_id", "is not an item you can see").into(),
         e => e,
     })?;
-    let hub: Option<String> = sqlx::query("SELECT id FROM orgs WHERE is_hub = 1")
-        .fetch_optional(&db.read)
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?;
-    if c.org_id != t.org_id && Some(c.org_id.to_string()) != hub {
+    let hub = crate::tenancy::orgs::hub(db).await?.map(|h| h.id);
+    if c.org_id != t.org_id && Some(c.org_id) != hub {
         return Err(domain::Invalid::one(
             "ci_id",
             "belongs to another organisation than the ticket's",

@@ -58,6 +58,15 @@ impl Principal {
         }
     }
 
+    /// Like [`Self::require`], for the hub's own data (its books, its benchmarks): only a grant on the hub,
+    /// reaching the whole region, will do; a member's grant of the same role is refused (403).
+    pub fn require_region(&self, perm: Permission) -> Result<(), Failure> {
+        match self.require(perm)? {
+            Scope::Region => Ok(()),
+            Scope::Orgs(_) => Err(Failure::Forbidden),
+        }
+    }
+
     /// Which tickets this person sees; refused (403) when none at all.
     pub fn ticket_view(&self) -> Result<TicketView, Failure> {
         let v = TicketView::for_grants(&self.grants, self.user.id);

@@ -102,14 +102,6 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-/// The hub's own books are region-wide: only a grant on the hub reaches them.
-fn hub_only(p: &Principal, perm: Permission) -> Result<(), Failure> {
-    match p.require(perm)? {
-        Scope::Region => Ok(()),
-        Scope::Orgs(_) => Err(Failure::Forbidden),
-    }
-}
-
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|x| !x.is_empty())
 }
@@ -258,7 +250,7 @@ async fn list_costs(
     p: Principal,
     ApiQuery(q): ApiQuery<FyQuery>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::FinanceRead)?;
+    p.require_region(Permission::FinanceRead)?;
     let fy = given(&q.fy)
         .map(|r| parse_fy("fy", r))
         .transpose()
@@ -271,7 +263,7 @@ async fn create_cost(
     p: Principal,
     ApiJson(raw): ApiJson<RawCost>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let d = parse_cost(&raw, None)?;
     let out = finance::add_cost(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
@@ -282,7 +274,7 @@ async fn get_cost(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::FinanceRead)?;
+    p.require_region(Permission::FinanceRead)?;
     let out = finance::cost_entry(&s.db, &id).await?;
     Ok(entity(StatusCode::OK, out.version, &out))
 }
@@ -294,7 +286,7 @@ async fn update_cost(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawCost>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let current = finance::cost_entry(&s.db, &id).await?;
     let d = parse_cost(&raw, Some(&current))?;
     let out = finance::update_cost(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
@@ -307,7 +299,7 @@ async fn delete_cost(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     finance::delete_cost(&s.db, &p.actor(), &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -317,7 +309,7 @@ async fn finance_report(
     p: Principal,
     ApiQuery(q): ApiQuery<FyQuery>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::FinanceRead)?;
+    p.require_region(Permission::FinanceRead)?;
     if q.org.is_some() {
         return Err(Failure::Invalid(vec![FieldError::new(
             "org",
@@ -443,7 +435,7 @@ async fn create_benchmark(
     p: Principal,
     ApiJson(raw): ApiJson<RawBenchmark>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let d = parse_benchmark(&raw, None)?;
     let out = finance::add_benchmark(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
@@ -466,7 +458,7 @@ async fn update_benchmark(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawBenchmark>,
 ) -> ApiResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let current = finance::benchmark_entry(&s.db, &id).await?;
     let d = parse_benchmark(&raw, Some(&current))?;
     let out = finance::update_benchmark(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;

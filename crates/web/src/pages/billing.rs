@@ -1005,11 +1005,7 @@ async fn new_agreement(State(s): State<AppState>, p: Principal) -> PageResult<Re
     Ok(render(&agreement_form(&s, &p, form).await?))
 }
 
-fn field(form: &std::collections::HashMap<String, String>, name: &str) -> Option<String> {
-    form.get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+use super::form_field as field;
 
 async fn create_agreement(
     State(s): State<AppState>,

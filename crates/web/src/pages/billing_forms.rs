@@ -67,11 +67,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-fn field(form: &HashMap<String, String>, name: &str) -> Option<String> {
-    form.get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+use super::form_field as field;
 
 fn agreement_id(raw: &str) -> Result<AgreementId, Failure> {
     raw.parse().map_err(|_| Failure::NotFound)

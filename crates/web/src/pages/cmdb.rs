@@ -99,11 +99,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-fn field(form: &HashMap<String, String>, name: &str) -> Option<String> {
-    form.get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+use super::form_field as field;
 
 fn ci_id(raw: &str) -> Result<CiId, Failure> {
     raw.parse().map_err(|_| Failure::NotFound)

@@ -80,21 +80,10 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-fn field(form: &HashMap<String, String>, name: &str) -> Option<String> {
-    form.get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+use super::form_field as field;
 
 fn pct(p: Option<Decimal>) -> String {
     p.map_or_else(|| "—".to_owned(), |p| format!("{p}%"))
-}
-
-fn hub_only(p: &Principal, perm: Permission) -> Result<(), Failure> {
-    match p.require(perm)? {
-        Scope::Region => Ok(()),
-        Scope::Orgs(_) => Err(Failure::Forbidden),
-    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -160,7 +149,7 @@ async fn finance_page(
     p: Principal,
     Query(q): Query<FyQuery>,
 ) -> PageResult<Response> {
-    hub_only(&p, Permission::FinanceRead)?;
+    p.require_region(Permission::FinanceRead)?;
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
     let r = finance::report(&s.db, fy, start).await?;
     let costs = finance::costs(&s.db, Some(fy)).await?;
@@ -246,7 +235,7 @@ async fn add_cost(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let raw = RawCost {
         service_id: field(&form, "service_id"),
         fiscal_year: field(&form, "fiscal_year"),
@@ -268,7 +257,7 @@ async fn delete_cost(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let c = finance::cost_entry(&s.db, &id).await?;
     finance::delete_cost(&s.db, &p.actor(), &id, None).await?;
     Ok(Redirect::to(&format!(
@@ -485,7 +474,7 @@ async fn add_benchmark(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let d = parse_benchmark(&raw_benchmark(&form), None)?;
     finance::add_benchmark(&s.db, &p.actor(), &d).await?;
     Ok(Redirect::to("/billing/benchmarks?notice=created").into_response())
@@ -514,7 +503,7 @@ async fn benchmark_page(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let b = finance::benchmark_entry(&s.db, &id).await?;
     let f = Frame::new(
         &s,
@@ -545,7 +534,7 @@ async fn save_benchmark(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    hub_only(&p, Permission::BillingManage)?;
+    p.require_region(Permission::BillingManage)?;
     let current = finance::benchmark_entry(&s.db, &id).await?;
     let d = parse_benchmark(&raw_benchmark(&form), Some(&current))?;
     let version = field(&form, "version").and_then(|v| v.parse().ok());

@@ -337,6 +337,13 @@ impl FormState {
     }
 }
 
+/// A submitted form's field, trimmed; `None` when absent or empty.
+pub fn form_field(form: &HashMap<String, String>, name: &str) -> Option<String> {
+    form.get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 pub fn render(t: &impl Template) -> Response {
     render_status(StatusCode::OK, t)
 }
