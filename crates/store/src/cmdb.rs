@@ -943,13 +943,23 @@ pub async fn import(
     Ok(report)
 }
 
-/// Every item of the scope (optionally of one type), for export: by owner, type and name.
-pub async fn export(db: &Db, scope: &Scope, ci_type: Option<CiType>) -> Result<Vec<(String, Ci)>> {
+/// Every item of the scope (optionally of one type), for export: by owner, type and name. With `own_only`,
+/// the scope's own items without the hub's — what its reader may import back.
+pub async fn export(
+    db: &Db,
+    scope: &Scope,
+    ci_type: Option<CiType>,
+    own_only: bool,
+) -> Result<Vec<(String, Ci)>> {
     let mut q = Sql::new(
         "SELECT c.*, o.name AS org_name, o.slug AS org_slug, d.name AS department_name FROM cis c \
          JOIN orgs o ON o.id = c.org_id LEFT JOIN departments d ON d.id = c.department_id WHERE 1 = 1",
     );
-    visible(&mut q, "c.org_id", scope);
+    if own_only {
+        q.scope("c.org_id", scope);
+    } else {
+        visible(&mut q, "c.org_id", scope);
+    }
     if let Some(t) = ci_type {
         q.push(" AND c.ci_type = ").bind(t.as_str());
     }

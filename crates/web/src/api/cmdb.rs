@@ -46,7 +46,7 @@ pub fn routes(t: Table) -> Table {
     )
     .get(
         "/api/v1/cis/export",
-        "Every item you see as CSV, in the import's columns (?type=)",
+        "Items as CSV in the import's columns (?type=): those you may change, or all you see if you only read",
         "cmdb-read",
         export_csv,
     )
@@ -689,8 +689,8 @@ pub struct ExportQuery {
     pub ci_type: Option<String>,
 }
 
-/// Every item the person sees (of one type, when asked) as CSV, in the import's columns: the file can be
-/// edited and imported back.
+/// The items as CSV (of one type, when asked), in the import's columns: for people who record items, the
+/// ones they may change, so that the file can be edited and imported back; for readers, all they see.
 pub async fn export_file(
     s: &AppState,
     p: &Principal,
@@ -702,7 +702,14 @@ pub async fn export_file(
             CiType::parse(v).map_err(|e| Failure::Invalid(vec![FieldError::new("type", e.message)]))
         })
         .transpose()?;
-    let items = cmdb::export(&s.db, &scope, ci_type).await?;
+    // Whoever records items gets the ones they can import back (a member's, without the hub's); a reader
+    // gets everything they see.
+    let manage = p.scope(Permission::CmdbManage);
+    let items = if manage.is_empty() {
+        cmdb::export(&s.db, &scope, ci_type, false).await?
+    } else {
+        cmdb::export(&s.db, &manage, ci_type, true).await?
+    };
     // The attribute columns of the types present, in the types' own order.
     let mut attrs: Vec<&'static str> = Vec::new();
     for t in CiType::ALL {

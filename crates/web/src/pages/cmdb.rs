@@ -51,7 +51,7 @@ pub fn routes(t: Table) -> Table {
     )
     .get(
         "/cmdb/export",
-        "Every item you see as CSV (?type=)",
+        "Items as CSV in the import's columns (?type=)",
         "cmdb-read",
         export_page,
     )
