@@ -406,12 +406,13 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     let tickets = crate::demo_desk::load(db, &starter, &members, &agents)
         .await
         .context("loading a year of tickets")?;
+    // The CMDB first: the regional cloud's meters are usage the invoices charge.
+    crate::demo_cmdb::load(db, (hub.id, "Melrose"), &configured, crate_today())
+        .await
+        .context("loading the CMDB")?;
     crate::demo_billing::load(db, &starter, &billed, crate_today())
         .await
         .context("loading agreements, rate cards and usage")?;
-    crate::demo_cmdb::load(db, (hub.id, "Melrose"), &configured)
-        .await
-        .context("loading the CMDB")?;
     Ok(Summary {
         tickets,
         ..summary()

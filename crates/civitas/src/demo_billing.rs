@@ -28,7 +28,7 @@ struct Card {
     overage: Option<&'static str>,
 }
 
-const CARDS: [Card; 8] = [
+const CARDS: [Card; 11] = [
     Card {
         service: "email",
         name: "Email and calendar — per mailbox",
@@ -108,6 +108,37 @@ const CARDS: [Card; 8] = [
         meter: "",
         fy26: "240000.00",
         fy27: "252000.00",
+        overage: None,
+    },
+    // The regional cloud, metered daily from the CMDB's allocations (store::cloud).
+    Card {
+        service: "servers-storage",
+        name: "Virtual servers — per vCPU-month",
+        model: Model::PerUnit,
+        unit: "vCPU-month",
+        meter: "cloud.vcpu_month",
+        fy26: "18.00",
+        fy27: "18.50",
+        overage: None,
+    },
+    Card {
+        service: "servers-storage",
+        name: "Virtual server memory — per GB-month",
+        model: Model::PerUnit,
+        unit: "GB-month",
+        meter: "cloud.ram_gb_month",
+        fy26: "3.00",
+        fy27: "3.10",
+        overage: None,
+    },
+    Card {
+        service: "servers-storage",
+        name: "Server storage — per GB-month",
+        model: Model::PerUnit,
+        unit: "GB-month",
+        meter: "cloud.storage_gb_month",
+        fy26: "0.08",
+        fy27: "0.08",
         overage: None,
     },
 ];
@@ -395,6 +426,9 @@ pub async fn load(
             (3, 1),
             (5, 10),
             (7, (population / 1_000).max(1)),
+            (8, 1),
+            (9, 1),
+            (10, 1),
         ]
         .into_iter()
         .chain((i % 2 == 0).then_some((4, 1)))

@@ -5,10 +5,13 @@
 //! Deterministic: the same items every time.
 
 use anyhow::Context;
+use domain::cloud::Resources;
 use domain::cmdb::{CiStatus, CiType, RelationKind};
 use domain::ids::{CiId, OrgId};
+use jiff::civil::{Date, date};
 use serde_json::{Map, Value, json};
 use store::audit::Actor;
+use store::cloud::PoolDraft;
 use store::cmdb::{self, CiDraft};
 use store::{Db, Scope};
 
@@ -84,6 +87,7 @@ pub async fn load(
     db: &Db,
     hub: (OrgId, &str),
     members: &[(OrgId, String, String, i64)],
+    today: Date,
 ) -> anyhow::Result<usize> {
     let mut l = Loader {
         db,
@@ -179,7 +183,7 @@ pub async fn load(
                 h,
                 CiType::VirtualMachine,
                 vm_name,
-                json!({ "hostname": format!("{vm_name}.hub.example.gov"), "os": "Windows Server 2022", "vcpu": 8, "ram_gb": 32 }),
+                json!({ "hostname": format!("{vm_name}.hub.example.gov"), "os": "Windows Server 2022", "vcpu": 8, "ram_gb": 32, "disk_gb": 500 }),
             )
             .await?;
         l.relate(vm, RelationKind::RunsOn, hosts[i % 4]).await?;
@@ -198,7 +202,7 @@ pub async fn load(
                     h,
                     CiType::VirtualMachine,
                     "erp-db-01",
-                    json!({ "os": "Windows Server 2022", "vcpu": 16, "ram_gb": 128 }),
+                    json!({ "os": "Windows Server 2022", "vcpu": 16, "ram_gb": 128, "disk_gb": 2000 }),
                 )
                 .await?;
             l.relate(db_vm, RelationKind::RunsOn, hosts[1]).await?;
@@ -228,7 +232,7 @@ pub async fn load(
             h,
             CiType::VirtualMachine,
             "backup-01",
-            json!({ "os": "Windows Server 2022", "vcpu": 8, "ram_gb": 64 }),
+            json!({ "os": "Windows Server 2022", "vcpu": 8, "ram_gb": 64, "disk_gb": 200 }),
         )
         .await?;
     l.relate(backup, RelationKind::RunsOn, hosts[2]).await?;
@@ -311,7 +315,7 @@ pub async fn load(
                 *org,
                 CiType::VirtualMachine,
                 &format!("{slug}-app-01"),
-                json!({ "os": "Windows Server 2022", "vcpu": 4, "ram_gb": 16 }),
+                json!({ "os": "Windows Server 2022", "vcpu": 4, "ram_gb": 16, "disk_gb": 300 }),
             )
             .await?;
         l.relate(vm, RelationKind::RunsOn, hosts[(i + 1) % 7])
@@ -321,12 +325,22 @@ pub async fn load(
                 *org,
                 CiType::VirtualMachine,
                 &format!("{slug}-fs-01"),
-                json!({ "os": "Windows Server 2022", "vcpu": 2, "ram_gb": 8 }),
+                json!({ "os": "Windows Server 2022", "vcpu": 2, "ram_gb": 8, "disk_gb": 1000 + 250 * i }),
             )
             .await?;
         l.relate(fs, RelationKind::RunsOn, hosts[(i + 3) % 7])
             .await?;
         l.relate(fs, RelationKind::BacksUpTo, array_b).await?;
+        let volume = l
+            .item(
+                *org,
+                CiType::StorageVolume,
+                &format!("{slug}-data-01"),
+                json!({ "size_gb": 500 + 100 * i, "tier": "hybrid" }),
+            )
+            .await?;
+        l.relate(volume, RelationKind::RunsOn, arrays[i % 2])
+            .await?;
         let records_db = l
             .item(
                 *org,
@@ -372,5 +386,96 @@ pub async fn load(
             }
         }
     }
+    cloud(db, &hosts, &arrays, (dc, dr), today).await?;
     Ok(l.count)
+}
+
+/// The regional cloud's two pools (cluster A at the data centre, cluster B with the backup target at the
+/// recovery site), a history of allocations since the start of FY2026 growing to today's (from about 60%
+/// of it), and the chargeback meters of every day so far.
+async fn cloud(
+    db: &Db,
+    hosts: &[CiId],
+    arrays: &[CiId],
+    (dc, dr): (CiId, CiId),
+    today: Date,
+) -> anyhow::Result<()> {
+    let actor = Actor::system("demo");
+    let specs = [
+        (
+            "Cluster A",
+            dc,
+            Resources {
+                vcpu: 120,
+                ram_gb: 1_536,
+                storage_gb: 40_000,
+                backup_gb: 0,
+            },
+            "Four hosts with the flash array A; 2:1 vCPU overcommit.",
+            &hosts[..4],
+            arrays[0],
+        ),
+        (
+            "Cluster B",
+            dr,
+            Resources {
+                vcpu: 128,
+                ram_gb: 1_024,
+                storage_gb: 30_000,
+                backup_gb: 36_000,
+            },
+            "Three hosts at the recovery site; array B also holds the region's backups.",
+            &hosts[4..],
+            arrays[1],
+        ),
+    ];
+    for (name, site, capacity, notes, pool_hosts, array) in specs {
+        let pool = store::cloud::create_pool(
+            db,
+            &actor,
+            &PoolDraft {
+                name: name.into(),
+                site_id: Some(site),
+                capacity,
+                notes: notes.into(),
+            },
+        )
+        .await?;
+        for h in pool_hosts.iter().chain([&array]) {
+            store::cloud::add_part(db, &actor, pool.id, *h).await?;
+        }
+    }
+    // Today's allocations, and the days before them rising linearly from 60%.
+    let now = store::cloud::allocations(db).await?;
+    let start = date(2025, 7, 1);
+    let span = (today - start).get_days().max(1);
+    let mut rows = Vec::new();
+    let mut day = start;
+    while day < today {
+        let elapsed = i64::from((day - start).get_days());
+        let scale = |v: i64| v * (60 * i64::from(span) + 40 * elapsed) / (100 * i64::from(span));
+        for a in &now {
+            let r = &a.allocated;
+            rows.push((
+                a.pool_id,
+                a.org_id,
+                day,
+                Resources {
+                    vcpu: scale(r.vcpu),
+                    ram_gb: scale(r.ram_gb),
+                    storage_gb: scale(r.storage_gb),
+                    backup_gb: scale(r.backup_gb),
+                },
+            ));
+        }
+        day = day.tomorrow().context("demo day")?;
+    }
+    store::cloud::record_history(db, &rows).await?;
+    store::cloud::snapshot(db, today).await?;
+    let mut day = start;
+    while day < today {
+        store::cloud::meter(db, day, today).await?;
+        day = day.tomorrow().context("demo day")?;
+    }
+    Ok(())
 }

@@ -14,6 +14,8 @@ pub const RECURRING: &[(&str, i64)] = &[
     ("desk.sla_sweep", 60 * 1000),
     // Resolved tickets close once the reopen window has passed.
     ("desk.autoclose", 60 * 60 * 1000),
+    // The regional cloud: record today's allocations, meter yesterday's (both safe to repeat): hourly.
+    ("cloud.daily", 60 * 60 * 1000),
 ];
 
 pub struct Runner {
@@ -122,6 +124,18 @@ impl Runner {
                         "resolved tickets closed after the reopen window"
                     );
                 }
+                Ok(())
+            }
+            "cloud.daily" => {
+                let tz =
+                    jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC);
+                let today = tz.to_datetime(jiff::Timestamp::now()).date();
+                let (rows, metered) = store::cloud::daily(&self.db, today).await?;
+                tracing::info!(
+                    allocations = rows,
+                    metered = metered.accepted,
+                    "regional cloud recorded"
+                );
                 Ok(())
             }
             "desk.notify" => crate::notify::run(&self.db, self.mailer.as_ref(), &job.payload).await,

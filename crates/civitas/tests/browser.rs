@@ -560,5 +560,32 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
         "{text}"
     );
     assert_accessible(&c, "/cmdb/new (with errors)").await;
+    // The regional cloud: the pools and when each runs out, a pool's page with its growth chart.
+    visit(&c, &base, "/cloud").await;
+    assert_accessible(&c, "/cloud").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Cluster A")
+            && text.contains("Runs out first")
+            && text.contains("Allocations by organisation"),
+        "{text}"
+    );
+    click_and_load(&c, Locator::LinkText("Cluster B")).await;
+    assert_accessible(&c, "a pool's page").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Hosts and arrays")
+            && text.contains("esx-b-01")
+            && text.contains("Allocated at the end of each month"),
+        "{text}"
+    );
+    screenshot(&c, "cloud-pool").await;
+    visit(&c, &base, "/cloud/new").await;
+    assert_accessible(&c, "/cloud/new").await;
+    fill(&c, "field-name", "Cluster C").await;
+    submit(&c).await;
+    let text = body_text(&c).await;
+    assert!(text.contains("a pool needs some capacity"), "{text}");
+    assert_accessible(&c, "/cloud/new (with errors)").await;
     c.close().await.unwrap();
 }

@@ -115,6 +115,7 @@ const VIRTUAL_MACHINE_ATTRS: &[Attr] = &[
     text("os", "Operating system"),
     count("vcpu", "vCPU"),
     count("ram_gb", "Memory (GB)"),
+    count("disk_gb", "Disk (GB)"),
 ];
 const STORAGE_VOLUME_ATTRS: &[Attr] = &[count("size_gb", "Size (GB)"), text("tier", "Tier")];
 const NETWORK_DEVICE_ATTRS: &[Attr] = &[

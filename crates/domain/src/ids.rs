@@ -79,4 +79,6 @@ typed_id!(
     CiId,
     /// A relationship between two configuration items.
     CiRelationId,
+    /// A pool of the regional cloud's capacity (a cluster, its storage and backup).
+    PoolId,
 );

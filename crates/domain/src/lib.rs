@@ -45,6 +45,7 @@ pub mod audit;
 pub mod authz;
 pub mod billing;
 pub mod calendar;
+pub mod cloud;
 pub mod cmdb;
 pub mod desk;
 pub mod ids;

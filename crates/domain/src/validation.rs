@@ -61,6 +61,11 @@ impl Collector {
         self.0.push(e);
     }
 
+    /// Whether nothing was recorded so far.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `Ok(())` when nothing was recorded.
     pub fn finish(self) -> Result<(), Invalid> {
         if self.0.is_empty() {

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod billing;
+pub mod cloud;
 pub mod cmdb;
 mod db;
 pub mod desk;

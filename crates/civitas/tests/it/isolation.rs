@@ -20,6 +20,8 @@ enum Need {
     Public,
     SignedIn,
     Perm(&'static str),
+    /// The permission from a grant on the hub (the hub's own settings): a member's grant of it is refused.
+    Hub(&'static str),
 }
 
 /// What the route's `{id}` (and `{slug}`) stand for.
@@ -89,6 +91,10 @@ enum Target {
     CiRelation,
     /// The hub's item (`{id}`) linked to a ticket (`{number}`) of the target organisation.
     TicketCi,
+    /// A pool of the regional cloud (`{id}`): the hub's.
+    Pool,
+    /// A pool (`{id}`) and one of the hub's hosts in it (`{token}`).
+    PoolPart,
 }
 
 impl Target {
@@ -105,6 +111,8 @@ impl Target {
                 | Self::RateCard
                 | Self::Cost
                 | Self::Benchmark
+                | Self::Pool
+                | Self::PoolPart
         )
     }
 }
@@ -135,6 +143,8 @@ struct Fresh {
     article: String,
     /// A configuration item of the hub (which every member sees), for bodies that relate to one.
     hub_ci: String,
+    /// A host of the hub in no pool yet, made for the cases that add one to a pool.
+    hub_host: String,
 }
 
 struct Case {
@@ -2081,6 +2091,100 @@ fn cases() -> Vec<Case> {
             T::CiRelation,
             none,
         ),
+        // The regional cloud
+        c(
+            "GET",
+            "/api/v1/cloud/pools",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/cloud/pools",
+            Hub("cmdb-manage"),
+            T::None,
+            |f| Body::Json(json!({ "name": format!("Matrix cluster {}", f.n), "vcpu": 256 })),
+        ),
+        c(
+            "GET",
+            "/api/v1/cloud/pools/{id}",
+            Perm("cmdb-read"),
+            T::Pool,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/cloud/pools/{id}",
+            Hub("cmdb-manage"),
+            T::Pool,
+            |_| Body::Json(json!({ "ram_gb": 2048 })),
+        ),
+        c(
+            "POST",
+            "/api/v1/cloud/pools/{id}/parts",
+            Hub("cmdb-manage"),
+            T::Pool,
+            |f| Body::Json(json!({ "ci_id": f.hub_host })),
+        ),
+        c(
+            "DELETE",
+            "/api/v1/cloud/pools/{id}/parts/{ci}",
+            Hub("cmdb-manage"),
+            T::PoolPart,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/cloud/allocations",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/cloud/snapshot",
+            Hub("cmdb-manage"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/cloud/meter",
+            Hub("billing-manage"),
+            T::None,
+            |_| Body::Json(json!({})),
+        ),
+        c("GET", "/cloud", Perm("cmdb-read"), T::None, none),
+        c("GET", "/cloud/new", Hub("cmdb-manage"), T::None, none),
+        c("POST", "/cloud", Hub("cmdb-manage"), T::None, |f| {
+            Body::Form(vec![
+                ("name".into(), format!("Matrix page cluster {}", f.n)),
+                ("vcpu".into(), "128".into()),
+            ])
+        }),
+        c("GET", "/cloud/{id}", Perm("cmdb-read"), T::Pool, none),
+        c("GET", "/cloud/{id}/edit", Hub("cmdb-manage"), T::Pool, none),
+        c("POST", "/cloud/{id}", Hub("cmdb-manage"), T::Pool, |f| {
+            Body::Form(vec![
+                ("name".into(), format!("Renamed pool {}", f.n)),
+                ("vcpu".into(), "96".into()),
+            ])
+        }),
+        c(
+            "POST",
+            "/cloud/{id}/parts",
+            Hub("cmdb-manage"),
+            T::Pool,
+            |f| Body::Form(vec![("ci_id".into(), f.hub_host.clone())]),
+        ),
+        c(
+            "POST",
+            "/cloud/{id}/parts/{ci}/delete",
+            Hub("cmdb-manage"),
+            T::PoolPart,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -2166,7 +2270,7 @@ async fn every_route_is_in_the_matrix() {
         let documented = match need {
             Need::Public => "public",
             Need::SignedIn => "signed-in",
-            Need::Perm(p) => p,
+            Need::Perm(p) | Need::Hub(p) => p,
         };
         assert_eq!(
             r.needs, documented,
@@ -2620,6 +2724,32 @@ async fn every_role_sees_only_what_it_may() {
                         .id
                     }
                     Target::Benchmark => id = benchmark(&app).await,
+                    Target::Pool | Target::PoolPart => {
+                        let pool = store::cloud::create_pool(
+                            &app.db,
+                            &sys,
+                            &store::cloud::PoolDraft {
+                                name: format!("Matrix pool {n}"),
+                                site_id: None,
+                                capacity: domain::cloud::Resources {
+                                    vcpu: 64,
+                                    ..Default::default()
+                                },
+                                notes: String::new(),
+                            },
+                        )
+                        .await
+                        .unwrap();
+                        id = pool.id.to_string();
+                        if case.target == Target::PoolPart {
+                            let host =
+                                matrix_ci(&app, app.orgs[HUB], &format!("Pool host {n}")).await;
+                            store::cloud::add_part(&app.db, &sys, pool.id, host.parse().unwrap())
+                                .await
+                                .unwrap();
+                            token = host;
+                        }
+                    }
                     Target::Ci => id = matrix_ci(&app, org, &format!("Target {n}")).await,
                     Target::CiRelation => {
                         let a = matrix_ci(&app, org, &format!("Target {n}")).await;
@@ -2877,6 +3007,7 @@ async fn every_role_sees_only_what_it_may() {
                     .replace("{date}", &id)
                     .replace("{token}", &token)
                     .replace("{doc}", &token)
+                    .replace("{ci}", &token)
                     // Notification templates are the region's, named by event.
                     .replace("{event}", "resolved")
                     .replace(
@@ -2901,6 +3032,11 @@ async fn every_role_sees_only_what_it_may() {
                     other_ticket: token.parse().unwrap_or(0),
                     article: ARTICLE.get().cloned().unwrap_or_default(),
                     hub_ci: hub_ci(&app).await,
+                    hub_host: if case.path.ends_with("/parts") {
+                        matrix_ci(&app, app.orgs[HUB], &format!("Matrix host {n}")).await
+                    } else {
+                        String::new()
+                    },
                 };
                 let method = Method::from_bytes(case.method.as_bytes()).unwrap();
                 let is_api = path.starts_with("/api/v1/");
@@ -2944,6 +3080,8 @@ async fn every_role_sees_only_what_it_may() {
                         "allowed"
                     }
                     Need::Perm(_) => "404",
+                    Need::Hub(p) if !allows(role, p) || !reaches_region(role) => "403",
+                    Need::Hub(_) => "allowed",
                 };
                 let ok = match expected {
                     "not 5xx" => status < 500,

@@ -8,6 +8,7 @@
 mod api;
 mod billing;
 mod cli;
+mod cloud;
 mod cmdb;
 mod desk;
 mod finance;

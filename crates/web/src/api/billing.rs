@@ -1,7 +1,7 @@
 //! Shared-services economics over the API: rate cards and their prices over time, agreements and their
 //! subscriptions, usage metering (batches of records, the records behind a total, monthly totals).
 
-use super::{entity, list};
+use super::{entity, given, list};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
@@ -226,10 +226,6 @@ pub struct UsageQuery {
     pub to: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
 }
 
 impl UsageQuery {

@@ -1,6 +1,6 @@
 //! The CMDB over the API: configuration items, their relationships, history and impact analysis.
 
-use super::{entity, list};
+use super::{entity, given, list};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
@@ -116,10 +116,6 @@ pub fn routes(t: Table) -> Table {
         "cmdb-read",
         history,
     )
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
 }
 
 fn path_id(raw: &str) -> Result<CiId, Failure> {

@@ -1,7 +1,7 @@
 //! The hub's finance over the API: cost pools per service and fiscal year, standalone benchmarks, credits,
 //! the finance report (recovery, margin, revenue, forecasts) and members' savings.
 
-use super::entity;
+use super::{entity, given};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
@@ -100,10 +100,6 @@ pub fn routes(t: Table) -> Table {
         "billing-manage",
         delete_credit,
     )
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
 }
 
 /// A fiscal year as people write it: `2027` or `FY2027`.

@@ -4,6 +4,7 @@ mod account;
 mod audit;
 pub mod billing;
 pub mod calendar;
+pub mod cloud;
 pub mod cmdb;
 pub mod desk;
 mod directory;
@@ -46,6 +47,7 @@ pub fn routes(t: Table) -> Table {
     let t = billing::routes(t);
     let t = finance::routes(t);
     let t = cmdb::routes(t);
+    let t = cloud::routes(t);
     audit::routes(t)
 }
 
@@ -126,6 +128,11 @@ impl http_body::Body for Chunks {
 }
 
 /// One record with its `ETag`.
+/// A text field that was given: present and not blank once trimmed.
+pub fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
+}
+
 pub fn entity<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, crate::extract::etag(version));

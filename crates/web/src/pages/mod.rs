@@ -5,6 +5,7 @@ mod audit;
 pub(crate) mod billing;
 mod billing_forms;
 mod calendar;
+mod cloud;
 mod cmdb;
 pub(super) mod desk;
 pub(super) mod desk_admin;
@@ -46,6 +47,7 @@ pub fn routes(t: Table) -> Table {
     let t = finance::routes(t);
     let t = billing_forms::routes(t);
     let t = cmdb::routes(t);
+    let t = cloud::routes(t);
     account::routes(t)
 }
 
