@@ -62,6 +62,9 @@ pub const TABLES: &[&str] = &[
     "ci_relations",
     "ci_events",
     "ticket_cis",
+    "cloud_pools",
+    "cloud_pool_cis",
+    "cloud_usage",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not
