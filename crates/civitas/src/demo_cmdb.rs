@@ -82,6 +82,72 @@ const MEMBER_APPS: [(&str, &str, &str); 12] = [
     ("recreation", "RecDesk", "RecDesk"),
 ];
 
+/// An application's yearly cost for a town of 0 residents, in dollars; the demo adds 1% per 400 residents.
+fn app_cost(name: &str) -> i64 {
+    match name {
+        "ViewPoint Cloud" => 14_000,
+        "PermitEyes" => 9_000,
+        "EnerGov" => 22_000,
+        "Harpers Payroll" => 11_000,
+        "Workforce Now" => 16_000,
+        "SeeClickFix" => 6_000,
+        "Laserfiche" => 8_500,
+        "IMC Records" => 19_000,
+        "New World CAD" => 28_000,
+        "Patriot AssessPro" => 7_500,
+        "Evergreen catalog" => 3_000,
+        _ => 2_500,
+    }
+}
+
+/// A portfolio record of the demo.
+struct Assessment {
+    capability: &'static str,
+    users: i64,
+    cost_cents: i64,
+    support_end: Date,
+    /// reach, mandate, fit; support, reliability, integration.
+    answers: [u8; 6],
+    retire: Option<(Date, Option<CiId>, &'static str)>,
+}
+
+async fn assess(db: &Db, app: CiId, a: Assessment) -> anyhow::Result<()> {
+    let ids = [
+        "reach",
+        "mandate",
+        "fit",
+        "support",
+        "reliability",
+        "integration",
+    ];
+    store::portfolio::save(
+        db,
+        &Scope::Region,
+        &Scope::Region,
+        &Actor::system("demo"),
+        app,
+        None,
+        &store::portfolio::AppDraft {
+            capability: Some(a.capability.to_owned()),
+            users: a.users,
+            annual_cost_cents: a.cost_cents,
+            contract_end: Some(date(2027, 6, 30)),
+            support_end: Some(a.support_end),
+            answers: ids
+                .iter()
+                .zip(a.answers)
+                .map(|(k, v)| ((*k).to_owned(), v.clamp(1, 5)))
+                .collect(),
+            retire_by: a.retire.map(|r| r.0),
+            replacement_id: a.retire.and_then(|r| r.1),
+            plan: a.retire.map(|r| r.2.to_owned()).unwrap_or_default(),
+        },
+    )
+    .await
+    .context("demo portfolio record")?;
+    Ok(())
+}
+
 /// Loads the CMDB for the hub and `members` (id, slug, name, population); returns the number of items.
 pub async fn load(
     db: &Db,
@@ -177,6 +243,7 @@ pub async fn load(
             "Records and documents",
         ),
     ];
+    let mut erp_app = None;
     for (i, (vm_name, app_name, product, service_name)) in shared.into_iter().enumerate() {
         let vm = l
             .item(
@@ -196,6 +263,29 @@ pub async fn load(
             )
             .await?;
         l.relate(app, RelationKind::RunsOn, vm).await?;
+        // The hub's shared applications: well used, well kept — the consolidation targets.
+        let (capability, users, dollars) = match app_name {
+            "Email" => ("email", 1_400, 180_000),
+            "GIS" => ("gis", 160, 95_000),
+            "Finance and HR" => ("finance", 420, 260_000),
+            _ => ("records", 600, 70_000),
+        };
+        assess(
+            db,
+            app,
+            Assessment {
+                capability,
+                users,
+                cost_cents: dollars * 100,
+                support_end: date(2030, 6, 30),
+                answers: [5, 5, 4, 5, 4, 5],
+                retire: None,
+            },
+        )
+        .await?;
+        if app_name == "Finance and HR" {
+            erp_app = Some(app);
+        }
         if app_name == "Finance and HR" {
             let db_vm = l
                 .item(
@@ -366,7 +456,7 @@ pub async fn load(
             })
             .map(|(_, a)| a)
             .collect();
-        for (_, app_name, vendor) in own_apps {
+        for (k, (capability, app_name, vendor)) in own_apps.into_iter().enumerate() {
             let app = l
                 .item(
                     *org,
@@ -384,6 +474,48 @@ pub async fn load(
             } else {
                 l.relate(app, RelationKind::DependsOn, firewall).await?;
             }
+            let vary =
+                |m: usize, base: usize| u8::try_from(1 + (base + i + k * m) % 5).unwrap_or(3);
+            let critical = matches!(*capability, "public-safety" | "payroll" | "permitting");
+            let (support, support_end) = match *app_name {
+                "IMC Records" => (1, date(2026, 6, 30)),
+                "PermitEyes" => (2, date(2027, 3, 31)),
+                _ => (vary(1, 2).max(3), date(2029, 6, 30)),
+            };
+            let retire = match *app_name {
+                "PermitEyes" => Some((
+                    date(2027, 6, 30),
+                    None,
+                    "Join the region's ViewPoint Cloud tenant when the contract ends",
+                )),
+                "Harpers Payroll" => Some((
+                    date(2027, 12, 31),
+                    erp_app,
+                    "Payroll moves to the shared ERP at the start of the calendar year",
+                )),
+                _ => None,
+            };
+            let users = (*population / 300).max(8);
+            assess(
+                db,
+                app,
+                Assessment {
+                    capability,
+                    users,
+                    cost_cents: app_cost(app_name) * (100 + *population / 400),
+                    support_end,
+                    answers: [
+                        vary(2, 1).max(2),
+                        if critical { 5 } else { vary(3, 0) },
+                        vary(1, 3),
+                        support,
+                        vary(3, 1),
+                        vary(2, 4),
+                    ],
+                    retire,
+                },
+            )
+            .await?;
         }
     }
     cloud(db, &hosts, &arrays, (dc, dr), today).await?;

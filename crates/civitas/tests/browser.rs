@@ -587,5 +587,30 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     let text = body_text(&c).await;
     assert!(text.contains("a pool needs some capacity"), "{text}");
     assert_accessible(&c, "/cloud/new (with errors)").await;
+    // The application portfolio: the TIME chart, the redundancy finder, an application's review form.
+    visit(&c, &base, "/portfolio").await;
+    assert_accessible(&c, "/portfolio").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Applications per quadrant") && text.contains("PermitEyes"),
+        "{text}"
+    );
+    screenshot(&c, "portfolio").await;
+    visit(&c, &base, "/portfolio/redundancy").await;
+    assert_accessible(&c, "/portfolio/redundancy").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Permitting and licensing") && text.contains("Consolidate onto"),
+        "{text}"
+    );
+    visit(&c, &base, "/portfolio/retirements").await;
+    assert_accessible(&c, "/portfolio/retirements").await;
+    click_and_load(&c, Locator::LinkText("PermitEyes")).await;
+    assert_accessible(&c, "an application's portfolio record").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Technical condition") && text.contains("Retire by"),
+        "{text}"
+    );
     c.close().await.unwrap();
 }

@@ -49,6 +49,7 @@ pub mod cloud;
 pub mod cmdb;
 pub mod desk;
 pub mod ids;
+pub mod portfolio;
 pub mod tenancy;
 pub mod validation;
 

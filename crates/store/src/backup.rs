@@ -65,6 +65,8 @@ pub const TABLES: &[&str] = &[
     "cloud_pools",
     "cloud_pool_cis",
     "cloud_usage",
+    "capabilities",
+    "app_portfolio",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not
@@ -197,8 +199,9 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
         kinds.insert((*t).to_owned(), columns(db, t).await?);
     }
     let mut tx = db.write.begin().await?;
-    // The migrations seed a few single rows (audit head, counters, desk settings); the backup carries the real ones.
-    for seeded in ["audit_head", "counters", "desk_settings"] {
+    // The migrations seed a few rows (audit head, counters, desk settings, the capability taxonomy); the
+    // backup carries the real ones.
+    for seeded in ["audit_head", "counters", "desk_settings", "capabilities"] {
         sqlx::query(&format!("DELETE FROM {seeded}"))
             .execute(&mut *tx)
             .await?;

@@ -88,7 +88,7 @@ fn ci(r: &AnyRow) -> Result<Ci> {
 }
 
 /// ` AND (<column> in scope OR <column> is the hub)`: what a scope may read.
-fn visible(q: &mut Sql, column: &str, scope: &Scope) {
+pub(crate) fn visible(q: &mut Sql, column: &str, scope: &Scope) {
     if matches!(scope, Scope::Region) {
         return;
     }

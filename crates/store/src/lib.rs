@@ -19,6 +19,7 @@ pub mod desk;
 pub mod idempotency;
 pub mod jobs;
 pub mod page;
+pub mod portfolio;
 pub(crate) mod sql;
 pub mod tenancy;
 

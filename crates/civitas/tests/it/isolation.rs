@@ -93,6 +93,8 @@ enum Target {
     TicketCi,
     /// A pool of the regional cloud (`{id}`): the hub's.
     Pool,
+    /// An application (`{id}`, a CMDB item) of the target organisation.
+    App,
     /// A pool (`{id}`) and one of the hub's hosts in it (`{token}`).
     PoolPart,
 }
@@ -2185,6 +2187,94 @@ fn cases() -> Vec<Case> {
             T::PoolPart,
             none,
         ),
+        // The application portfolio
+        c(
+            "GET",
+            "/api/v1/capabilities",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/capabilities",
+            Hub("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "slug": format!("matrix-{}", f.n), "name": format!("Matrix capability {}", f.n) }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/portfolio/questionnaire",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c("GET", "/api/v1/portfolio", Perm("cmdb-read"), T::None, none),
+        c(
+            "GET",
+            "/api/v1/portfolio/redundancy",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/portfolio/retirements",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/portfolio/{id}",
+            Perm("cmdb-read"),
+            T::App,
+            none,
+        ),
+        c(
+            "PUT",
+            "/api/v1/portfolio/{id}",
+            Perm("cmdb-manage"),
+            T::App,
+            |_| {
+                Body::Json(
+                    json!({ "capability": "payroll", "users": 12, "answers": { "reach": 4 } }),
+                )
+            },
+        ),
+        c("GET", "/portfolio", Perm("cmdb-read"), T::None, none),
+        c(
+            "GET",
+            "/portfolio/redundancy",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "GET",
+            "/portfolio/retirements",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c("GET", "/portfolio/{id}", Perm("cmdb-read"), T::App, none),
+        c(
+            "POST",
+            "/portfolio/{id}",
+            Perm("cmdb-manage"),
+            T::App,
+            |_| {
+                form(&[
+                    ("capability", "records"),
+                    ("users", "30"),
+                    ("answer_fit", "3"),
+                ])
+            },
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -2425,6 +2515,16 @@ async fn rate_card(app: &TestApp) -> domain::ids::RateCardId {
 
 /// A server of `org`, recorded as the system.
 async fn matrix_ci(app: &TestApp, org: domain::ids::OrgId, name: &str) -> String {
+    matrix_item(app, org, domain::cmdb::CiType::Server, name).await
+}
+
+/// An item of `org` of a type, recorded as the system.
+async fn matrix_item(
+    app: &TestApp,
+    org: domain::ids::OrgId,
+    ci_type: domain::cmdb::CiType,
+    name: &str,
+) -> String {
     store::cmdb::create(
         &app.db,
         &Scope::Region,
@@ -2432,7 +2532,7 @@ async fn matrix_ci(app: &TestApp, org: domain::ids::OrgId, name: &str) -> String
         &store::cmdb::CiDraft {
             org_id: org,
             department_id: None,
-            ci_type: domain::cmdb::CiType::Server,
+            ci_type,
             name: name.to_owned(),
             status: domain::cmdb::CiStatus::Active,
             attributes: Default::default(),
@@ -2751,6 +2851,15 @@ async fn every_role_sees_only_what_it_may() {
                         }
                     }
                     Target::Ci => id = matrix_ci(&app, org, &format!("Target {n}")).await,
+                    Target::App => {
+                        id = matrix_item(
+                            &app,
+                            org,
+                            domain::cmdb::CiType::Application,
+                            &format!("Application {n}"),
+                        )
+                        .await
+                    }
                     Target::CiRelation => {
                         let a = matrix_ci(&app, org, &format!("Target {n}")).await;
                         let b = matrix_ci(&app, org, &format!("Target {n} host")).await;

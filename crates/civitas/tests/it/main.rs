@@ -17,4 +17,5 @@ mod imap;
 mod isolation;
 mod mail;
 mod pages;
+mod portfolio;
 mod storage;

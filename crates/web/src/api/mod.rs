@@ -12,6 +12,7 @@ pub mod finance;
 pub mod kb;
 pub mod mail;
 mod orgs;
+pub mod portfolio;
 pub mod time;
 mod users;
 
@@ -48,6 +49,7 @@ pub fn routes(t: Table) -> Table {
     let t = finance::routes(t);
     let t = cmdb::routes(t);
     let t = cloud::routes(t);
+    let t = portfolio::routes(t);
     audit::routes(t)
 }
 

@@ -15,6 +15,7 @@ mod kb;
 mod mail;
 mod orgs;
 mod people;
+mod portfolio;
 mod reports;
 mod session;
 mod time;
@@ -48,6 +49,7 @@ pub fn routes(t: Table) -> Table {
     let t = billing_forms::routes(t);
     let t = cmdb::routes(t);
     let t = cloud::routes(t);
+    let t = portfolio::routes(t);
     account::routes(t)
 }
 
