@@ -58,11 +58,15 @@ pub async fn add_capability(db: &Db, actor: &Actor, c: &Capability) -> Result<Ca
     .execute(&mut *tx)
     .await
     .map_err(|e| {
-        let slug = StoreError::on_unique(e, "slug", "slug", "another capability has this slug");
-        match slug {
-            StoreError::Db(e) => {
-                StoreError::on_unique(e, "name", "name", "another capability has this name")
-            }
+        // The slug is the primary key (PostgreSQL names its constraint `capabilities_pkey`); the name
+        // has its own unique constraint.
+        match StoreError::on_unique(e, "name", "name", "another capability has this name") {
+            StoreError::Db(e) => StoreError::on_unique(
+                e,
+                "capabilities",
+                "slug",
+                "another capability has this slug",
+            ),
             other => other,
         }
     })?;
