@@ -41,6 +41,7 @@ macro_rules! vocabulary {
     };
 }
 
+pub mod architecture;
 pub mod audit;
 pub mod authz;
 pub mod billing;

@@ -67,6 +67,9 @@ pub const TABLES: &[&str] = &[
     "cloud_usage",
     "capabilities",
     "app_portfolio",
+    "tech_standards",
+    "architecture_principles",
+    "architecture_exceptions",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

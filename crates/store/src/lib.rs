@@ -8,6 +8,7 @@
 //! field), `Stale` (an `If-Match` version that no longer holds), `Forbidden` (an operation the scope can
 //! never allow), `Invalid` (domain validation), and `Db` for everything the caller cannot act on.
 
+pub mod architecture;
 pub mod audit;
 pub mod auth;
 pub mod backup;

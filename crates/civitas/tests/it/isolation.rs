@@ -95,6 +95,10 @@ enum Target {
     Pool,
     /// An application (`{id}`, a CMDB item) of the target organisation.
     App,
+    /// A technology standard (`{id}`): the region's.
+    Standard,
+    /// An exception request (`{id}`) of the target organisation, awaiting review.
+    Exception,
     /// A pool (`{id}`) and one of the hub's hosts in it (`{token}`).
     PoolPart,
 }
@@ -115,6 +119,7 @@ impl Target {
                 | Self::Benchmark
                 | Self::Pool
                 | Self::PoolPart
+                | Self::Standard
         )
     }
 }
@@ -147,6 +152,8 @@ struct Fresh {
     hub_ci: String,
     /// A host of the hub in no pool yet, made for the cases that add one to a pool.
     hub_host: String,
+    /// A technology standard on hold, for bodies that name one.
+    standard: String,
 }
 
 struct Case {
@@ -2275,6 +2282,194 @@ fn cases() -> Vec<Case> {
                 ])
             },
         ),
+        // Enterprise architecture
+        c("GET", "/api/v1/standards", Perm("cmdb-read"), T::None, none),
+        c(
+            "POST",
+            "/api/v1/standards",
+            Hub("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "name": format!("Matrix tech {}", f.n), "area": "platforms", "ring": "trial" }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/standards/{id}",
+            Perm("cmdb-read"),
+            T::Standard,
+            none,
+        ),
+        c(
+            "PATCH",
+            "/api/v1/standards/{id}",
+            Hub("cmdb-manage"),
+            T::Standard,
+            |_| Body::Json(json!({ "instead": "Matrix OS 2" })),
+        ),
+        c(
+            "GET",
+            "/api/v1/principles",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/principles",
+            Hub("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "title": format!("Principle {}", f.n), "statement": "Share first." }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/exceptions",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/exceptions",
+            Perm("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Json(
+                    json!({ "standard_id": f.standard, "title": "Keep it", "reason": "Vendor", "risk": "low" }),
+                )
+            },
+        ),
+        c(
+            "GET",
+            "/api/v1/exceptions/{id}",
+            Perm("cmdb-read"),
+            T::Exception,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/exceptions/{id}/decision",
+            Hub("cmdb-manage"),
+            T::Exception,
+            |_| Body::Json(json!({ "status": "rejected", "note": "Upgrade instead" })),
+        ),
+        c(
+            "POST",
+            "/api/v1/exceptions/{id}/withdraw",
+            Perm("cmdb-manage"),
+            T::Exception,
+            none,
+        ),
+        c(
+            "GET",
+            "/api/v1/compliance",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c("GET", "/architecture", Perm("cmdb-read"), T::None, none),
+        c(
+            "POST",
+            "/architecture/standards",
+            Hub("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("name".into(), format!("Matrix page tech {}", f.n)),
+                    ("area".into(), "security".into()),
+                    ("ring".into(), "adopt".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/architecture/standards/{id}",
+            Perm("cmdb-read"),
+            T::Standard,
+            none,
+        ),
+        c(
+            "POST",
+            "/architecture/standards/{id}",
+            Hub("cmdb-manage"),
+            T::Standard,
+            |_| {
+                form(&[
+                    ("version", ""),
+                    ("name", "Matrix OS 1"),
+                    ("area", "infrastructure"),
+                    ("ring", "hold"),
+                    ("match_terms", "Matrix OS 1"),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/architecture/principles",
+            Hub("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("title".into(), format!("Page principle {}", f.n)),
+                    ("statement".into(), "Share first.".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/architecture/exceptions",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
+        c(
+            "POST",
+            "/architecture/exceptions",
+            Perm("cmdb-manage"),
+            T::None,
+            |f| {
+                Body::Form(vec![
+                    ("standard_id".into(), f.standard.clone()),
+                    ("title".into(), "Keep it".into()),
+                    ("reason".into(), "Vendor".into()),
+                    ("risk".into(), "medium".into()),
+                ])
+            },
+        ),
+        c(
+            "GET",
+            "/architecture/exceptions/{id}",
+            Perm("cmdb-read"),
+            T::Exception,
+            none,
+        ),
+        c(
+            "POST",
+            "/architecture/exceptions/{id}/decision",
+            Hub("cmdb-manage"),
+            T::Exception,
+            |_| form(&[("status", "rejected"), ("note", "Upgrade instead")]),
+        ),
+        c(
+            "POST",
+            "/architecture/exceptions/{id}/withdraw",
+            Perm("cmdb-manage"),
+            T::Exception,
+            none,
+        ),
+        c(
+            "GET",
+            "/architecture/compliance",
+            Perm("cmdb-read"),
+            T::None,
+            none,
+        ),
         c("GET", "/api/openapi.json", Public, T::None, none),
         c("GET", "/api/docs", Public, T::None, none),
     ]
@@ -2554,6 +2749,32 @@ async fn hub_ci(app: &TestApp) -> String {
         .clone()
 }
 
+static STANDARD: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// A standard on hold, made once per run.
+async fn standard(app: &TestApp) -> String {
+    STANDARD
+        .get_or_init(|| async {
+            store::architecture::create_standard(
+                &app.db,
+                &Actor::system("matrix"),
+                &store::architecture::StandardDraft {
+                    name: "Matrix OS 1".into(),
+                    area: Some(domain::architecture::Area::Infrastructure),
+                    ring: Some(domain::architecture::Ring::Hold),
+                    description: String::new(),
+                    match_terms: vec!["Matrix OS 1".into()],
+                    instead: String::new(),
+                },
+            )
+            .await
+            .unwrap()
+            .id
+        })
+        .await
+        .clone()
+}
+
 static BENCHMARK: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
 
 /// The benchmark that cases on one change, made once per run.
@@ -2824,6 +3045,28 @@ async fn every_role_sees_only_what_it_may() {
                         .id
                     }
                     Target::Benchmark => id = benchmark(&app).await,
+                    Target::Standard => id = standard(&app).await,
+                    Target::Exception => {
+                        id = store::architecture::request_exception(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            who.user_id,
+                            &store::architecture::ExceptionDraft {
+                                org_id: org,
+                                standard_id: standard(&app).await,
+                                ci_id: None,
+                                title: format!("Exception {n}"),
+                                reason: "Matrix".into(),
+                                risk: domain::architecture::Risk::Low,
+                                mitigation: String::new(),
+                                requested_until: None,
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                    }
                     Target::Pool | Target::PoolPart => {
                         let pool = store::cloud::create_pool(
                             &app.db,
@@ -3141,6 +3384,7 @@ async fn every_role_sees_only_what_it_may() {
                     other_ticket: token.parse().unwrap_or(0),
                     article: ARTICLE.get().cloned().unwrap_or_default(),
                     hub_ci: hub_ci(&app).await,
+                    standard: standard(&app).await,
                     hub_host: if case.path.ends_with("/parts") {
                         matrix_ci(&app, app.orgs[HUB], &format!("Matrix host {n}")).await
                     } else {

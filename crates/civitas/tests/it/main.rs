@@ -6,6 +6,7 @@
     reason = "in tests, a failed unwrap is a failed test with its location"
 )]
 mod api;
+mod architecture;
 mod billing;
 mod cli;
 mod cloud;

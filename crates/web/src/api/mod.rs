@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: the same operations as the pages, for scripts and integrations.
 
 mod account;
+pub mod architecture;
 mod audit;
 pub mod billing;
 pub mod calendar;
@@ -50,6 +51,7 @@ pub fn routes(t: Table) -> Table {
     let t = cmdb::routes(t);
     let t = cloud::routes(t);
     let t = portfolio::routes(t);
+    let t = architecture::routes(t);
     audit::routes(t)
 }
 

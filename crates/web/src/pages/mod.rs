@@ -1,6 +1,7 @@
 //! HTML pages: server-rendered USWDS templates, enhanced with htmx, working without JavaScript.
 
 mod account;
+mod architecture;
 mod audit;
 pub(crate) mod billing;
 mod billing_forms;
@@ -50,6 +51,7 @@ pub fn routes(t: Table) -> Table {
     let t = cmdb::routes(t);
     let t = cloud::routes(t);
     let t = portfolio::routes(t);
+    let t = architecture::routes(t);
     account::routes(t)
 }
 
