@@ -181,6 +181,48 @@ pub async fn run(
     Ok(())
 }
 
+/// Reminds the requester of an architecture exception that it ends soon (already recorded as sent by
+/// `store::architecture::due_reminders`; without SMTP or an address, the record in the audit log stands).
+pub async fn exception_reminder(
+    mailer: Option<&Mailer>,
+    r: &store::architecture::Reminder,
+) -> anyhow::Result<()> {
+    let (Some(m), Some(email)) = (mailer, r.email.as_deref()) else {
+        tracing::debug!(exception = %r.exception.id, "no smtp_url or address: reminder recorded, not mailed");
+        return Ok(());
+    };
+    let x = &r.exception;
+    let ends = x.expires_on.map(|d| d.to_string()).unwrap_or_default();
+    let to: Mailbox = match email.parse() {
+        Ok(mb) => mb,
+        Err(e) => {
+            tracing::warn!(%email, error = %e, "skipping an unusable address");
+            return Ok(());
+        }
+    };
+    let text = format!(
+        "The exception \"{}\" for {} to the standard {} ends on {ends}, in {} days.\n\n\
+         Move the item to the standard before then, or ask for a new exception with the reason it is still \
+         needed:\n{}/architecture/exceptions/{}\n\n{}\n",
+        x.title, x.org_name, x.standard_name, r.days, m.public_url, x.id, m.region
+    );
+    let msg = Message::builder()
+        .from(m.from.clone())
+        .to(to)
+        .subject(format!("Exception ends {ends}: {}", x.title).replace(['\r', '\n'], " "))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)?;
+    m.transport
+        .send(msg)
+        .await
+        .with_context(|| format!("sending to {email}"))?;
+    Ok(())
+}
+
 fn money(cents: i64) -> String {
     format!("${}.{:02}", web::pages::fmt_int(cents / 100), cents % 100)
 }

@@ -16,6 +16,8 @@ pub const RECURRING: &[(&str, i64)] = &[
     ("desk.autoclose", 60 * 60 * 1000),
     // The regional cloud: record today's allocations, meter yesterday's (both safe to repeat): hourly.
     ("cloud.daily", 60 * 60 * 1000),
+    // Architecture exceptions: a reminder 30 and 7 days before each ends (each once): hourly.
+    ("architecture.reminders", 60 * 60 * 1000),
 ];
 
 pub struct Runner {
@@ -123,6 +125,19 @@ impl Runner {
                         closed = n,
                         "resolved tickets closed after the reopen window"
                     );
+                }
+                Ok(())
+            }
+            "architecture.reminders" => {
+                let tz =
+                    jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC);
+                let today = tz.to_datetime(jiff::Timestamp::now()).date();
+                let due = store::architecture::due_reminders(&self.db, today).await?;
+                for r in &due {
+                    crate::notify::exception_reminder(self.mailer.as_ref(), r).await?;
+                }
+                if !due.is_empty() {
+                    tracing::info!(reminders = due.len(), "architecture exception reminders");
                 }
                 Ok(())
             }

@@ -398,3 +398,63 @@ async fn the_architecture_pages_show_the_radar_and_take_requests_and_decisions()
     let (s, _) = page("other-admin", format!("/architecture/exceptions/{id}")).await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn the_requester_is_mailed_before_an_exception_ends_once_per_reminder() {
+    let app = TestApp::new().await;
+    let smtp = crate::mail::SmtpSink::start();
+    let runner = civitas::runner::Runner::new(app.db.clone())
+        .with_mailer(Some(crate::mail::mailer(smtp.port)));
+    let (_, st) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/standards",
+        json!({ "name": "Exchange 2016", "area": "applications", "ring": "retire" }),
+    )
+    .await;
+    let (s, x) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        "/api/v1/exceptions",
+        json!({ "standard_id": st["id"], "title": "Keep the police mail server",
+                "reason": "The records system sends through it.", "risk": "high" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{x}");
+    let id = x["id"].as_str().unwrap();
+    let ends = today() + jiff::Span::new().days(5);
+    let (s, _) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        &format!("/api/v1/exceptions/{id}/decision"),
+        json!({ "status": "approved", "expires_on": ends.to_string() }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    runner.schedule().await.unwrap();
+    crate::mail::drain(&runner).await;
+    let reminders: Vec<String> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.contains("Exception ends"))
+        // Quoted-printable soft line breaks, if the body was wrapped.
+        .map(|m| m.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+        .collect();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    assert!(reminders[0].contains("member-admin@north-reading.example.gov"));
+    assert!(reminders[0].contains(&format!(
+        "https://it.melrose.example.gov/architecture/exceptions/{id}"
+    )));
+    let (_, x) = get(&app, "member-admin", &format!("/api/v1/exceptions/{id}")).await;
+    assert_eq!(x["reminders_sent"], json!([7]));
+    // The same slot again sends nothing more.
+    assert!(
+        store::architecture::due_reminders(&app.db, today())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
