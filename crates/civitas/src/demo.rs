@@ -410,6 +410,9 @@ pub async fn load(db: &Db) -> anyhow::Result<Summary> {
     crate::demo_cmdb::load(db, (hub.id, "Melrose"), &configured, crate_today())
         .await
         .context("loading the CMDB")?;
+    crate::demo_architecture::load(db, &configured, crate_today())
+        .await
+        .context("loading the architecture standards")?;
     crate::demo_billing::load(db, &starter, &billed, crate_today())
         .await
         .context("loading agreements, rate cards and usage")?;

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_architecture;
 pub mod demo_billing;
 pub mod demo_cmdb;
 pub mod demo_desk;

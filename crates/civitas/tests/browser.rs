@@ -612,5 +612,28 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
         text.contains("Technical condition") && text.contains("Retire by"),
         "{text}"
     );
+    // Enterprise architecture: the radar and catalog, a standard, compliance, an exception and its form.
+    visit(&c, &base, "/architecture").await;
+    assert_accessible(&c, "/architecture").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("Technology radar") && text.contains("Share before you buy"),
+        "{text}"
+    );
+    screenshot(&c, "architecture").await;
+    click_and_load(&c, Locator::LinkText("SQL Server 2019")).await;
+    assert_accessible(&c, "a standard's page").await;
+    assert!(body_text(&c).await.contains("records database"));
+    visit(&c, &base, "/architecture/compliance").await;
+    assert_accessible(&c, "/architecture/compliance").await;
+    visit(&c, &base, "/architecture/exceptions").await;
+    assert_accessible(&c, "/architecture/exceptions").await;
+    click_and_load(
+        &c,
+        Locator::LinkText("Keep the records database on SQL Server 2019 through the fiscal year"),
+    )
+    .await;
+    assert_accessible(&c, "an exception awaiting review").await;
+    assert!(body_text(&c).await.contains("Record the decision"));
     c.close().await.unwrap();
 }

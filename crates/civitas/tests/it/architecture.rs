@@ -441,7 +441,11 @@ async fn the_requester_is_mailed_before_an_exception_ends_once_per_reminder() {
         .into_iter()
         .filter(|m| m.contains("Exception ends"))
         // Quoted-printable soft line breaks, if the body was wrapped.
-        .map(|m| m.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+        .map(|m| {
+            m.replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=")
+        })
         .collect();
     assert_eq!(reminders.len(), 1, "{reminders:?}");
     assert!(reminders[0].contains("member-admin@north-reading.example.gov"));
