@@ -1,31 +1,9 @@
 //! Enterprise architecture through the API and the pages: the standards catalog, principles, exception
 //! requests and decisions, reminders before expiry, and the compliance list.
 
-use crate::helpers::{TestApp, json};
+use crate::helpers::{TestApp, fields, get, send, today};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
-}
-
-fn fields(e: &Value) -> Vec<String> {
-    e["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["field"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn today() -> jiff::civil::Date {
-    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
-    tz.to_datetime(jiff::Timestamp::now()).date()
-}
 
 async fn item(app: &TestApp, who: &str, body: Value) -> String {
     let (s, v) = send(app, who, Method::POST, "/api/v1/cis", body).await;

@@ -1,6 +1,6 @@
 //! Shared-services economics through the API: usage metering.
 
-use crate::helpers::{OTHER, OWN, TestApp, json};
+use crate::helpers::{OTHER, OWN, TestApp, get, json, send};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -13,10 +13,6 @@ async fn post_usage(app: &TestApp, who: &str, body: Value) -> (u16, Value) {
             .unwrap(),
     )
     .await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
 }
 
 fn record(id: &str, org: &str, meter: &str, quantity: Value, period: &str) -> Value {
@@ -207,10 +203,6 @@ async fn a_batch_with_a_bad_record_stores_nothing_and_names_each_problem() {
     let (s, e) = get(&app, "hub-admin", "/api/v1/usage/totals?from=2026-13").await;
     assert_eq!(s, 422, "{e}");
     assert_eq!(e["errors"][0]["field"], "from");
-}
-
-async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
 }
 
 #[tokio::test]

@@ -1,19 +1,10 @@
 //! The regional cloud through the API and the pages: pools and their parts, allocations read from the CMDB,
 //! who sees which allocations, growth and the forecast day a pool runs out, and the chargeback meters.
 
-use crate::helpers::{OTHER, OWN, TestApp, json};
+use crate::helpers::{OTHER, OWN, TestApp, fields, get, send, today};
 use domain::cloud::Resources;
-use jiff::civil::Date;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
-}
 
 async fn item(app: &TestApp, who: &str, body: Value) -> String {
     let (s, v) = send(app, who, Method::POST, "/api/v1/cis", body).await;
@@ -31,20 +22,6 @@ async fn relate(app: &TestApp, who: &str, from: &str, kind: &str, to: &str) {
     )
     .await;
     assert_eq!(s, 201, "{v}");
-}
-
-fn fields(e: &Value) -> Vec<String> {
-    e["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["field"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn today() -> Date {
-    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
-    tz.to_datetime(jiff::Timestamp::now()).date()
 }
 
 /// A pool with a host and an array, a member VM and volume on it and another member's VM: returns

@@ -1,17 +1,9 @@
 //! The CMDB through the API and the pages: items and their attributes, who sees and changes what, impact
 //! analysis, history.
 
-use crate::helpers::{OTHER, OWN, TestApp, json};
+use crate::helpers::{OTHER, OWN, TestApp, fields, get, json, send};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
-}
 
 /// Records an item as `who`; returns its id.
 async fn item(app: &TestApp, who: &str, body: Value) -> String {
@@ -29,15 +21,6 @@ async fn relate(app: &TestApp, who: &str, from: &str, kind: &str, to: &str) -> (
         json!({ "kind": kind, "to_ci": to }),
     )
     .await
-}
-
-fn fields(e: &Value) -> Vec<String> {
-    e["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["field"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

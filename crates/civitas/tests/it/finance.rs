@@ -1,17 +1,9 @@
 //! The hub's finance through the API and the pages: cost-pool shares and credits on invoices, cost recovery,
 //! margins and forecasts, standalone benchmarks and members' savings.
 
-use crate::helpers::{OTHER, OWN, TestApp, json};
+use crate::helpers::{OTHER, OWN, TestApp, get, json, send};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
-}
 
 async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     let (s, v) = send(app, "hub-admin", Method::POST, path, body).await;

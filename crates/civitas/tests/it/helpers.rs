@@ -261,3 +261,41 @@ pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
 }
+
+/// A JSON API request as `who`: its status and body.
+pub async fn send(
+    app: &TestApp,
+    who: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
+}
+
+/// A JSON API GET as `who`: its status and body.
+pub async fn get(app: &TestApp, who: &str, path: &str) -> (u16, serde_json::Value) {
+    json(
+        app.api(who, reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// The fields a problem+json error names, in order.
+pub fn fields(e: &serde_json::Value) -> Vec<String> {
+    e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Today in the region's time zone (America/New_York).
+pub fn today() -> jiff::civil::Date {
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    tz.to_datetime(jiff::Timestamp::now()).date()
+}

@@ -1,17 +1,9 @@
 //! The application portfolio through the API and the pages: records and scores, TIME quadrants, who may
 //! assess what, the redundancy finder and retirement plans.
 
-use crate::helpers::{OTHER, TestApp, json};
+use crate::helpers::{OTHER, TestApp, fields, get, send};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn send(app: &TestApp, who: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    json(app.api(who, method, path).json(&body).send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
-}
 
 async fn application(app: &TestApp, who: &str, name: &str, vendor: &str) -> String {
     let (s, v) = send(
@@ -35,15 +27,6 @@ async fn assess(app: &TestApp, who: &str, id: &str, body: Value) -> (u16, Value)
         body,
     )
     .await
-}
-
-fn fields(e: &Value) -> Vec<String> {
-    e["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["field"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]
