@@ -135,9 +135,10 @@ fn name_taken(e: sqlx::Error) -> StoreError {
 }
 
 pub async fn create_pool(db: &Db, actor: &Actor, d: &PoolDraft) -> Result<Pool> {
-    if let Some(site) = d.site_id {
-        hub_item(db, site, &[CiType::Site], "site_id").await?;
-    }
+    let site_name = match d.site_id {
+        Some(site) => Some(hub_item(db, site, &[CiType::Site], "site_id").await?.0),
+        None => None,
+    };
     let id = PoolId::new();
     let now = now_ms();
     let mut tx = db.write.begin().await?;
@@ -154,9 +155,18 @@ pub async fn create_pool(db: &Db, actor: &Actor, d: &PoolDraft) -> Result<Pool> 
         .execute(&mut *tx)
         .await
         .map_err(name_taken)?;
-    tx.commit().await?;
-    let p = pool(db, id).await?;
-    let mut tx = db.write.begin().await?;
+    let p = Pool {
+        id,
+        name: d.name.clone(),
+        site_id: d.site_id,
+        site_name,
+        capacity: d.capacity,
+        notes: d.notes.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    // The audit entry in the same transaction as the change.
     log(
         &mut tx,
         actor,

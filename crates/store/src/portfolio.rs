@@ -327,20 +327,25 @@ pub async fn save(
     if n != 1 {
         return Err(StoreError::Stale);
     }
-    tx.commit().await?;
-    let after = get(db, read, id).await?;
-    let mut tx = db.write.begin().await?;
+    // The audit entry in the same transaction as the change: the record as saved.
+    let after = serde_json::json!({
+        "capability": d.capability, "users": d.users, "annual_cost_cents": d.annual_cost_cents,
+        "contract_end": d.contract_end, "support_end": d.support_end, "answers": d.answers,
+        "business_value": value, "technical_condition": condition, "quadrant": q,
+        "retire_by": d.retire_by, "replacement_id": d.replacement_id, "plan": d.plan,
+    });
     log(
         &mut tx,
         actor,
-        Some(after.org_id),
+        Some(before.org_id),
         "portfolio.save",
         ("ci", id.to_string()),
         before.assessed.then(|| to_json(&before)).transpose()?,
-        Some(to_json(&after)?),
+        Some(after),
     )
     .await?;
     tx.commit().await?;
+    let after = get(db, read, id).await?;
     Ok(after)
 }
 
