@@ -36,6 +36,8 @@ pub struct Db {
     pub(crate) orgs: std::sync::Arc<crate::tenancy::org_cache::OrgCache>,
     /// SQLite's group writer for new tickets (see `desk::tickets::Openings`).
     pub(crate) openings: std::sync::Arc<crate::desk::tickets::Openings>,
+    /// SQLite only: connections used without sqlx for the hottest paths (see `direct`).
+    pub(crate) direct: Option<std::sync::Arc<crate::direct::Direct>>,
     backend: Backend,
 }
 
@@ -106,11 +108,24 @@ impl Db {
                 .after_connect(pragmas)
                 .connect(&url)
                 .await?;
+            // Our own connections to the same file, for the paths where sqlx's hand-offs dominate. Without
+            // them (an in-memory database, a file that will not open twice) everything goes through sqlx.
+            let direct = match crate::direct::sqlite_path(&url)
+                .map(|path| crate::direct::Direct::open(path, cores as usize))
+            {
+                Some(Ok(d)) => Some(std::sync::Arc::new(d)),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "direct SQLite connections unavailable; using sqlx alone");
+                    None
+                }
+                None => None,
+            };
             Ok(Self {
                 write,
                 read,
                 orgs: Default::default(),
                 openings: Default::default(),
+                direct,
                 backend: Backend::Sqlite,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -125,6 +140,7 @@ impl Db {
                 read: pool,
                 orgs: Default::default(),
                 openings: Default::default(),
+                direct: None,
                 backend: Backend::Postgres,
             })
         } else {

@@ -17,6 +17,7 @@ pub mod cloud;
 pub mod cmdb;
 mod db;
 pub mod desk;
+pub(crate) mod direct;
 pub mod idempotency;
 pub mod jobs;
 pub mod page;

@@ -72,6 +72,16 @@ impl Sql {
         }
     }
 
+    /// The statement's text, with `$N` placeholders.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The values bound to `$1`, `$2`, …, in order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self

@@ -1921,3 +1921,67 @@ async fn tickets_opened_at_once_are_all_written_numbered_indexed_and_audited() {
     let v = store::audit::verify(&app.db).await.unwrap();
     assert_eq!(v.first_bad_seq, None);
 }
+
+/// On SQLite, tickets are written by a connection of their own beside sqlx's writer (see `store::direct`).
+/// When something else holds the database — a long import, a backup, the CLI — openings must wait for it and
+/// then be written, whole and in order, not fail or vanish.
+#[tokio::test]
+async fn tickets_opened_while_another_writer_holds_the_database_wait_and_are_written() {
+    let app = TestApp::new().await;
+    if !app.database_url.starts_with("sqlite:") {
+        // PostgreSQL has no database-wide write lock to hold; the path under test is SQLite's.
+        return;
+    }
+    use sqlx::Connection as _;
+    let mut other = sqlx::SqliteConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::Executor::execute(&mut other, "BEGIN IMMEDIATE")
+        .await
+        .unwrap();
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let req = app
+            .api("member-staff", Method::POST, "/api/v1/tickets")
+            .json(
+                &json!({ "subject": format!("Locked out {i}"), "description": "quixotic walrus" }),
+            );
+        handles.push(tokio::spawn(req.send()));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        handles.iter().all(|h| !h.is_finished()),
+        "no opening can be written while another writer holds the database"
+    );
+    sqlx::Executor::execute(&mut other, "COMMIT").await.unwrap();
+    let mut numbers = Vec::new();
+    for h in handles {
+        let (s, t) = json(h.await.unwrap().unwrap()).await;
+        assert_eq!(s, 201, "{t}");
+        numbers.push(t["number"].as_i64().unwrap());
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 6, "six tickets, six numbers");
+    assert_eq!(numbers[5] - numbers[0], 5, "consecutive: {numbers:?}");
+    // And the direct writer takes over again afterwards.
+    let (s, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "After the lock", "description": "quixotic walrus" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    assert_eq!(t["number"].as_i64().unwrap(), numbers[5] + 1);
+    let (_, found) = get(
+        &app,
+        "hub-agent",
+        "/api/v1/tickets?q=quixotic&open=any&limit=100",
+    )
+    .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 7, "{found}");
+    assert_eq!(
+        store::audit::verify(&app.db).await.unwrap().first_bad_seq,
+        None
+    );
+}

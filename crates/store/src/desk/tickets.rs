@@ -7,6 +7,7 @@
 use super::catalog::{self, log, to_json};
 use super::search;
 use crate::audit::Actor;
+use crate::direct;
 use crate::page::{Page, PageRequest};
 use crate::sql::{Batch, Sql};
 use crate::{Db, Result, StoreError, now_ms, parse_id};
@@ -178,28 +179,25 @@ pub(crate) fn ticket(r: &AnyRow) -> Result<Ticket> {
 /// The calendar a member's tickets are counted in, for a policy's coverage.
 pub async fn calendar(db: &Db, org: OrgId, coverage: Coverage) -> Result<BusinessCalendar> {
     // The organisation and its closure days in one query (one row per closure day; one without any).
-    let rows = sqlx::query(
+    let mut q = Sql::new(
         "SELECT o.time_zone, o.business_hours, o.holiday_rules, c.date, c.name FROM orgs o \
          LEFT JOIN org_closures c ON c.org_id = o.id WHERE o.id = $1",
-    )
-    .bind(org.to_string())
-    .fetch_all(&db.read)
-    .await?;
+    );
+    q.arg(org.to_string());
+    let rows = direct::rows(db, q).await?;
     let r = rows.first().ok_or(StoreError::NotFound)?;
-    let tz = jiff::tz::TimeZone::get(&r.try_get::<String, _>("time_zone")?).map_err(corrupt)?;
+    let tz = jiff::tz::TimeZone::get(&direct::text(r, 0)?).map_err(corrupt)?;
     if coverage == Coverage::AlwaysOn {
         return Ok(BusinessCalendar::always(tz));
     }
-    let hours: WeeklyHours =
-        serde_json::from_str(&r.try_get::<String, _>("business_hours")?).map_err(corrupt)?;
-    let rules: HolidayRules =
-        serde_json::from_str(&r.try_get::<String, _>("holiday_rules")?).map_err(corrupt)?;
+    let hours: WeeklyHours = serde_json::from_str(&direct::text(r, 1)?).map_err(corrupt)?;
+    let rules: HolidayRules = serde_json::from_str(&direct::text(r, 2)?).map_err(corrupt)?;
     let mut closures = Vec::new();
     for r in &rows {
-        if let Some(date) = r.try_get::<Option<String>, _>("date")? {
+        if let Some(date) = direct::opt_text(r, 3)? {
             closures.push(Closure {
                 date: date.parse().map_err(corrupt)?,
-                name: r.try_get("name")?,
+                name: direct::text(r, 4)?,
             });
         }
     }
@@ -302,21 +300,19 @@ async fn opening_rules(
     db: &Db,
     service: Option<ServiceId>,
 ) -> Result<(domain::desk::PriorityMatrix, Coverage, SlaTargets)> {
-    let r = sqlx::query(
+    let mut q = Sql::new(
         "SELECT s.priority_matrix, p.coverage, p.targets FROM desk_settings s \
          LEFT JOIN services v ON v.id = $1 \
          LEFT JOIN sla_policies p ON p.id = COALESCE(v.sla_policy_id, s.default_sla_policy_id) \
          WHERE s.id = 1",
-    )
-    .bind(service.map(|s| s.to_string()))
-    .fetch_one(&db.read)
-    .await?;
-    let matrix =
-        serde_json::from_str(&r.try_get::<String, _>("priority_matrix")?).map_err(corrupt)?;
-    let policy = match (
-        r.try_get::<Option<String>, _>("coverage")?,
-        r.try_get::<Option<String>, _>("targets")?,
-    ) {
+    );
+    q.arg(service.map(|s| s.to_string()));
+    let rows = direct::rows(db, q).await?;
+    let r = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("the desk settings are missing".into()))?;
+    let matrix = serde_json::from_str(&direct::text(r, 0)?).map_err(corrupt)?;
+    let policy = match (direct::opt_text(r, 1)?, direct::opt_text(r, 2)?) {
         (Some(c), Some(t)) => (
             Coverage::parse(&c).map_err(|e| corrupt(e.message))?,
             serde_json::from_str(&t).map_err(corrupt)?,
@@ -425,22 +421,19 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
     // The rest of what opening needs, read side by side: who asks, the matrix, the policy, the calendar.
     let (requester, (matrix, coverage, targets), business) = tokio::try_join!(
         async {
-            sqlx::query("SELECT u.org_id, o.is_hub FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1 AND u.active = 1")
-                .bind(new.requester_id.to_string())
-                .fetch_optional(&db.read)
-                .await
-                .map_err(StoreError::from)
+            let mut q = Sql::new(
+                "SELECT u.org_id, o.is_hub FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1 AND u.active = 1",
+            );
+            q.arg(new.requester_id.to_string());
+            direct::rows(db, q).await
         },
         opening_rules(db, service_id),
         calendar(db, new.org_id, Coverage::BusinessHours),
     )?;
     // The requester is a person of the ticket's organisation, or of the hub (the desk's own problems and
     // changes, raised in a member's context).
-    let allowed = match &requester {
-        Some(r) => {
-            r.try_get::<String, _>("org_id")? == new.org_id.to_string()
-                || r.try_get::<i64, _>("is_hub")? != 0
-        }
+    let allowed = match requester.first() {
+        Some(r) => direct::text(r, 0)? == new.org_id.to_string() || direct::int(r, 1)? != 0,
         None => false,
     };
     if !allowed {
@@ -534,72 +527,46 @@ pub(crate) struct Opening {
     actor: Actor,
 }
 
-/// Writes `group` — new tickets, each with its history entry, search index entry, notification jobs and
-/// audit entry — in one transaction, numbering the tickets in order. Two batches (see `Batch`): the numbers
-/// and the audit chain's places for the whole group, then every row. On SQLite that is four hand-offs to the
-/// writer thread however many tickets the group holds; one statement at a time took twelve per ticket.
-async fn write_openings(
-    pool: &sqlx::AnyPool,
-    backend: crate::Backend,
-    group: &mut [Opening],
-) -> Result<()> {
-    let n = i64::try_from(group.len()).unwrap_or(i64::MAX);
-    let mut tx = pool.begin().await?;
-    let mut claim = Batch::new();
+/// The statements that claim `n` ticket numbers and `n` places in the audit chain; they return the last
+/// number and the chain's head.
+fn claim_sql(n: i64) -> [Sql; 2] {
     let mut counter = Sql::new("UPDATE counters SET value = value + ");
     counter
         .bind(n)
         .push(" WHERE name = 'ticket' RETURNING value");
-    claim.push(counter).push(crate::audit::claim_sql(n));
-    let claimed = claim.run(&mut tx, backend).await?;
-    let (Some(counter), Some(head)) = (claimed.first(), claimed.get(1)) else {
-        return Err(StoreError::Corrupt(
-            "the ticket counter or the audit head is missing".into(),
-        ));
-    };
-    let last_number: i64 = counter.try_get("value")?;
-    let last_seq: i64 = head.try_get("seq")?;
-    let mut prev: String = head.try_get("hash")?;
-    // The rows go in chunks of 32, 16, 8, 4, 2 and 1 tickets (13 = 8 + 4 + 1): SQLite keeps each distinct
-    // batch prepared on the writer, and six sizes keep that to a few megabytes where one batch for every
-    // group size from 1 to 32 held fifteen.
-    let mut chunks = Vec::new();
-    let mut rows = Batch::new();
-    let mut sizes = chunk_sizes(group.len());
-    let mut chunk_left = sizes.next().unwrap_or(0);
+    [counter, crate::audit::claim_sql(n)]
+}
+
+/// Numbers the tickets of `group` (after `last_number` was claimed for the last of them) and builds each
+/// one's rows — the ticket, its history entry, search index entry, notification jobs and audit entry,
+/// chained after `prev` from `last_seq` — and the statement that moves the audit head past them.
+fn opening_rows(
+    group: &mut [Opening],
+    backend: crate::Backend,
+    last_number: i64,
+    last_seq: i64,
+    mut prev: String,
+) -> Result<(Vec<Vec<Sql>>, Sql)> {
+    let n = i64::try_from(group.len()).unwrap_or(i64::MAX);
+    let mut tickets = Vec::with_capacity(group.len());
     for (i, o) in (0_i64..).zip(group.iter_mut()) {
-        if chunk_left == 0 {
-            chunks.push(std::mem::take(&mut rows));
-            chunk_left = sizes.next().unwrap_or(usize::MAX);
-        }
-        chunk_left -= 1;
         let t = &mut o.ticket;
         t.number = last_number - n + 1 + i;
-        rows.push(insert_sql(t)?)
-            .push(
-                event_sql(
-                    t,
-                    &o.actor,
-                    t.created_at,
-                    EventKind::Created,
-                    true,
-                    Some(&t.description),
-                    None,
-                )
-                .1,
-            )
-            .push(search::index_new_sql(
-                backend,
-                t.number,
-                &t.subject,
-                &t.description,
-            ))
-            .push(super::notify::queue_sql(
-                super::notify::Event::Opened,
-                t.number,
+        let mut rows = vec![
+            insert_sql(t)?,
+            event_sql(
+                t,
+                &o.actor,
+                t.created_at,
+                EventKind::Created,
+                true,
+                Some(&t.description),
                 None,
-                "open",
-            ));
+            )
+            .1,
+            search::index_new_sql(backend, t.number, &t.subject, &t.description),
+            super::notify::queue_sql(super::notify::Event::Opened, t.number, None, "open"),
+        ];
         if t.approval == Approval::Pending {
             rows.push(super::notify::queue_sql(
                 super::notify::Event::ApprovalNeeded,
@@ -619,14 +586,103 @@ async fn write_openings(
         let (entry, hash) = crate::audit::entry_sql(last_seq - n + 1 + i, &prev, &o.actor, change);
         rows.push(entry);
         prev = hash;
+        tickets.push(rows);
     }
-    rows.push(crate::audit::head_sql(prev));
-    chunks.push(rows);
+    Ok((tickets, crate::audit::head_sql(prev)))
+}
+
+/// Writes `group` — new tickets, each with its history entry, search index entry, notification jobs and
+/// audit entry — in one transaction, numbering the tickets in order. Two batches (see `Batch`): the numbers
+/// and the audit chain's places for the whole group, then every row. On SQLite that is four hand-offs to the
+/// writer thread however many tickets the group holds; one statement at a time took twelve per ticket.
+async fn write_openings(
+    pool: &sqlx::AnyPool,
+    backend: crate::Backend,
+    group: &mut [Opening],
+) -> Result<()> {
+    let n = i64::try_from(group.len()).unwrap_or(i64::MAX);
+    let mut tx = pool.begin().await?;
+    let mut claim = Batch::new();
+    for q in claim_sql(n) {
+        claim.push(q);
+    }
+    let claimed = claim.run(&mut tx, backend).await?;
+    let (Some(counter), Some(head)) = (claimed.first(), claimed.get(1)) else {
+        return Err(StoreError::Corrupt(
+            "the ticket counter or the audit head is missing".into(),
+        ));
+    };
+    let (tickets, head) = opening_rows(
+        group,
+        backend,
+        counter.try_get("value")?,
+        head.try_get("seq")?,
+        head.try_get("hash")?,
+    )?;
+    // The rows go in chunks of 32, 16, 8, 4, 2 and 1 tickets (13 = 8 + 4 + 1): SQLite keeps each distinct
+    // batch prepared on the writer, and six sizes keep that to a few megabytes where one batch for every
+    // group size from 1 to 32 held fifteen.
+    let mut tickets = tickets.into_iter();
+    let mut chunks: Vec<Batch> = chunk_sizes(group.len())
+        .map(|size| {
+            let mut b = Batch::new();
+            for q in tickets.by_ref().take(size).flatten() {
+                b.push(q);
+            }
+            b
+        })
+        .collect();
+    match chunks.last_mut() {
+        Some(last) => {
+            last.push(head);
+        }
+        None => chunks.push({
+            let mut b = Batch::new();
+            b.push(head);
+            b
+        }),
+    }
     for rows in chunks {
         rows.run(&mut tx, backend).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// [`write_openings`] on the direct SQLite writer: the same statements, run synchronously on the calling
+/// thread, no hand-off at all. [`direct::Busy`] when another writer holds the database.
+fn write_openings_direct(
+    conn: &mut rusqlite::Connection,
+    group: &mut [Opening],
+) -> std::result::Result<Result<()>, direct::Busy> {
+    let tx = match direct::begin(conn) {
+        Ok(tx) => tx,
+        Err(direct::BeginError::Busy(b)) => return Err(b),
+        Err(direct::BeginError::Other(e)) => return Ok(Err(e.into())),
+    };
+    Ok((|| {
+        let n = i64::try_from(group.len()).unwrap_or(i64::MAX);
+        let [counter, claim] = claim_sql(n);
+        let counter = direct::run(&tx, &counter)?;
+        let head = direct::run(&tx, &claim)?;
+        let (Some(counter), Some(head)) = (counter.first(), head.first()) else {
+            return Err(StoreError::Corrupt(
+                "the ticket counter or the audit head is missing".into(),
+            ));
+        };
+        let (tickets, head) = opening_rows(
+            group,
+            crate::Backend::Sqlite,
+            direct::int(counter, 0)?,
+            direct::int(head, 0)?,
+            direct::text(head, 1)?,
+        )?;
+        for q in tickets.iter().flatten().chain(std::iter::once(&head)) {
+            direct::run(&tx, q)?;
+        }
+        tx.commit()?;
+        Ok(())
+    })())
 }
 
 /// `n` as a sum of powers of two, largest first: 13 → 8, 4, 1.
@@ -641,14 +697,18 @@ fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
 /// statement stays far below SQLite's limit on bound values (each ticket binds about 70).
 const MAX_GROUP: usize = 32;
 
-/// SQLite's group writer for new tickets: a task that takes every opening waiting and writes them together
-/// (see [`write_openings`]). Started with the first opening; the request waits for its own answer. If a group
-/// fails, each of its tickets is tried alone, so one bad ticket fails only itself.
+/// SQLite's group writer for new tickets. Each opening joins a queue; whoever finds the direct writer free
+/// (see [`crate::direct`]) leads: it takes everything waiting — up to [`MAX_GROUP`] at a time, until the
+/// queue is empty — writes it in one transaction per group on its own thread, and answers the others. With
+/// one client that is the request itself, with no hand-off to another thread; under load the groups grow
+/// and the commits are shared. When the direct writer is unavailable or the database is locked by another
+/// writer, the group goes to a task on sqlx (see [`write_openings`]), which waits for the lock without
+/// holding a runtime thread. If a group fails, each of its tickets is tried alone, so one bad ticket fails
+/// only itself.
 #[derive(Default)]
 pub(crate) struct Openings {
-    queue: std::sync::OnceLock<
-        tokio::sync::mpsc::Sender<(Opening, tokio::sync::oneshot::Sender<Result<Ticket>>)>,
-    >,
+    waiting: std::sync::Mutex<Vec<Waiting>>,
+    sqlx: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Waiting>>,
 }
 
 impl std::fmt::Debug for Openings {
@@ -657,21 +717,112 @@ impl std::fmt::Debug for Openings {
     }
 }
 
+fn writer_stopped<T>(_: T) -> StoreError {
+    StoreError::Corrupt("the ticket writer has stopped".into())
+}
+
 impl Openings {
     async fn submit(&self, db: &Db, opening: Opening) -> Result<Ticket> {
-        let queue = self.queue.get_or_init(|| {
-            let (send, recv) = tokio::sync::mpsc::channel(1024);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match &db.direct {
+            Some(d) => {
+                direct::lock(&self.waiting).push((opening, reply));
+                self.lead(db, d);
+            }
+            None => self.to_sqlx(db, vec![(opening, reply)]),
+        }
+        answer.await.map_err(writer_stopped)?
+    }
+
+    /// Writes what is waiting if the writer is free; otherwise its holder will.
+    fn lead(&self, db: &Db, d: &std::sync::Arc<direct::Direct>) {
+        let mut checkpoint = false;
+        while let Some(mut conn) = d.try_writer() {
+            loop {
+                let group: Vec<Waiting> = {
+                    let mut w = direct::lock(&self.waiting);
+                    let n = w.len().min(MAX_GROUP);
+                    w.drain(..n).collect()
+                };
+                if group.is_empty() {
+                    break;
+                }
+                let n = group.len();
+                match write_group_direct(&mut conn, group) {
+                    Ok(()) => checkpoint |= d.wrote(n),
+                    Err(busy) => self.to_sqlx(db, busy),
+                }
+            }
+            drop(conn);
+            // An opening queued after the last look but before the writer was let go found it taken and
+            // left its ticket to us: look once more.
+            if direct::lock(&self.waiting).is_empty() {
+                break;
+            }
+        }
+        if checkpoint && let Ok(rt) = tokio::runtime::Handle::try_current() {
+            // Off this request's path; what queues meanwhile is written as soon as the checkpoint ends.
+            let (db, d) = (db.clone(), d.clone());
+            rt.spawn_blocking(move || {
+                d.checkpoint();
+                db.openings.lead(&db, &d);
+            });
+        }
+    }
+
+    fn to_sqlx(&self, db: &Db, group: Vec<Waiting>) {
+        let queue = self.sqlx.get_or_init(|| {
+            let (send, recv) = tokio::sync::mpsc::unbounded_channel();
             tokio::spawn(group_writer(db.write.clone(), db.backend(), recv));
             send
         });
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        queue
-            .send((opening, reply))
-            .await
-            .map_err(|_| StoreError::Corrupt("the ticket writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Corrupt("the ticket writer has stopped".into()))?
+        for w in group {
+            // The writer task lives as long as the runtime; if it is gone the reply is dropped and the
+            // request answers that the writer stopped.
+            let _ = queue.send(w);
+        }
+    }
+}
+
+/// Writes `group` on the direct writer and answers each opening; hands the whole group back when the
+/// database is locked by another writer.
+fn write_group_direct(
+    conn: &mut rusqlite::Connection,
+    waiting: Vec<Waiting>,
+) -> std::result::Result<(), Vec<Waiting>> {
+    let (mut group, replies): (Vec<Opening>, Vec<_>) = waiting.into_iter().unzip();
+    tracing::debug!(tickets = group.len(), "opening tickets together");
+    match write_openings_direct(conn, &mut group) {
+        Err(direct::Busy) => Err(group.into_iter().zip(replies).collect()),
+        Ok(Ok(())) => {
+            for (o, reply) in group.into_iter().zip(replies) {
+                let _ = reply.send(Ok(o.ticket));
+            }
+            Ok(())
+        }
+        Ok(Err(e)) if group.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+            Ok(())
+        }
+        Ok(Err(_)) => {
+            let mut busy = Vec::new();
+            for (o, reply) in group.into_iter().zip(replies) {
+                let mut alone = [o];
+                match write_openings_direct(conn, &mut alone) {
+                    Err(direct::Busy) => {
+                        let [o] = alone;
+                        busy.push((o, reply));
+                    }
+                    Ok(result) => {
+                        let [o] = alone;
+                        let _ = reply.send(result.map(|()| o.ticket));
+                    }
+                }
+            }
+            if busy.is_empty() { Ok(()) } else { Err(busy) }
+        }
     }
 }
 
@@ -680,7 +831,7 @@ type Waiting = (Opening, tokio::sync::oneshot::Sender<Result<Ticket>>);
 async fn group_writer(
     pool: sqlx::AnyPool,
     backend: crate::Backend,
-    mut queue: tokio::sync::mpsc::Receiver<Waiting>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Waiting>,
 ) {
     while let Some(first) = queue.recv().await {
         let mut waiting = vec![first];

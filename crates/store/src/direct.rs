@@ -1,0 +1,266 @@
+//! SQLite without sqlx's hand-offs, for the paths measured hot: opening a ticket (its reads and its write).
+//!
+//! sqlx runs each SQLite connection on a thread of its own and talks to it through channels: every
+//! statement, every row and the transaction's begin and commit are a wake-up of another thread. On these
+//! two-core VMs a wake-up costs tens of microseconds, and opening a ticket took a dozen (see
+//! docs/PERFORMANCE.md, "Service desk"). Here the same SQL runs synchronously on the calling thread, on
+//! connections of our own to the same file: a few read-only readers, and one writer used only to open
+//! tickets. Every use is short and bounded; anything else stays on sqlx.
+//!
+//! The writer never waits for SQLite's lock: its busy timeout is zero, and a `BEGIN IMMEDIATE` that finds
+//! the database locked (another write through sqlx, a backup, the CLI) is reported as [`Busy`] so that the
+//! caller hands the work to sqlx, which waits without holding a runtime thread.
+
+use crate::sql::{Param, Sql};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// One row, every column as SQLite gave it.
+pub(crate) type Row = Vec<Value>;
+
+pub(crate) struct Direct {
+    readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Connection>,
+    /// The first pass of [`Self::checkpoint`], beside the writer.
+    checkpointer: Mutex<Connection>,
+    /// Tickets written since the last checkpoint.
+    since_checkpoint: AtomicUsize,
+}
+
+/// How many tickets the direct writer writes between checkpoints: about 30 MB of log. Pages written by every
+/// ticket (the counters, the audit head, the ends of the indexes) are copied once per checkpoint, so fewer,
+/// larger checkpoints copy less than SQLite's default of one every 1,000 pages (about 30 tickets).
+const CHECKPOINT_EVERY: usize = 256;
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Direct({} readers, 1 writer)", self.readers.len())
+    }
+}
+
+/// The database was locked by another writer: hand the work to sqlx.
+#[derive(Debug)]
+pub(crate) struct Busy;
+
+/// The file behind a `sqlite:` URL, if it is one (not an in-memory database).
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && !path.starts_with(":memory:") && !rest.contains("mode=memory"))
+        .then_some(path)
+}
+
+impl Direct {
+    /// Opens `readers` read-only connections and the writer on the existing database file at `path`.
+    pub fn open(path: &str, readers: usize) -> rusqlite::Result<Self> {
+        let mut conns = Vec::with_capacity(readers.max(1));
+        for _ in 0..readers.max(1) {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(std::time::Duration::from_secs(1))?;
+            c.set_prepared_statement_cache_capacity(32);
+            // The operating system caches the file for every connection; each keeps only a small cache.
+            c.pragma_update(None, "cache_size", -1000)?;
+            conns.push(Mutex::new(c));
+        }
+        let w = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        w.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -4000;",
+        )?;
+        w.busy_timeout(std::time::Duration::ZERO)?;
+        w.set_prepared_statement_cache_capacity(32);
+        // The writer does not checkpoint in the middle of a request's commit: `checkpoint` runs after it.
+        w.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let c = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        c.busy_timeout(std::time::Duration::from_secs(1))?;
+        c.pragma_update(None, "cache_size", -100)?;
+        c.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(Self {
+            readers: conns,
+            writer: Mutex::new(w),
+            checkpointer: Mutex::new(c),
+            since_checkpoint: AtomicUsize::new(0),
+        })
+    }
+
+    /// Counts `n` tickets written by the direct writer; true when a checkpoint is due (see
+    /// [`Self::checkpoint`]).
+    pub fn wrote(&self, n: usize) -> bool {
+        if self.since_checkpoint.fetch_add(n, Ordering::Relaxed) + n < CHECKPOINT_EVERY {
+            return false;
+        }
+        self.since_checkpoint.store(0, Ordering::Relaxed);
+        true
+    }
+
+    /// Copies the write-ahead log back into the database file, in two passes. The first, on a connection of
+    /// its own, copies everything committed so far while the writer goes on. A passive checkpoint beside a
+    /// busy writer never catches up, though, and the log would grow without end; so the second pass holds
+    /// the writer for the few pages written during the first, after which the next write starts the log
+    /// afresh. Run on a blocking thread after the commit that made it due: no request waits for the first
+    /// pass, and only those that queue meanwhile wait for the second.
+    pub fn checkpoint(&self) {
+        let passive = "PRAGMA wal_checkpoint(PASSIVE)";
+        if let Err(e) = lock(&self.checkpointer).query_row(passive, [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+        }
+        if let Err(e) = lock(&self.writer).query_row(passive, [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+        }
+    }
+
+    /// Runs the read `q` on a free reader; `None` when every reader is busy (the caller then uses sqlx, so a
+    /// burst never queues behind a lock).
+    pub fn try_read(&self, q: &Sql) -> Option<rusqlite::Result<Vec<Row>>> {
+        let conn = self.readers.iter().find_map(|m| m.try_lock().ok())?;
+        Some(run(&conn, q))
+    }
+
+    /// The writer, unless another task holds it.
+    pub fn try_writer(&self) -> Option<MutexGuard<'_, Connection>> {
+        match self.writer.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// Runs `q` on `conn` (its statement kept prepared) and returns its rows.
+pub(crate) fn run(conn: &Connection, q: &Sql) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(q.text())?;
+    for (i, p) in q.params().iter().enumerate() {
+        match p {
+            Param::Int(v) => stmt.raw_bind_parameter(i + 1, v)?,
+            Param::Text(v) => stmt.raw_bind_parameter(i + 1, v.as_str())?,
+            Param::NullInt | Param::NullText => stmt.raw_bind_parameter(i + 1, Value::Null)?,
+        }
+    }
+    let columns = stmt.column_count();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(
+            (0..columns)
+                .map(|i| r.get::<_, Value>(i))
+                .collect::<rusqlite::Result<Row>>()?,
+        );
+    }
+    Ok(out)
+}
+
+/// Starts a write transaction on the writer, or reports that another writer holds the database.
+pub(crate) fn begin(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, BeginError> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                BeginError::Busy(Busy)
+            }
+            _ => BeginError::Other(e),
+        })
+}
+
+#[derive(Debug)]
+pub(crate) enum BeginError {
+    Busy(Busy),
+    Other(rusqlite::Error),
+}
+
+/// The rows of the short read `q`: on a direct reader when SQLite has one free, else through sqlx (and on
+/// PostgreSQL), converted to the same shape so that one parser serves both. For reads of text and integer
+/// columns only.
+pub(crate) async fn rows(db: &crate::Db, q: Sql) -> crate::Result<Vec<Row>> {
+    if let Some(rows) = db.direct.as_deref().and_then(|d| d.try_read(&q)) {
+        return Ok(rows?);
+    }
+    q.fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| {
+            use sqlx::Row as _;
+            (0..r.len())
+                .map(|i| {
+                    if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                        return Ok(v.map_or(Value::Null, Value::Integer));
+                    }
+                    Ok(r.try_get::<Option<String>, _>(i)?
+                        .map_or(Value::Null, Value::Text))
+                })
+                .collect::<crate::Result<Row>>()
+        })
+        .collect()
+}
+
+/// Column `i` of `r` as text (`None` when NULL).
+pub(crate) fn opt_text(r: &Row, i: usize) -> crate::Result<Option<String>> {
+    match r.get(i) {
+        Some(Value::Text(s)) => Ok(Some(s.clone())),
+        Some(Value::Null) => Ok(None),
+        other => Err(crate::StoreError::Corrupt(format!(
+            "column {i}: expected text, found {other:?}"
+        ))),
+    }
+}
+
+/// Column `i` of `r` as text, which must not be NULL.
+pub(crate) fn text(r: &Row, i: usize) -> crate::Result<String> {
+    opt_text(r, i)?
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("column {i}: unexpected NULL")))
+}
+
+/// Column `i` of `r` as an integer, which must not be NULL.
+pub(crate) fn int(r: &Row, i: usize) -> crate::Result<i64> {
+    match r.get(i) {
+        Some(Value::Integer(v)) => Ok(*v),
+        other => Err(crate::StoreError::Corrupt(format!(
+            "column {i}: expected an integer, found {other:?}"
+        ))),
+    }
+}
+
+impl From<rusqlite::Error> for crate::StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(sqlx::Error::Protocol(format!("sqlite: {e}")))
+    }
+}
+
+/// Poisoning only says another thread panicked while holding the lock; the data (a queue) is still whole.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn only_files_have_a_path() {
+        assert_eq!(
+            sqlite_path("sqlite://data/civitas.db"),
+            Some("data/civitas.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(
+            sqlite_path("sqlite://file.db?mode=memory&cache=shared"),
+            None
+        );
+        assert_eq!(sqlite_path("postgres://localhost/x"), None);
+    }
+}
