@@ -122,6 +122,21 @@ def main():
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=30)
+    # The baseline in the same run: the same creations with every query through sqlx (no direct SQLite
+    # connections), on the same data, after the main rounds.
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"],
+                           env=dict(env, CIVITAS_SQLITE_DIRECT="false"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready(f"{base}/readyz")
+        for _ in range(a.rounds):
+            res.setdefault("c1_sqlx", []).append(wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script))
+            res.setdefault("c32_sqlx", []).append(wrk(f"{base}/api/v1/tickets", a.seconds, 32, token, script))
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=30)
     rec = subprocess.run([os.path.join(REL, "civitas-bench"), "sla-recompute", "--database-url", f"sqlite://{work}/civitas.db"],
                          capture_output=True, text=True, check=True).stdout.strip()
     recompute = json.loads(rec)
@@ -134,10 +149,14 @@ def main():
         "dataset": f"{a.members} members, {a.tickets} tickets (SQLite)",
         "create_c1": summary(res["c1"]),
         "create_c32": summary(res["c32"]),
+        "create_c1_sqlx_only": summary(res["c1_sqlx"]),
+        "create_c32_sqlx_only": summary(res["c32_sqlx"]),
         "queue_view_c8": summary(res["queue"]),
         "search_c8": summary(res["search"]),
         "sla_recompute": recompute,
         "memory_after_load_mib": {"rss": round(rss / 1024, 1), "pss": round(pss / 1024, 1)},
+        "create_vs_sqlx_only": {"c1": round(med([r[0] for r in res["c1"]]) / med([r[0] for r in res["c1_sqlx"]]), 2),
+                                "c32": round(med([r[0] for r in res["c32"]]) / med([r[0] for r in res["c32_sqlx"]]), 2)},
         "wrk": f"wrk -d{a.seconds}s --latency, {a.rounds} rounds; create at -c1 and -c32, reads at -c8",
     }
     if a.rt:

@@ -20,6 +20,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Db> {
         &url,
         &store::DbOptions {
             max_connections: config.max_connections,
+            direct: config.sqlite_direct,
         },
     )
     .await

@@ -23,6 +23,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub log_format: LogFormat,
     pub max_connections: u32,
+    /// SQLite: the direct connections beside sqlx's for the hottest path (opening tickets).
+    pub sqlite_direct: bool,
     /// Run the background job runner in this process.
     pub jobs: bool,
     /// Outgoing mail server for notifications (`smtp://host:port`, `smtps://user:pass@host`); none: no mail.
@@ -46,6 +48,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("log_format", &self.log_format)
             .field("max_connections", &self.max_connections)
+            .field("sqlite_direct", &self.sqlite_direct)
             .field("jobs", &self.jobs)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact))
             .field("mail_from", &self.mail_from)
@@ -77,6 +80,7 @@ impl Default for Config {
             secure_cookies: false,
             log_format: LogFormat::Text,
             max_connections: 16,
+            sqlite_direct: true,
             jobs: true,
             smtp_url: None,
             mail_from: "Civitas Service Desk <servicedesk@localhost>".into(),
@@ -96,6 +100,7 @@ struct FileConfig {
     secure_cookies: Option<bool>,
     log_format: Option<LogFormat>,
     max_connections: Option<u32>,
+    sqlite_direct: Option<bool>,
     jobs: Option<bool>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
@@ -125,6 +130,10 @@ log_format = "text"
 
 # Database connections in the pool.
 max_connections = 16
+
+# SQLite: connections of Civitas' own beside the pool for the busiest path (opening tickets). Turn off
+# only to compare, or if they ever misbehave.
+sqlite_direct = true
 
 # Run background jobs (escalations, notifications, clean-ups) in this process.
 jobs = true
@@ -197,6 +206,9 @@ impl Config {
         if let Some(v) = f.max_connections {
             self.max_connections = v;
         }
+        if let Some(v) = f.sqlite_direct {
+            self.sqlite_direct = v;
+        }
         if let Some(v) = f.jobs {
             self.jobs = v;
         }
@@ -241,6 +253,9 @@ impl Config {
             self.max_connections = v.parse().map_err(|_| {
                 anyhow::anyhow!("CIVITAS_MAX_CONNECTIONS: must be a whole number, not {v:?}")
             })?;
+        }
+        if let Some(v) = get("CIVITAS_SQLITE_DIRECT") {
+            self.sqlite_direct = env_bool("CIVITAS_SQLITE_DIRECT", &v)?;
         }
         if let Some(v) = get("CIVITAS_JOBS") {
             self.jobs = env_bool("CIVITAS_JOBS", &v)?;

@@ -18,12 +18,16 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     pub max_connections: u32,
+    /// SQLite: open connections of our own beside sqlx's for the hottest paths (see `direct`). Off, every
+    /// query goes through sqlx — for comparison in benchmarks, or should the direct path ever misbehave.
+    pub direct: bool,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            direct: true,
         }
     }
 }
@@ -111,6 +115,7 @@ impl Db {
             // Our own connections to the same file, for the paths where sqlx's hand-offs dominate. Without
             // them (an in-memory database, a file that will not open twice) everything goes through sqlx.
             let direct = match crate::direct::sqlite_path(&url)
+                .filter(|_| opts.direct)
                 .map(|path| crate::direct::Direct::open(path, cores as usize))
             {
                 Some(Ok(d)) => Some(std::sync::Arc::new(d)),

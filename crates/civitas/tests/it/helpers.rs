@@ -95,9 +95,15 @@ pub async fn fresh_database(dir: &tempfile::TempDir) -> (Db, String) {
         }
         None => format!("sqlite://{}/civitas.db", dir.path().display()),
     };
-    let db = Db::connect(&url, &store::DbOptions { max_connections: 8 })
-        .await
-        .expect("connect");
+    let db = Db::connect(
+        &url,
+        &store::DbOptions {
+            max_connections: 8,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connect");
     db.migrate().await.expect("migrate");
     (db, url)
 }
@@ -202,9 +208,15 @@ impl TestApp {
     /// Another server process's worth of state on the same database: its own pools, its own caches. Returns
     /// its base URL. This is how a hub runs several servers behind a load balancer.
     pub async fn second_server(&self) -> String {
-        let db = Db::connect(&self.database_url, &store::DbOptions { max_connections: 4 })
-            .await
-            .expect("connect");
+        let db = Db::connect(
+            &self.database_url,
+            &store::DbOptions {
+                max_connections: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("connect");
         let state = web::AppState::new(
             db,
             web::WebConfig {
