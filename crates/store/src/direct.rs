@@ -34,6 +34,9 @@ pub(crate) struct Direct {
 /// larger checkpoints copy less than SQLite's default of one every 1,000 pages (about 30 tickets).
 const CHECKPOINT_EVERY: usize = 256;
 
+/// Frames the checkpoint leaves for its last pass, which holds the writer: a few milliseconds of copying.
+const CHECKPOINT_LEFT: i64 = 1_000;
+
 impl std::fmt::Debug for Direct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Direct({} readers, 1 writer)", self.readers.len())
@@ -106,18 +109,34 @@ impl Direct {
         true
     }
 
-    /// Copies the write-ahead log back into the database file, in two passes. The first, on a connection of
-    /// its own, copies everything committed so far while the writer goes on. A passive checkpoint beside a
-    /// busy writer never catches up, though, and the log would grow without end; so the second pass holds
-    /// the writer for the few pages written during the first, after which the next write starts the log
-    /// afresh. Run on a blocking thread after the commit that made it due: no request waits for the first
-    /// pass, and only those that queue meanwhile wait for the second.
+    /// Copies the write-ahead log back into the database file. First beside the writer, on a connection of
+    /// its own, pass after pass while the writer adds a lot during each (a passive checkpoint beside a busy
+    /// writer never catches up, and the log would grow without end); then, holding the writer, a last pass
+    /// for the little that is left, after which the next write starts the log afresh. Run on a blocking
+    /// thread after the commit that made it due: no request waits for the passes beside the writer, and
+    /// only those that queue meanwhile wait for the last one.
     pub fn checkpoint(&self) {
-        let passive = "PRAGMA wal_checkpoint(PASSIVE)";
-        if let Err(e) = lock(&self.checkpointer).query_row(passive, [], |_| Ok(())) {
-            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+        const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+        // (frames in the log, frames copied) after a pass.
+        let pass = |c: &Connection| {
+            c.query_row(PASSIVE, [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+        };
+        {
+            let c = lock(&self.checkpointer);
+            for _ in 0..4 {
+                match pass(&c) {
+                    Ok((log, copied)) if log - copied > CHECKPOINT_LEFT => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+                        return;
+                    }
+                }
+            }
         }
-        if let Err(e) = lock(&self.writer).query_row(passive, [], |_| Ok(())) {
+        if let Err(e) = pass(&lock(&self.writer)) {
             tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
         }
     }
