@@ -727,7 +727,7 @@ impl Openings {
         match &db.direct {
             Some(d) => {
                 direct::lock(&self.waiting).push((opening, reply));
-                self.lead(db, d, true);
+                self.lead(db, d);
             }
             None => self.to_sqlx(db, vec![(opening, reply)]),
         }
@@ -735,12 +735,11 @@ impl Openings {
     }
 
     /// Writes what is waiting if the writer is free; otherwise its holder will.
-    /// Writes what is waiting if the writer is free; otherwise its holder will. A request (`request`) writes
-    /// one group and, if more wait, hands the rest to a blocking thread: its own answer must not wait
-    /// while it writes everyone else's under a steady load. That thread writes until nothing waits.
-    fn lead(&self, db: &Db, d: &std::sync::Arc<direct::Direct>, request: bool) {
+    /// Writes what is waiting, group after group until nothing waits, if the writer is free; otherwise its
+    /// holder will. (Handing all but the first group to a blocking thread, so that the leading request
+    /// answers sooner, cost 10–15% of the throughput at 32 clients for no shorter tail: measured, undone.)
+    fn lead(&self, db: &Db, d: &std::sync::Arc<direct::Direct>) {
         let mut checkpoint = false;
-        let mut more = false;
         while let Some(mut conn) = d.try_writer() {
             loop {
                 let group: Vec<Waiting> = {
@@ -756,32 +755,22 @@ impl Openings {
                     Ok(()) => checkpoint |= d.wrote(n),
                     Err(busy) => self.to_sqlx(db, busy),
                 }
-                if request {
-                    more = !direct::lock(&self.waiting).is_empty();
-                    break;
-                }
             }
             drop(conn);
             // An opening queued after the last look but before the writer was let go found it taken and
             // left its ticket to us: look once more.
-            if more || direct::lock(&self.waiting).is_empty() {
+            if direct::lock(&self.waiting).is_empty() {
                 break;
             }
         }
-        if !(checkpoint || more) {
-            return;
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        // Off this request's path; what queues meanwhile is written as soon as the checkpoint ends.
-        let (db, d) = (db.clone(), d.clone());
-        rt.spawn_blocking(move || {
-            if checkpoint {
+        if checkpoint && let Ok(rt) = tokio::runtime::Handle::try_current() {
+            // Off this request's path; what queues meanwhile is written as soon as the checkpoint ends.
+            let (db, d) = (db.clone(), d.clone());
+            rt.spawn_blocking(move || {
                 d.checkpoint();
-            }
-            db.openings.lead(&db, &d, false);
-        });
+                db.openings.lead(&db, &d);
+            });
+        }
     }
 
     fn to_sqlx(&self, db: &Db, group: Vec<Waiting>) {
