@@ -60,39 +60,19 @@ pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
 impl Direct {
     /// Opens `readers` read-only connections and the writer on the existing database file at `path`.
     pub fn open(path: &str, readers: usize) -> rusqlite::Result<Self> {
-        let mut conns = Vec::with_capacity(readers.max(1));
-        for _ in 0..readers.max(1) {
-            let c = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            c.busy_timeout(std::time::Duration::from_secs(1))?;
-            c.set_prepared_statement_cache_capacity(32);
-            // The operating system caches the file for every connection; each keeps only a small cache.
-            c.pragma_update(None, "cache_size", -1000)?;
-            conns.push(Mutex::new(c));
-        }
-        let w = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        use std::time::Duration;
+        // The operating system caches the file for every connection; each keeps only a small cache.
+        let readers = (0..readers.max(1))
+            .map(|_| connect(path, false, Duration::from_secs(1), 1_000).map(Mutex::new))
+            .collect::<rusqlite::Result<_>>()?;
+        // The writer never waits for the lock (see the module's documentation).
+        let w = connect(path, true, Duration::ZERO, 4_000)?;
         w.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA cache_size = -4000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )?;
-        w.busy_timeout(std::time::Duration::ZERO)?;
-        w.set_prepared_statement_cache_capacity(32);
-        // The writer does not checkpoint in the middle of a request's commit: `checkpoint` runs after it.
-        w.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let c = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        c.busy_timeout(std::time::Duration::from_secs(1))?;
-        c.pragma_update(None, "cache_size", -100)?;
-        c.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let c = connect(path, true, Duration::from_secs(1), 100)?;
         Ok(Self {
-            readers: conns,
+            readers,
             writer: Mutex::new(w),
             checkpointer: Mutex::new(c),
             since_checkpoint: AtomicUsize::new(0),
@@ -156,6 +136,29 @@ impl Direct {
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
     }
+}
+
+/// A connection to the existing database at `path` with a page cache of `cache_kib`. Writing connections
+/// never checkpoint in their commits: `Direct::checkpoint` runs after them, off the request's path.
+fn connect(
+    path: &str,
+    write: bool,
+    busy: std::time::Duration,
+    cache_kib: i64,
+) -> rusqlite::Result<Connection> {
+    let flags = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    };
+    let c = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    c.busy_timeout(busy)?;
+    c.set_prepared_statement_cache_capacity(32);
+    c.pragma_update(None, "cache_size", -cache_kib)?;
+    if write {
+        c.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
+    Ok(c)
 }
 
 /// Runs `q` on `conn` (its statement kept prepared) and returns its rows.

@@ -798,9 +798,7 @@ fn write_group_direct(
     match write_openings_direct(conn, &mut group) {
         Err(direct::Busy) => Err(group.into_iter().zip(replies).collect()),
         Ok(Ok(())) => {
-            for (o, reply) in group.into_iter().zip(replies) {
-                let _ = reply.send(Ok(o.ticket));
-            }
+            answer(group, replies);
             Ok(())
         }
         Ok(Err(e)) if group.len() == 1 => {
@@ -809,23 +807,23 @@ fn write_group_direct(
             }
             Ok(())
         }
+        // One bad ticket fails only itself: each is tried alone.
         Ok(Err(_)) => {
-            let mut busy = Vec::new();
-            for (o, reply) in group.into_iter().zip(replies) {
-                let mut alone = [o];
-                match write_openings_direct(conn, &mut alone) {
-                    Err(direct::Busy) => {
-                        let [o] = alone;
-                        busy.push((o, reply));
-                    }
-                    Ok(result) => {
-                        let [o] = alone;
-                        let _ = reply.send(result.map(|()| o.ticket));
-                    }
-                }
-            }
+            let busy: Vec<Waiting> = group
+                .into_iter()
+                .zip(replies)
+                .filter_map(|w| write_group_direct(conn, vec![w]).err())
+                .flatten()
+                .collect();
             if busy.is_empty() { Ok(()) } else { Err(busy) }
         }
+    }
+}
+
+/// Answers each opening of a written group with its ticket.
+fn answer(group: Vec<Opening>, replies: Vec<tokio::sync::oneshot::Sender<Result<Ticket>>>) {
+    for (o, reply) in group.into_iter().zip(replies) {
+        let _ = reply.send(Ok(o.ticket));
     }
 }
 
@@ -847,11 +845,7 @@ async fn group_writer(
         let (mut group, replies): (Vec<Opening>, Vec<_>) = waiting.into_iter().unzip();
         tracing::debug!(tickets = group.len(), "opening tickets together");
         match write_openings(&pool, backend, &mut group).await {
-            Ok(()) => {
-                for (o, reply) in group.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(o.ticket));
-                }
-            }
+            Ok(()) => answer(group, replies),
             Err(e) if group.len() == 1 => {
                 if let Some(reply) = replies.into_iter().next() {
                     let _ = reply.send(Err(e));
