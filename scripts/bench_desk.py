@@ -2,7 +2,12 @@
 at concurrency 1 and 32, the agent queue view (50 rows, one member, one status, sorted by SLA due), full-text
 search, the SLA recomputation of every open ticket after a calendar change, and the server's memory. Load
 comes from wrk on 127.0.0.1, bounded in time. Medians over rounds. With --rt, Request Tracker 5 is measured
-in the same run through bench/peers/rt (creating and listing tickets at 5,000 tickets)."""
+in the same run through bench/peers/rt (creating and listing tickets at 5,000 tickets).
+
+Two reference points bound what one durable commit per request can reach on this machine, measured in the
+same run: the HTTP round trip alone (GET /healthz and an authenticated GET of one ticket at one client), and
+ticket creation on a copy of the data stripped of every secondary index and of the search index (the
+"ceiling": what creation would cost if the desk kept nothing but the rows themselves)."""
 
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time, urllib.request
 
@@ -70,6 +75,43 @@ def wrk(url, seconds, conns, token, script=None):
     return parse_latency(out)
 
 
+# What the stripped copy drops: every secondary index of the rows an opening writes (tickets, history,
+# notification jobs, audit) and the full-text index, which becomes a plain table of the same columns.
+STRIP = """
+DROP INDEX tickets_queue; DROP INDEX tickets_org_queue; DROP INDEX tickets_assignee; DROP INDEX tickets_requester;
+DROP INDEX tickets_org_created; DROP INDEX tickets_created; DROP INDEX tickets_sla_check;
+DROP INDEX tickets_org_status_queue; DROP INDEX ticket_events_ticket; DROP INDEX jobs_due; DROP INDEX audit_org;
+DROP TABLE ticket_fts; CREATE TABLE ticket_fts (subject, body);
+"""
+
+
+def ceiling(data, a, script):
+    """Creation at one client on a copy without the secondary indexes and the search index."""
+    import sqlite3
+    work = data + "-ceiling"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(data, work)
+    try:
+        con = sqlite3.connect(os.path.join(work, "civitas.db"))
+        con.executescript(STRIP)
+        con.close()
+        # The bench token lives in the working copy's database: make it again here.
+        env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
+        token = subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example",
+                                "--name", "bench"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        port = free_port()
+        srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            ready(f"http://127.0.0.1:{port}/readyz")
+            return [wrk(f"http://127.0.0.1:{port}/api/v1/tickets", a.seconds, 1, token, script) for _ in range(a.rounds)]
+        finally:
+            srv.send_signal(signal.SIGTERM)
+            srv.wait(timeout=30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def med(xs):
     return round(statistics.median(xs), 2)
 
@@ -83,6 +125,7 @@ def main():
     ap.add_argument("--rt", action="store_true", help="also measure Request Tracker 5 (installs it from Debian)")
     ap.add_argument("--rt-n", type=int, default=200, help="tickets RT creates per client count")
     ap.add_argument("--rt-fill", type=int, default=5000, help="tickets in RT before its list is measured")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the stripped-copy ceiling of creation at one client")
     a = ap.parse_args()
 
     data = os.path.join(OUT, f"desk-{a.members}x{a.tickets}")
@@ -112,8 +155,10 @@ def main():
         # Warm up: first reads pull pages into the cache.
         for u in (queue, search):
             wrk(u, 2, 4, token)
-        res = {k: [] for k in ("c1", "c32", "queue", "search")}
+        res = {k: [] for k in ("c1", "c32", "queue", "search", "healthz_c1", "get_c1")}
         for _ in range(a.rounds):
+            res["healthz_c1"].append(wrk(f"{base}/healthz", a.seconds, 1, token))
+            res["get_c1"].append(wrk(f"{base}/api/v1/tickets/1", a.seconds, 1, token))
             res["c1"].append(wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script))
             res["c32"].append(wrk(f"{base}/api/v1/tickets", a.seconds, 32, token, script))
             res["queue"].append(wrk(queue, a.seconds, 8, token))
@@ -137,6 +182,8 @@ def main():
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=30)
+    if not a.no_ceiling:
+        res["c1_ceiling"] = ceiling(data, a, script)
     rec = subprocess.run([os.path.join(REL, "civitas-bench"), "sla-recompute", "--database-url", f"sqlite://{work}/civitas.db"],
                          capture_output=True, text=True, check=True).stdout.strip()
     recompute = json.loads(rec)
@@ -155,10 +202,13 @@ def main():
         "search_c8": summary(res["search"]),
         "sla_recompute": recompute,
         "memory_after_load_mib": {"rss": round(rss / 1024, 1), "pss": round(pss / 1024, 1)},
+        "http_floor_c1": {"healthz": summary(res["healthz_c1"]), "get_ticket": summary(res["get_c1"])},
         "create_vs_sqlx_only": {"c1": round(med([r[0] for r in res["c1"]]) / med([r[0] for r in res["c1_sqlx"]]), 2),
                                 "c32": round(med([r[0] for r in res["c32"]]) / med([r[0] for r in res["c32_sqlx"]]), 2)},
         "wrk": f"wrk -d{a.seconds}s --latency, {a.rounds} rounds; create at -c1 and -c32, reads at -c8",
     }
+    if "c1_ceiling" in res:
+        result["create_c1_ceiling_stripped"] = summary(res["c1_ceiling"])
     if a.rt:
         rt = os.path.join(ROOT, "bench", "peers", "rt", "bench.sh")
         out = subprocess.run(["bash", rt, "--n", str(a.rt_n), "--fill", str(a.rt_fill)], capture_output=True, text=True)
@@ -175,6 +225,8 @@ def main():
             pss = max((v.get("pss_total_mib", 0) for k, v in rt_rows.items() if k.startswith("memory")), default=0)
             result["ratios"] = {
                 "create_c1_vs_rt_c1": round(result["create_c1"]["rps"] / c1, 1) if c1 else None,
+                "ceiling_c1_vs_rt_c1": round(result["create_c1_ceiling_stripped"]["rps"] / c1, 1)
+                if c1 and "create_c1_ceiling_stripped" in result else None,
                 "create_c32_vs_rt_c4": round(result["create_c32"]["rps"] / c4, 1) if c4 else None,
                 "pss_vs_rt_largest": round(result["memory_after_load_mib"]["pss"] / pss, 3) if pss else None,
             }

@@ -34,6 +34,9 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
+/// How often the recorded latencies are folded into the histograms' summaries.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn handle() -> &'static PrometheusHandle {
     static H: OnceLock<PrometheusHandle> = OnceLock::new();
     H.get_or_init(|| {
@@ -41,6 +44,21 @@ fn handle() -> &'static PrometheusHandle {
         let h = recorder.handle();
         // Only the first install in a process wins (tests build many apps); the handle still renders.
         let _ = metrics::set_global_recorder(recorder);
+        // Every latency recorded is kept until the histograms are drained: by a scrape of /metrics, or
+        // by this upkeep. Without it a server nobody scrapes held ~90 bytes per request it ever served
+        // (13 MB after a 150,000-request benchmark, growing without bound).
+        let upkeep = h.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no metrics upkeep thread: histograms drain only when scraped");
+        }
         h
     })
 }
