@@ -353,3 +353,43 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// This process's resident memory, in bytes (Linux).
+    fn resident() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("resident pages in /proc/self/statm");
+        pages * 4096
+    }
+
+    /// The allocator hands memory back once a burst is over (src/alloc_options.c): a server that goes quiet
+    /// after a peak of load does not keep the peak's memory.
+    #[test]
+    fn memory_freed_after_a_burst_goes_back_to_the_system() {
+        const MIB: u64 = 1024 * 1024;
+        let before = resident();
+        // 64 MiB in 16 KiB blocks (mimalloc's small and medium pages, not its direct mappings), written to.
+        let blocks: Vec<Vec<u8>> = (0..4096_u32)
+            .map(|i| vec![u8::try_from(i % 251).unwrap_or(1) | 1; 16 * 1024])
+            .collect();
+        let peak = resident();
+        assert!(
+            peak >= before + 48 * MIB,
+            "the blocks are resident: {before} → {peak}"
+        );
+        assert_eq!(blocks.iter().map(Vec::len).sum::<usize>(), 64 * 1024 * 1024);
+        drop(blocks);
+        let after = resident();
+        assert!(
+            after + 40 * MIB <= peak,
+            "freed memory is returned at once: resident {} MiB at the peak, {} MiB after",
+            peak / MIB,
+            after / MIB
+        );
+    }
+}
