@@ -1,6 +1,7 @@
 //! Compiles `src/alloc_options.c`, which sets mimalloc's options before `main` runs (the workspace forbids
-//! `unsafe`, and mimalloc takes its options only from the environment or a C call). Linked whole, since
-//! nothing refers to it by name: only its constructor runs.
+//! `unsafe`, and mimalloc takes its options only from the environment or a C call). Its object goes to the
+//! linker of the binaries only — the library and its tests use the system allocator — and as an object,
+//! not an archive member, so it is kept although nothing refers to it by name: only its constructor runs.
 
 fn main() {
     println!("cargo:rerun-if-changed=src/alloc_options.c");
@@ -10,9 +11,12 @@ fn main() {
             "libmimalloc-sys did not say where mimalloc's headers are (DEP_MIMALLOC_INCLUDE_DIR)"
         );
     };
-    cc::Build::new()
+    let objects = cc::Build::new()
         .file("src/alloc_options.c")
         .include(include)
-        .link_lib_modifier("+whole-archive")
-        .compile("civitas_alloc_options");
+        .cargo_metadata(false)
+        .compile_intermediates();
+    for object in objects {
+        println!("cargo:rustc-link-arg-bins={}", object.display());
+    }
 }
