@@ -9,7 +9,7 @@ same run: the HTTP round trip alone (GET /healthz and an authenticated GET of on
 ticket creation on a copy of the data stripped of every secondary index and of the search index (the
 "ceiling": what creation would cost if the desk kept nothing but the rows themselves)."""
 
-import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time, urllib.request
+import argparse, contextlib, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REL = os.path.join(ROOT, "target", "release")
@@ -34,6 +34,27 @@ def ready(url, timeout=60):
         except Exception:
             time.sleep(0.05)
     sys.exit(f"{url} did not become ready")
+
+
+def bench_token(env):
+    """A token of the bench hub administrator, in the database of `env`'s data directory."""
+    return subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example",
+                           "--name", "bench"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def serving(env):
+    """`civitas serve` with `env` on a free port, ready; yields (process, base URL), stops it after."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready(f"{base}/readyz")
+        yield srv, base
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=30)
 
 
 def mem_kb(pid):
@@ -97,17 +118,9 @@ def ceiling(data, a, script):
         con.close()
         # The bench token lives in the working copy's database: make it again here.
         env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
-        token = subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example",
-                                "--name", "bench"], env=env, capture_output=True, text=True, check=True).stdout.strip()
-        port = free_port()
-        srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            ready(f"http://127.0.0.1:{port}/readyz")
-            return [wrk(f"http://127.0.0.1:{port}/api/v1/tickets", a.seconds, 1, token, script) for _ in range(a.rounds)]
-        finally:
-            srv.send_signal(signal.SIGTERM)
-            srv.wait(timeout=30)
+        token = bench_token(env)
+        with serving(env) as (_, base):
+            return [wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script) for _ in range(a.rounds)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -141,14 +154,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(data, work)
     env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
-    token = subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example", "--name", "bench"],
-                           env=env, capture_output=True, text=True, check=True).stdout.strip()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        ready(f"{base}/readyz")
+    token = bench_token(env)
+    with serving(env) as (srv, base):
         script = os.path.join(ROOT, "bench", "create_ticket.lua")
         queue = f"{base}/api/v1/tickets?org=member-0042&status=in_progress&limit=50"
         search = f"{base}/api/v1/tickets?q=printer+library&open=any&sort=newest&limit=50"
@@ -164,24 +171,12 @@ def main():
             res["queue"].append(wrk(queue, a.seconds, 8, token))
             res["search"].append(wrk(search, a.seconds, 8, token))
         rss, pss = mem_kb(srv.pid)
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=30)
     # The baseline in the same run: the same creations with every query through sqlx (no direct SQLite
     # connections), on the same data, after the main rounds.
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    srv = subprocess.Popen([os.path.join(REL, "civitas"), "serve", "--bind", f"127.0.0.1:{port}"],
-                           env=dict(env, CIVITAS_SQLITE_DIRECT="false"),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        ready(f"{base}/readyz")
+    with serving(dict(env, CIVITAS_SQLITE_DIRECT="false")) as (_, base):
         for _ in range(a.rounds):
             res.setdefault("c1_sqlx", []).append(wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script))
             res.setdefault("c32_sqlx", []).append(wrk(f"{base}/api/v1/tickets", a.seconds, 32, token, script))
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=30)
     if not a.no_ceiling:
         res["c1_ceiling"] = ceiling(data, a, script)
     rec = subprocess.run([os.path.join(REL, "civitas-bench"), "sla-recompute", "--database-url", f"sqlite://{work}/civitas.db"],
