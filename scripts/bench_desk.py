@@ -36,6 +36,11 @@ def ready(url, timeout=60):
     sys.exit(f"{url} did not become ready")
 
 
+def server_env(data_dir, **extra):
+    """The environment of a benchmarked server on `data_dir`: quiet logs, no background jobs."""
+    return dict(os.environ, CIVITAS_DATA_DIR=data_dir, CIVITAS_LOG="warn", CIVITAS_JOBS="false", **extra)
+
+
 def bench_token(env):
     """A token of the bench hub administrator, in the database of `env`'s data directory."""
     return subprocess.run([os.path.join(REL, "civitas"), "token", "create", "--email", "admin@hub.bench.example",
@@ -117,7 +122,7 @@ def ceiling(data, a, script):
         con.executescript(STRIP)
         con.close()
         # The bench token lives in the working copy's database: make it again here.
-        env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
+        env = server_env(work)
         token = bench_token(env)
         with serving(env) as (_, base):
             return [wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script) for _ in range(a.rounds)]
@@ -153,7 +158,7 @@ def main():
     work = data + "-run"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(data, work)
-    env = dict(os.environ, CIVITAS_DATA_DIR=work, CIVITAS_LOG="warn", CIVITAS_JOBS="false")
+    env = server_env(work)
     token = bench_token(env)
     with serving(env) as (srv, base):
         script = os.path.join(ROOT, "bench", "create_ticket.lua")
@@ -173,7 +178,7 @@ def main():
         rss, pss = mem_kb(srv.pid)
     # The baseline in the same run: the same creations with every query through sqlx (no direct SQLite
     # connections), on the same data, after the main rounds.
-    with serving(dict(env, CIVITAS_SQLITE_DIRECT="false")) as (_, base):
+    with serving(server_env(work, CIVITAS_SQLITE_DIRECT="false")) as (_, base):
         for _ in range(a.rounds):
             res.setdefault("c1_sqlx", []).append(wrk(f"{base}/api/v1/tickets", a.seconds, 1, token, script))
             res.setdefault("c32_sqlx", []).append(wrk(f"{base}/api/v1/tickets", a.seconds, 32, token, script))

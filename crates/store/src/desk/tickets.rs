@@ -734,7 +734,6 @@ impl Openings {
         answer.await.map_err(writer_stopped)?
     }
 
-    /// Writes what is waiting if the writer is free; otherwise its holder will.
     /// Writes what is waiting, group after group until nothing waits, if the writer is free; otherwise its
     /// holder will. (Handing all but the first group to a blocking thread, so that the leading request
     /// answers sooner, cost 10–15% of the throughput at 32 clients for no shorter tail: measured, undone.)
