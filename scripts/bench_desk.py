@@ -37,8 +37,9 @@ def ready(url, timeout=60):
 
 
 def server_env(data_dir, **extra):
-    """The environment of a benchmarked server on `data_dir`: quiet logs, no background jobs."""
-    return dict(os.environ, CIVITAS_DATA_DIR=data_dir, CIVITAS_LOG="warn", CIVITAS_JOBS="false", **extra)
+    """The environment of a benchmarked server on `data_dir` as users run it — the job runner on — with quiet
+    logs. `extra` adds settings (an SMTP server, the sqlx-only baseline)."""
+    return dict(os.environ, CIVITAS_DATA_DIR=data_dir, CIVITAS_LOG="warn", CIVITAS_JOBS="true", **extra)
 
 
 def bench_token(env):
@@ -106,7 +107,7 @@ def wrk(url, seconds, conns, token, script=None):
 STRIP = """
 DROP INDEX tickets_queue; DROP INDEX tickets_org_queue; DROP INDEX tickets_assignee; DROP INDEX tickets_requester;
 DROP INDEX tickets_org_created; DROP INDEX tickets_created; DROP INDEX tickets_sla_check;
-DROP INDEX tickets_org_status_queue; DROP INDEX ticket_events_ticket; DROP INDEX jobs_due; DROP INDEX audit_org;
+DROP INDEX tickets_org_status_queue; DROP INDEX ticket_events_ticket; DROP INDEX jobs_queued; DROP INDEX audit_org;
 DROP TABLE ticket_fts; CREATE TABLE ticket_fts (subject, body);
 """
 
@@ -130,6 +131,70 @@ def ceiling(data, a, script):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def scrape(base):
+    """The job queue's gauges from /metrics: (due jobs, leases held, age of the oldest due job in s)."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    got = {}
+    for name in ("civitas_jobs_due_total", "civitas_jobs_running", "civitas_jobs_oldest_due_age_seconds"):
+        m = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
+        got[name] = float(m.group(1)) if m else 0.0
+    return (int(got["civitas_jobs_due_total"]), int(got["civitas_jobs_running"]),
+            got["civitas_jobs_oldest_due_age_seconds"])
+
+
+def sustained(base, token, script, seconds, conns):
+    """Opens tickets for `seconds` at `conns` clients while the background backlog is read every second
+    from /metrics; then keeps reading until the queue is empty. Returns the load's figures, the largest
+    backlog and how long the queue took to empty after the load ended."""
+    import threading
+    samples, stop = [], threading.Event()
+
+    def sample():
+        t0 = time.monotonic()
+        while not stop.is_set():
+            try:
+                samples.append((round(time.monotonic() - t0, 1), *scrape(base)))
+            except Exception as e:  # a scrape that fails is a gap in the series, not the end of the run
+                samples.append((round(time.monotonic() - t0, 1), None, None, str(e)))
+            stop.wait(1.0)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    rps, p50, p99 = wrk(f"{base}/api/v1/tickets", seconds, conns, token, script)
+    ended = time.monotonic()
+    stop.set()
+    th.join()
+    drained = None
+    while time.monotonic() - ended < 300:
+        due, running, _ = scrape(base)
+        if due == 0 and running == 0:
+            drained = round(time.monotonic() - ended, 2)
+            break
+        time.sleep(0.1)
+    backlog = [s[1] for s in samples if s[1] is not None]
+    return {"rps": round(rps, 1), "p50_ms": p50, "p99_ms": p99, "clients": conns, "seconds": seconds,
+            "backlog_max": max(backlog, default=0), "backlog_median": statistics.median(backlog) if backlog else 0,
+            "drained_after_s": drained, "backlog_every_second": [s[1] for s in samples]}
+
+
+@contextlib.contextmanager
+def smtp_sink():
+    """A local SMTP server that accepts and discards mail (Python's aiosmtpd), for runs with mail on."""
+    port = free_port()
+    p = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
+                          "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.05)
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
 def med(xs):
     return round(statistics.median(xs), 2)
 
@@ -144,6 +209,8 @@ def main():
     ap.add_argument("--rt-n", type=int, default=200, help="tickets RT creates per client count")
     ap.add_argument("--rt-fill", type=int, default=5000, help="tickets in RT before its list is measured")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the stripped-copy ceiling of creation at one client")
+    ap.add_argument("--sustained-seconds", type=int, default=60, help="length of the sustained run at 8 clients")
+    ap.add_argument("--only-sustained", action="store_true", help="measure only the sustained runs (and RT with --rt)")
     a = ap.parse_args()
 
     data = os.path.join(OUT, f"desk-{a.members}x{a.tickets}")
@@ -160,14 +227,38 @@ def main():
     shutil.copytree(data, work)
     env = server_env(work)
     token = bench_token(env)
+    script = os.path.join(ROOT, "bench", "create_ticket.lua")
+    res = {}
+    # Sustained: tickets opened over a minute at 8 clients with the job runner draining their notifications,
+    # without mail and with mail to a local SMTP server; each on a fresh copy of the data.
+    for label, mail in (("sustained_c8_no_mail", False), ("sustained_c8_mail", True)):
+        fresh = data + "-sustained"
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(data, fresh)
+        try:
+            with contextlib.ExitStack() as stack:
+                extra = {"CIVITAS_SMTP_URL": stack.enter_context(smtp_sink())} if mail else {}
+                senv = server_env(fresh, **extra)
+                stoken = bench_token(senv)
+                _, base = stack.enter_context(serving(senv))
+                res[label] = sustained(base, stoken, script, a.sustained_seconds, 8)
+                print(label, json.dumps({k: v for k, v in res[label].items() if k != "backlog_every_second"}), flush=True)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+    if a.only_sustained:
+        result = {"machine": f"{os.cpu_count()} CPUs, {os.uname().release}",
+                  "dataset": f"{a.members} members, {a.tickets} tickets (SQLite)", **res}
+        print(json.dumps(result, indent=2))
+        with open(os.path.join(OUT, "desk-sustained.json"), "w") as f:
+            json.dump(result, f, indent=2)
+        return
     with serving(env) as (srv, base):
-        script = os.path.join(ROOT, "bench", "create_ticket.lua")
         queue = f"{base}/api/v1/tickets?org=member-0042&status=in_progress&limit=50"
         search = f"{base}/api/v1/tickets?q=printer+library&open=any&sort=newest&limit=50"
         # Warm up: first reads pull pages into the cache.
         for u in (queue, search):
             wrk(u, 2, 4, token)
-        res = {k: [] for k in ("c1", "c32", "queue", "search", "healthz_c1", "get_c1")}
+        res.update({k: [] for k in ("c1", "c32", "queue", "search", "healthz_c1", "get_c1")})
         for _ in range(a.rounds):
             res["healthz_c1"].append(wrk(f"{base}/healthz", a.seconds, 1, token))
             res["get_c1"].append(wrk(f"{base}/api/v1/tickets/1", a.seconds, 1, token))
@@ -205,6 +296,9 @@ def main():
         "http_floor_c1": {"healthz": summary(res["healthz_c1"]), "get_ticket": summary(res["get_c1"])},
         "create_vs_sqlx_only": {"c1": round(med([r[0] for r in res["c1"]]) / med([r[0] for r in res["c1_sqlx"]]), 2),
                                 "c32": round(med([r[0] for r in res["c32"]]) / med([r[0] for r in res["c32_sqlx"]]), 2)},
+        "sustained_c8_no_mail": res["sustained_c8_no_mail"],
+        "sustained_c8_mail": res["sustained_c8_mail"],
+        "jobs": "the job runner on in every server measured (as users run it)",
         "wrk": f"wrk -d{a.seconds}s --latency, {a.rounds} rounds; create at -c1 and -c32, reads at -c8",
     }
     if "c1_ceiling" in res:

@@ -27,6 +27,8 @@ pub struct Config {
     pub sqlite_direct: bool,
     /// Run the background job runner in this process.
     pub jobs: bool,
+    /// Days finished jobs are kept (for operators) before they are purged; at least 1.
+    pub job_retention_days: i64,
     /// Outgoing mail server for notifications (`smtp://host:port`, `smtps://user:pass@host`); none: no mail.
     pub smtp_url: Option<String>,
     /// The From address of notifications; replies to it come back through `civitas mail ingest`.
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("sqlite_direct", &self.sqlite_direct)
             .field("jobs", &self.jobs)
+            .field("job_retention_days", &self.job_retention_days)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact))
             .field("mail_from", &self.mail_from)
             .field("public_url", &self.public_url)
@@ -82,6 +85,7 @@ impl Default for Config {
             max_connections: 16,
             sqlite_direct: true,
             jobs: true,
+            job_retention_days: 7,
             smtp_url: None,
             mail_from: "Civitas Service Desk <servicedesk@localhost>".into(),
             public_url: None,
@@ -102,6 +106,7 @@ struct FileConfig {
     max_connections: Option<u32>,
     sqlite_direct: Option<bool>,
     jobs: Option<bool>,
+    job_retention_days: Option<i64>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     public_url: Option<String>,
@@ -137,6 +142,9 @@ sqlite_direct = true
 
 # Run background jobs (escalations, notifications, clean-ups) in this process.
 jobs = true
+
+# Days finished background jobs are kept for inspection before they are deleted (at least 1).
+job_retention_days = 7
 
 # Outgoing mail for notifications. Leave unset to send no mail.
 # smtp_url = "smtp://127.0.0.1:25"
@@ -212,6 +220,9 @@ impl Config {
         if let Some(v) = f.jobs {
             self.jobs = v;
         }
+        if let Some(v) = f.job_retention_days {
+            self.job_retention_days = v;
+        }
         if let Some(v) = f.smtp_url {
             self.smtp_url = Some(v);
         }
@@ -260,6 +271,13 @@ impl Config {
         if let Some(v) = get("CIVITAS_JOBS") {
             self.jobs = env_bool("CIVITAS_JOBS", &v)?;
         }
+        if let Some(v) = get("CIVITAS_JOB_RETENTION_DAYS") {
+            self.job_retention_days = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "CIVITAS_JOB_RETENTION_DAYS: must be a whole number of days, not {v:?}"
+                )
+            })?;
+        }
         if let Some(v) = get("CIVITAS_SMTP_URL") {
             self.smtp_url = Some(v).filter(|v| !v.is_empty());
         }
@@ -291,6 +309,9 @@ impl Config {
         }
         if self.max_connections == 0 || self.max_connections > 1000 {
             bail!("max_connections: must be between 1 and 1000");
+        }
+        if !(1..=3650).contains(&self.job_retention_days) {
+            bail!("job_retention_days: must be between 1 and 3650");
         }
         if self.region_name.trim().is_empty() {
             bail!("region_name: must not be empty");
@@ -374,6 +395,25 @@ mod tests {
         let f: FileConfig = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(f.bind.as_deref(), Some("127.0.0.1:8080"));
         assert!(toml::from_str::<FileConfig>("bnid = 1").is_err());
+    }
+
+    #[test]
+    fn job_retention_is_whole_days_of_at_least_one() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "CIVITAS_JOB_RETENTION_DAYS").then(|| "30".to_owned()))
+            .unwrap();
+        assert_eq!(c.job_retention_days, 30);
+        let err = c
+            .apply_env(|k| (k == "CIVITAS_JOB_RETENTION_DAYS").then(|| "a week".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CIVITAS_JOB_RETENTION_DAYS"));
+        c.job_retention_days = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("job_retention_days")
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let jobs = config.jobs.then(|| {
         tokio::spawn(
             runner::Runner::new(db.clone())
+                .with_retention_days(config.job_retention_days)
                 .with_mailer(mailer)
                 .with_imap(config.imap_mailbox(), config.own_address())
                 .run_until(stop_rx),

@@ -155,6 +155,23 @@ impl Db {
         }
     }
 
+    /// Connections open and in use, per pool: ("write" or "read", open, in use). PostgreSQL has one pool,
+    /// reported as "write".
+    pub fn pool_use(&self) -> Vec<(&'static str, u32, u32)> {
+        let used = |p: &AnyPool| {
+            let open = p.size();
+            let idle = u32::try_from(p.num_idle()).unwrap_or(open);
+            (open, open.saturating_sub(idle))
+        };
+        let (open, busy) = used(&self.write);
+        let mut v = vec![("write", open, busy)];
+        if self.backend == Backend::Sqlite {
+            let (open, busy) = used(&self.read);
+            v.push(("read", open, busy));
+        }
+        v
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -108,35 +108,216 @@ pub async fn sla_recompute_in(
     .map(|_| ())
 }
 
-/// Claims the next due job for `worker` with a lease of `lease_ms`, or `None` when nothing is due.
+/// How many jobs one claim hands out at most: a burst of notifications drains in batches (one write
+/// transaction per batch, not two per job), and the runner never holds more leases than it can run.
+pub const BATCH: i64 = 64;
+
+const RETURNING: &str =
+    "RETURNING id, kind, dedupe_key, payload, run_at, attempts, max_attempts, status, last_error";
+
+/// Claims the next due job for `worker` with a lease of `lease_ms`, or `None` when nothing is due: a job
+/// whose lease expired first, else the oldest queued job that is due.
 pub async fn claim(db: &Db, worker: &str, lease_ms: i64) -> Result<Option<Job>> {
-    let now = now_ms();
-    let lock = match db.backend() {
+    let mut tx = db.write.begin().await?;
+    let mut got = claim_expired_in(&mut tx, db.backend(), worker, lease_ms, 1).await?;
+    if got.is_empty() {
+        got = claim_due_in(&mut tx, db.backend(), worker, lease_ms, 1).await?;
+    }
+    tx.commit().await?;
+    Ok(got.pop())
+}
+
+/// One step of a runner, in one write transaction: marks the jobs in `done` finished, and claims up to
+/// `limit` due jobs for `worker` with a lease of `lease_ms` (oldest `run_at` first). With `expired`, jobs
+/// whose lease ran out (their server died mid-job) are taken back first.
+///
+/// Each claim is one indexed range read whatever the queue's length: queued jobs by `run_at` and leased
+/// jobs by `locked_until` are separate partial indexes (`jobs_queued`, `jobs_leased`), so neither query
+/// sorts, and finished jobs are in neither.
+pub async fn cycle(
+    db: &Db,
+    done: &[String],
+    worker: &str,
+    lease_ms: i64,
+    limit: i64,
+    expired: bool,
+) -> Result<Vec<Job>> {
+    let mut tx = db.write.begin().await?;
+    complete_in(&mut tx, done).await?;
+    let mut got = Vec::new();
+    if expired && limit > 0 {
+        got = claim_expired_in(&mut tx, db.backend(), worker, lease_ms, limit).await?;
+    }
+    let left = limit - i64::try_from(got.len()).unwrap_or(limit);
+    if left > 0 {
+        got.extend(claim_due_in(&mut tx, db.backend(), worker, lease_ms, left).await?);
+    }
+    tx.commit().await?;
+    // RETURNING gives no order: run the oldest first.
+    got.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(got)
+}
+
+fn skip_locked(backend: Backend) -> &'static str {
+    match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
-    };
+    }
+}
+
+async fn claim_due_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    worker: &str,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Job>> {
+    let now = now_ms();
     let sql = format!(
         "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-         WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) \
-           OR (status = 'running' AND locked_until < $3) ORDER BY run_at LIMIT 1{lock}) \
-         RETURNING id, kind, dedupe_key, payload, run_at, attempts, max_attempts, status, last_error"
+         WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 \
+           ORDER BY run_at LIMIT $4{}) {RETURNING}",
+        skip_locked(backend)
     );
-    let row = sqlx::query(&sql)
+    let rows = sqlx::query(&sql)
         .bind(worker)
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&db.write)
+        .bind(limit)
+        .fetch_all(&mut **tx)
         .await?;
-    row.as_ref().map(job).transpose()
+    rows.iter().map(job).collect()
+}
+
+async fn claim_expired_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    worker: &str,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Job>> {
+    let now = now_ms();
+    let sql = format!(
+        "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until < $3 \
+           ORDER BY locked_until LIMIT $4{}) {RETURNING}",
+        skip_locked(backend)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(worker)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(job).collect()
+}
+
+async fn complete_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ids: &[String]) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let mut q = crate::sql::Sql::new("UPDATE jobs SET status = 'done', finished_at = ");
+        q.bind(now_ms())
+            .push(", locked_by = NULL, locked_until = NULL WHERE status = 'running' AND id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.clone());
+        }
+        q.push(")");
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 pub async fn complete(db: &Db, id: &str) -> Result<()> {
-    sqlx::query("UPDATE jobs SET status = 'done', finished_at = $1, locked_by = NULL, locked_until = NULL WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&db.write)
-        .await?;
+    let mut tx = db.write.begin().await?;
+    complete_in(&mut tx, &[id.to_owned()]).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// Deletes jobs that finished (done or failed for good) before `before` (epoch ms), in chunks so the writer
+/// is never held long; returns how many went. Job ids are UUIDv7, whose text sorts by creation time, so
+/// the candidates are one range of the primary key — no index on `finished_at` to keep up on every job.
+/// A job created before `before` but finished after it stays until a later purge.
+pub async fn purge(db: &Db, before: i64) -> Result<u64> {
+    const CHUNK: i64 = 5_000;
+    let bound = v7_floor(before);
+    let mut removed = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE id < $1 \
+               AND status IN ('done', 'failed') AND finished_at < $2 LIMIT $3)",
+        )
+        .bind(&bound)
+        .bind(before)
+        .bind(CHUNK)
+        .execute(&db.write)
+        .await?
+        .rows_affected();
+        removed += n;
+        if i64::try_from(n).unwrap_or(0) < CHUNK {
+            return Ok(removed);
+        }
+        // Let waiting writers in between chunks.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The smallest UUIDv7 text of an instant (epoch ms): every id made at or after it sorts at or above it.
+fn v7_floor(ms: i64) -> String {
+    let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    format!(
+        "{:08x}-{:04x}-7000-8000-000000000000",
+        ms >> 16,
+        ms & 0xFFFF
+    )
+}
+
+/// The queue as operators watch it: due jobs per kind (and how late the oldest is), leases held.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueStats {
+    /// (kind, due jobs, `run_at` of the oldest due job).
+    pub due: Vec<(String, i64, i64)>,
+    /// Jobs claimed and not yet finished.
+    pub running: i64,
+}
+
+impl QueueStats {
+    pub fn due_total(&self) -> i64 {
+        self.due.iter().map(|(_, n, _)| n).sum()
+    }
+
+    /// How long the oldest due job has waited, in ms, at `now` (0 when nothing is due).
+    pub fn oldest_due_age_ms(&self, now: i64) -> i64 {
+        self.due
+            .iter()
+            .map(|(_, _, oldest)| now - oldest)
+            .max()
+            .unwrap_or(0)
+            .max(0)
+    }
+}
+
+/// Reads [`QueueStats`] at `now`, from the two partial indexes (cost grows with the backlog, not the
+/// table).
+pub async fn stats(db: &Db, now: i64) -> Result<QueueStats> {
+    let due = sqlx::query(
+        "SELECT kind, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs \
+         WHERE status = 'queued' AND run_at <= $1 GROUP BY kind ORDER BY kind",
+    )
+    .bind(now)
+    .fetch_all(&db.read)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?, r.try_get("oldest")?)))
+    .collect::<Result<Vec<_>>>()?;
+    let running: i64 = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = 'running'")
+        .fetch_one(&db.read)
+        .await?
+        .try_get("n")?;
+    Ok(QueueStats { due, running })
 }
 
 /// Records a failure: the job runs again after an exponential back-off, or is marked failed for good

@@ -64,7 +64,9 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
-async fn metrics() -> Response {
+async fn metrics(State(s): State<AppState>) -> Response {
+    let _ = handle();
+    queue_gauges(&s.db).await;
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -73,6 +75,40 @@ async fn metrics() -> Response {
         handle().render(),
     )
         .into_response()
+}
+
+/// The job queue and the database pools as gauges, read when scraped: due jobs per kind, the age of the
+/// oldest due job, leases held, connections open and in use.
+async fn queue_gauges(db: &store::Db) {
+    let now = store::now_ms();
+    match store::jobs::stats(db, now).await {
+        Ok(q) => {
+            // Kinds seen before that have drained since read 0, not their last value.
+            static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+                std::sync::Mutex::new(std::collections::BTreeSet::new());
+            let mut seen = SEEN
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for kind in seen.iter() {
+                if !q.due.iter().any(|(k, _, _)| k == kind) {
+                    metrics::gauge!("civitas_jobs_due", "kind" => kind.clone()).set(0.0);
+                }
+            }
+            for (kind, n, _) in &q.due {
+                metrics::gauge!("civitas_jobs_due", "kind" => kind.clone()).set(*n as f64);
+                seen.insert(kind.clone());
+            }
+            metrics::gauge!("civitas_jobs_due_total").set(q.due_total() as f64);
+            metrics::gauge!("civitas_jobs_oldest_due_age_seconds")
+                .set(q.oldest_due_age_ms(now) as f64 / 1000.0);
+            metrics::gauge!("civitas_jobs_running").set(q.running as f64);
+        }
+        Err(e) => tracing::warn!(error = %e, "job queue statistics unavailable"),
+    }
+    for (pool, open, busy) in db.pool_use() {
+        metrics::gauge!("civitas_db_connections_open", "pool" => pool).set(f64::from(open));
+        metrics::gauge!("civitas_db_connections_in_use", "pool" => pool).set(f64::from(busy));
+    }
 }
 
 /// Records each request's latency by route template, method and status. One histogram: its `_count`

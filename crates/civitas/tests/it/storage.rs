@@ -217,3 +217,197 @@ async fn concurrent_workers_never_claim_the_same_job() {
     assert_eq!(all.len(), 40);
     assert_eq!(unique.len(), 40);
 }
+
+#[tokio::test]
+async fn a_claim_takes_a_batch_oldest_first_and_the_next_marks_it_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = fresh_database(&dir).await;
+    let now = store::now_ms();
+    for i in 0..10_i64 {
+        jobs::enqueue(&db, "demo.job", &json!({ "i": i }), now - 100 + i, None)
+            .await
+            .unwrap();
+    }
+    // One not yet due.
+    jobs::enqueue(&db, "demo.later", &json!({}), now + 3_600_000, None)
+        .await
+        .unwrap();
+    let batch = jobs::cycle(&db, &[], "w1", 60_000, 4, true).await.unwrap();
+    let order: Vec<i64> = batch
+        .iter()
+        .map(|j| j.payload["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, vec![0, 1, 2, 3], "the oldest four, oldest first");
+    let stats = jobs::stats(&db, store::now_ms()).await.unwrap();
+    assert_eq!(stats.running, 4);
+    assert_eq!(stats.due_total(), 6, "the job due in an hour is not due");
+    assert!(stats.oldest_due_age_ms(store::now_ms()) >= 96);
+    // The next claim marks the first batch done in the same transaction.
+    let ids: Vec<String> = batch.iter().map(|j| j.id.clone()).collect();
+    let rest = jobs::cycle(&db, &ids, "w1", 60_000, 100, false)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 6);
+    assert_eq!(jobs::list(&db, Some("done"), 100).await.unwrap().len(), 4);
+    let stats = jobs::stats(&db, store::now_ms()).await.unwrap();
+    assert_eq!((stats.due_total(), stats.running), (0, 6));
+}
+
+#[tokio::test]
+async fn a_lease_that_ran_out_is_taken_back_by_another_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = fresh_database(&dir).await;
+    jobs::enqueue(&db, "demo.job", &json!({}), store::now_ms() - 1, None)
+        .await
+        .unwrap();
+    // A worker claims it with a lease that is over at once, then dies.
+    let first = jobs::cycle(&db, &[], "dead", -1, 10, false).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        jobs::cycle(&db, &[], "w2", 60_000, 10, false)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a leased job is not due"
+    );
+    let again = jobs::cycle(&db, &[], "w2", 60_000, 10, true).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, first[0].id);
+    assert_eq!(again[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn finished_jobs_are_purged_after_the_retention_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = fresh_database(&dir).await;
+    let now = store::now_ms();
+    for i in 0..3 {
+        jobs::enqueue(&db, "demo.job", &json!({ "i": i }), now - 1, None)
+            .await
+            .unwrap();
+    }
+    let batch = jobs::cycle(&db, &[], "w", 60_000, 2, false).await.unwrap();
+    let ids: Vec<String> = batch.iter().map(|j| j.id.clone()).collect();
+    jobs::cycle(&db, &ids, "w", 60_000, 0, false).await.unwrap();
+    // Retention not yet over: nothing goes.
+    assert_eq!(jobs::purge(&db, now - 60_000).await.unwrap(), 0);
+    // Over (a cut-off after they finished): the two finished jobs go, the queued one stays.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(jobs::purge(&db, store::now_ms()).await.unwrap(), 2);
+    assert_eq!(jobs::list(&db, None, 10).await.unwrap().len(), 1);
+    assert_eq!(jobs::list(&db, Some("queued"), 10).await.unwrap().len(), 1);
+}
+
+/// The claim reads one index range on SQLite whatever the queue's length: no scan of the table and no
+/// sort of every due job (the old claim sorted them all, 12 ms a claim at 80,000 queued).
+#[tokio::test]
+async fn a_claim_reads_an_index_range_without_sorting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, url) = fresh_database(&dir).await;
+    if !url.starts_with("sqlite:") {
+        return; // The plan below is SQLite's; PostgreSQL's planner is checked by the same queries' results.
+    }
+    let rows = sqlx::query(
+        "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = 'queued' AND run_at <= 1 ORDER BY run_at LIMIT 64",
+    )
+    .fetch_all(db.read_pool())
+    .await
+    .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap())
+        .collect();
+    let plan = plan.join("; ");
+    assert!(plan.contains("USING INDEX jobs_queued"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    let rows = sqlx::query(
+        "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = 'running' AND locked_until < 1 ORDER BY locked_until LIMIT 64",
+    )
+    .fetch_all(db.read_pool())
+    .await
+    .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap())
+        .collect();
+    let plan = plan.join("; ");
+    assert!(plan.contains("USING INDEX jobs_leased"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+/// A burst of notifications drains through the server's own loop: every job finished, none left due, and
+/// the queue's gauges say so.
+#[tokio::test]
+async fn the_runner_drains_a_burst_of_notifications() {
+    let app = TestApp::new().await;
+    let (s, t) = crate::helpers::send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "Printer jams", "description": "Tray 2." }),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let number = t["number"].as_i64().unwrap();
+    let now = store::now_ms();
+    for i in 0..500 {
+        jobs::enqueue(
+            &app.db,
+            "desk.notify",
+            &json!({ "number": number, "event": "opened", "actor": null, "ref": format!("burst-{i}") }),
+            now - 1,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(civitas::runner::Runner::new(app.db.clone()).run_until(stop_rx));
+    let mut drained = false;
+    for _ in 0..600 {
+        let q = jobs::stats(&app.db, store::now_ms()).await.unwrap();
+        if q.due_total() == 0 && q.running == 0 {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop_tx.send(true).unwrap();
+    runner.await.unwrap();
+    let q = jobs::stats(&app.db, store::now_ms()).await.unwrap();
+    assert!(
+        drained,
+        "the burst was not drained within a minute: {q:?} {:?}",
+        jobs::list(&app.db, Some("running"), 5).await.unwrap()
+    );
+    let notify_done = jobs::list(&app.db, Some("done"), 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|j| j.kind == "desk.notify")
+        .count();
+    assert!(notify_done >= 500, "{notify_done} notifications done");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("civitas_jobs_due_total 0"), "{metrics}");
+    assert!(
+        metrics.contains("civitas_jobs_oldest_due_age_seconds 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("civitas_db_connections_open{pool=\"write\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("civitas_job_duration_seconds"),
+        "{metrics}"
+    );
+}
