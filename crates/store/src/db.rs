@@ -70,15 +70,26 @@ fn sqlite_pragmas(
     })
 }
 
+/// The writer's pragmas: a larger page cache, and, when `manual` holds, no checkpoint inside its commits —
+/// the direct connections then checkpoint off the request path (see `direct::Direct::checkpoint`), and a
+/// commit of the job runner's or anyone else's never copies the whole log while every writer waits.
 fn sqlite_writer_pragmas(
-    conn: &mut sqlx::AnyConnection,
-    meta: sqlx::pool::PoolConnectionMetadata,
-) -> ConnectFuture<'_> {
-    Box::pin(async move {
-        sqlite_pragmas(conn, meta).await?;
-        conn.execute("PRAGMA cache_size = -8000;").await?;
-        Ok(())
-    })
+    manual: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> impl Fn(&mut sqlx::AnyConnection, sqlx::pool::PoolConnectionMetadata) -> ConnectFuture<'_>
++ Send
++ Sync
++ 'static {
+    move |conn, meta| {
+        let manual = manual.load(std::sync::atomic::Ordering::Relaxed);
+        Box::pin(async move {
+            sqlite_pragmas(conn, meta).await?;
+            conn.execute("PRAGMA cache_size = -8000;").await?;
+            if manual {
+                conn.execute("PRAGMA wal_autocheckpoint = 0;").await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 impl Db {
@@ -92,11 +103,16 @@ impl Db {
                 format!("{url}?mode=rwc")
             };
             let pragmas = sqlite_pragmas;
+            // Checkpoints are the direct connections' when there will be some (undone below if they fail
+            // to open).
+            let manual = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+                opts.direct && crate::direct::sqlite_path(&url).is_some(),
+            ));
             let write = AnyPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .test_before_acquire(false)
-                .after_connect(sqlite_writer_pragmas)
+                .after_connect(sqlite_writer_pragmas(manual.clone()))
                 .connect(&url)
                 .await?;
             // Reads are CPU-bound on a file the operating system caches: more connections than twice the
@@ -118,13 +134,23 @@ impl Db {
                 .filter(|_| opts.direct)
                 .map(|path| crate::direct::Direct::open(path, cores as usize))
             {
-                Some(Ok(d)) => Some(std::sync::Arc::new(d)),
+                Some(Ok(d)) => {
+                    let d = std::sync::Arc::new(d);
+                    crate::direct::Direct::checkpoint_every_second(&d);
+                    Some(d)
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "direct SQLite connections unavailable; using sqlx alone");
                     None
                 }
                 None => None,
             };
+            if direct.is_none() && manual.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                // Nobody else will checkpoint: SQLite's own, in the writer's commits.
+                sqlx::query("PRAGMA wal_autocheckpoint = 1000")
+                    .execute(&write)
+                    .await?;
+            }
             Ok(Self {
                 write,
                 read,

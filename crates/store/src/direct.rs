@@ -96,28 +96,48 @@ impl Direct {
     /// thread after the commit that made it due: no request waits for the passes beside the writer, and
     /// only those that queue meanwhile wait for the last one.
     pub fn checkpoint(&self) {
-        const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
-        // (frames in the log, frames copied) after a pass.
-        let pass = |c: &Connection| {
-            c.query_row(PASSIVE, [], |r| {
-                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            })
-        };
+        if self.checkpoint_beside()
+            && let Err(e) = passive(&lock(&self.writer))
         {
-            let c = lock(&self.checkpointer);
-            for _ in 0..4 {
-                match pass(&c) {
-                    Ok((log, copied)) if log - copied > CHECKPOINT_LEFT => {}
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
-                        return;
-                    }
+            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+        }
+    }
+
+    /// The passes of [`Self::checkpoint`] beside the writer, on the checkpointer's connection: no writer
+    /// waits for them. False when a pass failed.
+    fn checkpoint_beside(&self) -> bool {
+        let c = lock(&self.checkpointer);
+        for _ in 0..4 {
+            match passive(&c) {
+                Ok((log, copied)) if log - copied > CHECKPOINT_LEFT => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+                    return false;
                 }
             }
         }
-        if let Err(e) = pass(&lock(&self.writer)) {
-            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+        true
+    }
+
+    /// Checkpoints beside the writer once a second on a thread of its own, for as long as `d` is in use:
+    /// the log grows from every writer (the job runner, imports, settings), not only from the tickets that
+    /// trigger [`Self::checkpoint`], and no writer checkpoints in its commits when these connections exist.
+    pub fn checkpoint_every_second(d: &std::sync::Arc<Self>) {
+        let weak = std::sync::Arc::downgrade(d);
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    let Some(d) = weak.upgrade() else { return };
+                    // Only beside the writer: an opening never waits for this one (the tickets' own
+                    // checkpoints, which end holding the writer, let the log start afresh under load).
+                    d.checkpoint_beside();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no checkpoint thread: only tickets opened trigger checkpoints");
         }
     }
 
@@ -136,6 +156,13 @@ impl Direct {
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
     }
+}
+
+/// One passive checkpoint pass on `c`: (frames in the log, frames copied).
+fn passive(c: &Connection) -> rusqlite::Result<(i64, i64)> {
+    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })
 }
 
 /// A connection to the existing database at `path` with a page cache of `cache_kib`. Writing connections

@@ -411,3 +411,41 @@ async fn the_runner_drains_a_burst_of_notifications() {
         "{metrics}"
     );
 }
+
+/// On SQLite no writer checkpoints inside its commits (a job runner's claim would otherwise copy the whole
+/// log while openings wait): a thread checkpoints beside the writer every second, so the log still starts
+/// afresh after writes that open no tickets.
+#[tokio::test]
+async fn the_write_ahead_log_is_checkpointed_when_only_the_pool_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, url) = fresh_database(&dir).await;
+    if !url.starts_with("sqlite:") {
+        return; // PostgreSQL has no write-ahead log of ours to keep.
+    }
+    let wal = dir.path().join("civitas.db-wal");
+    let burst = |from: i64| {
+        let db = db.clone();
+        async move {
+            for i in from..from + 1_500 {
+                jobs::enqueue(
+                    &db,
+                    "demo.job",
+                    &json!({ "i": i, "pad": "x".repeat(500) }),
+                    0,
+                    None,
+                )
+                .await
+                .unwrap();
+            }
+        }
+    };
+    burst(0).await;
+    let after_one = std::fs::metadata(&wal).unwrap().len();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    burst(1_500).await;
+    let after_two = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        after_two < after_one + after_one / 2,
+        "the log grew from {after_one} to {after_two} bytes: it was not checkpointed between the bursts"
+    );
+}
