@@ -18,6 +18,9 @@ pub const RECURRING: &[(&str, i64)] = &[
     ("cloud.daily", 60 * 60 * 1000),
     // Architecture exceptions: a reminder 30 and 7 days before each ends (each once): hourly.
     ("architecture.reminders", 60 * 60 * 1000),
+    // The audit head (last hash and count) in the log, hourly: an outside record for `audit verify
+    // --expect-head`.
+    ("audit.checkpoint", 60 * 60 * 1000),
 ];
 
 pub struct Runner {
@@ -94,6 +97,11 @@ impl Runner {
             "sessions.purge" => {
                 let n = store::auth::purge_expired_sessions(&self.db).await?;
                 tracing::info!(removed = n, "expired sessions purged");
+                Ok(())
+            }
+            "audit.checkpoint" => {
+                let head = store::audit::head(&self.db).await?;
+                tracing::info!(audit_head = %head, "audit checkpoint");
                 Ok(())
             }
             "idempotency.purge" => {
