@@ -13,6 +13,7 @@ mod cloud;
 mod cmdb;
 mod desk;
 mod finance;
+mod fuzz;
 mod helpers;
 mod imap;
 mod isolation;
