@@ -11,6 +11,7 @@ mod billing;
 mod cli;
 mod cloud;
 mod cmdb;
+mod csv_exports;
 mod desk;
 mod finance;
 mod fuzz;
