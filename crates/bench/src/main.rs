@@ -123,7 +123,8 @@ async fn main() -> anyhow::Result<()> {
         .filter(|k| !k.is_empty())
         .unwrap_or_else(|| "civitas-bench-audit-key-not-for-real-use-0123456789".into());
     store::audit::install_key(
-        domain::audit::AuditKey::parse(&key).map_err(|e| anyhow::anyhow!("CIVITAS_AUDIT_KEY: {e}"))?,
+        domain::audit::AuditKey::parse(&key)
+            .map_err(|e| anyhow::anyhow!("CIVITAS_AUDIT_KEY: {e}"))?,
     )?;
     match Cli::parse().command {
         Command::Hello { bind } => {

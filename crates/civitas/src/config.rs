@@ -373,7 +373,8 @@ impl Config {
     /// hex digits, mode 0600) when `create` and it does not exist yet.
     pub fn audit_key(&self, create: bool) -> anyhow::Result<domain::audit::AuditKey> {
         if let Some(k) = &self.audit_key {
-            return domain::audit::AuditKey::parse(k).map_err(|e| anyhow::anyhow!("audit_key: {e}"));
+            return domain::audit::AuditKey::parse(k)
+                .map_err(|e| anyhow::anyhow!("audit_key: {e}"));
         }
         let path = self.audit_key_file();
         match std::fs::read_to_string(&path) {
@@ -390,7 +391,9 @@ impl Config {
                  installation's key)",
                 path.display()
             ),
-            Err(e) => Err(e).with_context(|| format!("reading the audit key file {}", path.display())),
+            Err(e) => {
+                Err(e).with_context(|| format!("reading the audit key file {}", path.display()))
+            }
         }
     }
 
@@ -472,26 +475,104 @@ mod tests {
             ..Config::default()
         };
         let err = c.audit_key(false).unwrap_err().to_string();
-        assert!(err.contains("audit_key") && err.contains("audit.key"), "{err}");
+        assert!(
+            err.contains("audit_key") && err.contains("audit.key"),
+            "{err}"
+        );
         let k = c.audit_key(true).unwrap();
         assert_eq!(c.audit_key(false).unwrap(), k, "the file is read back");
         assert_eq!(c.audit_key(true).unwrap(), k, "and never replaced");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(c.audit_key_file()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(c.audit_key_file())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let set = Config {
             audit_key: Some("s".repeat(40)),
             ..c.clone()
         };
-        assert_ne!(set.audit_key(false).unwrap(), k, "audit_key wins over the file");
+        assert_ne!(
+            set.audit_key(false).unwrap(),
+            k,
+            "audit_key wins over the file"
+        );
         assert!(!format!("{set:?}").contains("ssss"), "and is never shown");
         let short = Config {
             audit_key: Some("short".into()),
             ..c
         };
-        assert!(short.validate().unwrap_err().to_string().contains("audit_key"));
+        assert!(
+            short
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("audit_key")
+        );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const KEYS: [&str; 15] = [
+            "CIVITAS_DATA_DIR",
+            "CIVITAS_BIND",
+            "CIVITAS_DATABASE_URL",
+            "CIVITAS_REGION_NAME",
+            "CIVITAS_SECURE_COOKIES",
+            "CIVITAS_LOG_FORMAT",
+            "CIVITAS_MAX_CONNECTIONS",
+            "CIVITAS_SQLITE_DIRECT",
+            "CIVITAS_JOBS",
+            "CIVITAS_SMTP_URL",
+            "CIVITAS_MAIL_FROM",
+            "CIVITAS_PUBLIC_URL",
+            "CIVITAS_IMAP_URL",
+            "CIVITAS_AUDIT_KEY",
+            "CIVITAS_NOT_A_KEY",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any value of any variable: accepted, or an error that names the variable or its key.
+            #[test]
+            fn any_environment_value_is_taken_or_named(i in 0..KEYS.len(), value in any::<String>()) {
+                let key = KEYS[i];
+                let mut c = Config::default();
+                let result = c
+                    .apply_env(|k| (k == key).then(|| value.clone()))
+                    .and_then(|()| c.validate());
+                if let Err(e) = result {
+                    let msg = format!("{e:#}");
+                    let short = key.trim_start_matches("CIVITAS_").to_ascii_lowercase();
+                    prop_assert!(msg.contains(key) || msg.contains(&short), "{key}={value:?}: {msg}");
+                }
+            }
+
+            /// Any file: a configuration, or an error naming the file.
+            #[test]
+            fn any_configuration_file_is_read_or_named(
+                text in prop_oneof![
+                    any::<String>(),
+                    "(bind|data_dir|max_connections|jobs|audit_key|region_name|bnid) = (\"[^\"]{0,20}\"|[0-9]{1,12}|true|\\[\\]|\\{)\n{0,3}",
+                ],
+            ) {
+                let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let path = dir.path().join("civitas.toml");
+                std::fs::write(&path, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                if let Err(e) = Config::load(Some(&path)) {
+                    let msg = format!("{e:#}");
+                    prop_assert!(
+                        msg.contains("civitas.toml") || msg.contains(':'),
+                        "{text:?}: {msg}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -216,7 +216,10 @@ mod tests {
             entry_hash_v1(GENESIS_HASH, &f),
             entry_hash_v1(GENESIS_HASH, &other)
         );
-        assert_ne!(entry_hash_v1(GENESIS_HASH, &f), entry_hash(&k, GENESIS_HASH, &f));
+        assert_ne!(
+            entry_hash_v1(GENESIS_HASH, &f),
+            entry_hash(&k, GENESIS_HASH, &f)
+        );
     }
 
     #[test]
@@ -228,7 +231,16 @@ mod tests {
         };
         let h = entry_hash_v1(GENESIS_HASH, &f);
         let mut s = Sha256::new();
-        for part in [GENESIS_HASH, "1", "1700000000000", "o", "a", "org.create", "org", "x"] {
+        for part in [
+            GENESIS_HASH,
+            "1",
+            "1700000000000",
+            "o",
+            "a",
+            "org.create",
+            "org",
+            "x",
+        ] {
             s.update([1u8]);
             s.update((part.len() as u64).to_be_bytes());
             s.update(part.as_bytes());
@@ -265,7 +277,13 @@ mod tests {
             count: 42,
         };
         assert_eq!(c.to_string().parse::<Checkpoint>(), Ok(c));
-        for bad in ["", "abc", ":1", &format!("{}:x", "a".repeat(64)), &format!("{}:-1", "a".repeat(64))] {
+        for bad in [
+            "",
+            "abc",
+            ":1",
+            &format!("{}:x", "a".repeat(64)),
+            &format!("{}:-1", "a".repeat(64)),
+        ] {
             assert!(bad.parse::<Checkpoint>().is_err(), "{bad:?}");
         }
     }

@@ -105,7 +105,10 @@ pub(crate) fn claim_sql(n: i64) -> Sql {
 pub(crate) fn head_sql(seq: i64, hash: String, legacy_seq: i64) -> Result<Sql> {
     let mac = domain::audit::head_mac(key()?, seq, &hash, legacy_seq);
     let mut q = Sql::new("UPDATE audit_head SET hash = ");
-    q.bind(hash).push(", mac = ").bind(mac).push(" WHERE id = 1");
+    q.bind(hash)
+        .push(", mac = ")
+        .bind(mac)
+        .push(" WHERE id = 1");
     Ok(q)
 }
 
@@ -401,7 +404,10 @@ pub async fn verify(db: &Db, expect: Option<&Checkpoint>) -> Result<Verification
             legacy += i64::from(v1);
             let problem = if seq != last_seq + 1 {
                 Some(if last_seq + 1 == seq - 1 {
-                    format!("entry {} is missing (the chain jumps from {last_seq} to {seq})", last_seq + 1)
+                    format!(
+                        "entry {} is missing (the chain jumps from {last_seq} to {seq})",
+                        last_seq + 1
+                    )
                 } else {
                     format!(
                         "entries {} to {} are missing (the chain jumps from {last_seq} to {seq})",

@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn formulas_become_text_and_numbers_stay_numbers() {
         for (cell, out) in [
-            ("=HYPERLINK(\"http://x.invalid\",\"click\")", "'=HYPERLINK(\"http://x.invalid\",\"click\")"),
+            (
+                "=HYPERLINK(\"http://x.invalid\",\"click\")",
+                "'=HYPERLINK(\"http://x.invalid\",\"click\")",
+            ),
             ("+1+1", "'+1+1"),
             ("-1+1", "'-1+1"),
             ("@SUM(A1)", "'@SUM(A1)"),

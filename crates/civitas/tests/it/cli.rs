@@ -162,7 +162,10 @@ async fn audit_verify_backup_and_restore_from_the_command_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
         .args(["audit", "verify"])
         .env("CIVITAS_DATABASE_URL", &app.database_url)
-        .env("CIVITAS_DATA_DIR", tempfile::tempdir().unwrap().path().join("none"))
+        .env(
+            "CIVITAS_DATA_DIR",
+            tempfile::tempdir().unwrap().path().join("none"),
+        )
         .env_remove("CIVITAS_AUDIT_KEY")
         .output()
         .unwrap();

@@ -32,7 +32,11 @@ async fn check_with(app: &TestApp, who: &str, path: &str, expect_planted: bool) 
     let mut planted = false;
     for record in reader.records() {
         for cell in record.unwrap().iter() {
-            let number = cell.strip_prefix('-').unwrap_or(cell).parse::<f64>().is_ok();
+            let number = cell
+                .strip_prefix('-')
+                .unwrap_or(cell)
+                .parse::<f64>()
+                .is_ok();
             assert!(
                 !cell.starts_with(['=', '+', '-', '@', '\t', '\r']) || number,
                 "{path}: a live formula in {cell:?}\n{body}"
@@ -90,9 +94,24 @@ async fn directory_people_and_organisation_exports_neutralise_formulas() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    check(&app, "member-admin", &format!("/orgs/{OWN}/sites?format=csv")).await;
-    check(&app, "member-admin", &format!("/orgs/{OWN}/departments?format=csv")).await;
-    check(&app, "member-admin", &format!("/orgs/{OWN}/users?format=csv")).await;
+    check(
+        &app,
+        "member-admin",
+        &format!("/orgs/{OWN}/sites?format=csv"),
+    )
+    .await;
+    check(
+        &app,
+        "member-admin",
+        &format!("/orgs/{OWN}/departments?format=csv"),
+    )
+    .await;
+    check(
+        &app,
+        "member-admin",
+        &format!("/orgs/{OWN}/users?format=csv"),
+    )
+    .await;
     check(&app, "hub-admin", "/orgs?format=csv").await;
     // The audit log's CSV has no free-text column (slugs, emails, actions, ids): nothing to plant, but it
     // goes through the same writer.
@@ -176,7 +195,10 @@ async fn invoice_csv_neutralises_formulas_and_keeps_amounts_numeric() {
         &app,
         "hub-admin",
         Method::POST,
-        &format!("/api/v1/agreements/{}/subscriptions", a["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/agreements/{}/subscriptions",
+            a["id"].as_str().unwrap()
+        ),
         json!({ "rate_card_id": card["id"], "quantity": 1, "starts_on": "2026-07-01" }),
     )
     .await;
@@ -209,5 +231,8 @@ async fn invoice_csv_neutralises_formulas_and_keeps_amounts_numeric() {
         .text()
         .await
         .unwrap();
-    assert!(body.contains(",100.00,"), "the amount stays a number: {body}");
+    assert!(
+        body.contains(",100.00,"),
+        "the amount stays a number: {body}"
+    );
 }

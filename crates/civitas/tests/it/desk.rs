@@ -1981,7 +1981,10 @@ async fn tickets_opened_while_another_writer_holds_the_database_wait_and_are_wri
     .await;
     assert_eq!(found["items"].as_array().unwrap().len(), 7, "{found}");
     assert_eq!(
-        store::audit::verify(&app.db, None).await.unwrap().first_bad_seq,
+        store::audit::verify(&app.db, None)
+            .await
+            .unwrap()
+            .first_bad_seq,
         None
     );
 }

@@ -20,7 +20,8 @@ pub const AUDIT_KEY: &str = "civitas-integration-tests-audit-key-0123456789abcde
 
 /// Installs [`AUDIT_KEY`] in this process, as `civitas` does at start-up from its configuration.
 pub fn install_audit_key() {
-    store::audit::install_key(domain::audit::AuditKey::parse(AUDIT_KEY).expect("key")).expect("key");
+    store::audit::install_key(domain::audit::AuditKey::parse(AUDIT_KEY).expect("key"))
+        .expect("key");
 }
 
 /// The member every member-role person belongs to, and the one they must never see.

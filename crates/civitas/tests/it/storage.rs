@@ -80,7 +80,10 @@ async fn backup_and_restore_round_trip_every_row() {
         String::from_utf8(second).unwrap()
     );
     assert_eq!(
-        store::audit::verify(&restored, None).await.unwrap().first_bad_seq,
+        store::audit::verify(&restored, None)
+            .await
+            .unwrap()
+            .first_bad_seq,
         None
     );
     let view = domain::authz::TicketView {
@@ -138,7 +141,10 @@ async fn tamperer(app: &TestApp) -> sqlx::AnyPool {
     let url = &app.database_url;
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     let drops: &[&str] = if url.starts_with("sqlite") {
-        &["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"]
+        &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ]
     } else {
         &["DROP TRIGGER audit_log_no_change ON audit_log"]
     };
@@ -273,8 +279,18 @@ async fn deleting_the_last_entries_is_detected_with_or_without_rewinding_the_hea
     let (n, _) = head_of(&pool).await;
     assert!(n > 20);
     let record = store::audit::head(&app.db).await.unwrap();
-    run(&pool, &format!("DELETE FROM audit_log WHERE seq > {}", n - 10)).await;
-    assert_caught(&app, "last 10 deleted", n - 9, &format!("entries {} to {n} were removed", n - 9)).await;
+    run(
+        &pool,
+        &format!("DELETE FROM audit_log WHERE seq > {}", n - 10),
+    )
+    .await;
+    assert_caught(
+        &app,
+        "last 10 deleted",
+        n - 9,
+        &format!("entries {} to {n} were removed", n - 9),
+    )
+    .await;
     // Rewinding the head to the new last entry: the head's seal no longer matches.
     let last: String = sqlx::query("SELECT hash FROM audit_log WHERE seq = $1")
         .bind(n - 10)
@@ -288,13 +304,21 @@ async fn deleting_the_last_entries_is_detected_with_or_without_rewinding_the_hea
         .execute(&pool)
         .await
         .unwrap();
-    assert_caught(&app, "head rewound", n - 10, "does not carry this key's seal").await;
+    assert_caught(
+        &app,
+        "head rewound",
+        n - 10,
+        "does not carry this key's seal",
+    )
+    .await;
     // Even with the seal removed, and against an outside record taken before.
     run(&pool, "UPDATE audit_head SET mac = NULL").await;
     assert_caught(&app, "seal removed", n - 10, "not sealed").await;
     let v = store::audit::verify(&app.db, Some(&record)).await.unwrap();
     assert!(
-        v.problems.iter().any(|p| p.contains(&format!("names {n} entries"))),
+        v.problems
+            .iter()
+            .any(|p| p.contains(&format!("names {n} entries"))),
         "{:?}",
         v.problems
     );
@@ -306,7 +330,13 @@ async fn emptying_the_log_is_detected() {
     let pool = tamperer(&app).await;
     let (n, _) = head_of(&pool).await;
     run(&pool, "DELETE FROM audit_log").await;
-    assert_caught(&app, "table emptied", 1, &format!("entries 1 to {n} were removed")).await;
+    assert_caught(
+        &app,
+        "table emptied",
+        1,
+        &format!("entries 1 to {n} were removed"),
+    )
+    .await;
     // And with the head put back to the start, as on a new database.
     sqlx::query("UPDATE audit_head SET seq = 0, hash = $1")
         .bind(domain::audit::GENESIS_HASH)
@@ -329,7 +359,11 @@ async fn changing_any_column_is_detected_where_it_happened() {
     ] {
         let app = TestApp::new().await;
         let pool = tamperer(&app).await;
-        run(&pool, &format!("UPDATE audit_log SET {column} = {value} WHERE seq = 4")).await;
+        run(
+            &pool,
+            &format!("UPDATE audit_log SET {column} = {value} WHERE seq = 4"),
+        )
+        .await;
         assert_caught(&app, column, 4, "entry 4").await;
     }
 }
@@ -339,14 +373,28 @@ async fn a_chain_recomputed_without_the_key_is_detected() {
     // Plain SHA-256 (the old rule) over an edited entry, head moved to the new last hash.
     let app = TestApp::new().await;
     let pool = tamperer(&app).await;
-    run(&pool, "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5").await;
+    run(
+        &pool,
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5",
+    )
+    .await;
     rechain(&pool, domain::audit::entry_hash_v1).await;
-    assert_caught(&app, "sha-256 rechain", 1, "recomputed without the audit key").await;
+    assert_caught(
+        &app,
+        "sha-256 rechain",
+        1,
+        "recomputed without the audit key",
+    )
+    .await;
     // The keyed rule with a guessed key, head sealed with it too.
     let app = TestApp::new().await;
     let pool = tamperer(&app).await;
     let guess = domain::audit::AuditKey::parse(&"g".repeat(64)).unwrap();
-    run(&pool, "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5").await;
+    run(
+        &pool,
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5",
+    )
+    .await;
     rechain(&pool, |p, f| domain::audit::entry_hash(&guess, p, f)).await;
     let (n, h) = head_of(&pool).await;
     sqlx::query("UPDATE audit_head SET mac = $1")
@@ -358,10 +406,20 @@ async fn a_chain_recomputed_without_the_key_is_detected() {
     // Passing every entry off as a legacy one (version 1, which anyone can compute).
     let app = TestApp::new().await;
     let pool = tamperer(&app).await;
-    run(&pool, "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5").await;
+    run(
+        &pool,
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5",
+    )
+    .await;
     run(&pool, "UPDATE audit_head SET legacy_seq = seq").await;
     rechain(&pool, domain::audit::entry_hash_v1).await;
-    assert_caught(&app, "downgrade", n_of(&pool).await, "does not carry this key's seal").await;
+    assert_caught(
+        &app,
+        "downgrade",
+        n_of(&pool).await,
+        "does not carry this key's seal",
+    )
+    .await;
 }
 
 async fn n_of(pool: &sqlx::AnyPool) -> i64 {
@@ -400,7 +458,11 @@ async fn entries_from_before_the_key_are_checked_with_the_old_rule_and_counted()
     assert_eq!(v.legacy_entries, n);
     assert!(v.entries > n);
     // A legacy entry changed is still caught by the old rule.
-    run(&pool, "UPDATE audit_log SET action = 'org.nothing' WHERE seq = 2").await;
+    run(
+        &pool,
+        "UPDATE audit_log SET action = 'org.nothing' WHERE seq = 2",
+    )
+    .await;
     assert_caught(&app, "legacy edit", 2, "entry 2 (org.nothing").await;
 }
 

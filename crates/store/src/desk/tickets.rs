@@ -584,8 +584,7 @@ fn opening_rows(
             before: None,
             after: Some(summary(t)),
         };
-        let (entry, hash) =
-            crate::audit::entry_sql(last_seq - n + 1 + i, &prev, &o.actor, change)?;
+        let (entry, hash) = crate::audit::entry_sql(last_seq - n + 1 + i, &prev, &o.actor, change)?;
         rows.push(entry);
         prev = hash;
         tickets.push(rows);
