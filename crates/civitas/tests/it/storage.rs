@@ -427,6 +427,42 @@ async fn n_of(pool: &sqlx::AnyPool) -> i64 {
 }
 
 #[tokio::test]
+async fn upgrading_a_database_keeps_old_entries_under_the_old_rule_and_seals_the_head() {
+    // A database as the code before migration 0014 left it: version-1 hashes, no legacy_seq, no seal.
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    rechain(&pool, domain::audit::entry_hash_v1).await;
+    run(&pool, "DELETE FROM _sqlx_migrations WHERE version = 14").await;
+    run(&pool, "ALTER TABLE audit_head DROP COLUMN legacy_seq").await;
+    run(&pool, "ALTER TABLE audit_head DROP COLUMN mac").await;
+    let (n, _) = head_of(&pool).await;
+    // The upgrade: the migration marks where the old rule ends, the binary seals the head at once.
+    app.db.migrate().await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(v.intact(), "{v:?}");
+    assert_eq!((v.entries, v.legacy_entries), (n, n));
+    // New entries are keyed; a later start does not seal again (so a removed seal stays removed).
+    let (s, body) = crate::helpers::send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs/north-reading/departments",
+        json!({ "name": "Parks" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(
+        v.intact() && v.entries > n && v.legacy_entries == n,
+        "{v:?}"
+    );
+    run(&pool, "UPDATE audit_head SET mac = NULL").await;
+    app.db.migrate().await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(!v.intact() && v.problems[0].contains("not sealed"), "{v:?}");
+}
+
+#[tokio::test]
 async fn entries_from_before_the_key_are_checked_with_the_old_rule_and_counted() {
     // A database upgraded with entries written before the audit key: they carry the version-1 hash, the
     // migration recorded where they end, and the upgrade sealed the head.
