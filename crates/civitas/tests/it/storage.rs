@@ -567,3 +567,24 @@ async fn concurrent_workers_never_claim_the_same_job() {
     assert_eq!(all.len(), 40);
     assert_eq!(unique.len(), 40);
 }
+
+#[tokio::test]
+async fn the_runner_records_an_audit_checkpoint_every_hour() {
+    let app = TestApp::new().await;
+    assert!(
+        civitas::runner::RECURRING
+            .iter()
+            .any(|(kind, period)| *kind == "audit.checkpoint" && *period == 60 * 60 * 1000)
+    );
+    let runner = civitas::runner::Runner::new(app.db.clone());
+    runner.schedule().await.unwrap();
+    crate::mail::drain(&runner).await;
+    let done: Vec<_> = jobs::list(&app.db, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "audit.checkpoint")
+        .map(|j| j.status)
+        .collect();
+    assert_eq!(done, ["done"], "the checkpoint job ran");
+}
