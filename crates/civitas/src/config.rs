@@ -378,8 +378,20 @@ impl Config {
         }
         let path = self.audit_key_file();
         match std::fs::read_to_string(&path) {
-            Ok(text) => domain::audit::AuditKey::parse(&text)
-                .map_err(|e| anyhow::anyhow!("audit key file {}: {e}", path.display())),
+            Ok(text) => {
+                #[cfg(unix)]
+                if let Ok(m) = std::fs::metadata(&path) {
+                    use std::os::unix::fs::PermissionsExt;
+                    if m.permissions().mode() & 0o077 != 0 {
+                        tracing::warn!(
+                            file = %path.display(),
+                            "the audit key file is readable by others than its owner: chmod 600 it"
+                        );
+                    }
+                }
+                domain::audit::AuditKey::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("audit key file {}: {e}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                 let text = new_key_file(&path)?;
                 tracing::info!(file = %path.display(), "created the audit key file");
