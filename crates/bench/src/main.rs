@@ -116,6 +116,16 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Seeds append to the audit log: with the server's key when given (CIVITAS_AUDIT_KEY), else a fixed
+    // one — benchmark databases are throwaway and never verified.
+    let key = std::env::var("CIVITAS_AUDIT_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| "civitas-bench-audit-key-not-for-real-use-0123456789".into());
+    store::audit::install_key(
+        domain::audit::AuditKey::parse(&key)
+            .map_err(|e| anyhow::anyhow!("CIVITAS_AUDIT_KEY: {e}"))?,
+    )?;
     match Cli::parse().command {
         Command::Hello { bind } => {
             // `/blob/N`: N bytes of JSON-ish text, to separate response size from work in a comparison.

@@ -10,6 +10,14 @@ use store::tenancy::{orgs, users};
 
 /// Connects to the configured database (creating the SQLite data directory) and migrates it.
 pub async fn open(config: &Config) -> anyhow::Result<Db> {
+    open_with(config, true).await
+}
+
+/// [`open`]; `create_key`: whether a missing audit key file may be created (not for `audit verify`, which
+/// must check with the installation's key, not a new one).
+pub async fn open_with(config: &Config, create_key: bool) -> anyhow::Result<Db> {
+    let key = config.audit_key(create_key)?;
+    store::audit::install_key(key).context("installing the audit key")?;
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("creating the data directory {}", config.data_dir.display())

@@ -38,6 +38,9 @@ pub struct Config {
     /// A mailbox to poll for incoming mail (`imaps://user:password@host/INBOX`); none: mail arrives only
     /// through `civitas mail ingest`.
     pub imap_url: Option<String>,
+    /// The audit log's key (HMAC-SHA-256, at least 32 characters). None: the key file `audit.key` in the
+    /// data directory, created at first start.
+    pub audit_key: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("public_url", &self.public_url)
             .field("imap_url", &self.imap_url.as_deref().map(redact))
+            .field("audit_key", &self.audit_key.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -90,6 +94,7 @@ impl Default for Config {
             mail_from: "Civitas Service Desk <servicedesk@localhost>".into(),
             public_url: None,
             imap_url: None,
+            audit_key: None,
         }
     }
 }
@@ -111,6 +116,7 @@ struct FileConfig {
     mail_from: Option<String>,
     public_url: Option<String>,
     imap_url: Option<String>,
+    audit_key: Option<String>,
 }
 
 pub const EXAMPLE: &str = r#"# Civitas configuration. Every key is optional; environment variables (CIVITAS_<KEY>) override the file.
@@ -159,7 +165,35 @@ mail_from = "Civitas Service Desk <servicedesk@localhost>"
 # `civitas mail ingest`. imaps:// is TLS on port 993; imap:// uses STARTTLS on port 143 (plain text only to a
 # server on 127.0.0.1). Percent-encode an @ in the user name: desk%40town.example.gov.
 # imap_url = "imaps://desk%40town.example.gov:secret@mail.town.example.gov/INBOX"
+
+# The audit log's key: entries are sealed with HMAC-SHA-256 under it, so someone who can write the database
+# but lacks the key cannot rewrite the log undetected. At least 32 characters; keep it out of the database's
+# backups and give `civitas audit verify` the same one. Unset: the file audit.key in data_dir (created at
+# first start, readable by its owner only).
+# audit_key = "64 random hex digits, e.g. from: openssl rand -hex 32"
 "#;
+
+/// Writes a new random key to `path`, readable and writable by its owner only; fails if the file exists.
+fn new_key_file(path: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    let bytes: [u8; 32] = rand::random();
+    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating the audit key file {}", path.display()))?;
+    writeln!(f, "{text}")
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing the audit key file {}", path.display()))?;
+    Ok(text)
+}
 
 fn env_bool(key: &str, raw: &str) -> anyhow::Result<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
@@ -235,6 +269,9 @@ impl Config {
         if let Some(v) = f.imap_url {
             self.imap_url = Some(v);
         }
+        if let Some(v) = f.audit_key {
+            self.audit_key = Some(v);
+        }
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
@@ -290,6 +327,9 @@ impl Config {
         if let Some(v) = get("CIVITAS_IMAP_URL") {
             self.imap_url = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = get("CIVITAS_AUDIT_KEY") {
+            self.audit_key = Some(v).filter(|v| !v.is_empty());
+        }
         Ok(())
     }
 
@@ -337,7 +377,57 @@ impl Config {
         {
             bail!("imap_url: {e}");
         }
+        if let Some(k) = &self.audit_key
+            && let Err(e) = domain::audit::AuditKey::parse(k)
+        {
+            bail!("audit_key: {e}");
+        }
         Ok(())
+    }
+
+    /// Where the audit key is kept when `audit_key` is not set.
+    pub fn audit_key_file(&self) -> PathBuf {
+        self.data_dir.join("audit.key")
+    }
+
+    /// The audit key: `audit_key` when set, else the key file in the data directory — created (64 random
+    /// hex digits, mode 0600) when `create` and it does not exist yet.
+    pub fn audit_key(&self, create: bool) -> anyhow::Result<domain::audit::AuditKey> {
+        if let Some(k) = &self.audit_key {
+            return domain::audit::AuditKey::parse(k)
+                .map_err(|e| anyhow::anyhow!("audit_key: {e}"));
+        }
+        let path = self.audit_key_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                #[cfg(unix)]
+                if let Ok(m) = std::fs::metadata(&path) {
+                    use std::os::unix::fs::PermissionsExt;
+                    if m.permissions().mode() & 0o077 != 0 {
+                        tracing::warn!(
+                            file = %path.display(),
+                            "the audit key file is readable by others than its owner: chmod 600 it"
+                        );
+                    }
+                }
+                domain::audit::AuditKey::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("audit key file {}: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                let text = new_key_file(&path)?;
+                tracing::info!(file = %path.display(), "created the audit key file");
+                domain::audit::AuditKey::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("audit key file {}: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "audit_key: not set, and there is no key file {} (set audit_key / CIVITAS_AUDIT_KEY to the \
+                 installation's key)",
+                path.display()
+            ),
+            Err(e) => {
+                Err(e).with_context(|| format!("reading the audit key file {}", path.display()))
+            }
+        }
     }
 
     /// The mailbox to poll, if one is configured (checked by [`Config::validate`]).
@@ -427,5 +517,114 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{c:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn the_audit_key_file_is_created_once_for_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        let err = c.audit_key(false).unwrap_err().to_string();
+        assert!(
+            err.contains("audit_key") && err.contains("audit.key"),
+            "{err}"
+        );
+        let k = c.audit_key(true).unwrap();
+        assert_eq!(c.audit_key(false).unwrap(), k, "the file is read back");
+        assert_eq!(c.audit_key(true).unwrap(), k, "and never replaced");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(c.audit_key_file())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let set = Config {
+            audit_key: Some("s".repeat(40)),
+            ..c.clone()
+        };
+        assert_ne!(
+            set.audit_key(false).unwrap(),
+            k,
+            "audit_key wins over the file"
+        );
+        assert!(!format!("{set:?}").contains("ssss"), "and is never shown");
+        let short = Config {
+            audit_key: Some("short".into()),
+            ..c
+        };
+        assert!(
+            short
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("audit_key")
+        );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const KEYS: [&str; 15] = [
+            "CIVITAS_DATA_DIR",
+            "CIVITAS_BIND",
+            "CIVITAS_DATABASE_URL",
+            "CIVITAS_REGION_NAME",
+            "CIVITAS_SECURE_COOKIES",
+            "CIVITAS_LOG_FORMAT",
+            "CIVITAS_MAX_CONNECTIONS",
+            "CIVITAS_SQLITE_DIRECT",
+            "CIVITAS_JOBS",
+            "CIVITAS_SMTP_URL",
+            "CIVITAS_MAIL_FROM",
+            "CIVITAS_PUBLIC_URL",
+            "CIVITAS_IMAP_URL",
+            "CIVITAS_AUDIT_KEY",
+            "CIVITAS_NOT_A_KEY",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any value of any variable: accepted, or an error that names the variable or its key.
+            #[test]
+            fn any_environment_value_is_taken_or_named(i in 0..KEYS.len(), value in any::<String>()) {
+                let key = KEYS[i];
+                let mut c = Config::default();
+                let result = c
+                    .apply_env(|k| (k == key).then(|| value.clone()))
+                    .and_then(|()| c.validate());
+                if let Err(e) = result {
+                    let msg = format!("{e:#}");
+                    let short = key.trim_start_matches("CIVITAS_").to_ascii_lowercase();
+                    prop_assert!(msg.contains(key) || msg.contains(&short), "{key}={value:?}: {msg}");
+                }
+            }
+
+            /// Any file: a configuration, or an error naming the file.
+            #[test]
+            fn any_configuration_file_is_read_or_named(
+                text in prop_oneof![
+                    any::<String>(),
+                    "(bind|data_dir|max_connections|jobs|audit_key|region_name|bnid) = (\"[^\"]{0,20}\"|[0-9]{1,12}|true|\\[\\]|\\{)\n{0,3}",
+                ],
+            ) {
+                let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let path = dir.path().join("civitas.toml");
+                std::fs::write(&path, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                if let Err(e) = Config::load(Some(&path)) {
+                    let msg = format!("{e:#}");
+                    prop_assert!(
+                        msg.contains("civitas.toml") || msg.contains(':'),
+                        "{text:?}: {msg}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -440,4 +440,55 @@ mod tests {
         assert_eq!(reply_text(body), "Still broken.");
         assert_eq!(reply_text("> only a quote"), "> only a quote");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// The pure parts of the gateway take any text: no panic, and a number found is in the text.
+            #[test]
+            fn references_and_reply_text_take_any_text(
+                ids in proptest::collection::vec(any::<String>(), 0..3),
+                subject in any::<String>(),
+                body in any::<String>(),
+            ) {
+                if let Some(n) = ticket_reference(&ids, &subject) {
+                    let n = n.to_string();
+                    prop_assert!(subject.contains(&n) || ids.iter().any(|i| i.contains(&n)));
+                }
+                let text = reply_text(&body);
+                prop_assert!(text.len() <= body.len());
+            }
+
+            #[test]
+            fn subjects_with_a_ticket_number_anywhere_are_found(
+                before in "[^\\[]{0,20}", n in 1_i64..10_000_000, after in any::<String>(),
+            ) {
+                prop_assert_eq!(ticket_reference(&[], &format!("{before}[#{n}]{after}")), Some(n));
+            }
+
+            #[test]
+            fn automatic_mail_is_judged_from_any_headers(
+                values in proptest::collection::vec(proptest::option::of(any::<String>()), 5),
+                from in any::<String>(),
+            ) {
+                let names = ["Auto-Submitted", "Precedence", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"];
+                let headers = |name: &str| {
+                    names.iter().position(|n| *n == name).and_then(|i| values[i].clone())
+                };
+                let _ = automatic(&headers, &from, "desk@example.gov");
+            }
+
+            /// The MIME parser under `civitas mail ingest` reads any bytes without panicking.
+            #[test]
+            fn the_message_parser_takes_any_bytes(raw in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                if let Some(m) = MessageParser::default().parse(&raw) {
+                    let _ = (m.subject(), m.message_id(), m.from(), m.body_text(0), m.in_reply_to());
+                }
+            }
+        }
+    }
 }

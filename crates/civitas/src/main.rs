@@ -125,8 +125,16 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain and report the first broken entry, if any.
-    Verify,
+    /// Check the whole log with the audit key: every entry's hash, every link, and that the chain ends
+    /// where the sealed head says. Exits non-zero naming what is wrong and where.
+    Verify {
+        /// An outside record of an earlier head, HASH:COUNT (from `civitas audit head` or the hourly
+        /// `audit checkpoint` log line): the chain must still pass through it.
+        #[arg(long, value_name = "HASH:COUNT")]
+        expect_head: Option<domain::audit::Checkpoint>,
+    },
+    /// Print the head (last hash and entry count) as HASH:COUNT, for a record kept outside the database.
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -268,20 +276,38 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { expect_head },
         } => {
-            let db = cli::open(&config).await?;
-            let v = store::audit::verify(&db).await?;
-            match v.first_bad_seq {
-                None => {
-                    println!("audit log intact: {} entries verified", v.entries);
-                    Ok(())
+            let db = cli::open_with(&config, false).await?;
+            let v = store::audit::verify(&db, expect_head.as_ref()).await?;
+            if v.intact() {
+                println!(
+                    "audit log intact: {} entries verified ({} keyed, {} legacy unkeyed from before the \
+                     audit key); head {}",
+                    v.entries,
+                    v.entries - v.legacy_entries,
+                    v.legacy_entries,
+                    v.head
+                );
+                Ok(())
+            } else {
+                for p in &v.problems {
+                    eprintln!("civitas audit verify: {p}");
                 }
-                Some(seq) => anyhow::bail!(
-                    "audit log broken at entry {seq} ({} entries checked)",
+                anyhow::bail!(
+                    "audit log NOT intact: {} problem(s), first at entry {} ({} entries read)",
+                    v.problems.len(),
+                    v.first_bad_seq.unwrap_or(0),
                     v.entries
-                ),
+                )
             }
+        }
+        Command::Audit {
+            command: AuditCommand::Head,
+        } => {
+            let db = cli::open_with(&config, false).await?;
+            println!("{}", store::audit::head(&db).await?);
+            Ok(())
         }
         Command::Backup { file } => {
             let db = cli::open(&config).await?;

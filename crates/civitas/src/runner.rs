@@ -34,6 +34,9 @@ pub const RECURRING: &[(&str, i64)] = &[
     ("cloud.daily", 60 * 60 * 1000),
     // Architecture exceptions: a reminder 30 and 7 days before each ends (each once): hourly.
     ("architecture.reminders", 60 * 60 * 1000),
+    // The audit head (last hash and count) in the log, hourly: an outside record for `audit verify
+    // --expect-head`.
+    ("audit.checkpoint", 60 * 60 * 1000),
 ];
 
 pub struct Runner {
@@ -184,6 +187,11 @@ impl Runner {
                         "finished jobs purged"
                     );
                 }
+                Ok(())
+            }
+            "audit.checkpoint" => {
+                let head = store::audit::head(&self.db).await?;
+                tracing::info!(audit_head = %head, "audit checkpoint");
                 Ok(())
             }
             "idempotency.purge" => {

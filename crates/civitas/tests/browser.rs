@@ -70,6 +70,10 @@ async fn start_browser() -> (Driver, Client, tempfile::TempDir) {
 async fn start_civitas() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/civitas.db", dir.path().display());
+    store::audit::install_key(
+        domain::audit::AuditKey::parse("civitas-browser-tests-audit-key-0123456789abcdef").unwrap(),
+    )
+    .unwrap();
     let db = store::Db::connect(&url, &store::DbOptions::default())
         .await
         .unwrap();

@@ -5,7 +5,7 @@
 use crate::page::{Page, PageRequest};
 use crate::sql::{Like, Sql};
 use crate::{Db, Result, Scope, StoreError, now_ms};
-use domain::audit::{ChainedFields, entry_hash};
+use domain::audit::{AuditKey, ChainedFields, Checkpoint, entry_hash};
 use domain::ids::{OrgId, UserId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -44,6 +44,33 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+/// The installation's audit key (see `domain::audit`): one per process, installed at start-up from the
+/// configuration before anything is written. It is process-wide rather than carried by [`Db`] because every
+/// change appends in its own transaction, in dozens of places; a process serves one installation.
+static KEY: std::sync::OnceLock<AuditKey> = std::sync::OnceLock::new();
+
+/// Installs the audit key. A second call with the same key is a no-op; with another key it is refused (one
+/// process must never write one chain with two keys).
+pub fn install_key(key: AuditKey) -> Result<()> {
+    let installed = KEY.get_or_init(|| key.clone());
+    if *installed == key {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            field: "audit_key".into(),
+            message: "another audit key is already in use in this process".into(),
+        })
+    }
+}
+
+fn key() -> Result<&'static AuditKey> {
+    KEY.get().ok_or_else(|| {
+        StoreError::Corrupt(
+            "no audit key is installed: the audit log cannot be written (set audit_key)".into(),
+        )
+    })
+}
+
 /// Appends `change` to the chain inside `tx`. The head row is updated first, which takes its row lock on
 /// PostgreSQL and so serialises appenders across servers; SQLite has one writer anyway.
 pub async fn append(
@@ -57,39 +84,80 @@ pub async fn append(
         .ok_or_else(|| StoreError::Corrupt("the audit log has no head row".into()))?;
     let seq: i64 = head.try_get("seq")?;
     let prev: String = head.try_get("hash")?;
-    let (entry, head) = entry_sql(seq, &prev, actor, change);
+    let legacy: i64 = head.try_get("legacy_seq")?;
+    let (entry, hash) = entry_sql(seq, &prev, actor, change)?;
     entry.execute(&mut **tx).await?;
-    head_sql(head).execute(&mut **tx).await?;
+    head_sql(seq, hash, legacy)?.execute(&mut **tx).await?;
     Ok(seq)
 }
 
-/// Takes the next `n` places in the chain: returns the last one's `seq` and the hash the first one chains
-/// after. The first step of [`append`], for callers that batch the rest (see [`entry_sql`], [`head_sql`]).
+/// Takes the next `n` places in the chain: returns the last one's `seq`, the hash the first one chains
+/// after and `legacy_seq` (columns 0, 1 and 2). The first step of [`append`], for callers that batch the
+/// rest (see [`entry_sql`], [`head_sql`]).
 pub(crate) fn claim_sql(n: i64) -> Sql {
     let mut q = Sql::new("UPDATE audit_head SET seq = seq + ");
-    q.bind(n).push(" WHERE id = 1 RETURNING seq, hash");
+    q.bind(n)
+        .push(" WHERE id = 1 RETURNING seq, hash, legacy_seq");
     q
 }
 
-/// Moves the head to the last entry written: its hash.
-pub(crate) fn head_sql(hash: String) -> Sql {
+/// Moves the head to the last entry written, `seq` with `hash`, and seals it with the key.
+pub(crate) fn head_sql(seq: i64, hash: String, legacy_seq: i64) -> Result<Sql> {
+    let mac = domain::audit::head_mac(key()?, seq, &hash, legacy_seq);
     let mut q = Sql::new("UPDATE audit_head SET hash = ");
-    q.bind(hash).push(" WHERE id = 1");
-    q
+    q.bind(hash)
+        .push(", mac = ")
+        .bind(mac)
+        .push(" WHERE id = 1");
+    Ok(q)
+}
+
+/// Seals the head as it stands. Run once, right after migration 0014 adds the seal (see `Db::migrate`):
+/// what the database held before the upgrade is taken as it is (legacy entries are still checked with the
+/// old rule); from then on only a holder of the key can move the head. Never run on any other occasion, or
+/// someone who cleared the seal could have a tampered head sealed for them.
+pub(crate) async fn seal_after_upgrade(db: &Db) -> Result<()> {
+    let Some(key) = KEY.get() else {
+        tracing::warn!(
+            "no audit key installed while upgrading: the audit head stays unsealed until the next append"
+        );
+        return Ok(());
+    };
+    let row = sqlx::query("SELECT seq, hash, legacy_seq FROM audit_head WHERE id = 1")
+        .fetch_one(&db.write)
+        .await?;
+    let (seq, hash, legacy): (i64, String, i64) = (
+        row.try_get("seq")?,
+        row.try_get("hash")?,
+        row.try_get("legacy_seq")?,
+    );
+    sqlx::query("UPDATE audit_head SET mac = $1 WHERE id = 1")
+        .bind(domain::audit::head_mac(key, seq, &hash, legacy))
+        .execute(&db.write)
+        .await?;
+    Ok(())
 }
 
 /// The entry at `seq` chained after `prev`, and its hash (the next entry's `prev`).
-pub(crate) fn entry_sql(seq: i64, prev: &str, actor: &Actor, change: Change<'_>) -> (Sql, String) {
+pub(crate) fn entry_sql(
+    seq: i64,
+    prev: &str,
+    actor: &Actor,
+    change: Change<'_>,
+) -> Result<(Sql, String)> {
     let at = now_ms();
     let org = change.org_id.map(|o| o.to_string());
     let before = change.before.map(|v| v.to_string());
     let after = change.after.map(|v| v.to_string());
+    let user = actor.user_id.map(|u| u.to_string());
     let hash = entry_hash(
+        key()?,
         prev,
         &ChainedFields {
             seq,
             at_ms: at,
             org_id: org.as_deref(),
+            actor_user_id: user.as_deref(),
             actor: &actor.label,
             action: change.action,
             entity_kind: change.entity_kind,
@@ -109,7 +177,7 @@ pub(crate) fn entry_sql(seq: i64, prev: &str, actor: &Actor, change: Change<'_>)
         .push(", ")
         .bind(org)
         .push(", ")
-        .bind(actor.user_id.map(|u| u.to_string()))
+        .bind(user)
         .push(", ")
         .bind(actor.label.as_str())
         .push(", ")
@@ -127,7 +195,7 @@ pub(crate) fn entry_sql(seq: i64, prev: &str, actor: &Actor, change: Change<'_>)
         .push(", ")
         .bind(hash.as_str())
         .push(")");
-    (insert, hash)
+    Ok((insert, hash))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -213,20 +281,88 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
 /// The outcome of checking the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
+    /// Entries read.
     pub entries: i64,
-    /// The first entry whose hash does not match, if any.
+    /// Of which written with the version-1 rule (before the audit key): checked with it, but it can be
+    /// recomputed by anyone and does not cover `actor_user_id`.
+    pub legacy_entries: i64,
+    /// The first entry found wrong (changed, missing or out of place), if any.
     pub first_bad_seq: Option<i64>,
+    /// What is wrong, and where, in words; empty when intact.
+    pub problems: Vec<String>,
+    /// The head as recorded, `HASH:COUNT`: an outside record to check later with `--expect-head`.
+    pub head: Checkpoint,
 }
 
-/// Recomputes every hash from the first entry and compares; streams in batches so memory stays flat.
-pub async fn verify(db: &Db) -> Result<Verification> {
+impl Verification {
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The head as recorded: the chain's last hash and its length, for an outside record.
+pub async fn head(db: &Db) -> Result<Checkpoint> {
+    let h = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&db.read)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the audit log has no head row".into()))?;
+    Ok(Checkpoint {
+        hash: h.try_get("hash")?,
+        count: h.try_get("seq")?,
+    })
+}
+
+/// Checks the whole chain with the installed key: every entry's hash (version 1 up to `legacy_seq`,
+/// keyed version 2 after), every link, no gap; then that the chain ends where the sealed head says (so
+/// entries removed from the end, a rewound head or an emptied table are caught); and, given an outside
+/// record of an earlier head (`expect`), that the chain still passes through it. Streams in batches so
+/// memory stays flat.
+pub async fn verify(db: &Db, expect: Option<&Checkpoint>) -> Result<Verification> {
+    let key = key()?;
+    let head_row = sqlx::query("SELECT seq, hash, legacy_seq, mac FROM audit_head WHERE id = 1")
+        .fetch_optional(&db.read)
+        .await?;
+    let mut problems = Vec::new();
+    let mut first_bad = None;
+    let Some(head_row) = head_row else {
+        return Ok(Verification {
+            entries: 0,
+            legacy_entries: 0,
+            first_bad_seq: Some(1),
+            problems: vec!["the audit head row is missing".into()],
+            head: Checkpoint {
+                hash: domain::audit::GENESIS_HASH.into(),
+                count: 0,
+            },
+        });
+    };
+    let head_seq: i64 = head_row.try_get("seq")?;
+    let head_hash: String = head_row.try_get("hash")?;
+    let legacy_seq: i64 = head_row.try_get("legacy_seq")?;
+    let mac: Option<String> = head_row.try_get("mac")?;
+    match mac {
+        None => problems.push(
+            "the audit head is not sealed: it was written without the audit key, or its seal was removed"
+                .into(),
+        ),
+        Some(m) if m != domain::audit::head_mac(key, head_seq, &head_hash, legacy_seq) => problems.push(
+            format!(
+                "the audit head (entry {head_seq}, where version 1 ends: {legacy_seq}) does not carry this \
+                 key's seal: it was moved by someone without the key (entries removed and the head \
+                 rewound?), or the audit key is not this installation's"
+            ),
+        ),
+        Some(_) => {}
+    }
     let mut prev = domain::audit::GENESIS_HASH.to_owned();
     let mut last_seq = 0_i64;
     let mut count = 0_i64;
-    loop {
+    let mut legacy = 0_i64;
+    let mut at_expected: Option<String> = None;
+    'walk: loop {
         let rows = sqlx::query(
-            "SELECT seq, at, org_id, actor, action, entity_kind, entity_id, before_json, after_json, prev_hash, hash \
-             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
+            "SELECT seq, at, org_id, actor_user_id, actor, action, entity_kind, entity_id, before_json, \
+             after_json, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
         )
         .bind(last_seq)
         .fetch_all(&db.read)
@@ -237,6 +373,7 @@ pub async fn verify(db: &Db) -> Result<Verification> {
         for r in &rows {
             let seq: i64 = r.try_get("seq")?;
             let org: Option<String> = r.try_get("org_id")?;
+            let user: Option<String> = r.try_get("actor_user_id")?;
             let before: Option<String> = r.try_get("before_json")?;
             let after: Option<String> = r.try_get("after_json")?;
             let stored_prev: String = r.try_get("prev_hash")?;
@@ -245,33 +382,127 @@ pub async fn verify(db: &Db) -> Result<Verification> {
             let action: String = r.try_get("action")?;
             let kind: String = r.try_get("entity_kind")?;
             let id: String = r.try_get("entity_id")?;
-            let computed = entry_hash(
-                &prev,
-                &ChainedFields {
-                    seq,
-                    at_ms: r.try_get("at")?,
-                    org_id: org.as_deref(),
-                    actor: &actor,
-                    action: &action,
-                    entity_kind: &kind,
-                    entity_id: &id,
-                    before: before.as_deref(),
-                    after: after.as_deref(),
-                },
-            );
+            let fields = ChainedFields {
+                seq,
+                at_ms: r.try_get("at")?,
+                org_id: org.as_deref(),
+                actor_user_id: user.as_deref(),
+                actor: &actor,
+                action: &action,
+                entity_kind: &kind,
+                entity_id: &id,
+                before: before.as_deref(),
+                after: after.as_deref(),
+            };
+            let v1 = seq <= legacy_seq;
+            let computed = if v1 {
+                domain::audit::entry_hash_v1(&prev, &fields)
+            } else {
+                entry_hash(key, &prev, &fields)
+            };
             count += 1;
-            if stored_prev != prev || computed != stored || seq != last_seq + 1 {
-                return Ok(Verification {
-                    entries: count,
-                    first_bad_seq: Some(seq),
-                });
+            legacy += i64::from(v1);
+            let problem = if seq != last_seq + 1 {
+                Some(if last_seq + 1 == seq - 1 {
+                    format!(
+                        "entry {} is missing (the chain jumps from {last_seq} to {seq})",
+                        last_seq + 1
+                    )
+                } else {
+                    format!(
+                        "entries {} to {} are missing (the chain jumps from {last_seq} to {seq})",
+                        last_seq + 1,
+                        seq - 1
+                    )
+                })
+            } else if stored_prev != prev {
+                Some(format!(
+                    "entry {seq} does not chain after entry {last_seq}: its prev_hash differs from that \
+                     entry's hash"
+                ))
+            } else if computed != stored {
+                Some(if v1 {
+                    format!("entry {seq} ({action} {kind} {id}) was changed after it was written")
+                } else {
+                    format!(
+                        "entry {seq} ({action} {kind} {id}) does not match its keyed hash: changed after it \
+                         was written, or the chain was recomputed without the audit key"
+                    )
+                })
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                problems.push(p);
+                first_bad = Some(seq);
+                break 'walk;
+            }
+            if let Some(e) = expect
+                && e.count == seq
+            {
+                at_expected = Some(stored.clone());
             }
             prev = stored;
             last_seq = seq;
         }
     }
+    if first_bad.is_none() {
+        if last_seq != head_seq {
+            problems.push(if last_seq < head_seq {
+                format!(
+                    "the chain ends at entry {last_seq} but the head records {head_seq} entries: entries \
+                     {} to {head_seq} were removed",
+                    last_seq + 1
+                )
+            } else {
+                format!(
+                    "the chain runs to entry {last_seq} but the head records {head_seq} entries: the head \
+                     was rewound"
+                )
+            });
+            first_bad = Some(last_seq.min(head_seq) + 1);
+        } else if prev != head_hash {
+            problems.push(format!(
+                "the chain's last hash (entry {last_seq}) differs from the head's: the last entry was \
+                 replaced"
+            ));
+            first_bad = Some(last_seq.max(1));
+        }
+        if let Some(e) = expect {
+            let genesis_ok = e.count == 0 && e.hash == domain::audit::GENESIS_HASH;
+            match at_expected {
+                _ if genesis_ok => {}
+                Some(h) if h == e.hash => {}
+                Some(h) => {
+                    problems.push(format!(
+                        "entry {} has hash {h}, but the outside record says {}: the log was rewritten \
+                         up to there",
+                        e.count, e.hash
+                    ));
+                    first_bad = first_bad.or(Some(e.count));
+                }
+                None => {
+                    problems.push(format!(
+                        "the outside record names {} entries, but the chain has only {last_seq}: entries \
+                         were removed",
+                        e.count
+                    ));
+                    first_bad = first_bad.or(Some(last_seq + 1));
+                }
+            }
+        }
+    }
+    if first_bad.is_none() && !problems.is_empty() {
+        first_bad = Some(head_seq.max(1));
+    }
     Ok(Verification {
         entries: count,
-        first_bad_seq: None,
+        legacy_entries: legacy,
+        first_bad_seq: first_bad,
+        problems,
+        head: Checkpoint {
+            hash: head_hash,
+            count: head_seq,
+        },
     })
 }

@@ -208,11 +208,27 @@ impl Db {
         &self.read
     }
 
+    ///
+    /// When this run adds the audit head's seal (migration 0014), the head is sealed at once with the
+    /// installed audit key (see `audit::seal_after_upgrade`) — only then, never on a later start.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let sealed_before =
+            sqlx::query("SELECT 1 FROM _sqlx_migrations WHERE version = 14 AND success")
+                .fetch_optional(&self.write)
+                .await
+                .ok()
+                .flatten()
+                .is_some();
         match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
+        }?;
+        if !sealed_before {
+            crate::audit::seal_after_upgrade(self)
+                .await
+                .map_err(|e| sqlx::migrate::MigrateError::Source(Box::new(e)))?;
         }
+        Ok(())
     }
 
     /// Whether the database answers: what /readyz reports.

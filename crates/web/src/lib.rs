@@ -6,6 +6,7 @@ pub mod api;
 mod assets;
 pub mod auth;
 mod csrf;
+pub mod csv_export;
 pub mod error;
 mod extract;
 mod idempotency;

@@ -877,7 +877,7 @@ async fn two_servers_on_one_database_serve_the_same_region() {
     for h in handles {
         assert_eq!(h.await.unwrap().unwrap().status(), 201);
     }
-    let v = store::audit::verify(&app.db).await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
     assert_eq!(v.first_bad_seq, None);
 }
 

@@ -8,6 +8,7 @@ fn civitas(app: &TestApp, args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_civitas"))
         .args(args)
         .env("CIVITAS_DATABASE_URL", &app.database_url)
+        .env("CIVITAS_AUDIT_KEY", crate::helpers::AUDIT_KEY)
         .env("CIVITAS_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -145,6 +146,41 @@ async fn audit_verify_backup_and_restore_from_the_command_line() {
     let (code, out, err) = civitas(&app, &["audit", "verify"], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("intact"));
+    assert!(out.contains("0 legacy"), "{out}");
+    // An outside record of the head, checked later.
+    let (code, head, err) = civitas(&app, &["audit", "head"], "");
+    assert_eq!(code, 0, "{err}");
+    let head = head.trim().to_owned();
+    assert!(head.parse::<domain::audit::Checkpoint>().is_ok(), "{head}");
+    let (code, out, err) = civitas(&app, &["audit", "verify", "--expect-head", &head], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&head), "{out}");
+    let (code, _, err) = civitas(&app, &["audit", "verify", "--expect-head", "nonsense"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("HASH:COUNT"), "{err}");
+    // Without the installation's key, verify says so rather than making one up.
+    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["audit", "verify"])
+        .env("CIVITAS_DATABASE_URL", &app.database_url)
+        .env(
+            "CIVITAS_DATA_DIR",
+            tempfile::tempdir().unwrap().path().join("none"),
+        )
+        .env_remove("CIVITAS_AUDIT_KEY")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit_key"));
+    // A wrong key: nothing verifies.
+    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["audit", "verify"])
+        .env("CIVITAS_DATABASE_URL", &app.database_url)
+        .env("CIVITAS_AUDIT_KEY", "w".repeat(40))
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NOT intact") && err.contains("seal"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.jsonl");
     let (code, out, err) = civitas(&app, &["backup", file.to_str().unwrap()], "");

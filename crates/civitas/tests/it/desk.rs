@@ -1918,7 +1918,7 @@ async fn tickets_opened_at_once_are_all_written_numbered_indexed_and_audited() {
     )
     .await;
     assert!(audit["items"].as_array().unwrap().len() >= 40);
-    let v = store::audit::verify(&app.db).await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
     assert_eq!(v.first_bad_seq, None);
 }
 
@@ -1981,7 +1981,10 @@ async fn tickets_opened_while_another_writer_holds_the_database_wait_and_are_wri
     .await;
     assert_eq!(found["items"].as_array().unwrap().len(), 7, "{found}");
     assert_eq!(
-        store::audit::verify(&app.db).await.unwrap().first_bad_seq,
+        store::audit::verify(&app.db, None)
+            .await
+            .unwrap()
+            .first_bad_seq,
         None
     );
 }

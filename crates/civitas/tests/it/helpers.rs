@@ -15,6 +15,15 @@ use store::tenancy::{orgs, users};
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// The audit key of every test database (and of the `civitas` processes the tests run on them).
+pub const AUDIT_KEY: &str = "civitas-integration-tests-audit-key-0123456789abcdef";
+
+/// Installs [`AUDIT_KEY`] in this process, as `civitas` does at start-up from its configuration.
+pub fn install_audit_key() {
+    store::audit::install_key(domain::audit::AuditKey::parse(AUDIT_KEY).expect("key"))
+        .expect("key");
+}
+
 /// The member every member-role person belongs to, and the one they must never see.
 pub const OWN: &str = "north-reading";
 pub const OTHER: &str = "stoneham";
@@ -74,6 +83,7 @@ fn draft(slug: &str, name: &str, kind: OrgKind) -> OrgDraft {
 
 /// A fresh, empty, migrated database: SQLite in a temporary directory, or a new PostgreSQL database.
 pub async fn fresh_database(dir: &tempfile::TempDir) -> (Db, String) {
+    install_audit_key();
     let url = match std::env::var("CIVITAS_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())

@@ -155,6 +155,7 @@ fn poll(app: &TestApp, imap_url: &str) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
         .args(["mail", "poll"])
         .env("CIVITAS_DATABASE_URL", &app.database_url)
+        .env("CIVITAS_AUDIT_KEY", crate::helpers::AUDIT_KEY)
         .env("CIVITAS_IMAP_URL", imap_url)
         .env(
             "CIVITAS_MAIL_FROM",

@@ -221,6 +221,7 @@ fn ingest_with(url: &str, raw: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_civitas"))
         .args(["mail", "ingest"])
         .env("CIVITAS_DATABASE_URL", url)
+        .env("CIVITAS_AUDIT_KEY", crate::helpers::AUDIT_KEY)
         .env(
             "CIVITAS_MAIL_FROM",
             "Melrose IT Service Desk <servicedesk@melrose.example.gov>",
@@ -529,6 +530,7 @@ impl SmtpPipe {
             .args(["mail", "ingest"])
             .env("PYTHONPATH", handlers)
             .env("CIVITAS_DATABASE_URL", database_url)
+            .env("CIVITAS_AUDIT_KEY", crate::helpers::AUDIT_KEY)
             .env(
                 "CIVITAS_MAIL_FROM",
                 "Melrose IT Service Desk <servicedesk@melrose.example.gov>",

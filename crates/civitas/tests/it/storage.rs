@@ -4,6 +4,7 @@
 use crate::helpers::{OWN, TestApp, fresh_database};
 use reqwest::Method;
 use serde_json::json;
+use sqlx::Row;
 use store::{backup, jobs};
 
 #[test]
@@ -79,7 +80,10 @@ async fn backup_and_restore_round_trip_every_row() {
         String::from_utf8(second).unwrap()
     );
     assert_eq!(
-        store::audit::verify(&restored).await.unwrap().first_bad_seq,
+        store::audit::verify(&restored, None)
+            .await
+            .unwrap()
+            .first_bad_seq,
         None
     );
     let view = domain::authz::TicketView {
@@ -111,7 +115,7 @@ async fn backup_and_restore_round_trip_every_row() {
 #[tokio::test]
 async fn the_audit_log_is_append_only_and_its_chain_verifies() {
     let app = TestApp::new().await;
-    let v = store::audit::verify(&app.db).await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
     assert!(v.entries > 10);
     assert_eq!(v.first_bad_seq, None);
     let url = &app.database_url;
@@ -132,24 +136,370 @@ async fn the_audit_log_is_append_only_and_its_chain_verifies() {
     );
 }
 
-#[tokio::test]
-async fn a_tampered_chain_is_detected() {
-    let app = TestApp::new().await;
+/// Someone with database access (not the audit key) drops the guard triggers, as an attacker would.
+async fn tamperer(app: &TestApp) -> sqlx::AnyPool {
     let url = &app.database_url;
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    // Someone with database access drops the guard and edits an entry: verify must notice.
-    let drop = if url.starts_with("sqlite") {
-        "DROP TRIGGER audit_log_no_update"
+    let drops: &[&str] = if url.starts_with("sqlite") {
+        &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ]
     } else {
-        "DROP TRIGGER audit_log_no_change ON audit_log"
+        &["DROP TRIGGER audit_log_no_change ON audit_log"]
     };
-    sqlx::query(drop).execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 4")
+    for d in drops {
+        sqlx::query(d).execute(&pool).await.unwrap();
+    }
+    pool
+}
+
+async fn run(pool: &sqlx::AnyPool, sql: &str) {
+    sqlx::query(sql).execute(pool).await.unwrap();
+}
+
+async fn head_of(pool: &sqlx::AnyPool) -> (i64, String) {
+    let r = sqlx::query("SELECT seq, hash FROM audit_head")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    (r.get("seq"), r.get("hash"))
+}
+
+/// Recomputes every hash from the first entry with `rule` (given the previous hash and the entry's
+/// fields) and points the head at the result, as someone rewriting history would.
+async fn rechain(
+    pool: &sqlx::AnyPool,
+    rule: impl Fn(&str, &domain::audit::ChainedFields<'_>) -> String,
+) {
+    let rows = sqlx::query(
+        "SELECT seq, at, org_id, actor_user_id, actor, action, entity_kind, entity_id, before_json, \
+         after_json FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut prev = domain::audit::GENESIS_HASH.to_owned();
+    for r in &rows {
+        let text = |c: &str| r.get::<Option<String>, _>(c);
+        let (org, user, before, after) = (
+            text("org_id"),
+            text("actor_user_id"),
+            text("before_json"),
+            text("after_json"),
+        );
+        let (actor, action, kind, id): (String, String, String, String) = (
+            r.get("actor"),
+            r.get("action"),
+            r.get("entity_kind"),
+            r.get("entity_id"),
+        );
+        let seq: i64 = r.get("seq");
+        let hash = rule(
+            &prev,
+            &domain::audit::ChainedFields {
+                seq,
+                at_ms: r.get("at"),
+                org_id: org.as_deref(),
+                actor_user_id: user.as_deref(),
+                actor: &actor,
+                action: &action,
+                entity_kind: &kind,
+                entity_id: &id,
+                before: before.as_deref(),
+                after: after.as_deref(),
+            },
+        );
+        sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(prev.clone())
+            .bind(hash.clone())
+            .bind(seq)
+            .execute(pool)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1")
+        .bind(prev)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// `verify` fails, first at `seq`, with a problem that says `what`.
+async fn assert_caught(app: &TestApp, case: &str, seq: i64, what: &str) {
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(!v.intact(), "{case}: tampering went unnoticed: {v:?}");
+    assert_eq!(v.first_bad_seq, Some(seq), "{case}: {v:?}");
+    assert!(
+        v.problems.iter().any(|p| p.contains(what)),
+        "{case}: the problems say {what:?}: {:?}",
+        v.problems
+    );
+}
+
+#[tokio::test]
+async fn a_clean_log_verifies_and_reports_its_head() {
+    let app = TestApp::new().await;
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(v.intact(), "{v:?}");
+    assert!(v.entries > 20);
+    assert_eq!(v.legacy_entries, 0, "a new database has only keyed entries");
+    assert_eq!(v.head.count, v.entries);
+    assert_eq!(v.head, store::audit::head(&app.db).await.unwrap());
+    // An outside record of this head still matches after more changes.
+    let record = v.head.clone();
+    let (s, body) = crate::helpers::send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs/north-reading/departments",
+        json!({ "name": "Parks" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let later = store::audit::verify(&app.db, Some(&record)).await.unwrap();
+    assert!(later.intact(), "{later:?}");
+    assert!(later.head.count > record.count);
+    // A record that the log no longer passes through is reported.
+    let forged = domain::audit::Checkpoint {
+        hash: "ab".repeat(32),
+        count: record.count,
+    };
+    let v = store::audit::verify(&app.db, Some(&forged)).await.unwrap();
+    assert!(!v.intact());
+    assert_eq!(v.first_bad_seq, Some(record.count));
+    assert!(v.problems[0].contains("outside record"), "{:?}", v.problems);
+}
+
+#[tokio::test]
+async fn deleting_the_last_entries_is_detected_with_or_without_rewinding_the_head() {
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    let (n, _) = head_of(&pool).await;
+    assert!(n > 20);
+    let record = store::audit::head(&app.db).await.unwrap();
+    run(
+        &pool,
+        &format!("DELETE FROM audit_log WHERE seq > {}", n - 10),
+    )
+    .await;
+    assert_caught(
+        &app,
+        "last 10 deleted",
+        n - 9,
+        &format!("entries {} to {n} were removed", n - 9),
+    )
+    .await;
+    // Rewinding the head to the new last entry: the head's seal no longer matches.
+    let last: String = sqlx::query("SELECT hash FROM audit_log WHERE seq = $1")
+        .bind(n - 10)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get("hash");
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2")
+        .bind(n - 10)
+        .bind(last)
         .execute(&pool)
         .await
         .unwrap();
-    let v = store::audit::verify(&app.db).await.unwrap();
-    assert_eq!(v.first_bad_seq, Some(4));
+    assert_caught(
+        &app,
+        "head rewound",
+        n - 10,
+        "does not carry this key's seal",
+    )
+    .await;
+    // Even with the seal removed, and against an outside record taken before.
+    run(&pool, "UPDATE audit_head SET mac = NULL").await;
+    assert_caught(&app, "seal removed", n - 10, "not sealed").await;
+    let v = store::audit::verify(&app.db, Some(&record)).await.unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains(&format!("names {n} entries"))),
+        "{:?}",
+        v.problems
+    );
+}
+
+#[tokio::test]
+async fn emptying_the_log_is_detected() {
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    let (n, _) = head_of(&pool).await;
+    run(&pool, "DELETE FROM audit_log").await;
+    assert_caught(
+        &app,
+        "table emptied",
+        1,
+        &format!("entries 1 to {n} were removed"),
+    )
+    .await;
+    // And with the head put back to the start, as on a new database.
+    sqlx::query("UPDATE audit_head SET seq = 0, hash = $1")
+        .bind(domain::audit::GENESIS_HASH)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(!v.intact(), "{v:?}");
+    assert!(v.problems[0].contains("seal"), "{:?}", v.problems);
+}
+
+#[tokio::test]
+async fn changing_any_column_is_detected_where_it_happened() {
+    for (column, value) in [
+        ("actor_user_id", "'00000000-0000-7000-8000-000000000000'"),
+        ("actor", "'someone else'"),
+        ("org_id", "'another-org'"),
+        ("after_json", "'{}'"),
+        ("at", "1"),
+    ] {
+        let app = TestApp::new().await;
+        let pool = tamperer(&app).await;
+        run(
+            &pool,
+            &format!("UPDATE audit_log SET {column} = {value} WHERE seq = 4"),
+        )
+        .await;
+        assert_caught(&app, column, 4, "entry 4").await;
+    }
+}
+
+#[tokio::test]
+async fn a_chain_recomputed_without_the_key_is_detected() {
+    // Plain SHA-256 (the old rule) over an edited entry, head moved to the new last hash.
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    run(
+        &pool,
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5",
+    )
+    .await;
+    rechain(&pool, domain::audit::entry_hash_v1).await;
+    assert_caught(
+        &app,
+        "sha-256 rechain",
+        1,
+        "recomputed without the audit key",
+    )
+    .await;
+    // The keyed rule with a guessed key, head sealed with it too.
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    let guess = domain::audit::AuditKey::parse(&"g".repeat(64)).unwrap();
+    run(
+        &pool,
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5",
+    )
+    .await;
+    rechain(&pool, |p, f| domain::audit::entry_hash(&guess, p, f)).await;
+    let (n, h) = head_of(&pool).await;
+    sqlx::query("UPDATE audit_head SET mac = $1")
+        .bind(domain::audit::head_mac(&guess, n, &h, 0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_caught(&app, "guessed key", 1, "recomputed without the audit key").await;
+    // Passing every entry off as a legacy one (version 1, which anyone can compute).
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    run(
+        &pool,
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 5",
+    )
+    .await;
+    run(&pool, "UPDATE audit_head SET legacy_seq = seq").await;
+    rechain(&pool, domain::audit::entry_hash_v1).await;
+    assert_caught(
+        &app,
+        "downgrade",
+        n_of(&pool).await,
+        "does not carry this key's seal",
+    )
+    .await;
+}
+
+async fn n_of(pool: &sqlx::AnyPool) -> i64 {
+    head_of(pool).await.0
+}
+
+#[tokio::test]
+async fn upgrading_a_database_keeps_old_entries_under_the_old_rule_and_seals_the_head() {
+    // A database as the code before migration 0014 left it: version-1 hashes, no legacy_seq, no seal.
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    rechain(&pool, domain::audit::entry_hash_v1).await;
+    run(&pool, "DELETE FROM _sqlx_migrations WHERE version = 14").await;
+    run(&pool, "ALTER TABLE audit_head DROP COLUMN legacy_seq").await;
+    run(&pool, "ALTER TABLE audit_head DROP COLUMN mac").await;
+    let (n, _) = head_of(&pool).await;
+    // The upgrade: the migration marks where the old rule ends, the binary seals the head at once.
+    app.db.migrate().await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(v.intact(), "{v:?}");
+    assert_eq!((v.entries, v.legacy_entries), (n, n));
+    // New entries are keyed; a later start does not seal again (so a removed seal stays removed).
+    let (s, body) = crate::helpers::send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs/north-reading/departments",
+        json!({ "name": "Parks" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(
+        v.intact() && v.entries > n && v.legacy_entries == n,
+        "{v:?}"
+    );
+    run(&pool, "UPDATE audit_head SET mac = NULL").await;
+    app.db.migrate().await.unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(!v.intact() && v.problems[0].contains("not sealed"), "{v:?}");
+}
+
+#[tokio::test]
+async fn entries_from_before_the_key_are_checked_with_the_old_rule_and_counted() {
+    // A database upgraded with entries written before the audit key: they carry the version-1 hash, the
+    // migration recorded where they end, and the upgrade sealed the head.
+    let app = TestApp::new().await;
+    let pool = tamperer(&app).await;
+    rechain(&pool, domain::audit::entry_hash_v1).await;
+    let (n, h) = head_of(&pool).await;
+    let key = domain::audit::AuditKey::parse(crate::helpers::AUDIT_KEY).unwrap();
+    sqlx::query("UPDATE audit_head SET legacy_seq = seq, mac = $1")
+        .bind(domain::audit::head_mac(&key, n, &h, n))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(v.intact(), "{v:?}");
+    assert_eq!(v.legacy_entries, n);
+    // New entries are keyed and chain after the legacy ones.
+    let (s, body) = crate::helpers::send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs/north-reading/departments",
+        json!({ "name": "Parks" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert!(v.intact(), "{v:?}");
+    assert_eq!(v.legacy_entries, n);
+    assert!(v.entries > n);
+    // A legacy entry changed is still caught by the old rule.
+    run(
+        &pool,
+        "UPDATE audit_log SET action = 'org.nothing' WHERE seq = 2",
+    )
+    .await;
+    assert_caught(&app, "legacy edit", 2, "entry 2 (org.nothing").await;
 }
 
 #[tokio::test]
@@ -448,4 +798,25 @@ async fn the_write_ahead_log_is_checkpointed_when_only_the_pool_writes() {
         after_two < after_one + after_one / 2,
         "the log grew from {after_one} to {after_two} bytes: it was not checkpointed between the bursts"
     );
+}
+
+#[tokio::test]
+async fn the_runner_records_an_audit_checkpoint_every_hour() {
+    let app = TestApp::new().await;
+    assert!(
+        civitas::runner::RECURRING
+            .iter()
+            .any(|(kind, period)| *kind == "audit.checkpoint" && *period == 60 * 60 * 1000)
+    );
+    let runner = civitas::runner::Runner::new(app.db.clone());
+    runner.schedule().await.unwrap();
+    crate::mail::drain(&runner).await;
+    let done: Vec<_> = jobs::list(&app.db, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "audit.checkpoint")
+        .map(|j| j.status)
+        .collect();
+    assert_eq!(done, ["done"], "the checkpoint job ran");
 }

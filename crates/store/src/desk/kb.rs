@@ -77,15 +77,6 @@ fn visible(q: &mut Sql, reader: &Reader) {
     }
 }
 
-fn fts_query(text: &str) -> String {
-    text.split_whitespace()
-        .map(|w| w.replace('"', ""))
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
 /// Articles the reader may see, newest first, optionally matching words (best match first) or a category.
 pub async fn search(
     db: &Db,
@@ -96,25 +87,26 @@ pub async fn search(
 ) -> Result<Vec<Article>> {
     let text = text.map(str::trim).filter(|t| !t.is_empty());
     let mut q = Sql::new("SELECT a.* FROM kb_articles a");
+    // Any of the words matches (suggestions work from a ticket's subject). People's words are terms, never
+    // query syntax (see `search::words`); a query without a word matches nothing.
+    if text.is_some_and(|t| super::search::words(t).is_empty()) {
+        return Ok(Vec::new());
+    }
+    // PostgreSQL: plainto_tsquery reads no operators and joins the lexemes with AND; they are re-joined
+    // with OR (a lexeme never holds a space, so " & " is only ever the operator).
+    let pg_any = |q: &mut Sql, t: &str| {
+        q.push("replace(plainto_tsquery('english', ")
+            .bind(super::search::pg_terms(t))
+            .push(")::text, ' & ', ' | ')::tsquery");
+    };
     match (text, db.backend()) {
         (Some(t), Backend::Sqlite) => {
             q.push(" JOIN kb_fts f ON f.rowid = a.seq WHERE kb_fts MATCH ")
-                .bind(fts_query(t));
+                .bind(super::search::fts5_terms(t, " OR ").unwrap_or_default());
         }
         (Some(t), Backend::Postgres) => {
-            q.push(" JOIN kb_fts f ON f.seq = a.seq WHERE f.doc @@ to_tsquery('english', ")
-                .bind(
-                    t.split_whitespace()
-                        .map(|w| {
-                            w.chars()
-                                .filter(|c| c.is_alphanumeric())
-                                .collect::<String>()
-                        })
-                        .filter(|w| !w.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                )
-                .push(")");
+            q.push(" JOIN kb_fts f ON f.seq = a.seq WHERE f.doc @@ ");
+            pg_any(&mut q, t);
         }
         (None, _) => {
             q.push(" WHERE 1 = 1");
@@ -126,8 +118,10 @@ pub async fn search(
     }
     match (text, db.backend()) {
         (Some(_), Backend::Sqlite) => q.push(" ORDER BY bm25(kb_fts), a.updated_at DESC"),
-        (Some(_), Backend::Postgres) => {
-            q.push(" ORDER BY ts_rank(f.doc, to_tsquery('english', $1)) DESC, a.updated_at DESC")
+        (Some(t), Backend::Postgres) => {
+            q.push(" ORDER BY ts_rank(f.doc, ");
+            pg_any(&mut q, t);
+            q.push(") DESC, a.updated_at DESC")
         }
         (None, _) => q.push(" ORDER BY a.updated_at DESC"),
     };

@@ -6,26 +6,53 @@ use crate::sql::Sql;
 use crate::{Backend, Db, Result};
 use sqlx::{Any, Row, Transaction};
 
-/// The words of a person's query, each quoted for FTS5 (so that `"`, `*`, `AND`, `-` are plain text).
-fn fts5_query(text: &str) -> String {
+/// The words of a person's query: split at white space, with NULs and other control characters dropped
+/// (neither backend accepts a NUL in a query, and they are never in what was indexed). People's words are
+/// search terms, never query syntax: see [`fts5_terms`] and [`pg_terms`].
+pub(crate) fn words(text: &str) -> Vec<String> {
     text.split_whitespace()
-        .map(|w| w.replace('"', ""))
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect()
 }
 
-/// Joins the index to `t` (tickets) so that only matches remain, starting the `WHERE` clause.
+/// The words as an FTS5 query: each one a quoted string with its inner quotes doubled, so that `"`, `*`,
+/// `AND`, `NEAR`, `-`, `:` and `^` are plain text; joined by `joiner` (" " for all of them, " OR " for any).
+/// None when no word is left: the caller matches nothing rather than sending FTS5 an empty query, which
+/// is a syntax error.
+pub(crate) fn fts5_terms(text: &str, joiner: &str) -> Option<String> {
+    let w = words(text);
+    (!w.is_empty()).then(|| {
+        w.iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(joiner)
+    })
+}
+
+/// The words as plain text for PostgreSQL's `plainto_tsquery`, which reads no operators at all (unlike
+/// `websearch_to_tsquery` or `to_tsquery`).
+pub(crate) fn pg_terms(text: &str) -> String {
+    words(text).join(" ")
+}
+
+/// Joins the index to `t` (tickets) so that only matches remain, starting the `WHERE` clause. Every word
+/// must match. A query without a word matches nothing.
 pub(crate) fn join(q: &mut Sql, backend: Backend, text: &str) {
     match backend {
-        Backend::Sqlite => {
-            q.push(" JOIN ticket_fts f ON f.rowid = t.number WHERE ticket_fts MATCH ")
-                .bind(fts5_query(text));
-        }
+        Backend::Sqlite => match fts5_terms(text, " ") {
+            Some(terms) => {
+                q.push(" JOIN ticket_fts f ON f.rowid = t.number WHERE ticket_fts MATCH ")
+                    .bind(terms);
+            }
+            None => {
+                // Joined all the same: the ordering names the index's columns.
+                q.push(" JOIN ticket_fts f ON f.rowid = t.number WHERE 1 = 0");
+            }
+        },
         Backend::Postgres => {
-            q.push(" JOIN ticket_fts f ON f.number = t.number WHERE f.doc @@ websearch_to_tsquery('english', ")
-                .bind(text.to_owned())
+            q.push(" JOIN ticket_fts f ON f.number = t.number WHERE f.doc @@ plainto_tsquery('english', ")
+                .bind(pg_terms(text))
                 .push(")");
         }
     }

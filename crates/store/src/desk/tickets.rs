@@ -546,6 +546,7 @@ fn opening_rows(
     last_number: i64,
     last_seq: i64,
     mut prev: String,
+    legacy_seq: i64,
 ) -> Result<(Vec<Vec<Sql>>, Sql)> {
     let n = i64::try_from(group.len()).unwrap_or(i64::MAX);
     let mut tickets = Vec::with_capacity(group.len());
@@ -583,12 +584,12 @@ fn opening_rows(
             before: None,
             after: Some(summary(t)),
         };
-        let (entry, hash) = crate::audit::entry_sql(last_seq - n + 1 + i, &prev, &o.actor, change);
+        let (entry, hash) = crate::audit::entry_sql(last_seq - n + 1 + i, &prev, &o.actor, change)?;
         rows.push(entry);
         prev = hash;
         tickets.push(rows);
     }
-    Ok((tickets, crate::audit::head_sql(prev)))
+    Ok((tickets, crate::audit::head_sql(last_seq, prev, legacy_seq)?))
 }
 
 /// Writes `group` — new tickets, each with its history entry, search index entry, notification jobs and
@@ -618,6 +619,7 @@ async fn write_openings(
         counter.try_get("value")?,
         head.try_get("seq")?,
         head.try_get("hash")?,
+        head.try_get("legacy_seq")?,
     )?;
     // The rows go in chunks of 32, 16, 8, 4, 2 and 1 tickets (13 = 8 + 4 + 1): SQLite keeps each distinct
     // batch prepared on the writer, and six sizes keep that to a few megabytes where one batch for every
@@ -676,6 +678,7 @@ fn write_openings_direct(
             direct::int(counter, 0)?,
             direct::int(head, 0)?,
             direct::text(head, 1)?,
+            direct::int(head, 2)?,
         )?;
         for q in tickets.iter().flatten().chain(std::iter::once(&head)) {
             direct::run(&tx, q)?;

@@ -478,19 +478,16 @@ impl PageQuery {
 /// At most this many rows go into one CSV export.
 pub const CSV_MAX_ROWS: usize = 50_000;
 
-/// A CSV download of a list: the header row, then the rows, as the filters on screen select them.
+/// A CSV download of a list: the header row, then the rows, as the filters on screen select them. Every
+/// CSV the server sends goes through here, and so through [`crate::csv_export`], which neutralises cells
+/// a spreadsheet would run as formulas.
 pub fn csv_response(
     filename: &str,
     header: &[&str],
     rows: impl IntoIterator<Item = Vec<String>>,
 ) -> Response {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut ok = w.write_record(header).is_ok();
-    for r in rows {
-        ok &= w.write_record(&r).is_ok();
-    }
-    match (ok, w.into_inner()) {
-        (true, Ok(bytes)) => (
+    match crate::csv_export::write(header, rows) {
+        Ok(bytes) => (
             [
                 (
                     axum::http::header::CONTENT_TYPE,
@@ -504,6 +501,6 @@ pub fn csv_response(
             bytes,
         )
             .into_response(),
-        _ => error_page(&Failure::internal("CSV encoding failed")),
+        Err(_) => error_page(&Failure::internal("CSV encoding failed")),
     }
 }
