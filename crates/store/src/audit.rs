@@ -176,6 +176,9 @@ pub struct Filter {
     /// Substring of the actor's label (usually an email).
     pub actor: Option<String>,
     pub entity_id: Option<String>,
+    /// Whether entries about internal notes (`ticket.note`) are listed: only to readers who may read
+    /// internal notes (people with a grant on the hub; see `TicketView::internal`).
+    pub internal_notes: bool,
 }
 
 /// Newest first. Region-wide entries (no organisation) are shown only to region scopes.
@@ -198,6 +201,9 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     if let Some(e) = f.entity_id.as_deref().filter(|s| !s.is_empty()) {
         q.push(" AND a.entity_id = ").bind(e.to_owned());
     }
+    if !f.internal_notes {
+        q.push(" AND a.action <> 'ticket.note'");
+    }
     if let Some(after) = page.after.as_deref() {
         let seq: i64 = after
             .parse()
@@ -206,8 +212,94 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     }
     q.push(" ORDER BY a.seq DESC LIMIT ").bind(page.fetch());
     let rows = q.fetch_all(&db.read).await?;
-    let items = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    let mut items = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    if !matches!(scope, Scope::Region) {
+        redact(db, scope, &mut items).await?;
+    }
     Ok(Page::from_rows(items, page, |e| e.seq.to_string()))
+}
+
+/// Takes out of entries, as they are served to a reader whose scope is not the region, the names of
+/// records that reader may not read. Entries are immutable and some written before names were left out
+/// carry them: a relationship's other item (`ci.relate`, `ci.unrelate`: `from_name`, `to_name`, when that
+/// item is another member's), an article linked to a ticket (`ticket.article`: `title`) and an article's
+/// own entries (`article.create`, `article.update`: `title`, `body`) when the article is internal, a draft
+/// or another member's. They are replaced by the words of `domain::authz::hidden`. New entries refer to
+/// such records by id only. The hash is served as stored: it covers the entry as written.
+async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
+    use domain::authz::hidden;
+    use serde_json::Value;
+    const CI_NAMES: [(&str, &str); 2] = [("from_ci", "from_name"), ("to_ci", "to_name")];
+    let mut cis = std::collections::BTreeSet::new();
+    let mut articles = std::collections::BTreeSet::new();
+    for e in items.iter() {
+        let sides = [&e.before, &e.after].into_iter().flatten();
+        match e.action.as_str() {
+            "ci.relate" | "ci.unrelate" => {
+                for v in sides {
+                    for (id, _) in CI_NAMES {
+                        if let Some(s) = v.get(id).and_then(Value::as_str) {
+                            cis.insert(s.to_owned());
+                        }
+                    }
+                }
+            }
+            "ticket.article" => {
+                for v in sides {
+                    if let Some(s) = v.get("article").and_then(Value::as_str) {
+                        articles.insert(s.to_owned());
+                    }
+                }
+            }
+            "article.create" | "article.update" => {
+                articles.insert(e.entity_id.clone());
+            }
+            _ => {}
+        }
+    }
+    if cis.is_empty() && articles.is_empty() {
+        return Ok(());
+    }
+    let names = crate::refs::cis(db, scope, &cis.into_iter().collect::<Vec<_>>()).await?;
+    let readable = crate::desk::kb::readable(
+        db,
+        &crate::desk::kb::Reader::Member(scope.clone()),
+        &articles.into_iter().collect::<Vec<_>>(),
+    )
+    .await?;
+    let hide = |v: &mut Value, key: &str, words: &str| {
+        if let Some(slot) = v.get_mut(key) {
+            *slot = Value::String(words.to_owned());
+        }
+    };
+    for e in items.iter_mut() {
+        let action = e.action.clone();
+        let entity = e.entity_id.clone();
+        for v in [&mut e.before, &mut e.after].into_iter().flatten() {
+            match action.as_str() {
+                "ci.relate" | "ci.unrelate" => {
+                    for (id, name) in CI_NAMES {
+                        let other = v.get(id).and_then(Value::as_str).map(str::to_owned);
+                        if other.is_some_and(|o| !matches!(names.get(&o), Some(Some(_)))) {
+                            hide(v, name, hidden::ITEM);
+                        }
+                    }
+                }
+                "ticket.article" => {
+                    let a = v.get("article").and_then(Value::as_str).map(str::to_owned);
+                    if a.is_none_or(|a| !readable.contains(&a)) {
+                        hide(v, "title", hidden::ARTICLE);
+                    }
+                }
+                "article.create" | "article.update" if !readable.contains(&entity) => {
+                    hide(v, "title", hidden::ARTICLE);
+                    hide(v, "body", hidden::ARTICLE);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The outcome of checking the whole chain.
