@@ -16,6 +16,7 @@ mod finance;
 mod helpers;
 mod imap;
 mod isolation;
+mod isolation_names;
 mod mail;
 mod pages;
 mod portfolio;
