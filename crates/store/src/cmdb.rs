@@ -490,10 +490,11 @@ pub async fn relate(
     Ok(r)
 }
 
-/// What history and the audit log keep of a relationship: ids, never the other item's name (it may be
-/// another organisation's; [`history`] names it when read, within the reader's scope).
+/// What history and the audit log keep of a relationship (recorded on its `from` item): ids, and the name
+/// of the `from` item only — never the other item's, which may be another organisation's ([`history`]
+/// names it when read, within the reader's scope).
 fn relation_record(r: &Relation) -> Value {
-    serde_json::json!({ "id": r.id, "from_ci": r.from_ci, "to_ci": r.to_ci, "kind": r.kind })
+    serde_json::json!({ "id": r.id, "from_ci": r.from_ci, "from_name": r.from_name, "to_ci": r.to_ci, "kind": r.kind })
 }
 
 /// "payroll runs on vm-17", or "No longer: …".
@@ -829,7 +830,7 @@ impl Ref {
                 kind: RelationKind::parse(kind).ok()?,
             });
         }
-        if m.len() == 1
+        if m.keys().all(|k| k == "ticket_id" || k == "ticket")
             && let Some(v) = m.get("ticket_id").or_else(|| m.get("ticket"))
         {
             return crate::refs::TicketKey::from_json(v).map(Self::Ticket);
@@ -1183,7 +1184,7 @@ pub async fn link_ticket(
             "ci.ticket_link",
             &format!("Linked to ticket {}", t.id),
             None,
-            Some(serde_json::json!({ "ticket_id": t.id })),
+            Some(serde_json::json!({ "ticket_id": t.id, "ticket": number })),
         )
         .await?;
     }
@@ -1218,7 +1219,7 @@ pub async fn unlink_ticket(
         &c,
         "ci.ticket_unlink",
         &format!("No longer linked to ticket {}", t.id),
-        Some(serde_json::json!({ "ticket_id": t.id })),
+        Some(serde_json::json!({ "ticket_id": t.id, "ticket": number })),
         None,
     )
     .await?;

@@ -2347,6 +2347,15 @@ pub async fn sla_sweep(db: &Db, now: i64) -> Result<Sweep> {
                 let mut data = serde_json::json!({ "sla": [if before.at_risk { "at_risk" } else { "on_track" }, format!("{which}_breached")] });
                 if escalate {
                     data["team_id"] = serde_json::json!([t.team_id, settings.escalation_team_id]);
+                    audit(
+                        &mut tx,
+                        &system,
+                        &t,
+                        "ticket.assign",
+                        Some(serde_json::json!({ "number": t.number, "team_id": t.team_id })),
+                        Some(serde_json::json!({ "number": t.number, "team_id": settings.escalation_team_id })),
+                    )
+                    .await?;
                     out.escalated.push(t.number);
                 }
                 let id = event(
