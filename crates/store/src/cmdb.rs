@@ -500,7 +500,11 @@ fn relation_record(r: &Relation) -> Value {
 /// "payroll runs on vm-17", or "No longer: …".
 fn relation_summary(from: &str, kind: RelationKind, to: &str, removed: bool) -> String {
     let s = format!("{from} {} {to}", kind.label());
-    if removed { format!("No longer: {s}") } else { s }
+    if removed {
+        format!("No longer: {s}")
+    } else {
+        s
+    }
 }
 
 /// Removes a relationship whose `from` item is in the manage scope.
@@ -774,8 +778,7 @@ pub async fn history(
         ));
     }
     let names = crate::refs::cis(db, scope, &ci_ids.into_iter().collect::<Vec<_>>()).await?;
-    let seen =
-        crate::refs::tickets(db, view, &ticket_keys.into_iter().collect::<Vec<_>>()).await?;
+    let seen = crate::refs::tickets(db, view, &ticket_keys.into_iter().collect::<Vec<_>>()).await?;
     Ok(events
         .into_iter()
         .map(|(mut e, reference, removed)| {

@@ -6,8 +6,8 @@
 use crate::sql::Sql;
 use crate::{Db, Result, Scope};
 use domain::authz::{TicketView, hidden};
-use std::collections::BTreeMap;
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 /// Configuration items by id: `Some(name)` when the scope may read the item, `None` otherwise.
 pub(crate) async fn cis(
@@ -15,8 +15,7 @@ pub(crate) async fn cis(
     scope: &Scope,
     ids: &[String],
 ) -> Result<BTreeMap<String, Option<String>>> {
-    let mut out: BTreeMap<String, Option<String>> =
-        ids.iter().map(|i| (i.clone(), None)).collect();
+    let mut out: BTreeMap<String, Option<String>> = ids.iter().map(|i| (i.clone(), None)).collect();
     if out.is_empty() {
         return Ok(out);
     }
@@ -62,7 +61,10 @@ impl TicketKey {
 /// A referenced ticket as the reader may see it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SeenTicket {
-    Visible { number: i64, subject: String },
+    Visible {
+        number: i64,
+        subject: String,
+    },
     /// Not visible; the words that stand for it.
     Hidden(&'static str),
 }
@@ -107,7 +109,8 @@ pub(crate) async fn tickets(
         })
         .collect();
     let select = |filtered: bool| {
-        let mut q = Sql::new("SELECT t.id, t.number, t.subject, t.org_id FROM tickets t WHERE (1 = 0");
+        let mut q =
+            Sql::new("SELECT t.id, t.number, t.subject, t.org_id FROM tickets t WHERE (1 = 0");
         if !ids.is_empty() {
             q.push(" OR t.id IN (");
             in_list(&mut q, ids.iter().cloned());

@@ -223,13 +223,22 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
     }
     assert!(fetched > 50, "only {fetched} answers were read");
     // The member reads that links exist, in the documented words.
-    let (_, h) = get(&app, "member-admin", &format!("/api/v1/cis/{nr_ci}/history")).await;
+    let (_, h) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/cis/{nr_ci}/history"),
+    )
+    .await;
     assert_eq!(
-        h["items"][0]["summary"],
-        "nr-firewall is connected to an item of another organisation",
+        h["items"][0]["summary"], "nr-firewall is connected to an item of another organisation",
         "{h}"
     );
-    let (_, h) = get(&app, "member-admin", &format!("/api/v1/cis/{hub_ci}/history")).await;
+    let (_, h) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/cis/{hub_ci}/history"),
+    )
+    .await;
     let summaries: Vec<&str> = h["items"]
         .as_array()
         .unwrap()
@@ -244,12 +253,21 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
                 .any(|s| s.starts_with(&format!("Linked to ticket #{nr}: "))),
         "{summaries:?}"
     );
-    let (_, h) = get(&app, "member-admin", &format!("/api/v1/tickets/{nr}/comments")).await;
+    let (_, h) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/tickets/{nr}/comments"),
+    )
+    .await;
     let links: Vec<&Value> = h["items"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|e| e["data"].get("link").or_else(|| e["data"].get("linked_from")))
+        .filter_map(|e| {
+            e["data"]
+                .get("link")
+                .or_else(|| e["data"].get("linked_from"))
+        })
         .collect();
     assert_eq!(
         links,
@@ -259,7 +277,12 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
         ]
     );
     // The articles' entries are listed, by id only.
-    let (_, audit) = get(&app, "member-auditor", "/api/v1/audit?action=ticket.article").await;
+    let (_, audit) = get(
+        &app,
+        "member-auditor",
+        "/api/v1/audit?action=ticket.article",
+    )
+    .await;
     let linked: Vec<&Value> = audit["items"]
         .as_array()
         .unwrap()
@@ -267,7 +290,11 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
         .map(|e| &e["after"])
         .collect();
     assert_eq!(linked.len(), 2, "{audit}");
-    assert!(linked.iter().all(|a| a["article"].is_string() && a.get("title").is_none()));
+    assert!(
+        linked
+            .iter()
+            .all(|a| a["article"].is_string() && a.get("title").is_none())
+    );
     // The hub reads every name.
     let (_, h) = get(&app, "hub-auditor", &format!("/api/v1/cis/{nr_ci}/history")).await;
     assert_eq!(
@@ -275,11 +302,16 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
         format!("nr-firewall is connected to {OTHER_CI}")
     );
     let (_, h) = get(&app, "hub-agent", &format!("/api/v1/tickets/{nr}/comments")).await;
-    assert!(h.to_string().contains(&format!("[\"related\",{OTHER_NUMBER}]")), "{h}");
-    let (_, h) = get(&app, "hub-admin", &format!("/api/v1/cis/{hub_ci}/history")).await;
     assert!(
         h.to_string()
-            .contains(&format!("Linked to ticket #{OTHER_NUMBER}: {OTHER_SUBJECT}")),
+            .contains(&format!("[\"related\",{OTHER_NUMBER}]")),
+        "{h}"
+    );
+    let (_, h) = get(&app, "hub-admin", &format!("/api/v1/cis/{hub_ci}/history")).await;
+    assert!(
+        h.to_string().contains(&format!(
+            "Linked to ticket #{OTHER_NUMBER}: {OTHER_SUBJECT}"
+        )),
         "{h}"
     );
 }
@@ -379,12 +411,21 @@ async fn old_entries_that_carry_names_are_served_without_them() {
 async fn every_change_to_a_ticket_is_its_own_audit_entry() {
     let app = TestApp::new().await;
     let t = ticket(&app, "member-staff", "Scanner offline").await;
-    let (n, id) = (t["number"].as_i64().unwrap(), t["id"].as_str().unwrap().to_owned());
+    let (n, id) = (
+        t["number"].as_i64().unwrap(),
+        t["id"].as_str().unwrap().to_owned(),
+    );
     let other = ticket(&app, "member-admin", "Scanner driver").await["number"]
         .as_i64()
         .unwrap();
     let path = |p: &str| format!("/api/v1/tickets/{n}{p}");
-    created(&app, "member-staff", &path("/comments"), json!({ "body": "Still broken" })).await;
+    created(
+        &app,
+        "member-staff",
+        &path("/comments"),
+        json!({ "body": "Still broken" }),
+    )
+    .await;
     created(
         &app,
         "hub-agent",
@@ -399,7 +440,13 @@ async fn every_change_to_a_ticket_is_its_own_audit_entry() {
         json!({ "email": "colleague@north-reading.example.gov" }),
     )
     .await;
-    created(&app, "hub-agent", &path("/links"), json!({ "other": other })).await;
+    created(
+        &app,
+        "hub-agent",
+        &path("/links"),
+        json!({ "other": other }),
+    )
+    .await;
     let agent = app.who("hub-agent").user_id.to_string();
     let (s, v) = send(
         &app,
@@ -420,7 +467,12 @@ async fn every_change_to_a_ticket_is_its_own_audit_entry() {
         a.sort();
         a
     };
-    let (_, audit) = get(&app, "hub-auditor", &format!("/api/v1/audit?entity_id={id}")).await;
+    let (_, audit) = get(
+        &app,
+        "hub-auditor",
+        &format!("/api/v1/audit?entity_id={id}"),
+    )
+    .await;
     assert_eq!(
         actions(&audit),
         [
@@ -449,7 +501,12 @@ async fn every_change_to_a_ticket_is_its_own_audit_entry() {
     assert_eq!(entry("ticket.link")["after"]["relation"], "related");
     assert!(!audit.to_string().contains("Driver issue"));
     // The member's auditor reads every entry but the internal note's.
-    let (_, audit) = get(&app, "member-auditor", &format!("/api/v1/audit?entity_id={id}")).await;
+    let (_, audit) = get(
+        &app,
+        "member-auditor",
+        &format!("/api/v1/audit?entity_id={id}"),
+    )
+    .await;
     let seen = actions(&audit);
     assert!(!seen.contains(&"ticket.note".to_owned()), "{seen:?}");
     assert!(seen.contains(&"ticket.reply".to_owned()), "{seen:?}");
@@ -463,7 +520,10 @@ async fn every_change_to_a_ticket_is_its_own_audit_entry() {
         &format!("/api/v1/audit?entity_id={}", o["id"].as_str().unwrap()),
     )
     .await;
-    assert!(actions(&audit).contains(&"ticket.link".to_owned()), "{audit}");
+    assert!(
+        actions(&audit).contains(&"ticket.link".to_owned()),
+        "{audit}"
+    );
     // Removing the watcher is one more.
     let colleague = app.who("colleague").user_id;
     let (s, _) = json(
@@ -478,6 +538,11 @@ async fn every_change_to_a_ticket_is_its_own_audit_entry() {
     )
     .await;
     assert_eq!(s, 204);
-    let (_, audit) = get(&app, "hub-admin", "/api/v1/audit?action=ticket.watcher_remove").await;
+    let (_, audit) = get(
+        &app,
+        "hub-admin",
+        "/api/v1/audit?action=ticket.watcher_remove",
+    )
+    .await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }

@@ -1701,7 +1701,11 @@ pub async fn comment(
         &mut tx,
         actor,
         &t,
-        if public { "ticket.reply" } else { "ticket.note" },
+        if public {
+            "ticket.reply"
+        } else {
+            "ticket.note"
+        },
         None,
         Some(serde_json::json!({ "number": t.number, "event_id": id })),
     )
@@ -1713,7 +1717,9 @@ pub async fn comment(
             &t,
             "ticket.status",
             Some(serde_json::json!({ "number": t.number, "status": before })),
-            Some(serde_json::json!({ "number": t.number, "status": t.status, "version": t.version })),
+            Some(
+                serde_json::json!({ "number": t.number, "status": t.status, "version": t.version }),
+            ),
         )
         .await?;
     }
