@@ -219,45 +219,38 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     Ok(Page::from_rows(items, page, |e| e.seq.to_string()))
 }
 
-/// Takes out of entries, as they are served to a reader whose scope is not the region, the names of
-/// records that reader may not read. Entries are immutable and some written before names were left out
-/// carry them: a relationship's other item (`ci.relate`, `ci.unrelate`: `from_name`, `to_name`, when that
-/// item is another member's), an article linked to a ticket (`ticket.article`: `title`) and an article's
-/// own entries (`article.create`, `article.update`: `title`, `body`) when the article is internal, a draft
-/// or another member's. They are replaced by the words of `domain::authz::hidden`. New entries refer to
-/// such records by id only. The hash is served as stored: it covers the entry as written.
+/// Takes out of entries, as they are served to a reader whose scope is not the region, the names and ids
+/// of records that reader may not read, replaced by the words of `domain::authz::hidden`. Entries are
+/// immutable, and those written before names were left out carry them: a relationship's other item
+/// (`ci.relate`, `ci.unrelate`: `from_ci`/`from_name`, `to_ci`/`to_name`, when that item is another
+/// member's), an article linked to a ticket (`ticket.article`: `article`, `title`) and an article's own
+/// entries (`article.create`, `article.update`: `title`, `body`) when the article is internal, a draft or
+/// another member's. New entries refer to such records by id only: `ticket.link`'s `other_ticket_id` is
+/// hidden the same way when the other ticket is another member's. The hash is served as stored: it covers
+/// the entry as written.
 async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
     use domain::authz::hidden;
     use serde_json::Value;
-    const CI_NAMES: [(&str, &str); 2] = [("from_ci", "from_name"), ("to_ci", "to_name")];
-    let mut cis = std::collections::BTreeSet::new();
-    let mut articles = std::collections::BTreeSet::new();
+    use std::collections::BTreeSet;
+    const CI_FIELDS: [(&str, &str); 2] = [("from_ci", "from_name"), ("to_ci", "to_name")];
+    let (mut cis, mut articles, mut tickets) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
     for e in items.iter() {
-        let sides = [&e.before, &e.after].into_iter().flatten();
-        match e.action.as_str() {
-            "ci.relate" | "ci.unrelate" => {
-                for v in sides {
-                    for (id, _) in CI_NAMES {
-                        if let Some(s) = v.get(id).and_then(Value::as_str) {
-                            cis.insert(s.to_owned());
-                        }
-                    }
+        for v in [&e.before, &e.after].into_iter().flatten() {
+            match e.action.as_str() {
+                "ci.relate" | "ci.unrelate" => {
+                    cis.extend(CI_FIELDS.iter().filter_map(|(id, _)| text(v, id)));
                 }
-            }
-            "ticket.article" => {
-                for v in sides {
-                    if let Some(s) = v.get("article").and_then(Value::as_str) {
-                        articles.insert(s.to_owned());
-                    }
+                "ticket.article" => articles.extend(text(v, "article")),
+                "ticket.link" => tickets.extend(text(v, "other_ticket_id")),
+                "article.create" | "article.update" => {
+                    articles.insert(e.entity_id.clone());
                 }
+                _ => {}
             }
-            "article.create" | "article.update" => {
-                articles.insert(e.entity_id.clone());
-            }
-            _ => {}
         }
     }
-    if cis.is_empty() && articles.is_empty() {
+    if cis.is_empty() && articles.is_empty() && tickets.is_empty() {
         return Ok(());
     }
     let names = crate::refs::cis(db, scope, &cis.into_iter().collect::<Vec<_>>()).await?;
@@ -267,6 +260,16 @@ async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
         &articles.into_iter().collect::<Vec<_>>(),
     )
     .await?;
+    let mut own_tickets = BTreeSet::new();
+    if !tickets.is_empty() {
+        let mut q = Sql::new("SELECT t.id FROM tickets t WHERE t.id IN (");
+        crate::refs::in_list(&mut q, tickets.into_iter());
+        q.push(")");
+        q.scope("t.org_id", scope);
+        for r in q.fetch_all(&db.read).await? {
+            own_tickets.insert(r.try_get::<String, _>("id")?);
+        }
+    }
     let hide = |v: &mut Value, key: &str, words: &str| {
         if let Some(slot) = v.get_mut(key) {
             *slot = Value::String(words.to_owned());
@@ -278,17 +281,22 @@ async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
         for v in [&mut e.before, &mut e.after].into_iter().flatten() {
             match action.as_str() {
                 "ci.relate" | "ci.unrelate" => {
-                    for (id, name) in CI_NAMES {
-                        let other = v.get(id).and_then(Value::as_str).map(str::to_owned);
-                        if other.is_some_and(|o| !matches!(names.get(&o), Some(Some(_)))) {
+                    for (id, name) in CI_FIELDS {
+                        if text(v, id).is_some_and(|o| !matches!(names.get(&o), Some(Some(_)))) {
+                            hide(v, id, hidden::ITEM);
                             hide(v, name, hidden::ITEM);
                         }
                     }
                 }
                 "ticket.article" => {
-                    let a = v.get("article").and_then(Value::as_str).map(str::to_owned);
-                    if a.is_none_or(|a| !readable.contains(&a)) {
+                    if text(v, "article").is_none_or(|a| !readable.contains(&a)) {
+                        hide(v, "article", hidden::ARTICLE);
                         hide(v, "title", hidden::ARTICLE);
+                    }
+                }
+                "ticket.link" => {
+                    if text(v, "other_ticket_id").is_some_and(|t| !own_tickets.contains(&t)) {
+                        hide(v, "other_ticket_id", hidden::TICKET);
                     }
                 }
                 "article.create" | "article.update" if !readable.contains(&entity) => {

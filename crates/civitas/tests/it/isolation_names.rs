@@ -46,6 +46,8 @@ struct Linked {
     /// North-reading's ticket, linked to two of stoneham's, with an internal and a stoneham article.
     nr: i64,
     internal_article: String,
+    /// The ids of the other member's records and of the articles north-reading cannot read.
+    hidden_ids: Vec<String>,
 }
 
 /// A connection of the test's own to its database, for what the API cannot do.
@@ -112,9 +114,8 @@ async fn linked_region(app: &TestApp) -> Linked {
         json!({ "other": OTHER_NUMBER }),
     )
     .await;
-    let third = ticket(app, "other-admin", "Stoneham second ticket QZV").await["number"]
-        .as_i64()
-        .unwrap();
+    let third_t = ticket(app, "other-admin", "Stoneham second ticket QZV").await;
+    let third = third_t["number"].as_i64().unwrap();
     created(
         app,
         "hub-agent",
@@ -147,12 +148,19 @@ async fn linked_region(app: &TestApp) -> Linked {
         .await;
         articles.push(a["id"].as_str().unwrap().to_owned());
     }
+    let mut hidden_ids = vec![
+        other_ci.clone(),
+        other_t["id"].as_str().unwrap().to_owned(),
+        third_t["id"].as_str().unwrap().to_owned(),
+    ];
+    hidden_ids.extend(articles.iter().cloned());
     Linked {
         nr_ci,
         hub_ci,
         other_ci,
         nr,
         internal_article: articles.swap_remove(0),
+        hidden_ids,
     }
 }
 
@@ -160,7 +168,11 @@ async fn linked_region(app: &TestApp) -> Linked {
 async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hub() {
     let app = TestApp::new().await;
     let Linked {
-        nr_ci, hub_ci, nr, ..
+        nr_ci,
+        hub_ci,
+        nr,
+        hidden_ids,
+        ..
     } = linked_region(&app).await;
     let paths = [
         format!("/api/v1/cis/{nr_ci}/history"),
@@ -188,7 +200,8 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
         "/audit".to_owned(),
         "/audit?format=csv".to_owned(),
     ];
-    let secrets = [
+    let mut secrets = hidden_ids;
+    secrets.extend([
         OTHER_CI.to_owned(),
         "ZQX".to_owned(),
         OTHER_SUBJECT.to_owned(),
@@ -198,7 +211,7 @@ async fn nothing_a_member_fetches_names_another_members_records_linked_by_the_hu
         "ZKW".to_owned(),
         OTHER_ARTICLE.to_owned(),
         "QJX".to_owned(),
-    ];
+    ]);
     let mut fetched = 0;
     for who in ["member-admin", "member-staff", "member-auditor"] {
         for path in &paths {
