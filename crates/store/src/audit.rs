@@ -288,16 +288,14 @@ async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
                         }
                     }
                 }
-                "ticket.article" => {
-                    if text(v, "article").is_none_or(|a| !readable.contains(&a)) {
-                        hide(v, "article", hidden::ARTICLE);
-                        hide(v, "title", hidden::ARTICLE);
-                    }
+                "ticket.article" if text(v, "article").is_none_or(|a| !readable.contains(&a)) => {
+                    hide(v, "article", hidden::ARTICLE);
+                    hide(v, "title", hidden::ARTICLE);
                 }
-                "ticket.link" => {
-                    if text(v, "other_ticket_id").is_some_and(|t| !own_tickets.contains(&t)) {
-                        hide(v, "other_ticket_id", hidden::TICKET);
-                    }
+                "ticket.link"
+                    if text(v, "other_ticket_id").is_some_and(|t| !own_tickets.contains(&t)) =>
+                {
+                    hide(v, "other_ticket_id", hidden::TICKET);
                 }
                 "article.create" | "article.update" if !readable.contains(&entity) => {
                     hide(v, "title", hidden::ARTICLE);
