@@ -1190,6 +1190,17 @@ pub async fn link_ticket(
             Some(serde_json::json!({ "ticket_id": t.id, "ticket": number })),
         )
         .await?;
+        // The ticket's own entry, in its organisation (the item may be the hub's).
+        log(
+            &mut tx,
+            actor,
+            Some(t.org_id),
+            "ticket.ci_link",
+            ("ticket", t.id.to_string()),
+            None,
+            Some(serde_json::json!({ "number": number, "ci_id": c.id })),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(c)
@@ -1223,6 +1234,16 @@ pub async fn unlink_ticket(
         "ci.ticket_unlink",
         &format!("No longer linked to ticket {}", t.id),
         Some(serde_json::json!({ "ticket_id": t.id, "ticket": number })),
+        None,
+    )
+    .await?;
+    log(
+        &mut tx,
+        actor,
+        Some(t.org_id),
+        "ticket.ci_unlink",
+        ("ticket", t.id.to_string()),
+        Some(serde_json::json!({ "number": number, "ci_id": c.id })),
         None,
     )
     .await?;
