@@ -351,6 +351,20 @@ impl TicketView {
     }
 }
 
+/// What a reader is shown in place of a record its scope cannot read, wherever history, the audit log or a
+/// page would otherwise name it (a relationship to another member's item, a link to its ticket, an internal
+/// article). Names, titles and numbers of such records are never shown; these words are.
+pub mod hidden {
+    /// A configuration item of an organisation the reader cannot read.
+    pub const ITEM: &str = "an item of another organisation";
+    /// A ticket of an organisation the reader cannot read.
+    pub const TICKET: &str = "a ticket of another organisation";
+    /// A ticket of the reader's own organisation that they do not see (member staff see their own).
+    pub const OWN_ORG_TICKET: &str = "a ticket you cannot see";
+    /// A knowledge-base article the reader cannot read (internal, a draft, or another member's).
+    pub const ARTICLE: &str = "an article you cannot see";
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -244,6 +244,9 @@ pub struct Filter {
     /// Substring of the actor's label (usually an email).
     pub actor: Option<String>,
     pub entity_id: Option<String>,
+    /// Whether entries about internal notes (`ticket.note`) are listed: only to readers who may read
+    /// internal notes (people with a grant on the hub; see `TicketView::internal`).
+    pub internal_notes: bool,
 }
 
 /// Newest first. Region-wide entries (no organisation) are shown only to region scopes.
@@ -266,6 +269,9 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     if let Some(e) = f.entity_id.as_deref().filter(|s| !s.is_empty()) {
         q.push(" AND a.entity_id = ").bind(e.to_owned());
     }
+    if !f.internal_notes {
+        q.push(" AND a.action <> 'ticket.note'");
+    }
     if let Some(after) = page.after.as_deref() {
         let seq: i64 = after
             .parse()
@@ -274,8 +280,100 @@ pub async fn list(db: &Db, scope: &Scope, f: &Filter, page: &PageRequest) -> Res
     }
     q.push(" ORDER BY a.seq DESC LIMIT ").bind(page.fetch());
     let rows = q.fetch_all(&db.read).await?;
-    let items = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    let mut items = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    if !matches!(scope, Scope::Region) {
+        redact(db, scope, &mut items).await?;
+    }
     Ok(Page::from_rows(items, page, |e| e.seq.to_string()))
+}
+
+/// Takes out of entries, as they are served to a reader whose scope is not the region, the names and ids
+/// of records that reader may not read, replaced by the words of `domain::authz::hidden`. Entries are
+/// immutable, and those written before names were left out carry them: a relationship's other item
+/// (`ci.relate`, `ci.unrelate`: `from_ci`/`from_name`, `to_ci`/`to_name`, when that item is another
+/// member's), an article linked to a ticket (`ticket.article`: `article`, `title`) and an article's own
+/// entries (`article.create`, `article.update`: `title`, `body`) when the article is internal, a draft or
+/// another member's. New entries refer to such records by id only: `ticket.link`'s `other_ticket_id` is
+/// hidden the same way when the other ticket is another member's. The hash is served as stored: it covers
+/// the entry as written.
+async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
+    use domain::authz::hidden;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+    const CI_FIELDS: [(&str, &str); 2] = [("from_ci", "from_name"), ("to_ci", "to_name")];
+    let (mut cis, mut articles, mut tickets) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    for e in items.iter() {
+        for v in [&e.before, &e.after].into_iter().flatten() {
+            match e.action.as_str() {
+                "ci.relate" | "ci.unrelate" => {
+                    cis.extend(CI_FIELDS.iter().filter_map(|(id, _)| text(v, id)));
+                }
+                "ticket.article" => articles.extend(text(v, "article")),
+                "ticket.link" => tickets.extend(text(v, "other_ticket_id")),
+                "article.create" | "article.update" => {
+                    articles.insert(e.entity_id.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    if cis.is_empty() && articles.is_empty() && tickets.is_empty() {
+        return Ok(());
+    }
+    let names = crate::refs::cis(db, scope, &cis.into_iter().collect::<Vec<_>>()).await?;
+    let readable = crate::desk::kb::readable(
+        db,
+        &crate::desk::kb::Reader::Member(scope.clone()),
+        &articles.into_iter().collect::<Vec<_>>(),
+    )
+    .await?;
+    let mut own_tickets = BTreeSet::new();
+    if !tickets.is_empty() {
+        let mut q = Sql::new("SELECT t.id FROM tickets t WHERE t.id IN (");
+        crate::refs::in_list(&mut q, tickets.into_iter());
+        q.push(")");
+        q.scope("t.org_id", scope);
+        for r in q.fetch_all(&db.read).await? {
+            own_tickets.insert(r.try_get::<String, _>("id")?);
+        }
+    }
+    let hide = |v: &mut Value, key: &str, words: &str| {
+        if let Some(slot) = v.get_mut(key) {
+            *slot = Value::String(words.to_owned());
+        }
+    };
+    for e in items.iter_mut() {
+        let action = e.action.clone();
+        let entity = e.entity_id.clone();
+        for v in [&mut e.before, &mut e.after].into_iter().flatten() {
+            match action.as_str() {
+                "ci.relate" | "ci.unrelate" => {
+                    for (id, name) in CI_FIELDS {
+                        if text(v, id).is_some_and(|o| !matches!(names.get(&o), Some(Some(_)))) {
+                            hide(v, id, hidden::ITEM);
+                            hide(v, name, hidden::ITEM);
+                        }
+                    }
+                }
+                "ticket.article" if text(v, "article").is_none_or(|a| !readable.contains(&a)) => {
+                    hide(v, "article", hidden::ARTICLE);
+                    hide(v, "title", hidden::ARTICLE);
+                }
+                "ticket.link"
+                    if text(v, "other_ticket_id").is_some_and(|t| !own_tickets.contains(&t)) =>
+                {
+                    hide(v, "other_ticket_id", hidden::TICKET);
+                }
+                "article.create" | "article.update" if !readable.contains(&entity) => {
+                    hide(v, "title", hidden::ARTICLE);
+                    hide(v, "body", hidden::ARTICLE);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The outcome of checking the whole chain.

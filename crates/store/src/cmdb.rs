@@ -481,13 +481,30 @@ pub async fn relate(
         actor,
         &f,
         "ci.relate",
-        &format!("{} {} {}", f.name, kind.label(), t.name),
+        &relation_summary(&f.name, kind, &format!("item {to}"), false),
         None,
-        Some(to_json(&r)?),
+        Some(relation_record(&r)),
     )
     .await?;
     tx.commit().await?;
     Ok(r)
+}
+
+/// What history and the audit log keep of a relationship (recorded on its `from` item): ids, and the name
+/// of the `from` item only — never the other item's, which may be another organisation's ([`history`]
+/// names it when read, within the reader's scope).
+fn relation_record(r: &Relation) -> Value {
+    serde_json::json!({ "id": r.id, "from_ci": r.from_ci, "from_name": r.from_name, "to_ci": r.to_ci, "kind": r.kind })
+}
+
+/// "payroll runs on vm-17", or "No longer: …".
+fn relation_summary(from: &str, kind: RelationKind, to: &str, removed: bool) -> String {
+    let s = format!("{from} {} {to}", kind.label());
+    if removed {
+        format!("No longer: {s}")
+    } else {
+        s
+    }
 }
 
 /// Removes a relationship whose `from` item is in the manage scope.
@@ -520,13 +537,8 @@ pub async fn unrelate(
         actor,
         &f,
         "ci.unrelate",
-        &format!(
-            "No longer: {} {} {}",
-            r.from_name,
-            r.kind.label(),
-            r.to_name
-        ),
-        Some(to_json(&r)?),
+        &relation_summary(&r.from_name, r.kind, &format!("item {}", r.to_ci), true),
+        Some(relation_record(&r)),
         None,
     )
     .await?;
@@ -713,22 +725,121 @@ pub struct CiEvent {
     pub summary: String,
 }
 
-/// An item's history, newest first.
-pub async fn history(db: &Db, scope: &Scope, id: CiId) -> Result<Vec<CiEvent>> {
+/// An item's history, newest first. A relationship or a ticket link is described when read, from the ids
+/// it keeps: the other item or ticket is named only when the reader may read it (items by `scope`, tickets
+/// by `view`), and otherwise by the words of `domain::authz::hidden` — so another member's item names, and
+/// its ticket numbers and subjects, never reach a reader through an item they share (a hub item, or their
+/// own item the hub related to another member's). Rows written before ids were kept (with the names in
+/// their summary) are described the same way from the ids and numbers they also hold.
+pub async fn history(
+    db: &Db,
+    scope: &Scope,
+    view: Option<&domain::authz::TicketView>,
+    id: CiId,
+) -> Result<Vec<CiEvent>> {
     get(db, scope, id).await?;
-    sqlx::query("SELECT at, actor_name, summary FROM ci_events WHERE ci_id = $1 ORDER BY at DESC, id DESC LIMIT 500")
+    let rows = sqlx::query("SELECT at, actor_name, summary, before, after FROM ci_events WHERE ci_id = $1 ORDER BY at DESC, id DESC LIMIT 500")
         .bind(id.to_string())
         .fetch_all(&db.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(CiEvent {
+        .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    let mut ci_ids = BTreeSet::new();
+    let mut ticket_keys = BTreeSet::new();
+    for r in &rows {
+        let json = |col: &str| -> Result<Option<Value>> {
+            r.try_get::<Option<String>, _>(col)?
+                .map(|s| serde_json::from_str(&s).map_err(corrupt))
+                .transpose()
+        };
+        let (before, after) = (json("before")?, json("after")?);
+        let removed = after.is_none();
+        let reference = match after.or(before) {
+            Some(Value::Object(m)) => Ref::of(&m),
+            _ => None,
+        };
+        match &reference {
+            Some(Ref::Relation { from, to, .. }) => {
+                ci_ids.insert(from.clone());
+                ci_ids.insert(to.clone());
+            }
+            Some(Ref::Ticket(k)) => {
+                ticket_keys.insert(k.clone());
+            }
+            None => {}
+        }
+        events.push((
+            CiEvent {
                 at: r.try_get("at")?,
                 actor_name: r.try_get("actor_name")?,
                 summary: r.try_get("summary")?,
-            })
+            },
+            reference,
+            removed,
+        ));
+    }
+    let names = crate::refs::cis(db, scope, &ci_ids.into_iter().collect::<Vec<_>>()).await?;
+    let seen = crate::refs::tickets(db, view, &ticket_keys.into_iter().collect::<Vec<_>>()).await?;
+    Ok(events
+        .into_iter()
+        .map(|(mut e, reference, removed)| {
+            match reference {
+                Some(Ref::Relation { from, to, kind }) => {
+                    e.summary = relation_summary(
+                        &crate::refs::ci_label(&names, &from),
+                        kind,
+                        &crate::refs::ci_label(&names, &to),
+                        removed,
+                    );
+                }
+                Some(Ref::Ticket(k)) => {
+                    let what = match seen.get(&k) {
+                        Some(crate::refs::SeenTicket::Visible { number, subject }) => {
+                            format!("ticket #{number}: {subject}")
+                        }
+                        Some(crate::refs::SeenTicket::Hidden(w)) => (*w).to_owned(),
+                        None => domain::authz::hidden::TICKET.to_owned(),
+                    };
+                    e.summary = if removed {
+                        format!("No longer linked to {what}")
+                    } else {
+                        format!("Linked to {what}")
+                    };
+                }
+                None => {}
+            }
+            e
         })
-        .collect()
+        .collect())
+}
+
+/// What a history row refers to besides its own item.
+enum Ref {
+    Relation {
+        from: String,
+        to: String,
+        kind: RelationKind,
+    },
+    Ticket(crate::refs::TicketKey),
+}
+
+impl Ref {
+    fn of(m: &Map<String, Value>) -> Option<Self> {
+        if let (Some(Value::String(from)), Some(Value::String(to)), Some(Value::String(kind))) =
+            (m.get("from_ci"), m.get("to_ci"), m.get("kind"))
+        {
+            return Some(Self::Relation {
+                from: from.clone(),
+                to: to.clone(),
+                kind: RelationKind::parse(kind).ok()?,
+            });
+        }
+        if m.keys().all(|k| k == "ticket_id" || k == "ticket")
+            && let Some(v) = m.get("ticket_id").or_else(|| m.get("ticket"))
+        {
+            return crate::refs::TicketKey::from_json(v).map(Self::Ticket);
+        }
+        None
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1074,9 +1185,20 @@ pub async fn link_ticket(
             actor,
             &c,
             "ci.ticket_link",
-            &format!("Linked to ticket #{number}: {}", t.subject),
+            &format!("Linked to ticket {}", t.id),
             None,
-            Some(serde_json::json!({ "ticket": number })),
+            Some(serde_json::json!({ "ticket_id": t.id, "ticket": number })),
+        )
+        .await?;
+        // The ticket's own entry, in its organisation (the item may be the hub's).
+        log(
+            &mut tx,
+            actor,
+            Some(t.org_id),
+            "ticket.ci_link",
+            ("ticket", t.id.to_string()),
+            None,
+            Some(serde_json::json!({ "number": number, "ci_id": c.id })),
         )
         .await?;
     }
@@ -1110,8 +1232,18 @@ pub async fn unlink_ticket(
         actor,
         &c,
         "ci.ticket_unlink",
-        &format!("No longer linked to ticket #{number}"),
-        Some(serde_json::json!({ "ticket": number })),
+        &format!("No longer linked to ticket {}", t.id),
+        Some(serde_json::json!({ "ticket_id": t.id, "ticket": number })),
+        None,
+    )
+    .await?;
+    log(
+        &mut tx,
+        actor,
+        Some(t.org_id),
+        "ticket.ci_unlink",
+        ("ticket", t.id.to_string()),
+        Some(serde_json::json!({ "number": number, "ci_id": c.id })),
         None,
     )
     .await?;

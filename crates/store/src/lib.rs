@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod page;
 pub mod portfolio;
+pub(crate) mod refs;
 pub(crate) mod sql;
 pub mod tenancy;
 

@@ -781,6 +781,17 @@ async fn the_sweep_warns_at_75_percent_records_breaches_and_escalates() {
     )
     .await;
     assert!(history.to_string().contains("response_breached"));
+    // The escalation is an assignment of its own in the audit log.
+    let (_, audit) = get(&app, "hub-admin", "/api/v1/audit?action=ticket.assign").await;
+    let entry = &audit["items"][0];
+    assert_eq!(
+        (&entry["actor"], &entry["after"]["team_id"]),
+        (
+            &json!("system:sla"),
+            &json!(app.desk.teams["Security"].to_string())
+        ),
+        "{audit}"
+    );
     // The requester's view does not show the desk's internal SLA entries.
     let (_, theirs) = get(
         &app,

@@ -18,6 +18,7 @@ mod fuzz;
 mod helpers;
 mod imap;
 mod isolation;
+mod isolation_names;
 mod mail;
 mod pages;
 mod portfolio;

@@ -141,6 +141,26 @@ pub async fn get(db: &Db, reader: &Reader, id: &str) -> Result<Article> {
         .ok_or(StoreError::NotFound)
 }
 
+/// Which of `ids` the reader may read (for naming articles that records refer to).
+pub(crate) async fn readable(
+    db: &Db,
+    reader: &Reader,
+    ids: &[String],
+) -> Result<std::collections::BTreeSet<String>> {
+    if ids.is_empty() {
+        return Ok(std::collections::BTreeSet::new());
+    }
+    let mut q = Sql::new("SELECT a.id FROM kb_articles a WHERE a.id IN (");
+    crate::refs::in_list(&mut q, ids.iter().cloned());
+    q.push(")");
+    visible(&mut q, reader);
+    q.fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get("id")?))
+        .collect()
+}
+
 /// The categories in use (for filters).
 pub async fn categories(db: &Db, reader: &Reader) -> Result<Vec<String>> {
     let mut q = Sql::new("SELECT DISTINCT a.category FROM kb_articles a WHERE a.category <> ''");
@@ -335,7 +355,8 @@ pub async fn link_ticket(
         "ticket.article",
         ("ticket", t.id.to_string()),
         None,
-        Some(serde_json::json!({ "article": a.id, "title": a.title })),
+        // The article by id only: it may be internal, or another member's (the audit list names none).
+        Some(serde_json::json!({ "number": t.number, "article": a.id })),
     )
     .await?;
     tx.commit().await?;

@@ -1096,7 +1096,8 @@ pub async fn history(db: &Db, view: &TicketView, number: i64) -> Result<Vec<Even
         q.push(" AND public = 1");
     }
     q.push(" ORDER BY at, id");
-    q.fetch_all(&db.read)
+    let mut events = q
+        .fetch_all(&db.read)
         .await?
         .iter()
         .map(|r| {
@@ -1114,7 +1115,129 @@ pub async fn history(db: &Db, view: &TicketView, number: i64) -> Result<Vec<Even
                     .transpose()?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    name_tickets(db, view, &mut events).await?;
+    Ok(events)
+}
+
+/// Keys of a change that hold `[kind, ticket]` (a link, seen from either side).
+const LINK_PAIRS: [&str; 2] = ["link", "linked_from"];
+/// Keys of a change that hold a ticket (a merge, seen from either side).
+const TICKET_REFS: [&str; 2] = ["merged_into", "merged_from"];
+
+/// Names the other tickets that changes refer to — kept by id (by number in rows written before) — as
+/// the view sees them: a ticket the reader may see by its number, any other by the words of
+/// `domain::authz::hidden` (a link made by the desk may point at another member's ticket).
+async fn name_tickets(db: &Db, view: &TicketView, events: &mut [Event]) -> Result<()> {
+    use crate::refs::TicketKey;
+    fn refs(m: &mut serde_json::Map<String, serde_json::Value>) -> Vec<&mut serde_json::Value> {
+        let mut out = Vec::new();
+        for (k, v) in m.iter_mut() {
+            if LINK_PAIRS.contains(&k.as_str()) {
+                if let serde_json::Value::Array(pair) = v
+                    && let [_, other] = pair.as_mut_slice()
+                {
+                    out.push(other);
+                }
+            } else if TICKET_REFS.contains(&k.as_str()) {
+                out.push(v);
+            }
+        }
+        out
+    }
+    let mut keys = Vec::new();
+    for e in events.iter_mut() {
+        if let Some(serde_json::Value::Object(m)) = &mut e.data {
+            keys.extend(refs(m).into_iter().filter_map(|v| TicketKey::from_json(v)));
+        }
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    keys.sort();
+    keys.dedup();
+    let seen = crate::refs::tickets(db, Some(view), &keys).await?;
+    for e in events.iter_mut() {
+        if let Some(serde_json::Value::Object(m)) = &mut e.data {
+            for v in refs(m) {
+                if let Some(k) = TicketKey::from_json(v) {
+                    *v = seen.get(&k).map_or_else(
+                        || serde_json::json!(domain::authz::hidden::TICKET),
+                        crate::refs::SeenTicket::json,
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends the audit entry of one change to ticket `t`.
+async fn audit(
+    tx: &mut Transaction<'_, Any>,
+    actor: &Actor,
+    t: &Ticket,
+    action: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<()> {
+    log(
+        tx,
+        actor,
+        Some(t.org_id),
+        action,
+        ("ticket", t.id.to_string()),
+        before,
+        after,
+    )
+    .await
+}
+
+/// The audit actions of an agent's changes, each with the fields it covers: one entry per kind of
+/// change, so a status change and a reassignment made together are two entries.
+const CHANGE_ACTIONS: [(&str, &[&str]); 4] = [
+    ("ticket.status", &["status"]),
+    ("ticket.assign", &["assignee_id", "team_id"]),
+    ("ticket.priority", &["impact", "urgency", "priority"]),
+    ("ticket.classify", &["kind", "category", "service_id"]),
+];
+
+/// One audit entry per kind of change in `diff` (`{"field": [before, after], …}`).
+async fn audit_changes(
+    tx: &mut Transaction<'_, Any>,
+    actor: &Actor,
+    t: &Ticket,
+    diff: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    for (action, fields) in CHANGE_ACTIONS {
+        let mut before = serde_json::Map::new();
+        let mut after = serde_json::Map::new();
+        for f in fields {
+            if let Some(serde_json::Value::Array(pair)) = diff.get(*f)
+                && let [a, b] = pair.as_slice()
+            {
+                before.insert((*f).to_owned(), a.clone());
+                after.insert((*f).to_owned(), b.clone());
+            }
+        }
+        if after.is_empty() {
+            continue;
+        }
+        for m in [&mut before, &mut after] {
+            m.insert("number".into(), serde_json::json!(t.number));
+        }
+        after.insert("version".into(), serde_json::json!(t.version));
+        audit(
+            tx,
+            actor,
+            t,
+            action,
+            Some(serde_json::Value::Object(before)),
+            Some(serde_json::Value::Object(after)),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1475,6 +1598,7 @@ pub async fn update(
     t.version += 1;
     let mut tx = db.write.begin().await?;
     save(&mut tx, &t).await?;
+    audit_changes(&mut tx, actor, &t, &diff).await?;
     let data = serde_json::Value::Object(diff);
     let change = event(
         &mut tx,
@@ -1497,16 +1621,6 @@ pub async fn update(
         )
         .await?;
     }
-    log(
-        &mut tx,
-        actor,
-        Some(t.org_id),
-        "ticket.update",
-        ("ticket", t.id.to_string()),
-        Some(summary(&before)),
-        Some(summary(&t)),
-    )
-    .await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -1585,6 +1699,33 @@ pub async fn comment(
     };
     let data = (before != t.status).then(|| serde_json::json!({ "status": [before, t.status] }));
     let id = event(&mut tx, &t, actor, now, kind, public, Some(body), data).await?;
+    // The audit log keeps that a reply or a note was written, not its text (the history holds it).
+    audit(
+        &mut tx,
+        actor,
+        &t,
+        if public {
+            "ticket.reply"
+        } else {
+            "ticket.note"
+        },
+        None,
+        Some(serde_json::json!({ "number": t.number, "event_id": id })),
+    )
+    .await?;
+    if before != t.status {
+        audit(
+            &mut tx,
+            actor,
+            &t,
+            "ticket.status",
+            Some(serde_json::json!({ "number": t.number, "status": before })),
+            Some(
+                serde_json::json!({ "number": t.number, "status": t.status, "version": t.version }),
+            ),
+        )
+        .await?;
+    }
     if public {
         search::index_reply(&mut tx, db.backend(), t.number, body).await?;
         let e = match author {
@@ -1701,6 +1842,15 @@ pub async fn rate(
         true,
         comment,
         Some(serde_json::json!({ "score": score })),
+    )
+    .await?;
+    audit(
+        &mut tx,
+        actor,
+        &t,
+        "ticket.rate",
+        None,
+        Some(serde_json::json!({ "number": t.number, "score": score })),
     )
     .await?;
     tx.commit().await?;
@@ -2206,6 +2356,15 @@ pub async fn sla_sweep(db: &Db, now: i64) -> Result<Sweep> {
                 let mut data = serde_json::json!({ "sla": [if before.at_risk { "at_risk" } else { "on_track" }, format!("{which}_breached")] });
                 if escalate {
                     data["team_id"] = serde_json::json!([t.team_id, settings.escalation_team_id]);
+                    audit(
+                        &mut tx,
+                        &system,
+                        &t,
+                        "ticket.assign",
+                        Some(serde_json::json!({ "number": t.number, "team_id": t.team_id })),
+                        Some(serde_json::json!({ "number": t.number, "team_id": settings.escalation_team_id })),
+                    )
+                    .await?;
                     out.escalated.push(t.number);
                 }
                 let id = event(
@@ -2293,6 +2452,15 @@ pub async fn autoclose(db: &Db, now: i64) -> Result<u64> {
                         true,
                         None,
                         Some(data),
+                    )
+                    .await?;
+                    audit(
+                        &mut tx,
+                        &system,
+                        &t,
+                        "ticket.status",
+                        Some(serde_json::json!({ "number": t.number, "status": Status::Resolved })),
+                        Some(serde_json::json!({ "number": t.number, "status": t.status, "version": t.version })),
                     )
                     .await?;
                 }
@@ -2494,6 +2662,15 @@ pub async fn add_watcher(
         Some(serde_json::json!({ "watcher_added": user })),
     )
     .await?;
+    audit(
+        &mut tx,
+        actor,
+        &t,
+        "ticket.watcher_add",
+        None,
+        Some(serde_json::json!({ "number": t.number, "user_id": user })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -2525,6 +2702,15 @@ pub async fn remove_watcher(
         true,
         None,
         Some(serde_json::json!({ "watcher_removed": user })),
+    )
+    .await?;
+    audit(
+        &mut tx,
+        actor,
+        &t,
+        "ticket.watcher_remove",
+        Some(serde_json::json!({ "number": t.number, "user_id": user })),
+        None,
     )
     .await?;
     tx.commit().await?;
@@ -2665,7 +2851,7 @@ pub async fn link(
         EventKind::Change,
         true,
         None,
-        Some(serde_json::json!({ "link": [kind.as_str(), b.number] })),
+        Some(serde_json::json!({ "link": [kind.as_str(), b.id] })),
     )
     .await?;
     event(
@@ -2676,9 +2862,27 @@ pub async fn link(
         EventKind::Change,
         true,
         None,
-        Some(serde_json::json!({ "linked_from": [kind.as_str(), a.number] })),
+        Some(serde_json::json!({ "linked_from": [kind.as_str(), a.id] })),
     )
     .await?;
+    // One entry on each side, in each ticket's organisation; the other side is kept by id only, since
+    // the desk may link tickets of two members.
+    let inverse = match kind {
+        LinkKind::Related => "related",
+        LinkKind::CausedBy => "causes",
+        LinkKind::DuplicateOf => "duplicates",
+    };
+    for (t, other, relation) in [(&a, &b, kind.as_str()), (&b, &a, inverse)] {
+        audit(
+            &mut tx,
+            actor,
+            t,
+            "ticket.link",
+            None,
+            Some(serde_json::json!({ "number": t.number, "relation": relation, "other_ticket_id": other.id })),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -2761,7 +2965,7 @@ pub async fn merge(
         EventKind::Reply,
         true,
         Some(&note),
-        Some(serde_json::json!({ "status": ["open", "closed"], "merged_into": target.number })),
+        Some(serde_json::json!({ "status": ["open", "closed"], "merged_into": target.id })),
     )
     .await?;
     event(
@@ -2772,7 +2976,7 @@ pub async fn merge(
         EventKind::Change,
         true,
         None,
-        Some(serde_json::json!({ "merged_from": dup.number })),
+        Some(serde_json::json!({ "merged_from": dup.id })),
     )
     .await?;
     log(

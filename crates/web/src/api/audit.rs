@@ -36,9 +36,11 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// The store's filter for `p`, whose `scope` reads the log.
     pub async fn filter(
         &self,
         s: &AppState,
+        p: &Principal,
         scope: &store::Scope,
     ) -> Result<audit::Filter, Failure> {
         let org = match self.org.as_deref().filter(|o| !o.is_empty()) {
@@ -50,6 +52,8 @@ impl AuditQuery {
             action: self.action.clone(),
             actor: self.actor.clone(),
             entity_id: self.entity_id.clone(),
+            // Entries about internal notes only for those who read internal notes.
+            internal_notes: p.ticket_view().is_ok_and(|v| v.internal),
         })
     }
 
@@ -69,6 +73,6 @@ async fn list_entries(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
     let scope = p.require(Permission::AuditRead)?;
-    let f = q.filter(&s, &scope).await?;
+    let f = q.filter(&s, &p, &scope).await?;
     Ok(list(audit::list(&s.db, &scope, &f, &q.page()?).await?))
 }

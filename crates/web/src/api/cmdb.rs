@@ -509,7 +509,8 @@ async fn history(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let scope = p.require(Permission::CmdbRead)?;
-    let items = cmdb::history(&s.db, &scope, path_id(&id)?).await?;
+    let view = p.ticket_view().ok();
+    let items = cmdb::history(&s.db, &scope, view.as_ref(), path_id(&id)?).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 

@@ -45,7 +45,7 @@ async fn page(
     Query(q): Query<AuditQuery>,
 ) -> PageResult<Response> {
     let scope = p.require(Permission::AuditRead)?;
-    let filter = q.filter(&s, &scope).await?;
+    let filter = q.filter(&s, &p, &scope).await?;
     if q.format.as_deref() == Some("csv") {
         let mut rows = Vec::new();
         let mut page = store::page::PageRequest::first(200);

@@ -518,10 +518,11 @@ async fn item_page(
     let depth = depth(&q.depth)?;
     let impact = cmdb::impact_of(&s.db, &scope, id, depth).await?;
     let relations = cmdb::relations(&s.db, &scope, id).await?;
-    let history = cmdb::history(&s.db, &scope, id).await?;
-    let tickets = match p.ticket_view() {
-        Ok(view) => cmdb::open_tickets(&s.db, &view, id).await?,
-        Err(_) => Vec::new(),
+    let view = p.ticket_view().ok();
+    let history = cmdb::history(&s.db, &scope, view.as_ref(), id).await?;
+    let tickets = match &view {
+        Some(view) => cmdb::open_tickets(&s.db, view, id).await?,
+        None => Vec::new(),
     };
     let can_manage = p.scope(Permission::CmdbManage).contains(c.org_id);
     let candidates = if can_manage {
