@@ -36,6 +36,13 @@ pub struct Config {
     /// A mailbox to poll for incoming mail (`imaps://user:password@host/INBOX`); none: mail arrives only
     /// through `civitas mail ingest`.
     pub imap_url: Option<String>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed; none: the socket's peer is
+    /// the client, whatever the header says.
+    pub trusted_proxies: Vec<String>,
+    /// A listener of its own for `/metrics` (then not served on `bind`).
+    pub metrics_bind: Option<String>,
+    /// When set, `/metrics` needs `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -54,6 +61,9 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("public_url", &self.public_url)
             .field("imap_url", &self.imap_url.as_deref().map(redact))
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -86,6 +96,9 @@ impl Default for Config {
             mail_from: "Civitas Service Desk <servicedesk@localhost>".into(),
             public_url: None,
             imap_url: None,
+            trusted_proxies: Vec::new(),
+            metrics_bind: None,
+            metrics_token: None,
         }
     }
 }
@@ -106,6 +119,9 @@ struct FileConfig {
     mail_from: Option<String>,
     public_url: Option<String>,
     imap_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    metrics_bind: Option<String>,
+    metrics_token: Option<String>,
 }
 
 pub const EXAMPLE: &str = r#"# Civitas configuration. Every key is optional; environment variables (CIVITAS_<KEY>) override the file.
@@ -151,6 +167,18 @@ mail_from = "Civitas Service Desk <servicedesk@localhost>"
 # `civitas mail ingest`. imaps:// is TLS on port 993; imap:// uses STARTTLS on port 143 (plain text only to a
 # server on 127.0.0.1). Percent-encode an @ in the user name: desk%40town.example.gov.
 # imap_url = "imaps://desk%40town.example.gov:secret@mail.town.example.gov/INBOX"
+
+# Proxies in front of Civitas (addresses or CIDR ranges) whose X-Forwarded-For header is believed. Sign-in
+# throttling counts failures per client address: with none listed the connection's own address is the
+# client and the header is ignored, since any client can write it. List your load balancer's addresses here.
+trusted_proxies = []
+# trusted_proxies = ["10.0.0.0/8", "192.0.2.7"]
+
+# Serve /metrics on a listener of its own (and not on bind), e.g. an address only monitoring reaches.
+# metrics_bind = "127.0.0.1:9090"
+
+# Require `Authorization: Bearer <token>` on /metrics (at least 16 characters).
+# metrics_token = "a-long-random-string"
 "#;
 
 fn env_bool(key: &str, raw: &str) -> anyhow::Result<bool> {
@@ -224,6 +252,15 @@ impl Config {
         if let Some(v) = f.imap_url {
             self.imap_url = Some(v);
         }
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = v;
+        }
+        if let Some(v) = f.metrics_bind {
+            self.metrics_bind = Some(v);
+        }
+        if let Some(v) = f.metrics_token {
+            self.metrics_token = Some(v);
+        }
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
@@ -272,6 +309,20 @@ impl Config {
         if let Some(v) = get("CIVITAS_IMAP_URL") {
             self.imap_url = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = get("CIVITAS_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = get("CIVITAS_METRICS_BIND") {
+            self.metrics_bind = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("CIVITAS_METRICS_TOKEN") {
+            self.metrics_token = Some(v).filter(|v| !v.is_empty());
+        }
         Ok(())
     }
 
@@ -316,7 +367,32 @@ impl Config {
         {
             bail!("imap_url: {e}");
         }
+        self.trusted_proxies()?;
+        if let Some(b) = &self.metrics_bind
+            && b.parse::<std::net::SocketAddr>().is_err()
+        {
+            bail!("metrics_bind: must be an address and port such as 127.0.0.1:9090, not {b:?}");
+        }
+        if self.metrics_bind.is_some() && self.metrics_bind == Some(self.bind.clone()) {
+            bail!("metrics_bind: must differ from bind");
+        }
+        if let Some(t) = &self.metrics_token
+            && (t.chars().count() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            bail!("metrics_token: must be at least 16 characters, without spaces");
+        }
         Ok(())
+    }
+
+    /// The parsed `trusted_proxies` (checked by [`Config::validate`]).
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<domain::net::Cidr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|raw| {
+                domain::net::Cidr::parse("trusted_proxies", raw)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))
+            })
+            .collect()
     }
 
     /// The mailbox to poll, if one is configured (checked by [`Config::validate`]).
@@ -374,6 +450,61 @@ mod tests {
         let f: FileConfig = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(f.bind.as_deref(), Some("127.0.0.1:8080"));
         assert!(toml::from_str::<FileConfig>("bnid = 1").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_and_metrics_settings_are_checked_by_name() {
+        let mut c = Config::default();
+        c.apply_env(|k| {
+            (k == "CIVITAS_TRUSTED_PROXIES").then(|| "10.0.0.0/8, 192.0.2.7".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.trusted_proxies().unwrap().len(), 2);
+        c.validate().unwrap();
+        c.trusted_proxies = vec!["10.0.0.0/40".into()];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("trusted_proxies:")
+        );
+        let mut c = Config::default();
+        c.metrics_bind = Some("nowhere".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("metrics_bind:")
+        );
+        c.metrics_bind = Some(c.bind.clone());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("metrics_bind:")
+        );
+        c.metrics_bind = Some("127.0.0.1:9090".into());
+        c.metrics_token = Some("short".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("metrics_token:")
+        );
+        c.metrics_token = Some("a-long-enough-metrics-token".into());
+        c.validate().unwrap();
+        assert!(
+            !format!("{c:?}").contains("a-long-enough"),
+            "the token is not logged"
+        );
+        let f: FileConfig = toml::from_str(
+            "trusted_proxies = [\"10.0.0.0/8\"]\nmetrics_bind = \"127.0.0.1:9090\"\nmetrics_token = \"0123456789abcdef\"",
+        )
+        .unwrap();
+        let mut c = Config::default();
+        c.apply_file(f);
+        assert_eq!(c.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        c.validate().unwrap();
     }
 
     #[test]

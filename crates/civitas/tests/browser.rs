@@ -85,7 +85,11 @@ async fn start_civitas() -> (String, tempfile::TempDir) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, web::app(state)).await;
+        let _ = axum::serve(
+            listener,
+            web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
     (format!("http://{addr}"), dir)
 }

@@ -256,13 +256,15 @@ pub async fn set_active(
 }
 
 /// Sets a person's password hash (their own change, or an administrator's reset from the CLI) and ends
-/// every other session of theirs.
+/// every other session of theirs; with `revoke_tokens`, also revokes every API token of theirs, in the same
+/// transaction.
 pub async fn set_password(
     db: &Db,
     actor: &Actor,
     id: UserId,
     hash: &str,
     keep_session: Option<&str>,
+    revoke_tokens: bool,
 ) -> Result<()> {
     let mut tx = db.write.begin().await?;
     let row = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3 RETURNING org_id")
@@ -278,6 +280,18 @@ pub async fn set_password(
         .bind(keep_session.unwrap_or(""))
         .execute(&mut *tx)
         .await?;
+    let tokens_revoked = if revoke_tokens {
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    } else {
+        0
+    };
     audit::append(
         &mut tx,
         actor,
@@ -287,7 +301,7 @@ pub async fn set_password(
             entity_kind: "user",
             entity_id: id.to_string(),
             before: None,
-            after: None,
+            after: revoke_tokens.then(|| serde_json::json!({ "tokens_revoked": tokens_revoked })),
         },
     )
     .await?;

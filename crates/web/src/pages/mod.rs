@@ -273,7 +273,13 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "removed" => "Removed.",
         "granted" => "Role granted.",
         "revoked" => "Revoked.",
-        "password" => "Your password is changed. Your other sessions are signed out.",
+        "password" => {
+            "Your password is changed. Your other sessions are signed out; your API tokens still work."
+        }
+        "password-and-tokens" => {
+            "Your password is changed. Your other sessions are signed out and your API tokens are revoked."
+        }
+        "invited" => "The invitation is sent. The person joins when they accept it.",
         "deactivated" => "Deactivated.",
         "reactivated" => "Reactivated.",
         "disabled" => "The account is disabled.",
