@@ -2,7 +2,7 @@
 //! client address, forwarded headers only from trusted proxies, password rules, replayed answers only to
 //! live credentials, revoking tokens with a password change, `/metrics` access, bidi controls.
 
-use crate::helpers::{OWN, PASSWORD, TestApp, fields, send};
+use crate::helpers::{OWN, PASSWORD, TestApp, fields, json, send};
 use reqwest::Method;
 use serde_json::json;
 
@@ -413,4 +413,296 @@ async fn the_cli_applies_the_same_password_rule() {
         err.contains("password") && err.contains("your name"),
         "{err}"
     );
+}
+
+async fn grant(app: &TestApp, who: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    send(
+        app,
+        who,
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/grants"),
+        body,
+    )
+    .await
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn a_member_admin_invites_rather_than_pulls_in_and_learns_nothing_about_other_members() {
+    let app = TestApp::new().await;
+    let elsewhere = grant(
+        &app,
+        "member-admin",
+        json!({ "email": "other-admin@stoneham.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let unknown = grant(
+        &app,
+        "member-admin",
+        json!({ "email": "no-such-person@wakefield.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(elsewhere.0, 202, "{}", elsewhere.1);
+    assert_eq!(unknown.0, 202, "{}", unknown.1);
+    assert_eq!(keys(&elsewhere.1), ["invitation"]);
+    assert_eq!(
+        keys(&elsewhere.1["invitation"]),
+        keys(&unknown.1["invitation"]),
+        "the same answer whether or not the address has an account"
+    );
+    for field in ["user_id", "user_name", "name"] {
+        assert!(elsewhere.1["invitation"].get(field).is_none(), "{field}");
+    }
+    // Nobody was pulled in: the other member's administrator has no role here.
+    let other = app.who("other-admin").user_id;
+    let grants = store::tenancy::users::grants_of(&app.db, other)
+        .await
+        .unwrap();
+    assert!(
+        grants.iter().all(|g| g.org_id != app.orgs[OWN]),
+        "{grants:?}"
+    );
+    // By id, another member's person and an unknown id are refused alike.
+    let by_id = grant(
+        &app,
+        "member-admin",
+        json!({ "user_id": other.to_string(), "role": "member-staff" }),
+    )
+    .await;
+    let by_unknown_id = grant(
+        &app,
+        "member-admin",
+        json!({ "user_id": domain::ids::UserId::new().to_string(), "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(by_id.0, 422);
+    assert_eq!(by_id.1["errors"], by_unknown_id.1["errors"]);
+    // The member's own people still get a role at once.
+    let (status, g) = grant(
+        &app,
+        "member-admin",
+        json!({ "email": "colleague@north-reading.example.gov", "role": "auditor" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{g}");
+    // The invitations are listed for the member's administrator, and the hub keeps its region-wide reach.
+    let (status, list) = crate::helpers::get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/orgs/{OWN}/invitations"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let (status, g) = grant(
+        &app,
+        "hub-admin",
+        json!({ "email": "other-admin@stoneham.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{g}");
+}
+
+/// The token the `account.invite` job makes for its mail.
+async fn invitation_token(app: &TestApp, answer: &serde_json::Value) -> String {
+    let id = answer["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    store::tenancy::invitations::issue_token(&app.db, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .token
+}
+
+/// Opens the invitation page; returns its HTML and the CSRF cookie it set.
+async fn open_invitation(app: &TestApp, token: &str) -> (u16, String, String) {
+    let res = app
+        .client
+        .get(app.url(&format!("/invitations/{token}")))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let csrf = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| {
+            v.to_str()
+                .ok()?
+                .strip_prefix("civitas_csrf=")
+                .map(|r| r.split(';').next().unwrap_or("").to_owned())
+        })
+        .unwrap_or_default();
+    (status, res.text().await.unwrap(), csrf)
+}
+
+async fn accept(
+    app: &TestApp,
+    token: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut all = vec![("_csrf", csrf)];
+    all.extend_from_slice(fields);
+    app.client
+        .post(app.url(&format!("/invitations/{token}")))
+        .header("cookie", format!("civitas_csrf={csrf}"))
+        .form(&all)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("civitas_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_new_person_accepts_an_invitation_with_a_password_that_passes_the_rule() {
+    let app = TestApp::new().await;
+    let (_, answer) = grant(
+        &app,
+        "member-admin",
+        json!({ "email": "Newcomer@North-Reading.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let token = invitation_token(&app, &answer).await;
+    let (status, html, csrf) = open_invitation(&app, &token).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Join Town of North Reading"), "{html}");
+    assert!(html.contains("Choose a password"));
+    let res = accept(
+        &app,
+        &token,
+        &csrf,
+        &[("name", "Nia Newcomer"), ("password", "Password1234!")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("too common"));
+    let res = accept(
+        &app,
+        &token,
+        &csrf,
+        &[
+            ("name", "Nia Newcomer"),
+            ("password", "lantern-orchard-quietly"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let cookie = session_cookie(&res);
+    let (status, me) = json(
+        app.client
+            .get(app.url("/api/v1/me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["email"], "newcomer@north-reading.example.gov");
+    assert_eq!(me["user"]["org_id"], app.orgs[OWN].to_string());
+    assert_eq!(me["grants"][0]["role"], "member-staff");
+    // The link works once.
+    assert_eq!(open_invitation(&app, &token).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_person_of_another_member_accepts_by_signing_in() {
+    let app = TestApp::new().await;
+    let (_, answer) = grant(
+        &app,
+        "member-admin",
+        json!({ "email": "other-admin@stoneham.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let token = invitation_token(&app, &answer).await;
+    let (status, html, csrf) = open_invitation(&app, &token).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("already have an account"), "{html}");
+    let res = accept(&app, &token, &csrf, &[("password", "not-the-password")]).await;
+    assert_eq!(res.status(), 422);
+    let other = app.who("other-admin").user_id;
+    let before = store::tenancy::users::grants_of(&app.db, other)
+        .await
+        .unwrap();
+    assert!(before.iter().all(|g| g.org_id != app.orgs[OWN]));
+    let res = accept(&app, &token, &csrf, &[("password", PASSWORD)]).await;
+    assert_eq!(res.status(), 303);
+    let after = store::tenancy::users::grants_of(&app.db, other)
+        .await
+        .unwrap();
+    assert!(
+        after
+            .iter()
+            .any(|g| g.org_id == app.orgs[OWN] && g.role == domain::authz::Role::MemberStaff),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_invitation_mail_carries_a_working_link() {
+    let app = TestApp::new().await;
+    let (_, answer) = grant(
+        &app,
+        "member-admin",
+        json!({ "email": "newcomer@north-reading.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let id: domain::ids::InvitationId = answer["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The invitation's job is queued with it, carrying no secret.
+    let queued = store::jobs::list(&app.db, None, 100).await.unwrap();
+    let job = queued
+        .iter()
+        .find(|j| j.kind == "account.invite")
+        .expect("an account.invite job");
+    assert_eq!(job.payload, json!({ "invitation": id.to_string() }));
+    let config = civitas::config::Config {
+        smtp_url: Some("smtp://127.0.0.1:2525".into()),
+        public_url: Some("https://it.example.gov".into()),
+        ..Default::default()
+    };
+    let mailer = civitas::notify::Mailer::from_config(&config)
+        .unwrap()
+        .unwrap();
+    let issued = store::tenancy::invitations::issue_token(&app.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let msg = civitas::notify::invitation_message(&mailer, &issued).unwrap();
+    // Long lines travel quoted-printable: undo its soft line breaks.
+    let text = String::from_utf8(msg.formatted())
+        .unwrap()
+        .replace("=\r\n", "");
+    let link = format!("https://it.example.gov/invitations/{}", issued.token);
+    assert!(text.contains(&link), "{text}");
+    assert!(text.contains("Town of North Reading"));
+    assert_eq!(open_invitation(&app, &issued.token).await.0, 200);
 }

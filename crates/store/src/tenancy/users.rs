@@ -160,36 +160,59 @@ pub async fn create(
         version: 1,
     };
     let mut tx = db.write.begin().await?;
+    insert_user(&mut tx, actor, &u).await?;
+    insert_grant(&mut tx, actor, u.id, org, role).await?;
+    tx.commit().await?;
+    Ok(u)
+}
+
+/// Writes a new person's row and its audit entry in the caller's transaction (the email must be free).
+pub(crate) async fn insert_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    u: &User,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO users (id, org_id, email, name, password_hash, active, created_at, updated_at, version) \
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, 1)",
     )
     .bind(u.id.to_string())
-    .bind(org.to_string())
+    .bind(u.org_id.to_string())
     .bind(&u.email)
     .bind(&u.name)
     .bind(u.password_hash.clone())
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
+    .bind(u.created_at)
+    .bind(u.updated_at)
+    .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_unique(e, "email", "email", "is already in use"))?;
     audit::append(
-        &mut tx,
+        tx,
         actor,
         Change {
-            org_id: Some(org),
+            org_id: Some(u.org_id),
             action: "user.create",
             entity_kind: "user",
             entity_id: u.id.to_string(),
             before: None,
-            after: Some(json(&u)?),
+            after: Some(json(u)?),
         },
     )
     .await?;
-    insert_grant(&mut tx, actor, u.id, org, role).await?;
-    tx.commit().await?;
-    Ok(u)
+    Ok(())
+}
+
+/// Whether `user` is one of `org`'s people: their home is there, or they already hold a role there.
+pub async fn belongs_to(db: &Db, user: UserId, org: OrgId) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS x FROM users WHERE id = $1 AND org_id = $2 \
+         UNION ALL SELECT 1 AS x FROM grants WHERE user_id = $1 AND org_id = $2",
+    )
+    .bind(user.to_string())
+    .bind(org.to_string())
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Enables or disables a person. Disabling also ends their sessions; their tokens stop working at once
@@ -397,7 +420,7 @@ pub async fn grants_for_auth(db: &Db, user: UserId) -> Result<Vec<Grant>> {
         .collect()
 }
 
-async fn insert_grant(
+pub(crate) async fn insert_grant(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     actor: &Actor,
     user: UserId,

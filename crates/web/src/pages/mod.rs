@@ -12,6 +12,7 @@ pub(super) mod desk;
 pub(super) mod desk_admin;
 mod directory;
 mod finance;
+mod invitations;
 mod kb;
 mod mail;
 mod orgs;
@@ -38,6 +39,7 @@ pub fn routes(t: Table) -> Table {
     let t = calendar::routes(t);
     let t = directory::routes(t);
     let t = people::routes(t);
+    let t = invitations::routes(t);
     let t = audit::routes(t);
     let t = desk::routes(t);
     let t = desk_admin::routes(t);

@@ -56,7 +56,7 @@ async fn home(
 
 /// Cookies are `Secure` when configured so, or when a TLS-terminating proxy says the request came over
 /// HTTPS (the header can only add the flag, never remove it).
-fn secure(s: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn secure(s: &AppState, headers: &HeaderMap) -> bool {
     s.config.secure_cookies
         || headers
             .get("x-forwarded-proto")
