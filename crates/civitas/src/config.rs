@@ -468,8 +468,10 @@ mod tests {
                 .to_string()
                 .starts_with("trusted_proxies:")
         );
-        let mut c = Config::default();
-        c.metrics_bind = Some("nowhere".into());
+        let mut c = Config {
+            metrics_bind: Some("nowhere".into()),
+            ..Config::default()
+        };
         assert!(
             c.validate()
                 .unwrap_err()
