@@ -289,15 +289,3 @@ async fn accepted_entry(
     .await?;
     Ok(())
 }
-
-/// An invitation by id, for the job that mails it.
-pub async fn get_unscoped(db: &Db, id: InvitationId) -> Result<Invitation> {
-    sqlx::query(&format!("{SELECT} WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(&db.read)
-        .await?
-        .as_ref()
-        .map(invitation)
-        .transpose()?
-        .ok_or(StoreError::NotFound)
-}
