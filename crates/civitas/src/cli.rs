@@ -61,7 +61,7 @@ pub async fn add_user(
     let email = Email::parse(email).map_err(field)?;
     let role = Role::parse(role).map_err(field)?;
     let name = domain::validation::text("name", name, 120).map_err(field)?;
-    domain::tenancy::check_new_password("password", password)
+    domain::tenancy::check_new_password("password", password, email.as_str(), &name)
         .map_err(|e| anyhow!("password (standard input): {}", e.message))?;
     let org = orgs::get_by_slug(db, &Scope::Region, org)
         .await
@@ -99,10 +99,10 @@ async fn find(db: &Db, email: &str) -> anyhow::Result<users::User> {
 
 pub async fn set_password(db: &Db, email: &str, password: &str) -> anyhow::Result<()> {
     let u = find(db, email).await?;
-    domain::tenancy::check_new_password("password", password)
+    domain::tenancy::check_new_password("password", password, &u.email, &u.name)
         .map_err(|e| anyhow!("password (standard input): {}", e.message))?;
     let hash = store::auth::hash_password(password)?;
-    users::set_password(db, &Actor::system("cli"), u.id, &hash, None).await?;
+    users::set_password(db, &Actor::system("cli"), u.id, &hash, None, false).await?;
     Ok(())
 }
 

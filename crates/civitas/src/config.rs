@@ -41,6 +41,13 @@ pub struct Config {
     /// The audit log's key (HMAC-SHA-256, at least 32 characters). None: the key file `audit.key` in the
     /// data directory, created at first start.
     pub audit_key: Option<String>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed; none: the socket's peer is
+    /// the client, whatever the header says.
+    pub trusted_proxies: Vec<String>,
+    /// A listener of its own for `/metrics` (then not served on `bind`).
+    pub metrics_bind: Option<String>,
+    /// When set, `/metrics` needs `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +68,9 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("imap_url", &self.imap_url.as_deref().map(redact))
             .field("audit_key", &self.audit_key.as_ref().map(|_| "***"))
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -95,6 +105,9 @@ impl Default for Config {
             public_url: None,
             imap_url: None,
             audit_key: None,
+            trusted_proxies: Vec::new(),
+            metrics_bind: None,
+            metrics_token: None,
         }
     }
 }
@@ -117,6 +130,9 @@ struct FileConfig {
     public_url: Option<String>,
     imap_url: Option<String>,
     audit_key: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    metrics_bind: Option<String>,
+    metrics_token: Option<String>,
 }
 
 pub const EXAMPLE: &str = r#"# Civitas configuration. Every key is optional; environment variables (CIVITAS_<KEY>) override the file.
@@ -171,6 +187,18 @@ mail_from = "Civitas Service Desk <servicedesk@localhost>"
 # backups and give `civitas audit verify` the same one. Unset: the file audit.key in data_dir (created at
 # first start, readable by its owner only).
 # audit_key = "64 random hex digits, e.g. from: openssl rand -hex 32"
+        }
+# Proxies in front of Civitas (addresses or CIDR ranges) whose X-Forwarded-For header is believed. Sign-in
+# throttling counts failures per client address: with none listed the connection's own address is the
+# client and the header is ignored, since any client can write it. List your load balancer's addresses here.
+trusted_proxies = []
+# trusted_proxies = ["10.0.0.0/8", "192.0.2.7"]
+
+# Serve /metrics on a listener of its own (and not on bind), e.g. an address only monitoring reaches.
+# metrics_bind = "127.0.0.1:9090"
+
+# Require `Authorization: Bearer <token>` on /metrics (at least 16 characters).
+# metrics_token = "a-long-random-string"
 "#;
 
 /// Writes a new random key to `path`, readable and writable by its owner only; fails if the file exists.
@@ -272,6 +300,15 @@ impl Config {
         if let Some(v) = f.audit_key {
             self.audit_key = Some(v);
         }
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = v;
+        }
+        if let Some(v) = f.metrics_bind {
+            self.metrics_bind = Some(v);
+        }
+        if let Some(v) = f.metrics_token {
+            self.metrics_token = Some(v);
+        }
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
@@ -330,6 +367,20 @@ impl Config {
         if let Some(v) = get("CIVITAS_AUDIT_KEY") {
             self.audit_key = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = get("CIVITAS_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = get("CIVITAS_METRICS_BIND") {
+            self.metrics_bind = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("CIVITAS_METRICS_TOKEN") {
+            self.metrics_token = Some(v).filter(|v| !v.is_empty());
+        }
         Ok(())
     }
 
@@ -382,6 +433,20 @@ impl Config {
         {
             bail!("audit_key: {e}");
         }
+        self.trusted_proxies()?;
+        if let Some(b) = &self.metrics_bind
+            && b.parse::<std::net::SocketAddr>().is_err()
+        {
+            bail!("metrics_bind: must be an address and port such as 127.0.0.1:9090, not {b:?}");
+        }
+        if self.metrics_bind.is_some() && self.metrics_bind == Some(self.bind.clone()) {
+            bail!("metrics_bind: must differ from bind");
+        }
+        if let Some(t) = &self.metrics_token
+            && (t.chars().count() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            bail!("metrics_token: must be at least 16 characters, without spaces");
+        }
         Ok(())
     }
 
@@ -428,6 +493,17 @@ impl Config {
                 Err(e).with_context(|| format!("reading the audit key file {}", path.display()))
             }
         }
+    }
+
+    /// The parsed `trusted_proxies` (checked by [`Config::validate`]).
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<domain::net::Cidr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|raw| {
+                domain::net::Cidr::parse("trusted_proxies", raw)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))
+            })
+            .collect()
     }
 
     /// The mailbox to poll, if one is configured (checked by [`Config::validate`]).
@@ -504,6 +580,63 @@ mod tests {
                 .to_string()
                 .contains("job_retention_days")
         );
+    }
+
+    #[test]
+    fn trusted_proxies_and_metrics_settings_are_checked_by_name() {
+        let mut c = Config::default();
+        c.apply_env(|k| {
+            (k == "CIVITAS_TRUSTED_PROXIES").then(|| "10.0.0.0/8, 192.0.2.7".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.trusted_proxies().unwrap().len(), 2);
+        c.validate().unwrap();
+        c.trusted_proxies = vec!["10.0.0.0/40".into()];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("trusted_proxies:")
+        );
+        let mut c = Config {
+            metrics_bind: Some("nowhere".into()),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("metrics_bind:")
+        );
+        c.metrics_bind = Some(c.bind.clone());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("metrics_bind:")
+        );
+        c.metrics_bind = Some("127.0.0.1:9090".into());
+        c.metrics_token = Some("short".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("metrics_token:")
+        );
+        c.metrics_token = Some("a-long-enough-metrics-token".into());
+        c.validate().unwrap();
+        assert!(
+            !format!("{c:?}").contains("a-long-enough"),
+            "the token is not logged"
+        );
+        let f: FileConfig = toml::from_str(
+            "trusted_proxies = [\"10.0.0.0/8\"]\nmetrics_bind = \"127.0.0.1:9090\"\nmetrics_token = \"0123456789abcdef\"",
+        )
+        .unwrap();
+        let mut c = Config::default();
+        c.apply_file(f);
+        assert_eq!(c.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        c.validate().unwrap();
     }
 
     #[test]

@@ -145,6 +145,17 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// A mail's subject as a ticket's: one line of at most 200 characters, with bidirectional control
+/// characters (a right-to-left override making `invoice\u{202E}fdp.exe` read as `invoiceexe.pdf`) removed —
+/// mail cannot be refused with a field error as a form can, so they are stripped instead.
+fn subject_line(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .filter(|c| !domain::validation::is_bidi_control(*c))
+        .collect();
+    clip(&s, 200)
+}
+
 /// Takes in one message. `Err` only when it could not be stored (the database is unreachable): the caller
 /// then asks the mail server to retry.
 pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<Ingested> {
@@ -210,7 +221,7 @@ pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<In
     {
         return Ok(Ingested::Duplicate);
     }
-    let subject = clip(msg.subject().unwrap_or(""), 200);
+    let subject = subject_line(msg.subject().unwrap_or(""));
     let from = msg
         .from()
         .and_then(|a| a.first())
@@ -395,6 +406,15 @@ pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<In
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_lose_bidi_controls() {
+        assert_eq!(
+            subject_line(" Invoice \u{202E}fdp.exe\u{2069} "),
+            "Invoice fdp.exe"
+        );
+        assert_eq!(subject_line("מדפסת תקועה"), "מדפסת תקועה");
+    }
 
     #[test]
     fn references_and_subjects_name_the_ticket() {

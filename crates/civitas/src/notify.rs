@@ -181,6 +181,68 @@ pub async fn run(
     Ok(())
 }
 
+/// Mails an invitation (an `account.invite` job): a fresh token is made now, so the only copy of it is in
+/// this message. Without SMTP nothing is made or sent (the invitation waits, and the log says so).
+pub async fn invitation(
+    db: &Db,
+    mailer: Option<&Mailer>,
+    payload: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let id: domain::ids::InvitationId = payload
+        .get("invitation")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .context("payload.invitation")?;
+    let Some(m) = mailer else {
+        tracing::warn!(invitation = %id, "no smtp_url configured: invitation not mailed");
+        return Ok(());
+    };
+    let Some(issued) = store::tenancy::invitations::issue_token(db, id).await? else {
+        return Ok(());
+    };
+    let msg = invitation_message(m, &issued)?;
+    m.transport
+        .send(msg)
+        .await
+        .with_context(|| format!("sending the invitation to {}", issued.invitation.email))?;
+    Ok(())
+}
+
+/// The invitation's mail: who invites, to what role, the link and until when it works.
+pub fn invitation_message(
+    m: &Mailer,
+    issued: &store::tenancy::invitations::Issued,
+) -> anyhow::Result<Message> {
+    let inv = &issued.invitation;
+    let to: Mailbox = inv.email.parse().context("the invitation's address")?;
+    let ends = web::pages::local_time(inv.expires_at, "America/New_York");
+    let text = format!(
+        "You are invited to join {org} in {region} as {role}.\n\n\
+         To accept, open this link (it works once, until {ends}):\n\n{url}/invitations/{token}\n\n\
+         If you already have an account with this address, you sign in with your password there; if not, you \
+         choose a name and a password.\n\n\
+         If you did not expect this, ignore this message: nothing happens unless you accept.\n",
+        org = issued.org_name,
+        region = m.region,
+        role = inv.role.label(),
+        url = m.public_url,
+        token = issued.token,
+    );
+    Ok(Message::builder()
+        .from(m.from.clone())
+        .to(to)
+        .subject(
+            format!("Invitation to join {} in {}", issued.org_name, m.region)
+                .replace(['\r', '\n'], " "),
+        )
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)?)
+}
+
 /// Reminds the requester of an architecture exception that it ends soon (already recorded as sent by
 /// `store::architecture::due_reminders`; without SMTP or an address, the record in the audit log stands).
 pub async fn exception_reminder(

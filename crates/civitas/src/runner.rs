@@ -252,6 +252,9 @@ impl Runner {
                 Ok(())
             }
             "desk.notify" => crate::notify::run(&self.db, self.mailer.as_ref(), &job.payload).await,
+            store::tenancy::invitations::JOB_KIND => {
+                crate::notify::invitation(&self.db, self.mailer.as_ref(), &job.payload).await
+            }
             "desk.imap_poll" => {
                 // Servers share one configuration; one without a mailbox has nothing to poll.
                 let Some((mailbox, own)) = &self.imap else {

@@ -28,9 +28,22 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
         web::WebConfig {
             region_name,
             secure_cookies: config.secure_cookies,
+            trusted_proxies: config.trusted_proxies()?,
+            metrics_on_main: config.metrics_bind.is_none(),
+            metrics_token: config.metrics_token.clone(),
             ..web::WebConfig::default()
         },
     );
+    let metrics = match &config.metrics_bind {
+        Some(b) => {
+            let l = tokio::net::TcpListener::bind(b)
+                .await
+                .with_context(|| format!("listening on {b} (metrics_bind)"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics are served on their own listener");
+            Some((l, web::metrics_app(state.clone())))
+        }
+        None => None,
+    };
     let app = web::app(state);
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
@@ -57,10 +70,24 @@ pub async fn run(config: Config, with_demo: bool) -> anyhow::Result<()> {
                 .run_until(stop_rx),
         )
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let metrics = metrics.map(|(l, m)| {
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, m).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        })
+    });
+    // The peer's address reaches the handlers (sign-in throttling by client address).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
+    if let Some(m) = metrics {
+        m.abort();
+    }
     tracing::info!("in-flight requests finished; stopping the job runner");
     let _ = stop_tx.send(true);
     if let Some(j) = jobs {

@@ -68,6 +68,12 @@ async fn start_browser() -> (Driver, Client, tempfile::TempDir) {
 }
 
 async fn start_civitas() -> (String, tempfile::TempDir) {
+    let (base, dir, _) = start_civitas_with_db().await;
+    (base, dir)
+}
+
+/// Like [`start_civitas`], also handing back the database (to make what a page needs, such as a token).
+async fn start_civitas_with_db() -> (String, tempfile::TempDir, store::Db) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/civitas.db", dir.path().display());
     store::audit::install_key(
@@ -80,7 +86,7 @@ async fn start_civitas() -> (String, tempfile::TempDir) {
     db.migrate().await.unwrap();
     civitas::demo::load(&db).await.unwrap();
     let state = web::AppState::new(
-        db,
+        db.clone(),
         web::WebConfig {
             region_name: civitas::demo::REGION_NAME.into(),
             ..Default::default()
@@ -89,9 +95,13 @@ async fn start_civitas() -> (String, tempfile::TempDir) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, web::app(state)).await;
+        let _ = axum::serve(
+            listener,
+            web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
-    (format!("http://{addr}"), dir)
+    (format!("http://{addr}"), dir, db)
 }
 
 /// Runs axe-core on the current page and fails with the violations, if any.
@@ -640,4 +650,74 @@ async fn staff_request_a_service_and_the_desk_answers_it() {
     assert_accessible(&c, "an exception awaiting review").await;
     assert!(body_text(&c).await.contains("Record the decision"));
     c.close().await.unwrap();
+}
+
+/// The pages issue 13 changed, at a laptop's and a phone's width: the sign-in lockout, a refused password
+/// change with the token box, and accepting an invitation.
+#[tokio::test(flavor = "multi_thread")]
+async fn lockout_password_rule_and_invitation_pages_at_two_widths() {
+    let (base, _dir, db) = start_civitas_with_db().await;
+    let (_driver, c, _profile) = start_browser().await;
+    let org = store::tenancy::orgs::get_by_slug(&db, &store::Scope::Region, "north-reading")
+        .await
+        .unwrap();
+    for (width, height) in [(1366, 900), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        // Five wrong passwords lock the account: the sixth try says so, on the form.
+        let email = format!("nobody{width}@north-reading.example.gov");
+        for _ in 0..6 {
+            c.goto(&format!("{base}/sign-in")).await.unwrap();
+            fill(&c, "field-email", &email).await;
+            fill(&c, "field-password", "not-the-password").await;
+            submit(&c).await;
+        }
+        assert!(body_text(&c).await.contains("too many failed sign-ins"));
+        assert_accessible(&c, "sign-in, locked").await;
+        screenshot(&c, &format!("sign-in-locked-{width}")).await;
+
+        sign_in(&c, &base, "staff@north-reading.example.gov").await;
+        visit(&c, &base, "/account").await;
+        assert!(body_text(&c).await.contains("Also revoke my API tokens"));
+        fill(&c, "field-current_password", civitas::demo::DEMO_PASSWORD).await;
+        fill(&c, "field-new_password", "password1234").await;
+        click_and_load(
+            &c,
+            Locator::Css("form[action='/account/password'] button[type=submit]"),
+        )
+        .await;
+        assert!(body_text(&c).await.contains("too common"));
+        assert_accessible(&c, "password change refused").await;
+        screenshot(&c, &format!("password-refused-{width}")).await;
+        c.delete_all_cookies().await.unwrap();
+
+        let inv = store::tenancy::invitations::create(
+            &db,
+            &store::Scope::Region,
+            &store::audit::Actor::system("browser test"),
+            org.id,
+            &domain::tenancy::Email::parse(&format!("newcomer{width}@north-reading.example.gov"))
+                .unwrap(),
+            domain::authz::Role::MemberStaff,
+        )
+        .await
+        .unwrap();
+        let token = store::tenancy::invitations::issue_token(&db, inv.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .token;
+        visit(&c, &base, &format!("/invitations/{token}")).await;
+        fill(&c, "field-name", "Nia Newcomer").await;
+        fill(&c, "field-password", "aaaaaaaaaaaa").await;
+        submit(&c).await;
+        assert!(body_text(&c).await.contains("repeated pattern"));
+        assert_accessible(&c, "invitation, refused").await;
+        screenshot(&c, &format!("invitation-refused-{width}")).await;
+        fill(&c, "field-password", "lantern-orchard-quietly").await;
+        submit(&c).await;
+        c.wait().for_element(Locator::Css("h1")).await.unwrap();
+        assert!(body_text(&c).await.contains("North Reading"));
+        screenshot(&c, &format!("invitation-accepted-{width}")).await;
+        c.delete_all_cookies().await.unwrap();
+    }
 }

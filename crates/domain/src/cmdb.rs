@@ -191,12 +191,13 @@ pub fn check_attributes(
             continue;
         }
         match attr.kind {
-            AttrKind::Text if text.chars().count() > 500 => {
-                errors.push(FieldError::new(&field, "is longer than 500 characters"));
-            }
-            AttrKind::Text => {
-                out.insert(name.clone(), Value::String(text));
-            }
+            // One line of text like every other: no control or bidirectional control characters.
+            AttrKind::Text => match crate::validation::text(&field, &text, 500) {
+                Ok(t) => {
+                    out.insert(name.clone(), Value::String(t));
+                }
+                Err(e) => errors.push(e),
+            },
             AttrKind::Count => match text.parse::<u64>() {
                 Ok(n) if n <= 1_000_000_000_000 => {
                     out.insert(name.clone(), Value::from(n));
@@ -312,6 +313,18 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(errs[0].field, "attributes.warranty_end");
+        // Text attributes are single-line text: a right-to-left override is refused, naming the attribute.
+        let errs = check_attributes(
+            CiType::VirtualMachine,
+            &attrs(json!({ "hostname": "web\u{202E}gpj.exe" })),
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].field, "attributes.hostname");
+        assert!(
+            errs[0].message.contains("right-to-left"),
+            "{}",
+            errs[0].message
+        );
     }
 
     fn graph(edges: &[(u32, u32, RelationKind)]) -> impl FnMut(&[u32]) -> Vec<Edge<u32>> + '_ {

@@ -53,6 +53,8 @@ typed_id!(
     GrantId,
     /// An API token.
     TokenId,
+    /// An invitation to join an organisation with a role, sent by email.
+    InvitationId,
     /// A service of the hub's catalog.
     ServiceId,
     /// An orderable item of the catalog, with its request form.

@@ -50,6 +50,8 @@ pub mod cloud;
 pub mod cmdb;
 pub mod desk;
 pub mod ids;
+pub mod net;
+pub mod password;
 pub mod portfolio;
 pub mod tenancy;
 pub mod validation;

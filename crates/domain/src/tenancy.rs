@@ -211,16 +211,15 @@ impl fmt::Display for Email {
     }
 }
 
-/// A new password: at least 12 characters (NIST SP 800-63B favours length over composition rules).
-pub fn check_new_password(field: &str, raw: &str) -> Result<(), FieldError> {
-    let n = raw.chars().count();
-    if n < 12 {
-        return Err(FieldError::new(field, "must be at least 12 characters"));
-    }
-    if n > 256 {
-        return Err(FieldError::new(field, "must be at most 256 characters"));
-    }
-    Ok(())
+/// A new password: see [`crate::password`] (NIST SP 800-63B: length, not composition; no common
+/// password, no pattern, not the person's email or name).
+pub fn check_new_password(
+    field: &str,
+    raw: &str,
+    email: &str,
+    name: &str,
+) -> Result<(), FieldError> {
+    crate::password::check_new_password(field, raw, crate::password::Owner { email, name })
 }
 
 /// A population figure, as published by the Census Bureau.
@@ -318,7 +317,7 @@ mod tests {
         assert!(parse_population(Some(-1)).is_err());
         assert!(parse_time_zone("America/New_York").is_ok());
         assert!(parse_time_zone("Mars/Olympus").is_err());
-        assert!(check_new_password("password", "short").is_err());
+        assert!(check_new_password("password", "short", "a@b.gov", "A").is_err());
     }
 }
 
@@ -554,7 +553,15 @@ pub mod drafts {
         );
         let password = match raw.password.as_deref() {
             None | Some("") => None,
-            Some(p) => c.take(check_new_password("password", p).map(|()| p.to_owned())),
+            Some(p) => c.take(
+                check_new_password(
+                    "password",
+                    p,
+                    raw.email.as_deref().unwrap_or(""),
+                    raw.name.as_deref().unwrap_or(""),
+                )
+                .map(|()| p.to_owned()),
+            ),
         };
         c.finish()?;
         match (email, name, role) {

@@ -76,8 +76,29 @@ impl Collector {
     }
 }
 
-/// A trimmed, non-empty piece of text of at most `max` characters.
+/// The invisible characters that reorder how text is displayed: embeddings and overrides (U+202A–U+202E),
+/// isolates (U+2066–U+2069) and the directional marks (U+200E, U+200F, U+061C). In a one-line value —
+/// a ticket's subject, a person's or an organisation's name — they serve only to make text read differently
+/// from what it is (`invoice\u{202E}fdp.exe`), so single-line fields refuse them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// A trimmed, non-empty, single-line piece of text of at most `max` characters, without control or
+/// bidirectional control characters. Every one-line field goes through here.
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let t = checked(field, raw, max)?;
+    if t.chars().any(is_bidi_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain bidirectional control characters (such as a right-to-left override), which \
+             make text display differently from what it is",
+        ));
+    }
+    Ok(t)
+}
+
+fn checked(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     let t = raw.trim();
     if t.is_empty() {
         return Err(FieldError::new(field, "is required"));
@@ -98,8 +119,9 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
 }
 
 /// Like [`text`] for multi-line input (a ticket's description, a reply): line endings become `\n` first.
+/// Directional marks are allowed here, where right-to-left writing needs them between paragraphs.
 pub fn long_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    text(field, &raw.replace("\r\n", "\n").replace('\r', "\n"), max)
+    checked(field, &raw.replace("\r\n", "\n").replace('\r', "\n"), max)
 }
 
 /// Like [`text`], but an empty value is `None`.
@@ -220,6 +242,24 @@ mod tests {
         assert!(text("name", "abcdefghijk", 10).is_err());
         assert!(text("name", "a\u{0}b", 10).is_err());
         assert_eq!(optional_text("x", Some("  "), 5), Ok(None));
+    }
+
+    #[test]
+    fn single_line_text_refuses_bidi_controls_and_names_the_field() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            let e = text("subject", &format!("invoice{c}fdp.exe"), 200).unwrap_err();
+            assert_eq!(e.field, "subject");
+            assert!(e.message.contains("right-to-left"), "{}", e.message);
+            assert!(optional_text("name", Some(&format!("a{c}b")), 20).is_err());
+        }
+        assert_eq!(
+            text("name", "שלום Malden", 40).as_deref(),
+            Ok("שלום Malden")
+        );
+        assert!(long_text("description", "line one\u{200F}\nline two", 100).is_ok());
     }
 
     #[test]

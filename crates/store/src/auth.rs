@@ -289,12 +289,27 @@ pub async fn revoke_token(db: &Db, actor: &Actor, user: UserId, id: TokenId) -> 
     Ok(())
 }
 
-/// Sign-in throttle: at most `MAX_FAILURES` failed attempts per key (an email, an address) per window.
-pub const MAX_FAILURES: i64 = 5;
+/// Sign-in throttle, two counters kept apart: failed attempts on one account (whoever makes them) and failed
+/// attempts from one client address (whichever accounts they name), each per window. An address gets more
+/// tries than an account, so that a person who mistypes their own password locks only their own account
+/// and never their office's other people, while spraying many accounts from one place still stops.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-/// Milliseconds until the key may try again, or `None` if it may try now.
-pub async fn throttled_for(db: &Db, key: &str) -> Result<Option<i64>> {
+/// The throttle key of an account.
+pub fn account_key(email: &domain::tenancy::Email) -> String {
+    format!("email:{email}")
+}
+
+/// The throttle key of a client address.
+pub fn address_key(ip: std::net::IpAddr) -> String {
+    format!("addr:{ip}")
+}
+
+/// Milliseconds until the key may try again (after `max` failures in the window), or `None` if it may try
+/// now.
+pub async fn throttled_for(db: &Db, key: &str, max: i64) -> Result<Option<i64>> {
     let row = sqlx::query("SELECT failures, window_start FROM sign_in_throttle WHERE key = $1")
         .bind(key)
         .fetch_optional(&db.read)
@@ -304,7 +319,7 @@ pub async fn throttled_for(db: &Db, key: &str) -> Result<Option<i64>> {
         let failures: i64 = r.try_get("failures").ok()?;
         let start: i64 = r.try_get("window_start").ok()?;
         let ends = start + THROTTLE_WINDOW_MS;
-        (failures >= MAX_FAILURES && ends > now).then_some(ends - now)
+        (failures >= max && ends > now).then_some(ends - now)
     }))
 }
 

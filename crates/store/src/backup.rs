@@ -19,6 +19,7 @@ pub const TABLES: &[&str] = &[
     "grants",
     "sessions",
     "api_tokens",
+    "invitations",
     "sign_in_throttle",
     "idempotency_keys",
     "audit_head",

@@ -284,6 +284,28 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// The client's address: the socket's peer, or — when the peer is one of `trusted_proxies` — the right-most
+/// untrusted address in `X-Forwarded-For`. `None` when the server was started without connection info
+/// (every listener in `civitas serve` and the tests has it).
+pub fn client_ip(state: &AppState, parts: &Parts) -> Option<std::net::IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip();
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>();
+    Some(domain::net::client_ip(
+        peer,
+        forwarded.into_iter(),
+        &state.config.trusted_proxies,
+    ))
+}
+
 /// A `Set-Cookie` value with the attributes every Civitas cookie carries.
 pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> String {
     format!(

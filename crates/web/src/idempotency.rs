@@ -1,9 +1,11 @@
 //! `Idempotency-Key` on API POSTs: a retried request gets the first response instead of running twice.
-//! Keys are per credential (a token or a session), so two people cannot collide.
+//! Keys are per credential (a token or a session) and the person it belongs to, so two people cannot
+//! collide. The credential is authenticated before anything is replayed: a revoked token, an ended session
+//! or a disabled person gets 401, never a stored answer.
 
 use crate::AppState;
 use crate::auth::forget_after_writes as run;
-use crate::auth::{SESSION_COOKIE, bearer, cookie};
+use crate::auth::{Principal, SESSION_COOKIE, bearer, cookie};
 use crate::error::{ApiError, Failure};
 use axum::body::Body;
 use axum::extract::Request;
@@ -38,12 +40,27 @@ pub async fn replay_or_run(state: AppState, req: Request, next: Next) -> Respons
             .into_response();
         }
     };
-    let (parts, body) = req.into_parts();
-    let credential = match bearer(&parts).or_else(|| cookie(&parts, SESSION_COOKIE)) {
-        Some(c) => store::auth::sha256_hex(c),
+    let (mut parts, body) = req.into_parts();
+    let Some(secret) = bearer(&parts).or_else(|| cookie(&parts, SESSION_COOKIE)) else {
         // Unauthenticated requests are refused downstream; nothing to remember.
-        None => return run(state, Request::from_parts(parts, body), next).await,
+        return run(state, Request::from_parts(parts, body), next).await;
     };
+    let secret_hash = store::auth::sha256_hex(secret);
+    // Authenticate first (the CSRF check may already have, for a session), and hand the principal on.
+    let principal = match parts.extensions.get::<Principal>() {
+        Some(p) => Some(p.clone()),
+        None => match crate::auth::resolve(&state, &parts).await {
+            Ok(p) => p,
+            Err(f) => return ApiError(f).into_response(),
+        },
+    };
+    let Some(principal) = principal else {
+        // Not a live credential: the handler's extractor answers 401, and nothing is replayed.
+        return run(state, Request::from_parts(parts, body), next).await;
+    };
+    // The stored answer belongs to this person through this credential.
+    let credential = format!("{}:{secret_hash}", principal.user.id);
+    parts.extensions.insert(principal);
     let Ok(bytes) = body.collect().await.map(|b| b.to_bytes()) else {
         return ApiError(Failure::BadRequest(
             "the request body could not be read".into(),

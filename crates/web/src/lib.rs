@@ -29,12 +29,17 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The largest request body accepted (an attachment upload).
 pub const MAX_BODY: usize = 26 * 1024 * 1024;
 
+/// `/metrics` alone, for a listener of its own (`metrics_bind`), with the same token check.
+pub fn metrics_app(state: AppState) -> Router {
+    ops::metrics_router().with_state(state)
+}
+
 /// The whole application: API, pages, assets and operations endpoints, with the middleware stack.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     routes::table()
         .into_router()
-        .merge(ops::router())
+        .merge(ops::router(state.config.metrics_on_main))
         .merge(assets::router())
         .fallback(pages::not_found)
         // One middleware for the request's own checks — metrics, then for state-changing requests CSRF,

@@ -11,11 +11,21 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// `/healthz`, `/readyz`, and `/metrics` unless it is served on a listener of its own (`metrics_bind`).
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let r = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    if with_metrics {
+        r.route("/metrics", get(metrics))
+    } else {
+        r
+    }
+}
+
+/// `/metrics` alone, for its own listener (`metrics_bind`): an address only the monitoring network reaches.
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// The process is up.
@@ -64,7 +74,26 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+/// The Prometheus text. With `metrics_token` set, only `Authorization: Bearer <token>` gets it (compared in
+/// constant time); anyone else gets 401.
+async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(want) = &s.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .unwrap_or("");
+        if !crate::csrf::constant_time_eq(want.as_bytes(), given.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need the token configured as metrics_token\n",
+            )
+                .into_response();
+        }
+    }
     let _ = handle();
     queue_gauges(&s.db).await;
     (

@@ -11,6 +11,13 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How long a session lasts without signing in again.
     pub session_ttl_ms: i64,
+    /// The proxies whose `X-Forwarded-For` is believed (see [`domain::net::client_ip`]); none: the socket's
+    /// peer is the client.
+    pub trusted_proxies: Vec<domain::net::Cidr>,
+    /// Serve `/metrics` on the main listener (false when it has a listener of its own, `metrics_bind`).
+    pub metrics_on_main: bool,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -19,6 +26,9 @@ impl Default for WebConfig {
             region_name: "Civitas region".into(),
             secure_cookies: false,
             session_ttl_ms: 12 * 60 * 60 * 1000,
+            trusted_proxies: Vec::new(),
+            metrics_on_main: true,
+            metrics_token: None,
         }
     }
 }

@@ -121,6 +121,11 @@ pub async fn fresh_database(dir: &tempfile::TempDir) -> (Db, String) {
 impl TestApp {
     /// The hub (melrose), two members (north-reading, stoneham) and a person in every role.
     pub async fn new() -> Self {
+        Self::with_web(|_| {}).await
+    }
+
+    /// Like [`TestApp::new`], with the web configuration changed by `f` (trusted proxies, metrics token).
+    pub async fn with_web(f: impl FnOnce(&mut web::WebConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (db, database_url) = fresh_database(&dir).await;
         let actor = Actor::system("test");
@@ -185,20 +190,17 @@ impl TestApp {
                 },
             );
         }
-        let state = web::AppState::new(
-            db.clone(),
-            web::WebConfig {
-                region_name: "Test Region".into(),
-                ..Default::default()
-            },
-        );
+        let mut config = web::WebConfig {
+            region_name: "Test Region".into(),
+            ..Default::default()
+        };
+        f(&mut config);
+        let state = web::AppState::new(db.clone(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, web::app(state)).await;
-        });
+        tokio::spawn(serve(listener, web::app(state)));
         let client = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -238,9 +240,7 @@ impl TestApp {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, web::app(state)).await;
-        });
+        tokio::spawn(serve(listener, web::app(state)));
         format!("http://{addr}")
     }
 
@@ -273,6 +273,15 @@ impl TestApp {
         all.extend_from_slice(fields);
         self.page(who, reqwest::Method::POST, path).form(&all)
     }
+}
+
+/// Serves `app` as `civitas serve` does: with each connection's peer address.
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    let _ = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await;
 }
 
 pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {

@@ -428,6 +428,17 @@ fn cases() -> Vec<Case> {
             |f| Body::Json(json!({ "email": f.email, "role": "auditor" })),
         ),
         c(
+            "GET",
+            "/api/v1/orgs/{slug}/invitations",
+            Perm("user-manage"),
+            T::Org,
+            none,
+        ),
+        c("GET", "/invitations/{token}", Public, T::None, none),
+        c("POST", "/invitations/{token}", Public, T::None, |_| {
+            form(&[("name", "Nobody"), ("password", "wrong-password-1")])
+        }),
+        c(
             "DELETE",
             "/api/v1/grants/{id}",
             Perm("user-manage"),

@@ -5,6 +5,7 @@
     clippy::unwrap_used,
     reason = "in tests, a failed unwrap is a failed test with its location"
 )]
+mod accounts;
 mod api;
 mod architecture;
 mod billing;

@@ -2,6 +2,7 @@
 
 pub mod closures;
 pub mod directory;
+pub mod invitations;
 pub(crate) mod org_cache;
 pub mod orgs;
 pub mod users;

@@ -160,36 +160,59 @@ pub async fn create(
         version: 1,
     };
     let mut tx = db.write.begin().await?;
+    insert_user(&mut tx, actor, &u).await?;
+    insert_grant(&mut tx, actor, u.id, org, role).await?;
+    tx.commit().await?;
+    Ok(u)
+}
+
+/// Writes a new person's row and its audit entry in the caller's transaction (the email must be free).
+pub(crate) async fn insert_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    u: &User,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO users (id, org_id, email, name, password_hash, active, created_at, updated_at, version) \
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, 1)",
     )
     .bind(u.id.to_string())
-    .bind(org.to_string())
+    .bind(u.org_id.to_string())
     .bind(&u.email)
     .bind(&u.name)
     .bind(u.password_hash.clone())
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
+    .bind(u.created_at)
+    .bind(u.updated_at)
+    .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_unique(e, "email", "email", "is already in use"))?;
     audit::append(
-        &mut tx,
+        tx,
         actor,
         Change {
-            org_id: Some(org),
+            org_id: Some(u.org_id),
             action: "user.create",
             entity_kind: "user",
             entity_id: u.id.to_string(),
             before: None,
-            after: Some(json(&u)?),
+            after: Some(json(u)?),
         },
     )
     .await?;
-    insert_grant(&mut tx, actor, u.id, org, role).await?;
-    tx.commit().await?;
-    Ok(u)
+    Ok(())
+}
+
+/// Whether `user` is one of `org`'s people: their home is there, or they already hold a role there.
+pub async fn belongs_to(db: &Db, user: UserId, org: OrgId) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS x FROM users WHERE id = $1 AND org_id = $2 \
+         UNION ALL SELECT 1 AS x FROM grants WHERE user_id = $1 AND org_id = $2",
+    )
+    .bind(user.to_string())
+    .bind(org.to_string())
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Enables or disables a person. Disabling also ends their sessions; their tokens stop working at once
@@ -256,13 +279,15 @@ pub async fn set_active(
 }
 
 /// Sets a person's password hash (their own change, or an administrator's reset from the CLI) and ends
-/// every other session of theirs.
+/// every other session of theirs; with `revoke_tokens`, also revokes every API token of theirs, in the same
+/// transaction.
 pub async fn set_password(
     db: &Db,
     actor: &Actor,
     id: UserId,
     hash: &str,
     keep_session: Option<&str>,
+    revoke_tokens: bool,
 ) -> Result<()> {
     let mut tx = db.write.begin().await?;
     let row = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3 RETURNING org_id")
@@ -278,6 +303,18 @@ pub async fn set_password(
         .bind(keep_session.unwrap_or(""))
         .execute(&mut *tx)
         .await?;
+    let tokens_revoked = if revoke_tokens {
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    } else {
+        0
+    };
     audit::append(
         &mut tx,
         actor,
@@ -287,7 +324,7 @@ pub async fn set_password(
             entity_kind: "user",
             entity_id: id.to_string(),
             before: None,
-            after: None,
+            after: revoke_tokens.then(|| serde_json::json!({ "tokens_revoked": tokens_revoked })),
         },
     )
     .await?;
@@ -383,7 +420,7 @@ pub async fn grants_for_auth(db: &Db, user: UserId) -> Result<Vec<Grant>> {
         .collect()
 }
 
-async fn insert_grant(
+pub(crate) async fn insert_grant(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     actor: &Actor,
     user: UserId,

@@ -12,11 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
-use domain::authz::{Permission, Role};
+use domain::authz::{Permission, Role, Scope};
 use domain::ids::UserId;
 use domain::tenancy::drafts::{RawUser, parse_user};
 use serde::Deserialize;
-use store::tenancy::{orgs, users};
+use store::tenancy::{invitations, orgs, users};
 
 pub fn routes(t: Table) -> Table {
     t.get(
@@ -69,9 +69,15 @@ pub fn routes(t: Table) -> Table {
     )
     .post(
         "/api/v1/orgs/{slug}/grants",
-        "Grant a role in an organisation",
+        "Grant a role in an organisation to one of its people (201), or invite an email address (202)",
         "user-manage",
         create_grant,
+    )
+    .get(
+        "/api/v1/orgs/{slug}/invitations",
+        "List the invitations sent for an organisation (newest first)",
+        "user-manage",
+        list_invitations,
     )
     .delete(
         "/api/v1/grants/{id}",
@@ -251,36 +257,63 @@ pub struct RawGrant {
     pub role: Option<String>,
 }
 
-/// Grants a role to a person named by id or email.
+/// What granting by email did: a role for one of the organisation's own people, or an invitation.
+pub enum GrantOutcome {
+    Granted(users::GrantRow),
+    Invited(invitations::Invitation),
+}
+
+/// Grants a role to a person named by id or email. A hub administrator reaches anyone in the region. A
+/// member administrator grants to its own people (home there, or already holding a role there); any other
+/// address — unknown, or a person of another organisation — gets an invitation to accept, and the answer is
+/// the same in both cases, so it tells nothing about who has an account elsewhere. An address no one has
+/// yet is invited whoever asks.
 pub async fn add_grant(
     s: &AppState,
     p: &Principal,
     slug: &str,
     raw: &RawGrant,
-) -> Result<users::GrantRow, Failure> {
+) -> Result<GrantOutcome, Failure> {
     let scope = p.require(Permission::UserManage)?;
     let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
     let role =
         Role::parse(raw.role.as_deref().unwrap_or("")).map_err(|e| Failure::Invalid(vec![e]))?;
+    role.check_grantable(org.is_hub)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    let region = matches!(scope, Scope::Region);
     let user_id = match (
         raw.user_id.as_deref().filter(|v| !v.is_empty()),
         raw.email.as_deref().filter(|v| !v.is_empty()),
     ) {
-        (Some(id), _) => id.parse().map_err(|_| {
-            Failure::Invalid(vec![FieldError::new("user_id", "is not a person's id")])
-        })?,
+        (Some(id), _) => {
+            let not_ours = || {
+                Failure::Invalid(vec![FieldError::new(
+                    "user_id",
+                    "is not one of this organisation's people; invite them by email instead",
+                )])
+            };
+            let id: UserId = id.parse().map_err(|_| not_ours())?;
+            if !region && !users::belongs_to(&s.db, id, org.id).await? {
+                return Err(not_ours());
+            }
+            id
+        }
         (None, Some(email)) => {
             let email =
                 domain::tenancy::Email::parse(email).map_err(|e| Failure::Invalid(vec![e]))?;
-            users::find_by_email(&s.db, &email)
-                .await?
-                .ok_or_else(|| {
-                    Failure::Invalid(vec![FieldError::new(
-                        "email",
-                        "no one has this email; add the person first",
-                    )])
-                })?
-                .id
+            let found = users::find_by_email(&s.db, &email).await?;
+            let ours = match &found {
+                Some(u) => region || users::belongs_to(&s.db, u.id, org.id).await?,
+                None => false,
+            };
+            match found {
+                Some(u) if ours => u.id,
+                _ => {
+                    let inv = invitations::create(&s.db, &scope, &p.actor(), org.id, &email, role)
+                        .await?;
+                    return Ok(GrantOutcome::Invited(inv));
+                }
+            }
         }
         (None, None) => {
             return Err(Failure::Invalid(vec![FieldError::new(
@@ -289,7 +322,9 @@ pub async fn add_grant(
             )]));
         }
     };
-    Ok(users::grant(&s.db, &scope, &p.actor(), org.id, user_id, role).await?)
+    Ok(GrantOutcome::Granted(
+        users::grant(&s.db, &scope, &p.actor(), org.id, user_id, role).await?,
+    ))
 }
 
 async fn create_grant(
@@ -298,8 +333,25 @@ async fn create_grant(
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawGrant>,
 ) -> ApiResult<Response> {
-    let g = add_grant(&s, &p, &slug, &raw).await?;
-    Ok((StatusCode::CREATED, Json(g)).into_response())
+    Ok(match add_grant(&s, &p, &slug, &raw).await? {
+        GrantOutcome::Granted(g) => (StatusCode::CREATED, Json(g)).into_response(),
+        GrantOutcome::Invited(inv) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "invitation": inv })),
+        )
+            .into_response(),
+    })
+}
+
+async fn list_invitations(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::UserManage)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    let items = invitations::list(&s.db, &scope, org.id, 200).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
 async fn revoke_grant(

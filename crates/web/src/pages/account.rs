@@ -60,6 +60,8 @@ struct AccountPage {
     grants: Vec<GrantRow>,
     form: FormState,
     notifications: Vec<crate::api::NotificationChoice>,
+    /// The password form's "Also revoke my API tokens": checked unless the person just unchecked it.
+    revoke_tokens_checked: bool,
 }
 
 async fn account_page(
@@ -74,6 +76,9 @@ async fn account_page(
     let f = Frame::new(s, p, "Your account", "account")
         .await?
         .notice(notice);
+    // A refused change shows the box as it was sent; a fresh form has it checked.
+    let revoke_tokens_checked =
+        form.errors.is_empty() || form.values.get("revoke_tokens").is_some_and(|v| v == "on");
     Ok(render_status(
         status,
         &AccountPage {
@@ -83,6 +88,7 @@ async fn account_page(
             grants,
             form,
             notifications,
+            revoke_tokens_checked,
         },
     ))
 }
@@ -130,6 +136,8 @@ async fn change_password(
 ) -> PageResult<Response> {
     let current = form.get("current_password").cloned().unwrap_or_default();
     let new = form.get("new_password").cloned().unwrap_or_default();
+    // An unchecked box sends nothing: absent means keep the tokens.
+    let revoke_tokens = form.get("revoke_tokens").is_some_and(|v| v == "on");
     let hash = p
         .user
         .password_hash
@@ -145,7 +153,9 @@ async fn change_password(
             "is not your current password",
         ));
     }
-    if let Err(e) = domain::tenancy::check_new_password("new_password", &new) {
+    if let Err(e) =
+        domain::tenancy::check_new_password("new_password", &new, &p.user.email, &p.user.name)
+    {
         errors.push(e);
     }
     if !errors.is_empty() {
@@ -153,7 +163,10 @@ async fn change_password(
             &s,
             &p,
             FormState {
-                values: HashMap::new(),
+                values: HashMap::from([(
+                    "revoke_tokens".to_owned(),
+                    if revoke_tokens { "on" } else { "" }.to_owned(),
+                )]),
                 errors,
             },
             None,
@@ -168,9 +181,15 @@ async fn change_password(
         p.user.id,
         &hash,
         p.session().map(|x| x.token_hash.as_str()),
+        revoke_tokens,
     )
     .await?;
-    Ok(Redirect::to("/account?notice=password").into_response())
+    Ok(Redirect::to(if revoke_tokens {
+        "/account?notice=password-and-tokens"
+    } else {
+        "/account?notice=password"
+    })
+    .into_response())
 }
 
 struct TokenRow {

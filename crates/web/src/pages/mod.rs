@@ -12,6 +12,7 @@ pub(super) mod desk;
 pub(super) mod desk_admin;
 mod directory;
 mod finance;
+mod invitations;
 mod kb;
 mod mail;
 mod orgs;
@@ -38,6 +39,7 @@ pub fn routes(t: Table) -> Table {
     let t = calendar::routes(t);
     let t = directory::routes(t);
     let t = people::routes(t);
+    let t = invitations::routes(t);
     let t = audit::routes(t);
     let t = desk::routes(t);
     let t = desk_admin::routes(t);
@@ -273,7 +275,13 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "removed" => "Removed.",
         "granted" => "Role granted.",
         "revoked" => "Revoked.",
-        "password" => "Your password is changed. Your other sessions are signed out.",
+        "password" => {
+            "Your password is changed. Your other sessions are signed out; your API tokens still work."
+        }
+        "password-and-tokens" => {
+            "Your password is changed. Your other sessions are signed out and your API tokens are revoked."
+        }
+        "invited" => "The invitation is sent. The person joins when they accept it.",
         "deactivated" => "Deactivated.",
         "reactivated" => "Reactivated.",
         "disabled" => "The account is disabled.",

@@ -338,8 +338,11 @@ async fn grant(
         email: form.get("email").cloned(),
         role: form.get("role").cloned(),
     };
-    add_grant(&s, &p, &slug, &raw).await?;
-    Ok(Redirect::to(&format!("/orgs/{slug}/users?notice=granted")).into_response())
+    let notice = match add_grant(&s, &p, &slug, &raw).await? {
+        crate::api::GrantOutcome::Granted(_) => "granted",
+        crate::api::GrantOutcome::Invited(_) => "invited",
+    };
+    Ok(Redirect::to(&format!("/orgs/{slug}/users?notice={notice}")).into_response())
 }
 
 async fn revoke(

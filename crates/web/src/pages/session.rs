@@ -56,7 +56,7 @@ async fn home(
 
 /// Cookies are `Secure` when configured so, or when a TLS-terminating proxy says the request came over
 /// HTTPS (the header can only add the flag, never remove it).
-fn secure(s: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn secure(s: &AppState, headers: &HeaderMap) -> bool {
     s.config.secure_cookies
         || headers
             .get("x-forwarded-proto")
@@ -103,9 +103,10 @@ struct SignInForm {
 
 async fn sign_in(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     Form(form): Form<SignInForm>,
 ) -> PageResult<Response> {
+    let headers = &parts.headers;
     let fresh = || store::auth::random_secret();
     let keep = FormState::with([("email", form.email.clone())]);
     let Ok(email) = Email::parse(&form.email) else {
@@ -116,29 +117,48 @@ async fn sign_in(
         ));
         return Ok(sign_in_page(
             &s,
-            &headers,
+            headers,
             fresh(),
             st,
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     };
-    // Throttle per account and per client address, so that neither guessing one account's password nor
-    // spraying many accounts from one place gets far.
-    let addr = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .unwrap_or("local")
-        .trim()
-        .to_owned();
-    let keys = [format!("email:{email}"), format!("addr:{addr}")];
-    for k in &keys {
-        if let Some(wait_ms) = store::auth::throttled_for(&s.db, k).await? {
-            return Err(Failure::TooManyRequests {
-                retry_after_s: wait_ms / 1000 + 1,
-            }
-            .into());
+    // Throttle per account and per client address, separately: guessing one account's password stops at
+    // that account, and spraying many accounts from one place stops at that place. The address is the
+    // socket's peer; `X-Forwarded-For` counts only from a configured proxy (`trusted_proxies`).
+    let account = (
+        store::auth::account_key(&email),
+        store::auth::MAX_FAILURES_PER_ACCOUNT,
+    );
+    let address = crate::auth::client_ip(&s, &parts).map(|ip| {
+        (
+            store::auth::address_key(ip),
+            store::auth::MAX_FAILURES_PER_ADDRESS,
+        )
+    });
+    let keys: Vec<(String, i64)> = std::iter::once(account).chain(address).collect();
+    let mut wait_ms = 0;
+    for (k, max) in &keys {
+        if let Some(w) = store::auth::throttled_for(&s.db, k, *max).await? {
+            wait_ms = wait_ms.max(w);
         }
+    }
+    if wait_ms > 0 {
+        let retry_after_s = wait_ms / 1000 + 1;
+        let mut st = keep;
+        st.errors.push(domain::FieldError::new(
+            "password",
+            format!(
+                "too many failed sign-ins for this account or from your network; try again in {} minute(s)",
+                (retry_after_s + 59) / 60
+            ),
+        ));
+        let mut res = sign_in_page(&s, headers, fresh(), st, StatusCode::TOO_MANY_REQUESTS);
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(retry_after_s),
+        );
+        return Ok(res);
     }
     let user = store::tenancy::users::find_by_email(&s.db, &email).await?;
     let password = form.password.clone();
@@ -152,7 +172,7 @@ async fn sign_in(
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            for k in &keys {
+            for (k, _) in &keys {
                 store::auth::record_failure(&s.db, k).await?;
             }
             let mut st = keep;
@@ -162,14 +182,14 @@ async fn sign_in(
             ));
             return Ok(sign_in_page(
                 &s,
-                &headers,
+                headers,
                 fresh(),
                 st,
                 StatusCode::UNPROCESSABLE_ENTITY,
             ));
         }
     };
-    store::auth::clear_failures(&s.db, &keys[0]).await?;
+    store::auth::clear_failures(&s.db, &keys[0].0).await?;
     let (secret, _) =
         store::auth::create_session(&s.db, user.id, Some(user.org_id), s.config.session_ttl_ms)
             .await?;
@@ -178,7 +198,7 @@ async fn sign_in(
         SESSION_COOKIE,
         &secret,
         s.config.session_ttl_ms / 1000,
-        secure(&s, &headers),
+        secure(&s, headers),
     );
     if let Ok(v) = cookie.parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
