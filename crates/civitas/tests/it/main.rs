@@ -11,6 +11,7 @@ mod billing;
 mod cli;
 mod cloud;
 mod cmdb;
+mod demo;
 mod desk;
 mod finance;
 mod helpers;
