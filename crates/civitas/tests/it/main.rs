@@ -20,4 +20,5 @@ mod isolation;
 mod mail;
 mod pages;
 mod portfolio;
+mod proposals;
 mod storage;
