@@ -714,11 +714,7 @@ async fn operations_endpoints_answer() {
 async fn the_organisation_list_serves_the_same_documents_as_the_records() {
     let app = TestApp::new().await;
     let res = app
-        .api(
-            "hub-admin",
-            Method::PATCH,
-            &format!("/api/v1/orgs/{OWN}"),
-        )
+        .api("hub-admin", Method::PATCH, &format!("/api/v1/orgs/{OWN}"))
         .json(&json!({ "population": 15500, "county": "Essex County" }))
         .send()
         .await
@@ -1049,11 +1045,7 @@ async fn the_organisation_list_shows_a_change_at_once_and_on_another_server_with
     let before = population(app.base.clone()).await;
     assert_eq!(population(other.clone()).await, before);
     let res = app
-        .api(
-            "hub-admin",
-            Method::PATCH,
-            &format!("/api/v1/orgs/{OWN}"),
-        )
+        .api("hub-admin", Method::PATCH, &format!("/api/v1/orgs/{OWN}"))
         .json(&json!({ "population": 16001 }))
         .send()
         .await

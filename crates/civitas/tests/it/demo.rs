@@ -32,7 +32,11 @@ impl Demo {
             started.elapsed().as_secs_f64(),
             summary.tickets
         );
-        assert!(summary.tickets > 1000, "a year of tickets: {}", summary.tickets);
+        assert!(
+            summary.tickets > 1000,
+            "a year of tickets: {}",
+            summary.tickets
+        );
         let token = |email: &'static str| {
             let db = db.clone();
             async move {
@@ -97,7 +101,10 @@ impl Demo {
             req = req.json(&b);
         }
         let (status, v) = json(req.send().await.unwrap()).await;
-        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {v}"
+        );
         v
     }
 
@@ -256,12 +263,7 @@ async fn the_whole_demo_runs_invoices_reports_impact_and_forecasts() {
     assert_eq!(members.len(), civitas::demo::MEMBERS.len(), "{finance}");
     assert!(cents(&finance["forecast_cents"]) > 0, "{finance}");
     for m in members {
-        let by_service: i64 = m["forecast"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(cents)
-            .sum();
+        let by_service: i64 = m["forecast"].as_object().unwrap().values().map(cents).sum();
         assert_eq!(by_service, cents(&m["forecast_cents"]), "{m}");
     }
 
@@ -337,10 +339,17 @@ async fn the_whole_demo_runs_invoices_reports_impact_and_forecasts() {
         assert!(one.to_string().len() > 1000, "a pool's history: {one}");
     }
     assert!(
-        items(&pools).iter().any(|p| p["first_to_run_out"][1]["date"].is_string()),
+        items(&pools)
+            .iter()
+            .any(|p| p["first_to_run_out"][1]["date"].is_string()),
         "eighteen months of growth forecast a day: {pools}"
     );
-    for page in ["/cloud", "/billing/finance", "/billing/savings?org=north-reading", "/cmdb"] {
+    for page in [
+        "/cloud",
+        "/billing/finance",
+        "/billing/savings?org=north-reading",
+        "/cmdb",
+    ] {
         let (status, html) = d.page(page).await;
         assert_eq!(status, 200, "{page}: {html}");
     }

@@ -36,7 +36,10 @@ async fn per_capita_erp(app: &TestApp) {
         app,
         "hub-admin",
         Method::POST,
-        &format!("/api/v1/agreements/{}/subscriptions", a["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/agreements/{}/subscriptions",
+            a["id"].as_str().unwrap()
+        ),
         json!({ "rate_card_id": card["id"], "starts_on": "2026-07-01" }),
     )
     .await;
@@ -52,7 +55,12 @@ async fn erp_line(app: &TestApp) -> (String, i64) {
         json!({ "period": "2026-09" }),
     )
     .await;
-    let (_, list) = get(app, "hub-admin", "/api/v1/invoices?period=2026-09&org=north-reading").await;
+    let (_, list) = get(
+        app,
+        "hub-admin",
+        "/api/v1/invoices?period=2026-09&org=north-reading",
+    )
+    .await;
     let id = list["items"][0]["id"].as_str().unwrap().to_owned();
     let (_, inv) = get(app, "hub-admin", &format!("/api/v1/invoices/{id}")).await;
     let line = inv["lines"]
@@ -155,7 +163,10 @@ async fn a_proposal_changes_the_bill_only_when_the_hub_accepts_it() {
         json!({ "value": "many" }),
     )
     .await;
-    assert_eq!((s, fields(&e)), (422, vec!["value".into(), "reason".into()]));
+    assert_eq!(
+        (s, fields(&e)),
+        (422, vec!["value".into(), "reason".into()])
+    );
     let (s, e) = send(
         &app,
         "member-admin",
@@ -248,7 +259,10 @@ async fn a_proposal_changes_the_bill_only_when_the_hub_accepts_it() {
         &app,
         "hub-admin",
         Method::POST,
-        &format!("/api/v1/proposals/{}/decision", second["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/proposals/{}/decision",
+            second["id"].as_str().unwrap()
+        ),
         json!({ "decision": "reject", "note": "No source given" }),
     )
     .await;
@@ -338,7 +352,10 @@ async fn the_settings_page_proposes_and_the_hub_decides_there() {
     assert!(html.contains("Your proposal is sent to the hub"));
     assert!(html.contains("Town census of 2026"));
     assert!(html.contains("Awaiting the hub&#39;s decision"));
-    assert!(!html.contains("/decision\""), "the member has no decision form");
+    assert!(
+        !html.contains("/decision\""),
+        "the member has no decision form"
+    );
     // Another member's staff and administrator see nothing of it.
     let (_, other) = get(&app, "other-admin", "/api/v1/proposals").await;
     assert!(other["items"].as_array().unwrap().is_empty());

@@ -94,7 +94,12 @@ impl ProposalDraft {
     /// differ from the current one.
     pub fn parse(raw: &RawProposal, current: &OrgDraft) -> Result<Self, Invalid> {
         let mut c = Collector::new();
-        let field = match raw.field.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let field = match raw
+            .field
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
             None => Some(Field::Population),
             Some(f) => c.take(Field::parse(f)),
         };
@@ -119,8 +124,7 @@ impl ProposalDraft {
         };
         let value = value.and_then(|v| {
             c.take(
-                super::parse_population(Some(v))
-                    .map_err(|e| FieldError::new("value", e.message)),
+                super::parse_population(Some(v)).map_err(|e| FieldError::new("value", e.message)),
             )
             .flatten()
         });
@@ -226,7 +230,10 @@ mod tests {
             hub_owned_change(&before, &org(Some(1))),
             Some(Field::Population)
         );
-        assert_eq!(hub_owned_change(&before, &org(None)), Some(Field::Population));
+        assert_eq!(
+            hub_owned_change(&before, &org(None)),
+            Some(Field::Population)
+        );
         let e = refusal(Field::Population, "north-reading");
         assert_eq!(e.field, "population");
         assert!(e.message.contains("/api/v1/orgs/north-reading/proposals"));
@@ -250,7 +257,10 @@ mod tests {
         };
         assert_eq!(fields(&raw(RawNumber::Int(15_343), "same")), ["value"]);
         assert_eq!(fields(&raw(RawNumber::Int(-4), "x")), ["value"]);
-        assert_eq!(fields(&raw(RawNumber::Text("lots".into()), "")), ["value", "reason"]);
+        assert_eq!(
+            fields(&raw(RawNumber::Text("lots".into()), "")),
+            ["value", "reason"]
+        );
         assert_eq!(
             fields(&RawProposal {
                 field: Some("name".into()),
@@ -270,7 +280,10 @@ mod tests {
         };
         assert_eq!(d("accept", "").unwrap().decision, Decision::Accept);
         assert_eq!(d("reject", "").unwrap_err().0[0].field, "note");
-        assert_eq!(d("reject", "Not yet published").unwrap().note, "Not yet published");
+        assert_eq!(
+            d("reject", "Not yet published").unwrap().note,
+            "Not yet published"
+        );
         assert_eq!(d("maybe", "").unwrap_err().0[0].field, "decision");
     }
 }

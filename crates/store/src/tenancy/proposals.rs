@@ -56,7 +56,8 @@ fn proposal(r: &AnyRow) -> Result<Proposal> {
         proposed_value: r.try_get("proposed_value")?,
         reason: r.try_get("reason")?,
         source: r.try_get("source")?,
-        status: Status::parse(&r.try_get::<String, _>("status")?).map_err(|e| corrupt(e.message))?,
+        status: Status::parse(&r.try_get::<String, _>("status")?)
+            .map_err(|e| corrupt(e.message))?,
         proposed_by: r.try_get("proposed_by_label")?,
         proposed_at: r.try_get("proposed_at")?,
         decided_by: r.try_get("decided_by_label")?,

@@ -5,9 +5,9 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::routes::Table;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use axum::response::{IntoResponse, Response};
 use domain::authz::Permission;
 use domain::tenancy::OrgKind;
@@ -172,7 +172,9 @@ pub async fn apply_edit(
         if let Some(field) = proposals::hub_owned_change(&current.draft(), &edited)
             && !manage.contains(current.id)
         {
-            return Err(domain::Invalid(vec![proposals::refusal(field, current.slug.as_str())]).into());
+            return Err(
+                domain::Invalid(vec![proposals::refusal(field, current.slug.as_str())]).into(),
+            );
         }
         Ok(edited)
     })
@@ -248,9 +250,11 @@ pub async fn decide(
 ) -> Result<store::tenancy::proposals::Proposal, Failure> {
     let scope = p.require(Permission::OrgManage)?;
     let d = DecisionDraft::parse(raw)?;
-    Ok(store::tenancy::proposals::decide(&s.db, &scope, &p.actor(), id, &d)
-        .await?
-        .0)
+    Ok(
+        store::tenancy::proposals::decide(&s.db, &scope, &p.actor(), id, &d)
+            .await?
+            .0,
+    )
 }
 
 async fn org_proposals(
@@ -295,9 +299,7 @@ async fn list_proposals(
 ) -> ApiResult<Response> {
     let scope = p.require(Permission::OrgRead)?;
     let status = match q.status.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-        Some(v) => Some(
-            proposals::Status::parse(v).map_err(|e| Failure::Invalid(vec![e]))?,
-        ),
+        Some(v) => Some(proposals::Status::parse(v).map_err(|e| Failure::Invalid(vec![e]))?),
         None => None,
     };
     let items = store::tenancy::proposals::list(

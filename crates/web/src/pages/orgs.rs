@@ -752,7 +752,8 @@ async fn propose(
     };
     match crate::api::orgs::propose(&s, &p, &slug, &raw).await {
         Ok(_) => Ok(
-            Redirect::to(&format!("/orgs/{slug}/settings?notice=proposed#proposals")).into_response(),
+            Redirect::to(&format!("/orgs/{slug}/settings?notice=proposed#proposals"))
+                .into_response(),
         ),
         Err(e @ Failure::Invalid(_)) => {
             let scope = p.require(Permission::OrgSettingsWrite)?;
