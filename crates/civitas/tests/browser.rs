@@ -643,6 +643,12 @@ async fn screenshots_at_both_widths(c: &Client, name: &str) {
     for (width, label) in [(1366, "1366"), (390, "390")] {
         c.set_window_size(width, 1000).await.unwrap();
         assert_accessible(c, &format!("{name} at {label} px")).await;
+        c.execute(
+            "const s = document.getElementById('proposals'); if (s) { s.scrollIntoView(); }",
+            vec![],
+        )
+        .await
+        .unwrap();
         screenshot(c, &format!("{name}-{label}")).await;
     }
     c.set_window_size(1366, 1000).await.unwrap();
