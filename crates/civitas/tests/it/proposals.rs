@@ -359,6 +359,10 @@ async fn the_settings_page_proposes_and_the_hub_decides_there() {
     // Another member's staff and administrator see nothing of it.
     let (_, other) = get(&app, "other-admin", "/api/v1/proposals").await;
     assert!(other["items"].as_array().unwrap().is_empty());
+    // The hub's organisation list says proposals await it.
+    let list = page("hub-admin", "/orgs".to_owned()).await;
+    assert!(list.contains("1 proposed change(s) from members await your decision"));
+    assert!(list.contains(&format!("href=\"/orgs/{HUB}/settings#proposals\"")));
     // The hub's settings page lists every member's pending proposals with accept and reject.
     let hub = page("hub-admin", format!("/orgs/{HUB}/settings")).await;
     assert!(hub.contains("Proposed changes from members"));
@@ -394,6 +398,11 @@ async fn the_settings_page_proposes_and_the_hub_decides_there() {
     );
     let hub = page("hub-admin", format!("/orgs/{HUB}/settings")).await;
     assert!(hub.contains("No proposals await a decision."));
+    assert!(
+        !page("hub-admin", "/orgs".to_owned())
+            .await
+            .contains("await your decision")
+    );
     let html = page("member-admin", settings.clone()).await;
     assert!(html.contains("15,900"));
     assert!(html.contains("Accepted"));

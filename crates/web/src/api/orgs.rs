@@ -39,7 +39,7 @@ pub fn routes(t: Table) -> Table {
     )
     .patch(
         "/api/v1/orgs/{slug}",
-        "Edit an organisation (settings: org-settings-write; name and kind: org-manage)",
+        "Edit an organisation (settings: org-settings-write; name, kind and the hub-owned population: org-manage — members propose a population change instead)",
         "org-settings-write",
         update,
     )

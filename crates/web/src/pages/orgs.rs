@@ -84,6 +84,8 @@ struct OrgList {
     can_create: bool,
     next: Option<String>,
     csv_href: String,
+    /// For the hub's administrators: the hub's slug and how many proposed changes await a decision.
+    pending: Option<(String, usize)>,
 }
 
 async fn list(
@@ -159,6 +161,24 @@ async fn list(
         urlencode(q.q.as_deref().unwrap_or("")),
         urlencode(&kind)
     );
+    let pending = if p.scope(Permission::OrgManage).is_empty() {
+        None
+    } else {
+        let n = store::tenancy::proposals::list(
+            &s.db,
+            &scope,
+            &store::tenancy::proposals::Filter {
+                org: None,
+                status: Some(domain::tenancy::proposals::Status::Pending),
+            },
+        )
+        .await?
+        .len();
+        match orgs::hub(&s.db).await? {
+            Some(hub) if n > 0 => Some((hub.slug.to_string(), n)),
+            _ => None,
+        }
+    };
     let f = Frame::new(&s, &p, "Organisations", "orgs")
         .await?
         .notice(q.notice.as_deref());
@@ -171,6 +191,7 @@ async fn list(
         csv_href,
         can_create: !p.scope(Permission::OrgManage).is_empty(),
         next,
+        pending,
     }))
 }
 
