@@ -721,3 +721,73 @@ async fn lockout_password_rule_and_invitation_pages_at_two_widths() {
         c.delete_all_cookies().await.unwrap();
     }
 }
+
+/// Both widths the pages are checked at: a laptop and a phone.
+async fn screenshots_at_both_widths(c: &Client, name: &str) {
+    for (width, label) in [(1366, "1366"), (390, "390")] {
+        c.set_window_size(width, 1000).await.unwrap();
+        assert_accessible(c, &format!("{name} at {label} px")).await;
+        c.execute(
+            "const s = document.getElementById('proposals'); if (s) { s.scrollIntoView(); }",
+            vec![],
+        )
+        .await
+        .unwrap();
+        screenshot(c, &format!("{name}-{label}")).await;
+    }
+    c.set_window_size(1366, 1000).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_proposes_its_population_and_the_hub_accepts_it() {
+    let (base, _data) = start_civitas().await;
+    let (_driver, c, _profile) = start_browser().await;
+
+    // The member's administrator reads the hub's figure and proposes a change.
+    sign_in(&c, &base, "admin@north-reading.example.gov").await;
+    visit(&c, &base, "/orgs/north-reading/settings").await;
+    assert!(
+        c.find(Locator::Id("field-population")).await.is_err(),
+        "a member has no field to set its population"
+    );
+    assert!(body_text(&c).await.contains("15,343"));
+    screenshots_at_both_widths(&c, "proposal-member").await;
+    fill(&c, "field-value", "15,900").await;
+    fill(&c, "field-reason", "The Town Clerk's 2026 census").await;
+    fill(&c, "field-source", "Town of North Reading annual census").await;
+    click_and_load(
+        &c,
+        Locator::Css("form[action='/orgs/north-reading/proposals'] button[type=submit]"),
+    )
+    .await;
+    let text = body_text(&c).await;
+    assert!(text.contains("Your proposal is sent to the hub"), "{text}");
+    assert!(
+        text.to_lowercase().contains("awaiting the hub's decision"),
+        "{text}"
+    );
+    assert_accessible(&c, "settings with a pending proposal").await;
+    screenshots_at_both_widths(&c, "proposal-pending").await;
+
+    // The hub's administrator sees it on the hub's settings page and accepts it.
+    c.delete_all_cookies().await.unwrap();
+    sign_in(&c, &base, "admin@melrose.example.gov").await;
+    visit(&c, &base, "/orgs/melrose/settings").await;
+    let text = body_text(&c).await;
+    assert!(text.contains("Proposed changes from members"), "{text}");
+    assert!(text.contains("Town of North Reading"), "{text}");
+    screenshots_at_both_widths(&c, "proposal-hub").await;
+    click_and_load(&c, Locator::Css("button[name=decision][value=accept]")).await;
+    let text = body_text(&c).await;
+    assert!(text.contains("Your decision is recorded."), "{text}");
+    assert!(text.contains("No proposals await a decision."), "{text}");
+    visit(&c, &base, "/orgs/north-reading/settings").await;
+    let population = c
+        .find(Locator::Id("field-population"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(population.as_deref(), Some("15900"));
+}

@@ -321,6 +321,8 @@ mod tests {
     }
 }
 
+pub mod proposals;
+
 pub mod drafts {
     //! Validated inputs for creating and editing the directory. Each `parse` reads the raw form or JSON
     //! fields (all optional strings, so that a missing field is a field error and not a decoding error) and

@@ -71,6 +71,7 @@ pub const TABLES: &[&str] = &[
     "tech_standards",
     "architecture_principles",
     "architecture_exceptions",
+    "org_proposals",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

@@ -178,7 +178,7 @@ async fn a_stale_if_match_is_refused_and_nothing_is_overwritten() {
         .unwrap();
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
     let res = app
-        .api("member-admin", Method::PATCH, &path)
+        .api("hub-admin", Method::PATCH, &path)
         .header("if-match", &etag)
         .json(&json!({ "population": 16000 }))
         .send()
@@ -714,11 +714,7 @@ async fn operations_endpoints_answer() {
 async fn the_organisation_list_serves_the_same_documents_as_the_records() {
     let app = TestApp::new().await;
     let res = app
-        .api(
-            "member-admin",
-            Method::PATCH,
-            &format!("/api/v1/orgs/{OWN}"),
-        )
+        .api("hub-admin", Method::PATCH, &format!("/api/v1/orgs/{OWN}"))
         .json(&json!({ "population": 15500, "county": "Essex County" }))
         .send()
         .await
@@ -1049,11 +1045,7 @@ async fn the_organisation_list_shows_a_change_at_once_and_on_another_server_with
     let before = population(app.base.clone()).await;
     assert_eq!(population(other.clone()).await, before);
     let res = app
-        .api(
-            "member-admin",
-            Method::PATCH,
-            &format!("/api/v1/orgs/{OWN}"),
-        )
+        .api("hub-admin", Method::PATCH, &format!("/api/v1/orgs/{OWN}"))
         .json(&json!({ "population": 16001 }))
         .send()
         .await

@@ -101,6 +101,8 @@ enum Target {
     Exception,
     /// A pool (`{id}`) and one of the hub's hosts in it (`{token}`).
     PoolPart,
+    /// A pending proposed change (`{id}`) to the target organisation's population.
+    Proposal,
 }
 
 impl Target {
@@ -216,7 +218,49 @@ fn cases() -> Vec<Case> {
             "/api/v1/orgs/{slug}",
             Perm("org-settings-write"),
             T::Org,
-            |_| Body::Json(json!({ "population": 15000 })),
+            // The population is the hub's record (a member proposes); settings are the member's.
+            |_| Body::Json(json!({ "county": "Middlesex County" })),
+        ),
+        c(
+            "GET",
+            "/api/v1/orgs/{slug}/proposals",
+            Perm("org-read"),
+            T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/proposals",
+            Perm("org-settings-write"),
+            T::Org,
+            |f| Body::Json(json!({ "value": 20_000 + f.n, "reason": "Census" })),
+        ),
+        c("GET", "/api/v1/proposals", Perm("org-read"), T::None, none),
+        c(
+            "POST",
+            "/api/v1/proposals/{id}/decision",
+            Perm("org-manage"),
+            T::Proposal,
+            |_| Body::Json(json!({ "decision": "reject", "note": "Not yet published" })),
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/proposals",
+            Perm("org-settings-write"),
+            T::Org,
+            |f| {
+                Body::Form(vec![
+                    ("value".into(), (20_000 + f.n).to_string()),
+                    ("reason".into(), "Census".into()),
+                ])
+            },
+        ),
+        c(
+            "POST",
+            "/orgs/proposals/{id}/decision",
+            Perm("org-manage"),
+            T::Proposal,
+            |_| form(&[("decision", "reject"), ("note", "Not yet published")]),
         ),
         c(
             "POST",
@@ -3103,6 +3147,25 @@ async fn every_role_sees_only_what_it_may() {
                                 .unwrap();
                             token = host;
                         }
+                    }
+                    Target::Proposal => {
+                        id = store::tenancy::proposals::propose(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            target,
+                            |_| {
+                                Ok(domain::tenancy::proposals::ProposalDraft {
+                                    field: domain::tenancy::proposals::Field::Population,
+                                    value: i64::try_from(30_000 + n).unwrap(),
+                                    reason: "Census".into(),
+                                    source: String::new(),
+                                })
+                            },
+                        )
+                        .await
+                        .unwrap()
+                        .id
                     }
                     Target::Ci => id = matrix_ci(&app, org, &format!("Target {n}")).await,
                     Target::App => {

@@ -215,7 +215,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
         .map(|q| q.start)
         .unwrap_or(period.start);
     for r in sqlx::query(
-        "SELECT org_id, substr(work_date, 1, 7) AS month, activity, SUM(minutes) AS minutes FROM time_entries \
+        "SELECT org_id, substr(work_date, 1, 7) AS month, activity, CAST(SUM(minutes) AS BIGINT) AS minutes FROM time_entries \
          WHERE billable = 1 AND work_date >= $1 AND work_date < $2 GROUP BY org_id, substr(work_date, 1, 7), activity",
     )
     .bind(fy_first.to_string())

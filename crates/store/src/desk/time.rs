@@ -329,7 +329,7 @@ pub async fn stop(
 /// Total minutes on a ticket (for its page).
 pub async fn ticket_total(db: &Db, ticket: TicketId) -> Result<i64> {
     Ok(
-        sqlx::query("SELECT COALESCE(SUM(minutes), 0) AS m FROM time_entries WHERE ticket_id = $1")
+        sqlx::query("SELECT COALESCE(CAST(SUM(minutes) AS BIGINT), 0) AS m FROM time_entries WHERE ticket_id = $1")
             .bind(ticket.to_string())
             .fetch_one(&db.read)
             .await?

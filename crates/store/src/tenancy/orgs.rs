@@ -345,6 +345,30 @@ pub async fn update(
     Ok(after)
 }
 
+/// Sets a hub-owned figure inside the caller's transaction (an accepted proposal): the organisation's row,
+/// its API document and an `org.update` audit entry, as any edit. The caller invalidates the cache after
+/// committing.
+pub(crate) async fn set_hub_owned_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    slug: &str,
+    field: domain::tenancy::proposals::Field,
+    value: i64,
+) -> Result<Org> {
+    use domain::tenancy::proposals::Field;
+    let before = load_for_update(tx, &Scope::Region, slug, None).await?;
+    let mut after = Org {
+        updated_at: now_ms(),
+        version: before.version + 1,
+        ..before.clone()
+    };
+    match field {
+        Field::Population => after.population = Some(value),
+    }
+    write_back(tx, actor, &before, &after, "org.update").await?;
+    Ok(after)
+}
+
 /// Deactivates or reactivates a member (the hub cannot be deactivated).
 pub async fn set_active(
     db: &Db,

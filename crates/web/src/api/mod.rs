@@ -12,7 +12,7 @@ mod directory;
 pub mod finance;
 pub mod kb;
 pub mod mail;
-mod orgs;
+pub mod orgs;
 pub mod portfolio;
 pub mod time;
 mod users;

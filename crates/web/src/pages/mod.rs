@@ -291,6 +291,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "noted" => "Internal note added.",
         "updated" => "The ticket is updated.",
         "decided" => "Your decision is recorded.",
+        "proposed" => {
+            "Your proposal is sent to the hub. The figure on record stays until the hub accepts it."
+        }
         "rated" => "Thank you for rating this ticket.",
         "time" => "Time logged.",
         "timer" => "Timer updated.",

@@ -41,6 +41,18 @@ pub fn routes(t: Table) -> Table {
             save_settings,
         )
         .post(
+            "/orgs/{slug}/proposals",
+            "Propose a change to the organisation's population (the hub decides)",
+            "org-settings-write",
+            propose,
+        )
+        .post(
+            "/orgs/proposals/{id}/decision",
+            "Accept or reject a proposed change",
+            "org-manage",
+            decide,
+        )
+        .post(
             "/orgs/{slug}/deactivate",
             "Deactivate a member",
             "org-manage",
@@ -72,6 +84,8 @@ struct OrgList {
     can_create: bool,
     next: Option<String>,
     csv_href: String,
+    /// For the hub's administrators: the hub's slug and how many proposed changes await a decision.
+    pending: Option<(String, usize)>,
 }
 
 async fn list(
@@ -147,6 +161,24 @@ async fn list(
         urlencode(q.q.as_deref().unwrap_or("")),
         urlencode(&kind)
     );
+    let pending = if p.scope(Permission::OrgManage).is_empty() {
+        None
+    } else {
+        let n = store::tenancy::proposals::list(
+            &s.db,
+            &scope,
+            &store::tenancy::proposals::Filter {
+                org: None,
+                status: Some(domain::tenancy::proposals::Status::Pending),
+            },
+        )
+        .await?
+        .len();
+        match orgs::hub(&s.db).await? {
+            Some(hub) if n > 0 => Some((hub.slug.to_string(), n)),
+            _ => None,
+        }
+    };
     let f = Frame::new(&s, &p, "Organisations", "orgs")
         .await?
         .notice(q.notice.as_deref());
@@ -159,6 +191,7 @@ async fn list(
         csv_href,
         can_create: !p.scope(Permission::OrgManage).is_empty(),
         next,
+        pending,
     }))
 }
 
@@ -180,6 +213,111 @@ struct OrgForm {
     slug: String,
     show_active: bool,
     active: bool,
+    /// The hub-owned figures and their proposals (settings of an existing organisation only).
+    prop: Option<Proposals>,
+}
+
+/// The settings page's section on hub-owned figures: the population as the hub records it, the form to
+/// propose a change (members), and the proposals with the hub's accept and reject forms.
+struct Proposals {
+    /// The caller sets the figures directly (the hub's administrators): the form has the field.
+    editable: bool,
+    population: String,
+    can_propose: bool,
+    can_decide: bool,
+    /// On the hub's own settings page: the pending proposals of every member.
+    region_wide: bool,
+    rows: Vec<ProposalRow>,
+    form: FormState,
+    /// A failed decision: the proposal's id and what was wrong.
+    decision_error: Option<(String, String)>,
+    history_href: Option<String>,
+}
+
+struct ProposalRow {
+    id: String,
+    org_name: String,
+    org_slug: String,
+    field: &'static str,
+    current: String,
+    proposed: String,
+    reason: String,
+    source: String,
+    pending: bool,
+    status: &'static str,
+    proposed_by: String,
+    proposed_at: String,
+    decided_by: String,
+    decided_at: String,
+    note: String,
+}
+
+fn figure(v: Option<i64>) -> String {
+    v.map_or_else(|| "not recorded".to_owned(), fmt_int)
+}
+
+async fn proposals_section(
+    s: &AppState,
+    p: &Principal,
+    org: &Org,
+    form: FormState,
+    decision_error: Option<(String, String)>,
+) -> Result<Proposals, Failure> {
+    use store::tenancy::proposals::{self as props, Filter};
+    let editable = p.scope(Permission::OrgManage).contains(org.id);
+    let can_decide = !p.scope(Permission::OrgManage).is_empty();
+    let region_wide = org.is_hub && can_decide;
+    let scope = p.scope(Permission::OrgRead);
+    let filter = if region_wide {
+        Filter {
+            org: None,
+            status: Some(domain::tenancy::proposals::Status::Pending),
+        }
+    } else {
+        Filter {
+            org: Some(org.id),
+            status: None,
+        }
+    };
+    let rows = props::list(&s.db, &scope, &filter)
+        .await?
+        .into_iter()
+        .take(50)
+        .map(|x| ProposalRow {
+            pending: x.status == domain::tenancy::proposals::Status::Pending,
+            status: x.status.label(),
+            field: x.field.label(),
+            current: figure(x.current_value),
+            proposed: fmt_int(x.proposed_value),
+            proposed_at: super::local_time(x.proposed_at, &org.time_zone),
+            decided_at: x
+                .decided_at
+                .map(|t| super::local_time(t, &org.time_zone))
+                .unwrap_or_default(),
+            decided_by: x.decided_by.unwrap_or_default(),
+            id: x.id,
+            org_name: x.org_name,
+            org_slug: x.org_slug,
+            reason: x.reason,
+            source: x.source,
+            proposed_by: x.proposed_by,
+            note: x.decision_note,
+        })
+        .collect();
+    Ok(Proposals {
+        editable,
+        population: figure(org.population),
+        can_propose: !editable && !org.is_hub,
+        can_decide,
+        region_wide,
+        rows,
+        form,
+        decision_error,
+        history_href: p
+            .scope(Permission::AuditRead)
+            .contains(org.id)
+            .then(|| format!("/audit?org={}&action=org.", org.slug)),
+    })
 }
 
 fn day_fields() -> Vec<(String, String)> {
@@ -306,6 +444,7 @@ async fn new_form(State(s): State<AppState>, p: Principal) -> PageResult<Respons
         slug: String::new(),
         show_active: false,
         active: true,
+        prop: None,
     }))
 }
 
@@ -351,6 +490,7 @@ async fn create(
                     slug: String::new(),
                     show_active: false,
                     active: true,
+                    prop: None,
                 },
             ))
         }
@@ -484,8 +624,31 @@ async fn settings_page(
     form: FormState,
     status: StatusCode,
 ) -> PageResult<Response> {
+    settings_page_with(s, p, org, form, Extra::default(), status).await
+}
+
+/// What a settings page shows beyond the settings form.
+#[derive(Default)]
+struct Extra<'a> {
+    proposal_form: FormState,
+    /// A failed decision: the proposal's id and what was wrong.
+    decision_error: Option<(String, String)>,
+    notice: Option<&'a str>,
+}
+
+async fn settings_page_with(
+    s: &AppState,
+    p: &Principal,
+    org: &Org,
+    form: FormState,
+    extra: Extra<'_>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let notice = extra.notice;
+    let prop = proposals_section(s, p, org, extra.proposal_form, extra.decision_error).await?;
     let f = Frame::new(s, p, &format!("Settings of {}", org.name), "settings")
         .await?
+        .notice(notice)
         .crumbs(&[(&format!("/orgs/{}", org.slug), &org.name)]);
     let show_active = !org.is_hub && p.scope(Permission::OrgManage).contains(org.id);
     let mut k = kinds();
@@ -506,6 +669,7 @@ async fn settings_page(
             slug: org.slug.to_string(),
             show_active,
             active: org.active,
+            prop: Some(prop),
         },
     ))
 }
@@ -514,11 +678,23 @@ async fn settings_form(
     State(s): State<AppState>,
     p: Principal,
     Path(slug): Path<String>,
+    Query(q): Query<PageQuery>,
 ) -> PageResult<Response> {
     let scope = p.require(Permission::OrgSettingsWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let form = form_from_draft(&org.draft());
-    settings_page(&s, &p, &org, form, StatusCode::OK).await
+    settings_page_with(
+        &s,
+        &p,
+        &org,
+        form,
+        Extra {
+            notice: q.notice.as_deref(),
+            ..Extra::default()
+        },
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn save_settings(
@@ -579,4 +755,94 @@ async fn reactivate(
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
     set_active(s, p, slug, form, true).await
+}
+
+async fn propose(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = domain::tenancy::proposals::RawProposal {
+        field: Some("population".into()),
+        value: form
+            .get("value")
+            .map(|v| domain::tenancy::proposals::RawNumber::Text(v.clone())),
+        reason: form.get("reason").cloned(),
+        source: form.get("source").cloned(),
+    };
+    match crate::api::orgs::propose(&s, &p, &slug, &raw).await {
+        Ok(_) => Ok(
+            Redirect::to(&format!("/orgs/{slug}/settings?notice=proposed#proposals"))
+                .into_response(),
+        ),
+        Err(e @ Failure::Invalid(_)) => {
+            let scope = p.require(Permission::OrgSettingsWrite)?;
+            let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+            let pform = FormState::refill(form).fail(e)?;
+            settings_page_with(
+                &s,
+                &p,
+                &org,
+                form_from_draft(&org.draft()),
+                Extra {
+                    proposal_form: pform,
+                    ..Extra::default()
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn decide(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let raw = domain::tenancy::proposals::RawDecision {
+        decision: form.get("decision").cloned(),
+        note: form.get("note").cloned(),
+    };
+    // Back to the settings page the decision was made on (the hub's, or the member's).
+    let back = form
+        .get("back")
+        .and_then(|b| domain::tenancy::OrgSlug::parse(b).ok());
+    match crate::api::orgs::decide(&s, &p, &id, &raw).await {
+        Ok(x) => {
+            let slug = back.map_or(x.org_slug, |b| b.to_string());
+            Ok(
+                Redirect::to(&format!("/orgs/{slug}/settings?notice=decided#proposals"))
+                    .into_response(),
+            )
+        }
+        Err(e @ (Failure::Invalid(_) | Failure::Conflict { .. })) => {
+            let scope = p.require(Permission::OrgManage)?;
+            let proposal = store::tenancy::proposals::get(&s.db, &scope, &id).await?;
+            let slug = back.map_or(proposal.org_slug, |b| b.to_string());
+            let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+            let message = e
+                .field_errors()
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            settings_page_with(
+                &s,
+                &p,
+                &org,
+                form_from_draft(&org.draft()),
+                Extra {
+                    decision_error: Some((id, message)),
+                    ..Extra::default()
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
