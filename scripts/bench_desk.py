@@ -195,6 +195,41 @@ def smtp_sink():
         p.wait(timeout=10)
 
 
+def request_tracker(a, result):
+    """Request Tracker 5 measured in the same run (bench/peers/rt), and Civitas' figures against it."""
+    out_result = {}
+    rt = os.path.join(ROOT, "bench", "peers", "rt", "bench.sh")
+    out = subprocess.run(["bash", rt, "--n", str(a.rt_n), "--fill", str(a.rt_fill)], capture_output=True, text=True)
+    # bench.py prints "[bench] <measure> {json}" lines (search lines carry the ticket count too).
+    rt_rows = {}
+    for line in (out.stdout + out.stderr).splitlines():
+        m = re.match(r"\[bench\]\s+(.*?)\s+(\{.*\})\s*$", line)
+        if m:
+            rt_rows[re.sub(r"\s+", " ", m.group(1))] = json.loads(m.group(2))
+    out_result["request_tracker"] = rt_rows
+    if rt_rows:
+        c1 = rt_rows.get("create_seq_cookie", {}).get("tickets_per_s")
+        c4 = rt_rows.get("create_c4_cookie", {}).get("tickets_per_s")
+        pss = max((v.get("pss_total_mib", 0) for k, v in rt_rows.items() if k.startswith("memory")), default=0)
+        def ratio(key, rt_rate, digits=1):
+            return round(result[key]["rps"] / rt_rate, digits) if rt_rate and key in result else None
+
+        out_result["ratios"] = {
+            "create_c1_vs_rt_c1": ratio("create_c1", c1),
+            "ceiling_c1_vs_rt_c1": ratio("create_c1_ceiling_stripped", c1),
+            "create_c32_vs_rt_c4": ratio("create_c32", c4),
+            # Both with their notifications: RT sends its own inside the request, Civitas' job runner
+            # drains them beside the load.
+            "sustained_c8_mail_vs_rt_c4": ratio("sustained_c8_mail", c4),
+            "sustained_c8_no_mail_vs_rt_c4": ratio("sustained_c8_no_mail", c4),
+            "pss_vs_rt_largest": round(result["memory_after_load_mib"]["pss"] / pss, 3)
+            if pss and "memory_after_load_mib" in result else None,
+        }
+    if out.returncode != 0:
+        out_result["request_tracker_error"] = out.stderr[-2000:]
+    return out_result
+
+
 def med(xs):
     return round(statistics.median(xs), 2)
 
@@ -248,6 +283,8 @@ def main():
     if a.only_sustained:
         result = {"machine": f"{os.cpu_count()} CPUs, {os.uname().release}",
                   "dataset": f"{a.members} members, {a.tickets} tickets (SQLite)", **res}
+        if a.rt:
+            result.update(request_tracker(a, result))
         print(json.dumps(result, indent=2))
         with open(os.path.join(OUT, "desk-sustained.json"), "w") as f:
             json.dump(result, f, indent=2)
@@ -304,28 +341,7 @@ def main():
     if "c1_ceiling" in res:
         result["create_c1_ceiling_stripped"] = summary(res["c1_ceiling"])
     if a.rt:
-        rt = os.path.join(ROOT, "bench", "peers", "rt", "bench.sh")
-        out = subprocess.run(["bash", rt, "--n", str(a.rt_n), "--fill", str(a.rt_fill)], capture_output=True, text=True)
-        # bench.py prints "[bench] <measure> {json}" lines (search lines carry the ticket count too).
-        rt_rows = {}
-        for line in (out.stdout + out.stderr).splitlines():
-            m = re.match(r"\[bench\]\s+(.*?)\s+(\{.*\})\s*$", line)
-            if m:
-                rt_rows[re.sub(r"\s+", " ", m.group(1))] = json.loads(m.group(2))
-        result["request_tracker"] = rt_rows
-        if rt_rows:
-            c1 = rt_rows.get("create_seq_cookie", {}).get("tickets_per_s")
-            c4 = rt_rows.get("create_c4_cookie", {}).get("tickets_per_s")
-            pss = max((v.get("pss_total_mib", 0) for k, v in rt_rows.items() if k.startswith("memory")), default=0)
-            result["ratios"] = {
-                "create_c1_vs_rt_c1": round(result["create_c1"]["rps"] / c1, 1) if c1 else None,
-                "ceiling_c1_vs_rt_c1": round(result["create_c1_ceiling_stripped"]["rps"] / c1, 1)
-                if c1 and "create_c1_ceiling_stripped" in result else None,
-                "create_c32_vs_rt_c4": round(result["create_c32"]["rps"] / c4, 1) if c4 else None,
-                "pss_vs_rt_largest": round(result["memory_after_load_mib"]["pss"] / pss, 3) if pss else None,
-            }
-        if out.returncode != 0:
-            result["request_tracker_error"] = out.stderr[-2000:]
+        result.update(request_tracker(a, result))
     print(json.dumps(result, indent=2))
     with open(os.path.join(OUT, "desk.json"), "w") as f:
         json.dump(result, f, indent=2)

@@ -187,7 +187,7 @@ mail_from = "Civitas Service Desk <servicedesk@localhost>"
 # backups and give `civitas audit verify` the same one. Unset: the file audit.key in data_dir (created at
 # first start, readable by its owner only).
 # audit_key = "64 random hex digits, e.g. from: openssl rand -hex 32"
-        }
+
 # Proxies in front of Civitas (addresses or CIDR ranges) whose X-Forwarded-For header is believed. Sign-in
 # throttling counts failures per client address: with none listed the connection's own address is the
 # client and the header is ignored, since any client can write it. List your load balancer's addresses here.

@@ -47,7 +47,13 @@ pub struct Runner {
     imap: Option<(crate::imap::Mailbox, String)>,
     /// How long finished jobs are kept, in days.
     retention_days: i64,
+    /// One lock per kind of job that must not overlap itself (every kind but the per-event ones): a sweep
+    /// or a mailbox poll that outlasts its period waits for the one before it instead of running beside it.
+    one_at_a_time: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// Kinds of job that run side by side: each is about one event (one notification, one invitation).
+const SIDE_BY_SIDE: &[&str] = &["desk.notify", "account.invite"];
 
 impl Runner {
     pub fn new(db: Db) -> Self {
@@ -57,6 +63,7 @@ impl Runner {
             mailer: None,
             imap: None,
             retention_days: DEFAULT_RETENTION_DAYS,
+            one_at_a_time: Default::default(),
         }
     }
 
@@ -132,6 +139,17 @@ impl Runner {
 
     /// Runs one job and measures it.
     async fn timed(&self, job: jobs::Job) -> Finished {
+        let lock = (!SIDE_BY_SIDE.contains(&job.kind.as_str())).then(|| {
+            let mut kinds = self
+                .one_at_a_time
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(kinds.entry(job.kind.clone()).or_default())
+        });
+        let _turn = match &lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
         let started = Instant::now();
         let result = self.run(&job).await;
         (job, result, started.elapsed())
@@ -306,6 +324,18 @@ impl Runner {
             }
             let room = IN_FLIGHT - running.len();
             let rested = found || last_claim.elapsed() >= Duration::from_secs(1);
+            // Finished jobs wait for the next claim to be marked done, but never long: slow jobs holding
+            // more than half the slots must not leave the others looking leased until their lease ends.
+            if !done.is_empty()
+                && room < IN_FLIGHT / 2
+                && last_claim.elapsed() >= Duration::from_secs(1)
+            {
+                last_claim = Instant::now();
+                match jobs::cycle(&this.db, &done, &this.worker, LEASE_MS, 0, false).await {
+                    Ok(_) => done.clear(),
+                    Err(e) => tracing::warn!(error = %e, "marking finished jobs done failed"),
+                }
+            }
             if !stopping && room >= IN_FLIGHT / 2 && rested {
                 let expired = now - last_expired > EXPIRED_EVERY_MS;
                 let limit = i64::try_from(room).unwrap_or(jobs::BATCH);
@@ -342,7 +372,7 @@ impl Runner {
                         this.joined(joined, &mut done).await;
                     }
                 }
-                _ = tokio::time::sleep(pause), if !found || running.is_empty() => {}
+                _ = tokio::time::sleep(pause), if !found || running.is_empty() || !done.is_empty() => {}
                 _ = stop.changed(), if !stopping => {}
             }
         }

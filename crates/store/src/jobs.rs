@@ -143,7 +143,7 @@ pub async fn cycle(
     expired: bool,
 ) -> Result<Vec<Job>> {
     let mut tx = db.write.begin().await?;
-    complete_in(&mut tx, done).await?;
+    complete_in(&mut tx, done, Some(worker)).await?;
     let mut got = Vec::new();
     if expired && limit > 0 {
         got = claim_expired_in(&mut tx, db.backend(), worker, lease_ms, limit).await?;
@@ -213,11 +213,21 @@ async fn claim_expired_in(
     rows.iter().map(job).collect()
 }
 
-async fn complete_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ids: &[String]) -> Result<()> {
+/// Marks `ids` done; with `worker`, only those it still holds (a job whose lease another server took back
+/// is that server's to finish).
+async fn complete_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ids: &[String],
+    worker: Option<&str>,
+) -> Result<()> {
     for chunk in ids.chunks(500) {
         let mut q = crate::sql::Sql::new("UPDATE jobs SET status = 'done', finished_at = ");
         q.bind(now_ms())
-            .push(", locked_by = NULL, locked_until = NULL WHERE status = 'running' AND id IN (");
+            .push(", locked_by = NULL, locked_until = NULL WHERE status = 'running'");
+        if let Some(w) = worker {
+            q.push(" AND locked_by = ").bind(w.to_owned());
+        }
+        q.push(" AND id IN (");
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
@@ -232,7 +242,7 @@ async fn complete_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ids: &[String]) 
 
 pub async fn complete(db: &Db, id: &str) -> Result<()> {
     let mut tx = db.write.begin().await?;
-    complete_in(&mut tx, &[id.to_owned()]).await?;
+    complete_in(&mut tx, &[id.to_owned()], None).await?;
     tx.commit().await?;
     Ok(())
 }
