@@ -11,8 +11,12 @@ use tokio::task::JoinSet;
 /// A job that ran: the job, how it ended, how long it took.
 type Finished = (jobs::Job, anyhow::Result<()>, Duration);
 
-/// At most this many jobs run at once: each mostly waits on the database or a mail server.
-const IN_FLIGHT: usize = 32;
+/// At most this many jobs are claimed and not yet finished: one claim takes up to half of them, so a burst
+/// of notifications drains in a few large batches (a claim is a write transaction, and on SQLite every
+/// one of them competes with the tickets being opened).
+const IN_FLIGHT: usize = 256;
+/// Of the jobs claimed, at most this many run at once: each mostly waits on the database or a mail server.
+const RUNNING: usize = 32;
 /// A claimed job is another server's to take back after this long (its server died mid-job).
 const LEASE_MS: i64 = 5 * 60 * 1000;
 /// How often the runner looks for jobs whose lease ran out.
@@ -47,6 +51,8 @@ pub struct Runner {
     imap: Option<(crate::imap::Mailbox, String)>,
     /// How long finished jobs are kept, in days.
     retention_days: i64,
+    /// Turns to run among the jobs claimed (see [`RUNNING`]).
+    turns: Arc<tokio::sync::Semaphore>,
     /// One lock per kind of job that must not overlap itself (every kind but the per-event ones): a sweep
     /// or a mailbox poll that outlasts its period waits for the one before it instead of running beside it.
     one_at_a_time: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -64,6 +70,7 @@ impl Runner {
             imap: None,
             retention_days: DEFAULT_RETENTION_DAYS,
             one_at_a_time: Default::default(),
+            turns: Arc::new(tokio::sync::Semaphore::new(RUNNING)),
         }
     }
 
@@ -139,6 +146,8 @@ impl Runner {
 
     /// Runs one job and measures it.
     async fn timed(&self, job: jobs::Job) -> Finished {
+        // The semaphore is never closed; were it, the job would run without waiting for a turn.
+        let _turn = self.turns.acquire().await.ok();
         let lock = (!SIDE_BY_SIDE.contains(&job.kind.as_str())).then(|| {
             let mut kinds = self
                 .one_at_a_time
@@ -146,7 +155,7 @@ impl Runner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(kinds.entry(job.kind.clone()).or_default())
         });
-        let _turn = match &lock {
+        let _kind_turn = match &lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
@@ -289,7 +298,7 @@ impl Runner {
     }
 
     /// Loops until `stop` turns true: schedules recurring jobs every minute, and keeps up to
-    /// [`IN_FLIGHT`] jobs running. A claim is made when half the slots are free, and marks the jobs that
+    /// [`IN_FLIGHT`] jobs claimed, [`RUNNING`] of them running. A claim is made when half the slots are free, and marks the jobs that
     /// finished since the last one in the same transaction, so a burst drains in batches: one write
     /// transaction per batch instead of two per job. When a claim finds nothing, the next waits a second.
     ///

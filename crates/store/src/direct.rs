@@ -148,6 +148,11 @@ impl Direct {
         Some(run(&conn, q))
     }
 
+    /// The writer, waiting for the task that holds it (a blocking wait: call from a blocking thread).
+    pub fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+
     /// The writer, unless another task holds it.
     pub fn try_writer(&self) -> Option<MutexGuard<'_, Connection>> {
         match self.writer.try_lock() {

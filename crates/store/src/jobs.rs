@@ -142,6 +142,29 @@ pub async fn cycle(
     limit: i64,
     expired: bool,
 ) -> Result<Vec<Job>> {
+    // On SQLite, through the ticket writer's own connection when there is one: a claim then waits its
+    // turn on that connection's mutex, woken the moment the writer is let go, instead of polling SQLite's
+    // lock with the busy handler's sleeps while a sustained stream of openings keeps taking it.
+    if let Some(d) = db.direct.clone() {
+        let (db2, done2, worker2) = (db.clone(), done.to_vec(), worker.to_owned());
+        let claimed = tokio::task::spawn_blocking(move || {
+            let got = cycle_direct(&mut d.writer(), &done2, &worker2, lease_ms, limit, expired);
+            // Openings that queued while this held the writer were left to it: write them now.
+            db2.openings.lead(&db2, &d);
+            got
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the job claim stopped: {e}")))?;
+        match claimed {
+            Ok(mut got) => {
+                got.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
+                return Ok(got);
+            }
+            // Another writer (an import, a backup, sqlx) holds the database: wait for it through sqlx.
+            Err(Claim::Busy) => {}
+            Err(Claim::Failed(e)) => return Err(e),
+        }
+    }
     let mut tx = db.write.begin().await?;
     complete_in(&mut tx, done, Some(worker)).await?;
     let mut got = Vec::new();
@@ -158,6 +181,105 @@ pub async fn cycle(
     Ok(got)
 }
 
+enum Claim {
+    Busy,
+    Failed(StoreError),
+}
+
+impl<E: Into<StoreError>> From<E> for Claim {
+    fn from(e: E) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// [`cycle`] on the direct SQLite writer: the same statements, in one transaction.
+fn cycle_direct(
+    conn: &mut rusqlite::Connection,
+    done: &[String],
+    worker: &str,
+    lease_ms: i64,
+    limit: i64,
+    expired: bool,
+) -> std::result::Result<Vec<Job>, Claim> {
+    let tx = match crate::direct::begin(conn) {
+        Ok(tx) => tx,
+        Err(crate::direct::BeginError::Busy(_)) => return Err(Claim::Busy),
+        Err(crate::direct::BeginError::Other(e)) => return Err(e.into()),
+    };
+    for q in complete_sql(done, Some(worker)) {
+        crate::direct::run(&tx, &q)?;
+    }
+    let now = now_ms();
+    let mut got = Vec::new();
+    if expired && limit > 0 {
+        for r in crate::direct::run(
+            &tx,
+            &claim_sql(Backend::Sqlite, true, worker, lease_ms, now, limit),
+        )? {
+            got.push(job_direct(&r)?);
+        }
+    }
+    let left = limit - i64::try_from(got.len()).unwrap_or(limit);
+    if left > 0 {
+        for r in crate::direct::run(
+            &tx,
+            &claim_sql(Backend::Sqlite, false, worker, lease_ms, now, left),
+        )? {
+            got.push(job_direct(&r)?);
+        }
+    }
+    tx.commit()?;
+    Ok(got)
+}
+
+fn job_direct(r: &crate::direct::Row) -> Result<Job> {
+    use crate::direct::{int, opt_text, text};
+    Ok(Job {
+        id: text(r, 0)?,
+        kind: text(r, 1)?,
+        dedupe_key: opt_text(r, 2)?,
+        payload: serde_json::from_str(&text(r, 3)?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        run_at: int(r, 4)?,
+        attempts: int(r, 5)?,
+        max_attempts: int(r, 6)?,
+        status: text(r, 7)?,
+        last_error: opt_text(r, 8)?,
+    })
+}
+
+/// The claim of up to `limit` jobs for `worker`: leases that ran out (`expired`), or queued jobs now due.
+fn claim_sql(
+    backend: Backend,
+    expired: bool,
+    worker: &str,
+    lease_ms: i64,
+    now: i64,
+    limit: i64,
+) -> crate::sql::Sql {
+    let (set, pick) = if expired {
+        (
+            "",
+            "status = 'running' AND locked_until < $3 ORDER BY locked_until",
+        )
+    } else {
+        (
+            "status = 'running', ",
+            "status = 'queued' AND run_at <= $3 ORDER BY run_at",
+        )
+    };
+    let mut q = crate::sql::Sql::new(&format!(
+        "UPDATE jobs SET {set}locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM jobs WHERE {pick} LIMIT $4{}) {RETURNING}",
+        skip_locked(backend)
+    ));
+    q.arg(worker.to_owned())
+        .arg(now + lease_ms)
+        .arg(now)
+        .arg(limit);
+    q
+}
+
 fn skip_locked(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -172,21 +294,8 @@ async fn claim_due_in(
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<Job>> {
-    let now = now_ms();
-    let sql = format!(
-        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 \
-           ORDER BY run_at LIMIT $4{}) {RETURNING}",
-        skip_locked(backend)
-    );
-    let rows = sqlx::query(&sql)
-        .bind(worker)
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.iter().map(job).collect()
+    let q = claim_sql(backend, false, worker, lease_ms, now_ms(), limit);
+    q.fetch_all(&mut **tx).await?.iter().map(job).collect()
 }
 
 async fn claim_expired_in(
@@ -196,21 +305,8 @@ async fn claim_expired_in(
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<Job>> {
-    let now = now_ms();
-    let sql = format!(
-        "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND locked_until < $3 \
-           ORDER BY locked_until LIMIT $4{}) {RETURNING}",
-        skip_locked(backend)
-    );
-    let rows = sqlx::query(&sql)
-        .bind(worker)
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.iter().map(job).collect()
+    let q = claim_sql(backend, true, worker, lease_ms, now_ms(), limit);
+    q.fetch_all(&mut **tx).await?.iter().map(job).collect()
 }
 
 /// Marks `ids` done; with `worker`, only those it still holds (a job whose lease another server took back
@@ -220,24 +316,33 @@ async fn complete_in(
     ids: &[String],
     worker: Option<&str>,
 ) -> Result<()> {
-    for chunk in ids.chunks(500) {
-        let mut q = crate::sql::Sql::new("UPDATE jobs SET status = 'done', finished_at = ");
-        q.bind(now_ms())
-            .push(", locked_by = NULL, locked_until = NULL WHERE status = 'running'");
-        if let Some(w) = worker {
-            q.push(" AND locked_by = ").bind(w.to_owned());
-        }
-        q.push(" AND id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(id.clone());
-        }
-        q.push(")");
+    for q in complete_sql(ids, worker) {
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The statements of [`complete_in`], 500 jobs each.
+fn complete_sql(ids: &[String], worker: Option<&str>) -> Vec<crate::sql::Sql> {
+    ids.chunks(500)
+        .map(|chunk| {
+            let mut q = crate::sql::Sql::new("UPDATE jobs SET status = 'done', finished_at = ");
+            q.bind(now_ms())
+                .push(", locked_by = NULL, locked_until = NULL WHERE status = 'running'");
+            if let Some(w) = worker {
+                q.push(" AND locked_by = ").bind(w.to_owned());
+            }
+            q.push(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(id.clone());
+            }
+            q.push(")");
+            q
+        })
+        .collect()
 }
 
 pub async fn complete(db: &Db, id: &str) -> Result<()> {

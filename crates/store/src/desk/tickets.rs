@@ -740,7 +740,7 @@ impl Openings {
     /// Writes what is waiting, group after group until nothing waits, if the writer is free; otherwise its
     /// holder will. (Handing all but the first group to a blocking thread, so that the leading request
     /// answers sooner, cost 10–15% of the throughput at 32 clients for no shorter tail: measured, undone.)
-    fn lead(&self, db: &Db, d: &std::sync::Arc<direct::Direct>) {
+    pub(crate) fn lead(&self, db: &Db, d: &std::sync::Arc<direct::Direct>) {
         let mut checkpoint = false;
         while let Some(mut conn) = d.try_writer() {
             loop {
