@@ -232,6 +232,27 @@ def request_tracker(a, result):
     return out_result
 
 
+def jobs_ab(data, script, rounds, seconds):
+    """Creation at 1 and 32 clients with the job runner on and off, side by side on fresh copies."""
+    out = {}
+    for _ in range(rounds):
+        for jobs in ("true", "false"):
+            work = data + "-ab"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(data, work)
+            try:
+                env = server_env(work, CIVITAS_JOBS=jobs)
+                token = bench_token(env)
+                with serving(env) as (_, base):
+                    c1 = wrk(f"{base}/api/v1/tickets", seconds, 1, token, script)
+                    c32 = wrk(f"{base}/api/v1/tickets", seconds, 32, token, script)
+                out.setdefault(f"jobs_{jobs}", []).append({"c1": c1, "c32": c32})
+                print("jobs", jobs, "c1", c1, "c32", c32, flush=True)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def med(xs):
     return round(statistics.median(xs), 2)
 
@@ -249,6 +270,8 @@ def main():
     ap.add_argument("--sustained-seconds", type=int, default=60, help="length of the sustained run at 8 clients")
     ap.add_argument("--only-sustained", action="store_true", help="measure only the sustained runs (and RT with --rt)")
     ap.add_argument("--no-mail", action="store_true", help="skip the sustained run with mail on")
+    ap.add_argument("--jobs-ab", action="store_true",
+                    help="only: creation at 1 and 32 clients with the job runner on and off, side by side")
     a = ap.parse_args()
 
     data = os.path.join(OUT, f"desk-{a.members}x{a.tickets}")
@@ -259,6 +282,12 @@ def main():
         subprocess.run([os.path.join(REL, "civitas-bench"), "seed-desk", "--database-url", f"sqlite://{data}/civitas.db",
                         "--members", str(a.members), "--tickets", str(a.tickets)], check=True)
         open(os.path.join(data, "seeded"), "w").close()
+    if a.jobs_ab:
+        ab = jobs_ab(data, os.path.join(ROOT, "bench", "create_ticket.lua"), max(a.rounds, 2), a.seconds)
+        with open(os.path.join(OUT, "desk-jobs-ab.json"), "w") as f:
+            json.dump(ab, f, indent=2)
+        print(json.dumps(ab, indent=2))
+        return
     # Every run starts from the same data: a working copy, so that created tickets do not pile up.
     work = data + "-run"
     shutil.rmtree(work, ignore_errors=True)
