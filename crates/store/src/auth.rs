@@ -302,9 +302,19 @@ pub fn account_key(email: &domain::tenancy::Email) -> String {
     format!("email:{email}")
 }
 
-/// The throttle key of a client address.
+/// The throttle key of a client address. An IPv6 client is keyed by its /64, the block one subscriber is
+/// given: otherwise each of its 2^64 addresses would be a fresh key. An IPv4-mapped address is its IPv4.
 pub fn address_key(ip: std::net::IpAddr) -> String {
-    format!("addr:{ip}")
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("addr:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        std::net::IpAddr::V4(v4) => format!("addr:{v4}"),
+    }
 }
 
 /// Milliseconds until the key may try again (after `max` failures in the window), or `None` if it may try
@@ -345,4 +355,22 @@ pub async fn clear_failures(db: &Db, key: &str) -> Result<()> {
         .execute(&db.write)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn an_ipv6_client_is_throttled_by_its_64_block() {
+        let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_key("2001:db8:1:2:ffff:1:2:3".parse().unwrap());
+        let other = address_key("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(
+            address_key("::ffff:192.0.2.7".parse().unwrap()),
+            address_key("192.0.2.7".parse().unwrap())
+        );
+    }
 }
