@@ -118,13 +118,7 @@ const RETURNING: &str =
 /// Claims the next due job for `worker` with a lease of `lease_ms`, or `None` when nothing is due: a job
 /// whose lease expired first, else the oldest queued job that is due.
 pub async fn claim(db: &Db, worker: &str, lease_ms: i64) -> Result<Option<Job>> {
-    let mut tx = db.write.begin().await?;
-    let mut got = claim_expired_in(&mut tx, db.backend(), worker, lease_ms, 1).await?;
-    if got.is_empty() {
-        got = claim_due_in(&mut tx, db.backend(), worker, lease_ms, 1).await?;
-    }
-    tx.commit().await?;
-    Ok(got.pop())
+    Ok(cycle(db, &[], worker, lease_ms, 1, true).await?.pop())
 }
 
 /// One step of a runner, in one write transaction: marks the jobs in `done` finished, and claims up to
@@ -156,10 +150,7 @@ pub async fn cycle(
         .await
         .map_err(|e| StoreError::Corrupt(format!("the job claim stopped: {e}")))?;
         match claimed {
-            Ok(mut got) => {
-                got.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
-                return Ok(got);
-            }
+            Ok(got) => return Ok(oldest_first(got)),
             // Another writer (an import, a backup, sqlx) holds the database: wait for it through sqlx.
             Err(Claim::Busy) => {}
             Err(Claim::Failed(e)) => return Err(e),
@@ -169,16 +160,20 @@ pub async fn cycle(
     complete_in(&mut tx, done, Some(worker)).await?;
     let mut got = Vec::new();
     if expired && limit > 0 {
-        got = claim_expired_in(&mut tx, db.backend(), worker, lease_ms, limit).await?;
+        got = claim_in(&mut tx, db.backend(), true, worker, lease_ms, limit).await?;
     }
     let left = limit - i64::try_from(got.len()).unwrap_or(limit);
     if left > 0 {
-        got.extend(claim_due_in(&mut tx, db.backend(), worker, lease_ms, left).await?);
+        got.extend(claim_in(&mut tx, db.backend(), false, worker, lease_ms, left).await?);
     }
     tx.commit().await?;
-    // RETURNING gives no order: run the oldest first.
+    Ok(oldest_first(got))
+}
+
+/// RETURNING gives no order: the oldest first.
+fn oldest_first(mut got: Vec<Job>) -> Vec<Job> {
     got.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
-    Ok(got)
+    got
 }
 
 enum Claim {
@@ -287,25 +282,16 @@ fn skip_locked(backend: Backend) -> &'static str {
     }
 }
 
-async fn claim_due_in(
+/// Runs [`claim_sql`] in `tx`.
+async fn claim_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
+    expired: bool,
     worker: &str,
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<Job>> {
-    let q = claim_sql(backend, false, worker, lease_ms, now_ms(), limit);
-    q.fetch_all(&mut **tx).await?.iter().map(job).collect()
-}
-
-async fn claim_expired_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    worker: &str,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Vec<Job>> {
-    let q = claim_sql(backend, true, worker, lease_ms, now_ms(), limit);
+    let q = claim_sql(backend, expired, worker, lease_ms, now_ms(), limit);
     q.fetch_all(&mut **tx).await?.iter().map(job).collect()
 }
 
