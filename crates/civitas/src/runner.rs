@@ -36,6 +36,8 @@ pub const RECURRING: &[(&str, i64)] = &[
     ("desk.autoclose", 60 * 60 * 1000),
     // The regional cloud: record today's allocations, meter yesterday's (both safe to repeat): hourly.
     ("cloud.daily", 60 * 60 * 1000),
+    // The hub's record of each member's active accounts (the day's peak, which seats are billed on): hourly.
+    ("seats.daily", 60 * 60 * 1000),
     // Architecture exceptions: a reminder 30 and 7 days before each ends (each once): hourly.
     ("architecture.reminders", 60 * 60 * 1000),
     // The audit head (last hash and count) in the log, hourly: an outside record for `audit verify
@@ -276,6 +278,12 @@ impl Runner {
                     metered = metered.accepted,
                     "regional cloud recorded"
                 );
+                Ok(())
+            }
+            "seats.daily" => {
+                let day = store::tenancy::seats::today();
+                let n = store::tenancy::seats::record(&self.db, day).await?;
+                tracing::debug!(organisations = n, %day, "active accounts recorded");
                 Ok(())
             }
             "desk.notify" => crate::notify::run(&self.db, self.mailer.as_ref(), &job.payload).await,

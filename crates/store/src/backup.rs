@@ -72,6 +72,7 @@ pub const TABLES: &[&str] = &[
     "architecture_principles",
     "architecture_exceptions",
     "org_proposals",
+    "seat_counts",
 ];
 
 /// Whether a table is a derived search index (FTS5 and its shadow tables, or the PostgreSQL twin): not

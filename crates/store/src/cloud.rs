@@ -546,19 +546,37 @@ fn pool_use(
     }
 }
 
-/// Records `day`'s allocations (replacing an earlier record of the same day); returns the rows written.
+/// Records `day`'s allocations; returns the rows written. A day's record keeps the **peak** of each
+/// dimension over the day's snapshots (the job takes one every hour): the items are the member's own CMDB
+/// records, so a VM shrunk or retired for the hour before a snapshot and restored after it must not lower
+/// what the day is metered on. Nothing lowers a day's record but an import of history
+/// ([`record_history`]), which is the hub's.
 pub async fn snapshot(db: &Db, day: Date) -> Result<usize> {
     let all = allocations(db).await?;
     let mut tx = db.write.begin().await?;
-    sqlx::query("DELETE FROM cloud_usage WHERE day = $1")
-        .bind(day.to_string())
-        .execute(&mut *tx)
-        .await?;
     for a in &all {
         insert_usage(&mut tx, a.pool_id, a.org_id, day, &a.allocated).await?;
     }
     tx.commit().await?;
     Ok(all.len())
+}
+
+/// The larger of the recorded and the new value of one dimension.
+macro_rules! peak {
+    ($c:literal) => {
+        concat!(
+            $c,
+            " = CASE WHEN excluded.",
+            $c,
+            " > cloud_usage.",
+            $c,
+            " THEN excluded.",
+            $c,
+            " ELSE cloud_usage.",
+            $c,
+            " END"
+        )
+    };
 }
 
 async fn insert_usage(
@@ -568,7 +586,17 @@ async fn insert_usage(
     day: Date,
     r: &Resources,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO cloud_usage (pool_id, org_id, day, vcpu, ram_gb, storage_gb, backup_gb) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    sqlx::query(concat!(
+        "INSERT INTO cloud_usage (pool_id, org_id, day, vcpu, ram_gb, storage_gb, backup_gb) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (pool_id, day, org_id) DO UPDATE SET ",
+        peak!("vcpu"),
+        ", ",
+        peak!("ram_gb"),
+        ", ",
+        peak!("storage_gb"),
+        ", ",
+        peak!("backup_gb")
+    ))
         .bind(pool.to_string())
         .bind(org.to_string())
         .bind(day.to_string())

@@ -568,3 +568,55 @@ async fn pools_are_added_and_changed_from_the_pages_with_errors_beside_the_field
     let (_, p) = get(&app, "hub-admin", &format!("/api/v1/cloud/pools/{id}")).await;
     assert!(p["parts"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_member_shrinking_its_vm_before_the_daily_record_is_still_metered_at_the_days_peak() {
+    let app = TestApp::new().await;
+    let (_pool, _host, _array, vm) = region(&app).await;
+    let today = today();
+    let own = app.orgs[OWN];
+    let other = app.orgs[OTHER];
+    let vcpu_on = |totals: &[(domain::ids::OrgId, String, bool, Resources)], org| {
+        totals
+            .iter()
+            .find(|t| t.0 == org)
+            .map(|t| t.3.vcpu)
+            .unwrap_or(0)
+    };
+    // The hour's record sees the 4-vCPU VM.
+    store::cloud::snapshot(&app.db, today).await.unwrap();
+    // The member's administrator shrinks it to one vCPU and retires its volume before the next record…
+    let (s, v) = send(
+        &app,
+        "member-admin",
+        Method::PATCH,
+        &format!("/api/v1/cis/{vm}"),
+        json!({ "attributes": { "vcpu": 1, "ram_gb": 2, "disk_gb": 100 } }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    store::cloud::snapshot(&app.db, today).await.unwrap();
+    // …and the day is still metered on what it held that day: 4 vCPU, 16 GB.
+    let totals = store::cloud::day_totals(&app.db, today).await.unwrap();
+    assert_eq!(vcpu_on(&totals, own), 4);
+    let mine = totals.iter().find(|t| t.0 == own).unwrap();
+    assert_eq!(mine.3.ram_gb, 16);
+    // The other member's record is its own.
+    assert_eq!(vcpu_on(&totals, other), 8);
+    let records = store::cloud::meter_records(today, &totals);
+    let vcpu = records
+        .iter()
+        .find(|r| r.org == OWN && r.meter == "cloud.vcpu_month")
+        .unwrap();
+    let days = i64::from(today.days_in_month());
+    let d = i64::from(today.day());
+    assert_eq!(
+        vcpu.quantity_micros,
+        d * 4 * 1_000_000 / days - (d - 1) * 4 * 1_000_000 / days
+    );
+    // A day the VM is small from start to end is metered small.
+    let tomorrow = today.tomorrow().unwrap();
+    store::cloud::snapshot(&app.db, tomorrow).await.unwrap();
+    let totals = store::cloud::day_totals(&app.db, tomorrow).await.unwrap();
+    assert_eq!(vcpu_on(&totals, own), 1);
+}

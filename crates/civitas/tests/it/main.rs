@@ -25,4 +25,5 @@ mod mail;
 mod pages;
 mod portfolio;
 mod proposals;
+mod seats;
 mod storage;

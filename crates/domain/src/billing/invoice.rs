@@ -41,6 +41,9 @@ pub struct Trace {
     /// Credits: the credit the line carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credit: Option<String>,
+    /// Seats: the figure billed and the days of the hub's record it is the peak of.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seats: Option<super::seats::Seats>,
 }
 
 /// One line of a draft invoice.
@@ -70,15 +73,18 @@ pub struct Charge<'a> {
 }
 
 /// The derived meter of people: a per-unit card with this meter charges a seat for each person with an
-/// active account at the member when the period is run.
+/// active account at the member — the peak of the hub's daily record over the days billed
+/// ([`super::seats::billed_seats`]).
 pub const SEATS_METER: &str = "derived.seats";
 
 /// What the run knows of a member.
 #[derive(Debug, Clone, Default)]
 pub struct Member {
     pub population: i64,
-    /// People with an active account (the `derived.seats` meter).
+    /// People with an active account when the period is run: billed only for days without a record.
     pub active_users: i64,
+    /// The hub's record of active accounts: each day's highest count (the `derived.seats` meter).
+    pub seat_days: Vec<(Date, i64)>,
     /// Usage totals in millionths and record counts, by (meter, month).
     pub usage: BTreeMap<(String, String), (i64, i64)>,
     /// Billable minutes by (month, activity).
@@ -133,10 +139,21 @@ pub fn lines(
         let metered = c.model == Model::PerUnit && !c.meter.is_empty() && !seats;
         match c.model {
             Model::Fixed | Model::PerUnit if !metered => {
+                let figure = seats
+                    .then(|| {
+                        let day = |n: i64| month.start.checked_add(jiff::Span::new().days(n));
+                        Ok::<_, FieldError>(super::seats::billed_seats(
+                            day(active.0).map_err(|_| too_large())?,
+                            day(active.1).map_err(|_| too_large())?,
+                            &m.seat_days,
+                            m.active_users,
+                        ))
+                    })
+                    .transpose()?;
                 let quantity = if c.model == Model::Fixed {
                     Decimal::ONE
-                } else if seats {
-                    Decimal::from(m.active_users)
+                } else if let Some(f) = &figure {
+                    Decimal::from(f.count)
                 } else {
                     c.quantity
                 };
@@ -146,8 +163,12 @@ pub fn lines(
                         continue;
                     }
                     let full = extend(quantity, rate.price).ok_or_else(too_large)?;
+                    let mut description = describe(c.name, &key, partial(a, b), days);
+                    if let Some(f) = &figure {
+                        description = format!("{description}: {}", f.describe());
+                    }
                     out.push(InvoiceLine {
-                        description: describe(c.name, &key, partial(a, b), days),
+                        description,
                         quantity,
                         unit_price: rate.price,
                         amount_cents: prorate(full, days, a, b),
@@ -155,6 +176,7 @@ pub fn lines(
                             month: Some(key.clone()),
                             days: partial(a, b),
                             rate_from: Some(rate.effective_from),
+                            seats: figure,
                             ..Trace::default()
                         },
                     });
@@ -409,6 +431,52 @@ mod tests {
         let l = lines(&c, &m, &Period::month(2026, 9).unwrap(), 7).unwrap();
         // 37 people × $12, whatever the subscription's own quantity says.
         assert_eq!((l[0].quantity, l[0].amount_cents), (d("37"), 44_400));
+        // No daily record: the count at the run, and the line says so.
+        assert!(
+            l[0].description.ends_with(
+                "37 active accounts when the invoice was run (no daily record for 1–30 Sep)"
+            ),
+            "{}",
+            l[0].description
+        );
+    }
+
+    #[test]
+    fn seats_bill_each_months_peak_of_the_hubs_record_not_the_count_at_the_run() {
+        let r = rates("12");
+        let mut c = charge(Model::PerUnit, &r);
+        c.meter = SEATS_METER;
+        c.starts_on = date(2026, 7, 11);
+        // 40 accounts in July, 45 for a day in August, 30 in September; 5 when the quarter is run.
+        let mut seat_days = vec![
+            (date(2026, 7, 2), 90), // before the subscription began: not billed
+            (date(2026, 7, 20), 40),
+            (date(2026, 8, 1), 38),
+            (date(2026, 8, 17), 45),
+            (date(2026, 9, 30), 30),
+        ];
+        seat_days.push((date(2026, 10, 1), 5));
+        let m = Member {
+            active_users: 5,
+            seat_days,
+            ..Member::default()
+        };
+        let q1 = Period::fiscal_quarter(2027, 1, 7).unwrap();
+        let l = lines(&c, &m, &q1, 7).unwrap();
+        let counts: Vec<Decimal> = l.iter().map(|l| l.quantity).collect();
+        assert_eq!(counts, [d("40"), d("45"), d("30")]);
+        assert_eq!(
+            l[1].description,
+            "Service, 2026-08: peak of 45 active accounts, 1–31 Aug"
+        );
+        assert_eq!(
+            l[0].description,
+            "Service, 2026-07, 21 of 31 days: peak of 40 active accounts, 11–31 Jul"
+        );
+        let t = l[1].trace.seats.unwrap();
+        assert_eq!((t.recorded_days, t.peak_on), (2, Some(date(2026, 8, 17))));
+        // 45 × $12 for August, whole.
+        assert_eq!(l[1].amount_cents, 54_000);
     }
 
     #[test]

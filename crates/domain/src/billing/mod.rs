@@ -8,6 +8,7 @@ pub mod invoice;
 pub mod money;
 pub mod period;
 pub mod pool;
+pub mod seats;
 pub mod usage;
 
 use std::collections::BTreeMap;

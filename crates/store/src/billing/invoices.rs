@@ -1,5 +1,6 @@
 //! Invoice runs and invoices. A run computes one draft per active agreement of the period's cadence from its
-//! subscriptions, rates, usage totals, time entries and the member's population (`domain::billing::invoice`);
+//! subscriptions, rates, usage totals, time entries, the member's population and the hub's record of its
+//! active accounts (`domain::billing::invoice`, `domain::billing::seats`);
 //! running a period again replaces its drafts with the same result and never touches an issued invoice.
 //! Issuing numbers an invoice from a counter in the same transaction, so numbers have no gaps; an issued
 //! invoice is never changed — voiding it issues a credit note.
@@ -198,6 +199,12 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
         let org: OrgId = parse_id(&r.try_get::<String, _>("org_id")?)?;
         if let Some(m) = members.get_mut(&org) {
             m.active_users = r.try_get("n")?;
+        }
+    }
+    // The hub's daily record of active accounts over the period: seats bill its peak, not the count now.
+    for (org, days) in crate::tenancy::seats::between(db, period.start, period.end).await? {
+        if let Some(m) = members.get_mut(&org) {
+            m.seat_days = days;
         }
     }
     let (first, last) = (

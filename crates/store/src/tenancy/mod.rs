@@ -6,6 +6,7 @@ pub mod invitations;
 pub(crate) mod org_cache;
 pub mod orgs;
 pub mod proposals;
+pub mod seats;
 pub mod users;
 
 /// Serialises epoch milliseconds as an RFC 3339 instant in UTC (`2026-11-23T14:05:00Z`).

@@ -186,6 +186,8 @@ pub(crate) async fn insert_user(
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_unique(e, "email", "email", "is already in use"))?;
+    // A new account counts towards the member's seats today, whatever happens to it later.
+    super::seats::note(tx, u.org_id).await?;
     audit::append(
         tx,
         actor,
@@ -239,6 +241,10 @@ pub async fn set_active(
         ..before.clone()
     };
     let mut tx = db.write.begin().await?;
+    // The hub's seat record keeps the day's peak: the count before a disable, after an enable.
+    if !active {
+        super::seats::note(&mut tx, before.org_id).await?;
+    }
     let n = sqlx::query("UPDATE users SET active = $1, updated_at = $2, version = $3 WHERE id = $4 AND version = $5")
         .bind(i64::from(active))
         .bind(after.updated_at)
@@ -250,6 +256,9 @@ pub async fn set_active(
         .rows_affected();
     if n != 1 {
         return Err(StoreError::Stale);
+    }
+    if active {
+        super::seats::note(&mut tx, before.org_id).await?;
     }
     if !active {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
