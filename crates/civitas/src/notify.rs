@@ -182,7 +182,7 @@ pub async fn run(
 }
 
 /// What an invitation shows when no mail server is configured on the server that ran its job.
-pub const NO_MAILER: &str = "no mail server is configured (smtp_url): resend it once mail works";
+pub const NO_MAILER: &str = "No mail server is configured (smtp_url): resend it once mail works.";
 
 /// Mails an invitation (an `account.invite` job): a fresh token is made now, so the only copy of it is in
 /// this message. The invitation records how it went: sent, or why not — without SMTP nothing is made or
@@ -209,7 +209,7 @@ pub async fn invitation(
     };
     let msg = invitation_message(m, &issued)?;
     if let Err(e) = m.transport.send(msg).await {
-        invitations::mark_unsent(db, id, &format!("the mail server refused it: {e}")).await?;
+        invitations::mark_unsent(db, id, &format!("The mail server refused it: {e}")).await?;
         return Err(anyhow::Error::new(e).context(format!(
             "sending the invitation to {}",
             issued.invitation.email

@@ -917,7 +917,7 @@ async fn an_invitation_not_mailed_for_want_of_a_mail_server_shows_and_can_be_res
         inv["send_error"]
             .as_str()
             .unwrap()
-            .contains("no mail server"),
+            .contains("No mail server"),
         "{inv}"
     );
     assert!(inv["sent_at"].is_null());
@@ -931,7 +931,7 @@ async fn an_invitation_not_mailed_for_want_of_a_mail_server_shows_and_can_be_res
         .await
         .unwrap();
     assert!(
-        html.contains("Not sent") && html.contains("no mail server"),
+        html.contains("Not sent") && html.contains("No mail server"),
         "{html}"
     );
     assert!(html.contains(&format!("/orgs/{OWN}/invitations/{id}/resend")));

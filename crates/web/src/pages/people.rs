@@ -122,7 +122,7 @@ impl InvitationRow {
                 inv.sent_at.map(at).unwrap_or_default(),
                 at(inv.expires_at)
             ),
-            State::Queued => "The mail goes out within a minute".to_owned(),
+            State::Queued => "Queued for the mail".to_owned(),
             State::Accepted => format!("Accepted {}", inv.accepted_at.map(at).unwrap_or_default()),
             State::Expired => format!("Ended {}; resend it to give a new week", at(inv.expires_at)),
             State::Revoked => format!("Withdrawn {}", inv.revoked_at.map(at).unwrap_or_default()),
