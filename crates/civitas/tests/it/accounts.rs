@@ -812,6 +812,18 @@ async fn a_member_admin_adding_a_person_invites_and_learns_nothing_about_other_m
         locations[0],
         format!("/orgs/{OWN}/users?notice=invited#invitations")
     );
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/users"),
+            &[("email", STAFF), ("role", "member-staff")],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("already one of this organisation"), "{html}");
     // What can be refused is decided from the input alone: a password is the person's to choose.
     let (status, body) = add_person(
         &app,

@@ -160,9 +160,7 @@ pub async fn add_user(
     let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
     if !matches!(scope, Scope::Region) {
         let invitee = parse_invitee(raw, org.is_hub)?;
-        if let Some(u) = users::find_by_email(&s.db, &invitee.email).await?
-            && users::belongs_to(&s.db, u.id, org.id).await?
-        {
+        if users::email_belongs_to(&s.db, &invitee.email, org.id).await? {
             return Err(Failure::Conflict {
                 field: "email".into(),
                 message: "is already one of this organisation's people".into(),
