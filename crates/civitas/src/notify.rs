@@ -209,7 +209,7 @@ pub async fn invitation(
     };
     let msg = invitation_message(m, &issued)?;
     if let Err(e) = m.transport.send(msg).await {
-        invitations::mark_unsent(db, id, &format!("The mail server refused it: {e}")).await?;
+        invitations::mark_unsent(db, id, &format!("The mail server did not take it: {e}")).await?;
         return Err(anyhow::Error::new(e).context(format!(
             "sending the invitation to {}",
             issued.invitation.email

@@ -1103,3 +1103,40 @@ async fn another_members_admin_cannot_resend_or_revoke_an_invitation() {
     let (state, _) = invitation_state(&app, &id).await;
     assert_eq!(state, "revoked");
 }
+
+#[tokio::test]
+async fn an_invitation_the_mail_server_did_not_take_shows_why_and_is_retried() {
+    let app = TestApp::new().await;
+    let (_, answer) = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": "newcomer@north-reading.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let id = answer["invitation"]["id"].as_str().unwrap().to_owned();
+    // A mail server that is not there: nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let runner =
+        civitas::runner::Runner::new(app.db.clone()).with_mailer(Some(crate::mail::mailer(port)));
+    crate::mail::drain(&runner).await;
+    let (state, inv) = invitation_state(&app, &id).await;
+    assert_eq!(state, "not_sent", "{inv}");
+    assert!(
+        inv["send_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("The mail server did not take it"),
+        "{inv}"
+    );
+    // The job is not done: it waits to be tried again.
+    let jobs = store::jobs::list(&app.db, None, 100).await.unwrap();
+    let job = jobs
+        .iter()
+        .find(|j| j.kind == "account.invite")
+        .expect("the job");
+    assert_ne!(job.status, "done", "{job:?}");
+}
