@@ -281,25 +281,13 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let db = cli::open_with(&config, false).await?;
             let v = store::audit::verify(&db, expect_head.as_ref()).await?;
             if v.intact() {
-                println!(
-                    "audit log intact: {} entries verified ({} keyed, {} legacy unkeyed from before the \
-                     audit key); head {}",
-                    v.entries,
-                    v.entries - v.legacy_entries,
-                    v.legacy_entries,
-                    v.head
-                );
+                println!("{}", v.summary());
                 Ok(())
             } else {
                 for p in &v.problems {
                     eprintln!("civitas audit verify: {p}");
                 }
-                anyhow::bail!(
-                    "audit log NOT intact: {} problem(s), first at entry {} ({} entries read)",
-                    v.problems.len(),
-                    v.first_bad_seq.unwrap_or(0),
-                    v.entries
-                )
+                anyhow::bail!("{}", v.summary())
             }
         }
         Command::Audit {

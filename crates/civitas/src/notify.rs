@@ -181,13 +181,19 @@ pub async fn run(
     Ok(())
 }
 
+/// What an invitation shows when no mail server is configured on the server that ran its job.
+pub const NO_MAILER: &str = "No mail server is configured (smtp_url): resend it once mail works.";
+
 /// Mails an invitation (an `account.invite` job): a fresh token is made now, so the only copy of it is in
-/// this message. Without SMTP nothing is made or sent (the invitation waits, and the log says so).
+/// this message. The invitation records how it went: sent, or why not — without SMTP nothing is made or
+/// sent and the job is done, as for every other mail, but the invitation shows "not sent" so its
+/// administrator can resend it; a refusal by the mail server is recorded too, and the job retries.
 pub async fn invitation(
     db: &Db,
     mailer: Option<&Mailer>,
     payload: &serde_json::Value,
 ) -> anyhow::Result<()> {
+    use store::tenancy::invitations;
     let id: domain::ids::InvitationId = payload
         .get("invitation")
         .and_then(|v| v.as_str())
@@ -195,16 +201,21 @@ pub async fn invitation(
         .context("payload.invitation")?;
     let Some(m) = mailer else {
         tracing::warn!(invitation = %id, "no smtp_url configured: invitation not mailed");
+        invitations::mark_unsent(db, id, NO_MAILER).await?;
         return Ok(());
     };
-    let Some(issued) = store::tenancy::invitations::issue_token(db, id).await? else {
+    let Some(issued) = invitations::issue_token(db, id).await? else {
         return Ok(());
     };
     let msg = invitation_message(m, &issued)?;
-    m.transport
-        .send(msg)
-        .await
-        .with_context(|| format!("sending the invitation to {}", issued.invitation.email))?;
+    if let Err(e) = m.transport.send(msg).await {
+        invitations::mark_unsent(db, id, &format!("The mail server did not take it: {e}")).await?;
+        return Err(anyhow::Error::new(e).context(format!(
+            "sending the invitation to {}",
+            issued.invitation.email
+        )));
+    }
+    invitations::mark_sent(db, id).await?;
     Ok(())
 }
 

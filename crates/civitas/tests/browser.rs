@@ -728,7 +728,7 @@ async fn screenshots_at_both_widths(c: &Client, name: &str) {
         c.set_window_size(width, 1000).await.unwrap();
         assert_accessible(c, &format!("{name} at {label} px")).await;
         c.execute(
-            "const s = document.getElementById('proposals'); if (s) { s.scrollIntoView(); }",
+            "const s = document.getElementById('proposals') || document.getElementById('invitations'); if (s) { s.scrollIntoView(); }",
             vec![],
         )
         .await
@@ -790,4 +790,92 @@ async fn a_member_proposes_its_population_and_the_hub_accepts_it() {
         .await
         .unwrap();
     assert_eq!(population.as_deref(), Some("15900"));
+}
+
+/// A member administrator adds people by invitation (issue 13): the form says so, an address with an
+/// account elsewhere and an unknown one land on the same page, an invitation that no mail server sent shows
+/// as not sent, and it is resent or revoked from the people page — at a laptop's and a phone's width.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_admin_invites_people_and_resends_or_revokes_invitations() {
+    let (base, _dir, db) = start_civitas_with_db().await;
+    let (_driver, c, _profile) = start_browser().await;
+    sign_in(&c, &base, "admin@north-reading.example.gov").await;
+    visit(&c, &base, "/orgs/north-reading/users/new").await;
+    let form = body_text(&c).await;
+    assert!(form.contains("We will email an invitation"), "{form}");
+    assert!(c.find(Locator::Id("field-password")).await.is_err());
+    screenshots_at_both_widths(&c, "person-invite-form").await;
+    let mut pages = Vec::new();
+    for email in [
+        "admin@stoneham.example.gov",
+        "someone.new@north-reading.example.gov",
+    ] {
+        visit(&c, &base, "/orgs/north-reading/users/new").await;
+        fill(&c, "field-email", email).await;
+        choose(&c, "field-role", "member-staff").await;
+        submit(&c).await;
+        c.wait()
+            .for_element(Locator::Id("invitations"))
+            .await
+            .unwrap();
+        let url = c.current_url().await.unwrap();
+        assert!(
+            url.as_str()
+                .ends_with("/orgs/north-reading/users?notice=invited#invitations"),
+            "{url}"
+        );
+        let text = body_text(&c).await;
+        assert!(
+            text.contains("The invitation is made and its mail queued"),
+            "{text}"
+        );
+        pages.push(url.to_string());
+    }
+    assert_eq!(pages[0], pages[1], "the same answer for both addresses");
+    // No mail server here: the invitations' jobs record that they did not go.
+    let org = store::tenancy::orgs::get_by_slug(&db, &store::Scope::Region, "north-reading")
+        .await
+        .unwrap();
+    let invitations = store::tenancy::invitations::list(&db, &store::Scope::Region, org.id, 10)
+        .await
+        .unwrap();
+    for inv in &invitations {
+        civitas::notify::invitation(&db, None, &json!({ "invitation": inv.id.to_string() }))
+            .await
+            .unwrap();
+    }
+    visit(&c, &base, "/orgs/north-reading/users#invitations").await;
+    // (Tags are shown in capitals.)
+    let text = body_text(&c).await.to_lowercase();
+    assert!(
+        text.contains("not sent") && text.contains("no mail server is configured"),
+        "{text}"
+    );
+    screenshots_at_both_widths(&c, "people-invitations-not-sent").await;
+    // Resend the first, revoke the second.
+    let first = invitations[0].id;
+    let second = invitations[1].id;
+    click_and_load(
+        &c,
+        Locator::Css(&format!(
+            "form[action='/orgs/north-reading/invitations/{first}/resend'] button"
+        )),
+    )
+    .await;
+    assert!(body_text(&c).await.contains("queued to be mailed again"));
+    click_and_load(
+        &c,
+        Locator::Css(&format!(
+            "form[action='/orgs/north-reading/invitations/{second}/revoke'] button"
+        )),
+    )
+    .await;
+    let text = body_text(&c).await.to_lowercase();
+    assert!(text.contains("the invitation is withdrawn"), "{text}");
+    assert!(
+        text.contains("waiting to be mailed") && text.contains("revoked"),
+        "{text}"
+    );
+    screenshots_at_both_widths(&c, "people-invitations-resent-revoked").await;
+    c.close().await.unwrap();
 }

@@ -321,6 +321,7 @@ mod tests {
     }
 }
 
+pub mod invitations;
 pub mod proposals;
 
 pub mod drafts {

@@ -384,17 +384,72 @@ pub struct Verification {
     /// Of which written with the version-1 rule (before the audit key): checked with it, but it can be
     /// recomputed by anyone and does not cover `actor_user_id`.
     pub legacy_entries: i64,
-    /// The first entry found wrong (changed, missing or out of place), if any.
+    /// The first entry found wrong (changed, missing or out of place), if any. `None` when every entry
+    /// checks out, even if the head's seal does not (see `head_seal`): that names no entry.
     pub first_bad_seq: Option<i64>,
+    /// Whether the head row carries this key's seal.
+    pub head_seal: HeadSeal,
     /// What is wrong, and where, in words; empty when intact.
     pub problems: Vec<String>,
     /// The head as recorded, `HASH:COUNT`: an outside record to check later with `--expect-head`.
     pub head: Checkpoint,
 }
 
+/// The head row's seal, as checked with the installed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadSeal {
+    Matches,
+    /// No seal at all: written without the key, or the seal was removed.
+    Missing,
+    /// A seal this key did not make: the head was altered, or the key is not this installation's.
+    Differs,
+    /// No head row to check.
+    NoHead,
+}
+
 impl Verification {
     pub fn intact(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// The verdict in one line, for `civitas audit verify`: where the first wrong entry is, or — when every
+    /// entry checks out and only the head's seal does not — that, without pointing at an entry.
+    pub fn summary(&self) -> String {
+        if self.intact() {
+            return format!(
+                "audit log intact: {} entries verified ({} keyed, {} legacy unkeyed from before the audit \
+                 key); head {}",
+                self.entries,
+                self.entries - self.legacy_entries,
+                self.legacy_entries,
+                self.head
+            );
+        }
+        let seal = match self.head_seal {
+            HeadSeal::Missing => Some("the audit head carries no seal"),
+            HeadSeal::Differs => Some(
+                "the seal of the audit head does not match: the head was altered (moved, rewound or \
+                 resealed without the key), or the audit key is not this installation's",
+            ),
+            HeadSeal::Matches | HeadSeal::NoHead => None,
+        };
+        match (self.first_bad_seq, seal) {
+            (Some(seq), _) => format!(
+                "audit log NOT intact: {} problem(s), first at entry {seq} ({} entries read)",
+                self.problems.len(),
+                self.entries
+            ),
+            (None, Some(seal)) if self.problems.len() == 1 => format!(
+                "audit log NOT intact: {seal}; every one of the {} entries read chains correctly",
+                self.entries
+            ),
+            (None, _) => format!(
+                "audit log NOT intact: {} problem(s) ({} entries read)",
+                self.problems.len(),
+                self.entries
+            ),
+        }
     }
 }
 
@@ -427,6 +482,7 @@ pub async fn verify(db: &Db, expect: Option<&Checkpoint>) -> Result<Verification
             entries: 0,
             legacy_entries: 0,
             first_bad_seq: Some(1),
+            head_seal: HeadSeal::NoHead,
             problems: vec!["the audit head row is missing".into()],
             head: Checkpoint {
                 hash: domain::audit::GENESIS_HASH.into(),
@@ -438,19 +494,24 @@ pub async fn verify(db: &Db, expect: Option<&Checkpoint>) -> Result<Verification
     let head_hash: String = head_row.try_get("hash")?;
     let legacy_seq: i64 = head_row.try_get("legacy_seq")?;
     let mac: Option<String> = head_row.try_get("mac")?;
-    match mac {
-        None => problems.push(
+    let head_seal = match mac {
+        None => HeadSeal::Missing,
+        Some(m) if m != domain::audit::head_mac(key, head_seq, &head_hash, legacy_seq) => {
+            HeadSeal::Differs
+        }
+        Some(_) => HeadSeal::Matches,
+    };
+    match head_seal {
+        HeadSeal::Missing => problems.push(
             "the audit head is not sealed: it was written without the audit key, or its seal was removed"
                 .into(),
         ),
-        Some(m) if m != domain::audit::head_mac(key, head_seq, &head_hash, legacy_seq) => problems.push(
-            format!(
-                "the audit head (entry {head_seq}, where version 1 ends: {legacy_seq}) does not carry this \
-                 key's seal: it was moved by someone without the key (entries removed and the head \
-                 rewound?), or the audit key is not this installation's"
-            ),
-        ),
-        Some(_) => {}
+        HeadSeal::Differs => problems.push(format!(
+            "the seal of the audit head does not match (the head records {head_seq} entries, version 1 up \
+             to {legacy_seq}): the head was altered by someone without the key (entries removed and the \
+             head rewound?), or the audit key is not this installation's"
+        )),
+        HeadSeal::Matches | HeadSeal::NoHead => {}
     }
     let mut prev = domain::audit::GENESIS_HASH.to_owned();
     let mut last_seq = 0_i64;
@@ -590,13 +651,12 @@ pub async fn verify(db: &Db, expect: Option<&Checkpoint>) -> Result<Verification
             }
         }
     }
-    if first_bad.is_none() && !problems.is_empty() {
-        first_bad = Some(head_seq.max(1));
-    }
+    // A head whose seal alone is wrong names no entry: every entry checked out.
     Ok(Verification {
         entries: count,
         legacy_entries: legacy,
         first_bad_seq: first_bad,
+        head_seal,
         problems,
         head: Checkpoint {
             hash: head_hash,

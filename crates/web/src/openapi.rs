@@ -8,6 +8,8 @@ fn schema_for(path: &str) -> Option<&'static str> {
     let p = path.trim_end_matches('/');
     Some(match () {
         _ if p.ends_with("/tokens") || p.contains("/tokens/") => "ApiToken",
+        _ if p.ends_with("/invitations") => "Invitation",
+        _ if p.contains("/invitations/") => "InvitationAnswer",
         _ if p.ends_with("/days-off") => "DayOff",
         _ if p.ends_with("/closures") || p.contains("/closures/") => "Closure",
         _ if p.ends_with("/departments") || p.contains("/departments/") => "Department",
@@ -67,10 +69,13 @@ fn operation(r: &RouteInfo) -> Value {
                 && !r.path.ends_with("/rating")
                 && !r.path.ends_with("/usage")
                 && !r.path.ends_with("/issue")
-                && !r.path.ends_with("/void") =>
+                && !r.path.ends_with("/void")
+                && !r.path.ends_with("/revoke")
+                && !r.path.ends_with("/resend") =>
         {
             ("201", "Created")
         }
+        "POST" if r.path.ends_with("/resend") => ("202", "Accepted: the mail is queued"),
         "DELETE" => ("204", "Done"),
         _ => ("200", "OK"),
     };
@@ -80,6 +85,13 @@ fn operation(r: &RouteInfo) -> Value {
         responses.insert(ok.into(), json!({ "description": ok_desc }));
     } else {
         responses.insert(ok.into(), json!({ "description": ok_desc, "content": { "application/json": { "schema": ok_body } } }));
+    }
+    // A member administrator's "add a person" and grant by email invite anyone not already its own.
+    if r.method == "POST"
+        && r.path.starts_with("/api/v1/orgs/{slug}/")
+        && (r.path.ends_with("/users") || r.path.ends_with("/grants"))
+    {
+        responses.insert("202".into(), json!({ "description": "Invited: the same answer whether or not the address has an account elsewhere", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/InvitationAnswer" } } } }));
     }
     for code in ["400", "401", "403", "404", "422"] {
         responses.insert(code.into(), problem.clone());
@@ -136,8 +148,13 @@ fn schemas() -> Value {
         "SiteInput": { "type": "object", "required": ["name", "address", "kind"], "properties": { "name": string(), "address": string(),
             "kind": { "enum": ["city-hall", "school", "public-safety", "public-works", "library", "data-center", "other"] } } },
         "User": { "type": "object", "properties": { "id": id, "org_id": id, "email": string(), "name": string(), "active": { "type": "boolean" }, "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },
-        "UserInput": { "type": "object", "required": ["email", "name", "role"], "properties": { "email": string(), "name": string(),
+        "UserInput": { "type": "object", "required": ["email", "role"], "description": "A hub administrator creates the account (name required, password optional). A member administrator invites the address: name is optional and not kept (the person chooses theirs when accepting), and a password is refused.",
+            "properties": { "email": string(), "name": string(),
             "role": { "enum": ["hub-admin", "hub-agent", "member-admin", "member-staff", "auditor"] }, "password": { "type": "string", "minLength": 12 } } },
+        "Invitation": { "type": "object", "properties": { "id": id, "org_id": id, "email": string(), "role": string(), "created_at": ts, "expires_at": ts,
+            "accepted_at": ts, "sent_at": ts, "send_error": { "type": ["string", "null"], "description": "Why the last mail did not go (no mail server configured, or its refusal): resend it." },
+            "revoked_at": ts, "state": { "enum": ["queued", "sent", "not_sent", "accepted", "expired", "revoked"] } } },
+        "InvitationAnswer": { "type": "object", "required": ["invitation"], "properties": { "invitation": { "$ref": "#/components/schemas/Invitation" } } },
         "Grant": { "type": "object", "properties": { "id": id, "org_id": id, "org_slug": string(), "user_id": id, "user_email": string(), "user_name": string(), "role": string(), "created_at": ts } },
         "GrantInput": { "type": "object", "required": ["role"], "properties": { "user_id": id, "email": string(), "role": string() } },
         "ApiToken": { "type": "object", "properties": { "id": id, "name": string(), "prefix": string(), "token": { "type": "string", "description": "Only in the response to creation." }, "created_at": ts, "last_used_at": ts, "revoked_at": ts } },

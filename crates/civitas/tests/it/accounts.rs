@@ -158,10 +158,11 @@ async fn the_password_change_refuses_weak_passwords_and_says_why() {
         let html = res.text().await.unwrap();
         assert!(html.contains(why), "{new:?}: {html}");
     }
-    // The same rule on the API's user creation.
+    // The same rule on the API's user creation (the hub's administrator creates accounts; a member's
+    // invites, and the person chooses the password when accepting, under the same rule).
     let (status, body) = send(
         &app,
-        "member-admin",
+        "hub-admin",
         Method::POST,
         &format!("/api/v1/orgs/{OWN}/users"),
         json!({ "email": "kim@north-reading.example.gov", "name": "Kim Lee", "role": "member-staff", "password": "Password1234!" }),
@@ -707,4 +708,435 @@ async fn the_invitation_is_mailed_by_the_job_runner_with_a_working_link() {
         .expect("the link")
         .to_owned();
     assert_eq!(open_invitation(&app, &token).await.0, 200);
+}
+
+/// An answer with what legitimately differs between two invitations (ids, addresses, instants) blanked.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    if let Some(inv) = v.get_mut("invitation").and_then(|i| i.as_object_mut()) {
+        for k in ["id", "email", "created_at", "expires_at"] {
+            if inv.contains_key(k) {
+                inv.insert(k.into(), json!("…"));
+            }
+        }
+    }
+    v
+}
+
+async fn add_person(app: &TestApp, who: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    send(
+        app,
+        who,
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/users"),
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_member_admin_adding_a_person_invites_and_learns_nothing_about_other_members() {
+    let app = TestApp::new().await;
+    let other = app.who("other-admin").user_id;
+    let other_user = store::tenancy::users::get(&app.db, &store::Scope::Region, other)
+        .await
+        .unwrap();
+    let elsewhere = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": other_user.email, "name": "Kim Lee", "role": "member-staff" }),
+    )
+    .await;
+    let unknown = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": "kim.lee@wakefield.example.gov", "name": "Kim Lee", "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(elsewhere.0, 202, "{}", elsewhere.1);
+    assert_eq!(unknown.0, 202, "{}", unknown.1);
+    assert_eq!(keys(&elsewhere.1), ["invitation"]);
+    assert_eq!(
+        shape(&elsewhere.1),
+        shape(&unknown.1),
+        "the same answer, apart from the id, the address and the instants"
+    );
+    assert_eq!(elsewhere.1["invitation"]["state"], "queued");
+    // (The test people are named after their addresses: look past the address the admin typed.)
+    let text = elsewhere.1.to_string().replace(&other_user.email, "");
+    assert!(!text.contains(&other_user.name), "{text}");
+    assert!(!text.contains(&other.to_string()), "{text}");
+    // Nothing is created or joined before acceptance.
+    let nobody = domain::tenancy::Email::parse("kim.lee@wakefield.example.gov").unwrap();
+    assert!(
+        store::tenancy::users::find_by_email(&app.db, &nobody)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let grants = store::tenancy::users::grants_of(&app.db, other)
+        .await
+        .unwrap();
+    assert!(
+        grants.iter().all(|g| g.org_id != app.orgs[OWN]),
+        "{grants:?}"
+    );
+    let (_, people) = crate::helpers::get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/orgs/{OWN}/users?limit=200"),
+    )
+    .await;
+    let listed = people.to_string();
+    assert!(
+        !listed.contains("kim.lee@") && !listed.contains(&other_user.email),
+        "{listed}"
+    );
+    // Through the page too: the same redirect either way, and no form error.
+    let mut locations = Vec::new();
+    for email in [other_user.email.as_str(), "lee.kim@wakefield.example.gov"] {
+        let res = app
+            .form(
+                "member-admin",
+                &format!("/orgs/{OWN}/users"),
+                &[("email", email), ("role", "member-staff")],
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{email}");
+        locations.push(res.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(locations[0], locations[1]);
+    assert_eq!(
+        locations[0],
+        format!("/orgs/{OWN}/users?notice=invited#invitations")
+    );
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/users"),
+            &[("email", STAFF), ("role", "member-staff")],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("already one of this organisation"), "{html}");
+    // What can be refused is decided from the input alone: a password is the person's to choose.
+    let (status, body) = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": other_user.email, "role": "member-staff", "password": "lantern-orchard-quietly" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(fields(&body), ["password"]);
+    // The organisation's own people, whom its administrator sees anyway, are a conflict on the address.
+    let (status, body) = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": STAFF, "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(fields(&body), ["email"]);
+    // The hub's administrator, who reaches the whole region, still creates accounts directly.
+    let (status, body) = add_person(
+        &app,
+        "hub-admin",
+        json!({ "email": "jo.park@north-reading.example.gov", "name": "Jo Park", "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["name"], "Jo Park");
+    let (status, body) = add_person(
+        &app,
+        "hub-admin",
+        json!({ "email": other_user.email, "name": "Twin", "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(fields(&body), ["email"]);
+}
+
+#[tokio::test]
+async fn the_add_a_person_form_says_a_member_admin_invites() {
+    let app = TestApp::new().await;
+    let html = app
+        .page(
+            "member-admin",
+            Method::GET,
+            &format!("/orgs/{OWN}/users/new"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("We will email an invitation"), "{html}");
+    assert!(html.contains("Send invitation"));
+    assert!(!html.contains("name=\"password\""), "{html}");
+    let html = app
+        .page("hub-admin", Method::GET, &format!("/orgs/{OWN}/users/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"password\"") && html.contains("Add person"));
+}
+
+/// The invitation's state and why it was not sent, as the API lists it.
+async fn invitation_state(app: &TestApp, id: &str) -> (String, serde_json::Value) {
+    let (status, list) = crate::helpers::get(
+        app,
+        "member-admin",
+        &format!("/api/v1/orgs/{OWN}/invitations"),
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let inv = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .cloned()
+        .expect("the invitation is listed");
+    (inv["state"].as_str().unwrap().to_owned(), inv)
+}
+
+#[tokio::test]
+async fn an_invitation_not_mailed_for_want_of_a_mail_server_shows_and_can_be_resent() {
+    let app = TestApp::new().await;
+    let (status, answer) = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": "newcomer@north-reading.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["invitation"]["id"].as_str().unwrap().to_owned();
+    // A runner without a mail server: the job is done, but the invitation says it did not go.
+    let runner = civitas::runner::Runner::new(app.db.clone());
+    crate::mail::drain(&runner).await;
+    let (state, inv) = invitation_state(&app, &id).await;
+    assert_eq!(state, "not_sent", "{inv}");
+    assert!(
+        inv["send_error"]
+            .as_str()
+            .unwrap()
+            .contains("No mail server"),
+        "{inv}"
+    );
+    assert!(inv["sent_at"].is_null());
+    // The people page shows it, with a way to send it again.
+    let html = app
+        .page("member-admin", Method::GET, &format!("/orgs/{OWN}/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Not sent") && html.contains("No mail server"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("/orgs/{OWN}/invitations/{id}/resend")));
+    assert!(html.contains(&format!("/orgs/{OWN}/invitations/{id}/revoke")));
+    // Once mail works, the administrator resends it: queued again, then mailed with a working link.
+    let (status, again) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/invitations/{id}/resend"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["invitation"]["state"], "queued");
+    let smtp = crate::mail::SmtpSink::start();
+    let runner = civitas::runner::Runner::new(app.db.clone())
+        .with_mailer(Some(crate::mail::mailer(smtp.port)));
+    crate::mail::drain(&runner).await;
+    let mut messages = Vec::new();
+    for _ in 0..100 {
+        messages = smtp.messages();
+        if !messages.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(messages.len(), 1);
+    let (state, inv) = invitation_state(&app, &id).await;
+    assert_eq!(state, "sent", "{inv}");
+    assert!(
+        inv["send_error"].is_null() && !inv["sent_at"].is_null(),
+        "{inv}"
+    );
+    let text = messages[0].replace("=\r\n", "").replace("=\n", "");
+    let token = text
+        .split("https://it.melrose.example.gov/invitations/")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the link")
+        .to_owned();
+    assert_eq!(open_invitation(&app, &token).await.0, 200);
+    // Both steps are in the audit log.
+    let (_, audit) =
+        crate::helpers::get(&app, "member-admin", "/api/v1/audit?action=invitation.").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entity_id"] == id)
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"invitation.create") && actions.contains(&"invitation.resend"),
+        "{actions:?}"
+    );
+    // Revoked, the link stops working, and it can be neither resent nor revoked again.
+    let (status, gone) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/invitations/{id}/revoke"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(gone["invitation"]["state"], "revoked");
+    assert_eq!(open_invitation(&app, &token).await.0, 404);
+    for action in ["resend", "revoke"] {
+        let (status, body) = send(
+            &app,
+            "member-admin",
+            Method::POST,
+            &format!("/api/v1/orgs/{OWN}/invitations/{id}/{action}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 409, "{action}: {body}");
+        assert_eq!(fields(&body), ["invitation"]);
+    }
+    let (_, audit) = crate::helpers::get(
+        &app,
+        "member-admin",
+        "/api/v1/audit?action=invitation.revoke",
+    )
+    .await;
+    assert!(audit.to_string().contains(&id), "{audit}");
+}
+
+#[tokio::test]
+async fn another_members_admin_cannot_resend_or_revoke_an_invitation() {
+    let app = TestApp::new().await;
+    let (_, answer) = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": "newcomer@north-reading.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let id = answer["invitation"]["id"].as_str().unwrap().to_owned();
+    for action in ["resend", "revoke"] {
+        // Named under the invitation's organisation (out of reach) and under the admin's own (not there).
+        for slug in [OWN, crate::helpers::OTHER] {
+            let (status, body) = send(
+                &app,
+                "other-admin",
+                Method::POST,
+                &format!("/api/v1/orgs/{slug}/invitations/{id}/{action}"),
+                json!({}),
+            )
+            .await;
+            assert_eq!(status, 404, "{action} under {slug}: {body}");
+            let res = app
+                .form(
+                    "other-admin",
+                    &format!("/orgs/{slug}/invitations/{id}/{action}"),
+                    &[],
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 404, "page {action} under {slug}");
+        }
+    }
+    // Member staff may not manage people at all.
+    let (status, _) = send(
+        &app,
+        "member-staff",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/invitations/{id}/revoke"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (state, _) = invitation_state(&app, &id).await;
+    assert_eq!(state, "queued", "untouched");
+    // Through the page, the member's own administrator resends and revokes.
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/invitations/{id}/resend"),
+            &[],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/invitations/{id}/revoke"),
+            &[],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (state, _) = invitation_state(&app, &id).await;
+    assert_eq!(state, "revoked");
+}
+
+#[tokio::test]
+async fn an_invitation_the_mail_server_did_not_take_shows_why_and_is_retried() {
+    let app = TestApp::new().await;
+    let (_, answer) = add_person(
+        &app,
+        "member-admin",
+        json!({ "email": "newcomer@north-reading.example.gov", "role": "member-staff" }),
+    )
+    .await;
+    let id = answer["invitation"]["id"].as_str().unwrap().to_owned();
+    // A mail server that is not there: nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let runner =
+        civitas::runner::Runner::new(app.db.clone()).with_mailer(Some(crate::mail::mailer(port)));
+    crate::mail::drain(&runner).await;
+    let (state, inv) = invitation_state(&app, &id).await;
+    assert_eq!(state, "not_sent", "{inv}");
+    assert!(
+        inv["send_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("The mail server did not take it"),
+        "{inv}"
+    );
+    // The job is not done: it waits to be tried again.
+    let jobs = store::jobs::list(&app.db, None, 100).await.unwrap();
+    let job = jobs
+        .iter()
+        .find(|j| j.kind == "account.invite")
+        .expect("the job");
+    assert_ne!(job.status, "done", "{job:?}");
 }

@@ -191,6 +191,29 @@ async fn audit_verify_backup_and_restore_from_the_command_line() {
     assert!(err.contains("not empty"), "{err}");
 }
 
+#[tokio::test]
+async fn audit_verify_names_the_head_not_an_entry_when_only_the_heads_seal_is_wrong() {
+    let app = TestApp::new().await;
+    // The chain is left alone; only the head's seal is replaced (audit_head has no trigger).
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE audit_head SET mac = $1")
+        .bind("0".repeat(64))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (code, _, err) = civitas(&app, &["audit", "verify"], "");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("the seal of the audit head does not match")
+            && err.contains("the head was altered")
+            && err.contains("the audit key is not this installation's"),
+        "{err}"
+    );
+    assert!(!err.contains("first at entry"), "no entry is wrong: {err}");
+    assert!(err.contains("chains correctly"), "{err}");
+}
+
 #[test]
 fn configuration_errors_name_the_key_and_exit_78() {
     let dir = tempfile::tempdir().unwrap();

@@ -103,6 +103,8 @@ enum Target {
     PoolPart,
     /// A pending proposed change (`{id}`) to the target organisation's population.
     Proposal,
+    /// A pending invitation (`{id}`) to the target organisation.
+    Invitation,
 }
 
 impl Target {
@@ -476,6 +478,20 @@ fn cases() -> Vec<Case> {
             "/api/v1/orgs/{slug}/invitations",
             Perm("user-manage"),
             T::Org,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/invitations/{id}/resend",
+            Perm("user-manage"),
+            T::Invitation,
+            none,
+        ),
+        c(
+            "POST",
+            "/api/v1/orgs/{slug}/invitations/{id}/revoke",
+            Perm("user-manage"),
+            T::Invitation,
             none,
         ),
         c("GET", "/invitations/{token}", Public, T::None, none),
@@ -1390,6 +1406,20 @@ fn cases() -> Vec<Case> {
                     ("role".into(), "auditor".into()),
                 ])
             },
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/invitations/{id}/resend",
+            Perm("user-manage"),
+            T::Invitation,
+            none,
+        ),
+        c(
+            "POST",
+            "/orgs/{slug}/invitations/{id}/revoke",
+            Perm("user-manage"),
+            T::Invitation,
+            none,
         ),
         c(
             "POST",
@@ -3147,6 +3177,20 @@ async fn every_role_sees_only_what_it_may() {
                                 .unwrap();
                             token = host;
                         }
+                    }
+                    Target::Invitation => {
+                        id = store::tenancy::invitations::create(
+                            &app.db,
+                            &Scope::Region,
+                            &sys,
+                            org,
+                            &Email::parse(&fresh_email).unwrap(),
+                            Role::MemberStaff,
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                        .to_string();
                     }
                     Target::Proposal => {
                         id = store::tenancy::proposals::propose(

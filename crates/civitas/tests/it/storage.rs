@@ -226,11 +226,12 @@ async fn rechain(
         .unwrap();
 }
 
-/// `verify` fails, first at `seq`, with a problem that says `what`.
-async fn assert_caught(app: &TestApp, case: &str, seq: i64, what: &str) {
+/// `verify` fails, first at `seq` (`None`: no entry is wrong, only the head), with a problem that says
+/// `what`.
+async fn assert_caught(app: &TestApp, case: &str, seq: impl Into<Option<i64>>, what: &str) {
     let v = store::audit::verify(&app.db, None).await.unwrap();
     assert!(!v.intact(), "{case}: tampering went unnoticed: {v:?}");
-    assert_eq!(v.first_bad_seq, Some(seq), "{case}: {v:?}");
+    assert_eq!(v.first_bad_seq, seq.into(), "{case}: {v:?}");
     assert!(
         v.problems.iter().any(|p| p.contains(what)),
         "{case}: the problems say {what:?}: {:?}",
@@ -304,16 +305,32 @@ async fn deleting_the_last_entries_is_detected_with_or_without_rewinding_the_hea
         .execute(&pool)
         .await
         .unwrap();
+    // Every entry left checks out: the verdict names no entry, only the head's seal.
     assert_caught(
         &app,
         "head rewound",
-        n - 10,
-        "does not carry this key's seal",
+        None,
+        "the seal of the audit head does not match",
     )
     .await;
+    let v = store::audit::verify(&app.db, None).await.unwrap();
+    assert_eq!(v.head_seal, store::audit::HeadSeal::Differs);
+    let verdict = v.summary();
+    assert!(
+        verdict.contains("the seal of the audit head does not match")
+            && verdict.contains("the head was altered")
+            && verdict.contains("audit key is not this installation's")
+            && !verdict.contains("entry "),
+        "{verdict}"
+    );
     // Even with the seal removed, and against an outside record taken before.
     run(&pool, "UPDATE audit_head SET mac = NULL").await;
-    assert_caught(&app, "seal removed", n - 10, "not sealed").await;
+    assert_caught(&app, "seal removed", None, "not sealed").await;
+    let verdict = store::audit::verify(&app.db, None).await.unwrap().summary();
+    assert!(
+        verdict.contains("carries no seal") && !verdict.contains("entry "),
+        "{verdict}"
+    );
     let v = store::audit::verify(&app.db, Some(&record)).await.unwrap();
     assert!(
         v.problems
@@ -416,14 +433,10 @@ async fn a_chain_recomputed_without_the_key_is_detected() {
     assert_caught(
         &app,
         "downgrade",
-        n_of(&pool).await,
-        "does not carry this key's seal",
+        None,
+        "the seal of the audit head does not match",
     )
     .await;
-}
-
-async fn n_of(pool: &sqlx::AnyPool) -> i64 {
-    head_of(pool).await.0
 }
 
 #[tokio::test]

@@ -6,6 +6,10 @@
 //!
 //! The token is made when the mail is sent (`account.invite` job, [`issue_token`]), shown only in that mail,
 //! and stored only as its SHA-256 hash; no secret waits in the job queue.
+//!
+//! Whether the mail went out is kept on the invitation ([`mark_sent`], [`mark_unsent`]: no mail server
+//! configured, or the server refused), so the administrator sees an invitation that never left and can
+//! [`resend`] it, or [`revoke`] one that should not be accepted any more.
 
 use crate::audit::{self, Actor, Change};
 use crate::auth::{random_secret, sha256_hex};
@@ -14,6 +18,7 @@ use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
 use domain::authz::Role;
 use domain::ids::{InvitationId, OrgId, UserId};
 use domain::tenancy::Email;
+use domain::tenancy::invitations::{Facts, State};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -36,11 +41,20 @@ pub struct Invitation {
     pub expires_at: i64,
     #[serde(serialize_with = "super::ser_opt_ts")]
     pub accepted_at: Option<i64>,
+    /// When its last mail was handed to the mail server.
+    #[serde(serialize_with = "super::ser_opt_ts")]
+    pub sent_at: Option<i64>,
+    /// Why the last attempt to mail it did not go, if it did not.
+    pub send_error: Option<String>,
+    #[serde(serialize_with = "super::ser_opt_ts")]
+    pub revoked_at: Option<i64>,
+    /// Where it stands when read: queued, sent, not_sent, accepted, expired or revoked.
+    pub state: State,
 }
 
 fn invitation(r: &AnyRow) -> Result<Invitation> {
     let role: String = r.try_get("role")?;
-    Ok(Invitation {
+    let mut inv = Invitation {
         id: parse_id(&r.try_get::<String, _>("id")?)?,
         org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
         email: r.try_get("email")?,
@@ -48,11 +62,33 @@ fn invitation(r: &AnyRow) -> Result<Invitation> {
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         accepted_at: r.try_get("accepted_at")?,
-    })
+        sent_at: r.try_get("sent_at")?,
+        send_error: r.try_get("send_error")?,
+        revoked_at: r.try_get("revoked_at")?,
+        state: State::Queued,
+    };
+    inv.state = state_of(&inv, now_ms());
+    Ok(inv)
 }
 
-const SELECT: &str =
-    "SELECT id, org_id, email, role, created_at, expires_at, accepted_at FROM invitations";
+fn state_of(inv: &Invitation, now: i64) -> State {
+    State::of(
+        &Facts {
+            sent_at: inv.sent_at,
+            send_error: inv.send_error.as_deref(),
+            accepted_at: inv.accepted_at,
+            revoked_at: inv.revoked_at,
+            expires_at: inv.expires_at,
+        },
+        now,
+    )
+}
+
+const COLUMNS: &str =
+    "id, org_id, email, role, created_at, expires_at, accepted_at, sent_at, send_error, revoked_at";
+
+const SELECT: &str = "SELECT id, org_id, email, role, created_at, expires_at, accepted_at, sent_at, \
+                      send_error, revoked_at FROM invitations";
 
 /// Invites `email` to `org` (in scope) with `role`, and queues its mail, in one transaction.
 pub async fn create(
@@ -75,6 +111,10 @@ pub async fn create(
         created_at: now,
         expires_at: now + VALID_FOR_MS,
         accepted_at: None,
+        sent_at: None,
+        send_error: None,
+        revoked_at: None,
+        state: State::Queued,
     };
     let mut tx = db.write.begin().await?;
     sqlx::query(
@@ -128,6 +168,160 @@ pub async fn list(db: &Db, scope: &Scope, org: OrgId, limit: i64) -> Result<Vec<
         .collect()
 }
 
+/// One invitation of `org` (in scope); another organisation's is `NotFound`.
+pub async fn get(db: &Db, scope: &Scope, org: OrgId, id: InvitationId) -> Result<Invitation> {
+    let mut q = crate::sql::Sql::new(&format!("{SELECT} WHERE id = "));
+    q.bind(id.to_string())
+        .push(" AND org_id = ")
+        .bind(org.to_string());
+    q.scope("org_id", scope);
+    q.fetch_optional(&db.read)
+        .await?
+        .as_ref()
+        .map(invitation)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Why an invitation cannot be resent or revoked: it was accepted, or withdrawn.
+fn settled(inv: &Invitation) -> StoreError {
+    StoreError::Conflict {
+        field: "invitation".into(),
+        message: match inv.state {
+            State::Accepted => "was already accepted".into(),
+            _ => "was revoked; invite the address again instead".into(),
+        },
+    }
+}
+
+/// Mails an invitation again (an earlier mail that never went, or was lost): a new week to accept, and a
+/// new `account.invite` job, whose mail carries a fresh link (the earlier link stops working when it is
+/// made). Accepted or revoked ones are a conflict.
+pub async fn resend(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    org: OrgId,
+    id: InvitationId,
+) -> Result<Invitation> {
+    let before = get(db, scope, org, id).await?;
+    if !before.state.can_resend() {
+        return Err(settled(&before));
+    }
+    let now = now_ms();
+    let mut tx = db.write.begin().await?;
+    let row = sqlx::query(&format!(
+        "UPDATE invitations SET expires_at = $1, sent_at = NULL, send_error = NULL \
+         WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(now + VALID_FOR_MS)
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        // Accepted or revoked meanwhile.
+        drop(tx);
+        return Err(settled(&get(db, scope, org, id).await?));
+    };
+    let inv = invitation(&row)?;
+    audit::append(
+        &mut tx,
+        actor,
+        Change {
+            org_id: Some(org),
+            action: "invitation.resend",
+            entity_kind: "invitation",
+            entity_id: inv.id.to_string(),
+            before: Some(serde_json::json!({
+                "state": before.state, "sent_at": before.sent_at, "send_error": before.send_error,
+            })),
+            after: Some(serde_json::json!({ "email": inv.email, "role": inv.role })),
+        },
+    )
+    .await?;
+    crate::jobs::enqueue_in(
+        &mut tx,
+        JOB_KIND,
+        &serde_json::json!({ "invitation": inv.id.to_string() }),
+        now,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(inv)
+}
+
+/// Withdraws a pending invitation: its link stops working at once and it can no longer be accepted.
+pub async fn revoke(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    org: OrgId,
+    id: InvitationId,
+) -> Result<Invitation> {
+    let before = get(db, scope, org, id).await?;
+    if !before.state.can_revoke() {
+        return Err(settled(&before));
+    }
+    let mut tx = db.write.begin().await?;
+    let row = sqlx::query(&format!(
+        "UPDATE invitations SET revoked_at = $1, token_hash = NULL \
+         WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(now_ms())
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        return Err(settled(&get(db, scope, org, id).await?));
+    };
+    let inv = invitation(&row)?;
+    audit::append(
+        &mut tx,
+        actor,
+        Change {
+            org_id: Some(org),
+            action: "invitation.revoke",
+            entity_kind: "invitation",
+            entity_id: inv.id.to_string(),
+            before: Some(serde_json::json!({ "state": before.state })),
+            after: Some(
+                serde_json::json!({ "email": inv.email, "role": inv.role, "state": inv.state }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(inv)
+}
+
+/// Records that the invitation's mail was handed to the mail server.
+pub async fn mark_sent(db: &Db, id: InvitationId) -> Result<()> {
+    sqlx::query("UPDATE invitations SET sent_at = $1, send_error = NULL WHERE id = $2")
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&db.write)
+        .await?;
+    Ok(())
+}
+
+/// Records why the invitation's mail did not go (no mail server configured, or its refusal), so that it
+/// shows as not sent and can be resent.
+pub async fn mark_unsent(db: &Db, id: InvitationId, reason: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE invitations SET send_error = $1 WHERE id = $2 AND accepted_at IS NULL \
+         AND revoked_at IS NULL",
+    )
+    .bind(reason.chars().take(500).collect::<String>())
+    .bind(id.to_string())
+    .execute(&db.write)
+    .await?;
+    Ok(())
+}
+
 /// What the mail needs: the invitation, its organisation's name, and a fresh token (the only copy).
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -140,10 +334,10 @@ pub struct Issued {
 /// invitation is accepted, expired or gone: nothing to send.
 pub async fn issue_token(db: &Db, id: InvitationId) -> Result<Option<Issued>> {
     let token = random_secret();
-    let row = sqlx::query(
-        "UPDATE invitations SET token_hash = $1 WHERE id = $2 AND accepted_at IS NULL AND expires_at > $3 \
-         RETURNING id, org_id, email, role, created_at, expires_at, accepted_at",
-    )
+    let row = sqlx::query(&format!(
+        "UPDATE invitations SET token_hash = $1 WHERE id = $2 AND accepted_at IS NULL \
+             AND revoked_at IS NULL AND expires_at > $3 RETURNING {COLUMNS}"
+    ))
     .bind(sha256_hex(&token))
     .bind(id.to_string())
     .bind(now_ms())
@@ -177,7 +371,8 @@ pub struct Pending {
 /// The pending invitation a link's token names; `NotFound` when unknown, accepted or expired.
 pub async fn find_pending(db: &Db, token: &str) -> Result<Pending> {
     let row = sqlx::query(&format!(
-        "{SELECT} WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2"
+        "{SELECT} WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $2"
     ))
     .bind(sha256_hex(token))
     .bind(now_ms())
@@ -206,11 +401,11 @@ async fn mark_accepted(
     token: &str,
     user: UserId,
 ) -> Result<Invitation> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "UPDATE invitations SET accepted_at = $1, accepted_by = $2, token_hash = NULL \
-         WHERE token_hash = $3 AND accepted_at IS NULL AND expires_at > $1 \
-         RETURNING id, org_id, email, role, created_at, expires_at, accepted_at",
-    )
+         WHERE token_hash = $3 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
+         RETURNING {COLUMNS}"
+    ))
     .bind(now_ms())
     .bind(user.to_string())
     .bind(sha256_hex(token))

@@ -217,6 +217,20 @@ pub async fn belongs_to(db: &Db, user: UserId, org: OrgId) -> Result<bool> {
     Ok(row.is_some())
 }
 
+/// Whether the person with `email`, if anyone, is one of `org`'s people (home there, or holding a role
+/// there). One query whether or not the address has an account, so the time taken tells nothing either.
+pub async fn email_belongs_to(db: &Db, email: &Email, org: OrgId) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS x FROM users u WHERE u.email = $1 AND (u.org_id = $2 \
+         OR EXISTS (SELECT 1 FROM grants g WHERE g.user_id = u.id AND g.org_id = $2))",
+    )
+    .bind(email.as_str())
+    .bind(org.to_string())
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Enables or disables a person. Disabling also ends their sessions; their tokens stop working at once
 /// because token checks read `active`.
 pub async fn set_active(

@@ -32,8 +32,8 @@ pub use audit::AuditQuery;
 pub use directory::parse_path_id;
 pub use orgs::{apply_edit as apply_org_edit, set_org_active};
 pub use users::{
-    GrantOutcome, RawGrant, add_grant, add_user, hash_blocking as hash_password, revoke_token_of,
-    set_user_active,
+    AddOutcome, GrantOutcome, RawGrant, add_grant, add_user, hash_blocking as hash_password,
+    revoke_token_of, set_user_active, settle_invitation,
 };
 
 pub fn routes(t: Table) -> Table {

@@ -15,6 +15,7 @@ use domain::FieldError;
 use domain::authz::{Permission, Role, Scope};
 use domain::ids::UserId;
 use domain::tenancy::drafts::{RawUser, parse_user};
+use domain::tenancy::invitations::parse_invitee;
 use serde::Deserialize;
 use store::tenancy::{invitations, orgs, users};
 
@@ -27,7 +28,9 @@ pub fn routes(t: Table) -> Table {
     )
     .post(
         "/api/v1/orgs/{slug}/users",
-        "Add a person with a first role",
+        "Add a person with a first role: a hub administrator creates the account (201); a member administrator \
+         invites the address (202 {\"invitation\"}, the same answer whether or not it has an account elsewhere; \
+         409 only for the organisation's own people)",
         "user-manage",
         create_user,
     )
@@ -75,9 +78,21 @@ pub fn routes(t: Table) -> Table {
     )
     .get(
         "/api/v1/orgs/{slug}/invitations",
-        "List the invitations sent for an organisation (newest first)",
+        "List the invitations of an organisation (newest first), with whether each was mailed (state)",
         "user-manage",
         list_invitations,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/invitations/{id}/resend",
+        "Mail an invitation again with a fresh link and a new week to accept (202)",
+        "user-manage",
+        resend_invitation,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/invitations/{id}/revoke",
+        "Withdraw a pending invitation: its link stops working",
+        "user-manage",
+        revoke_invitation,
     )
     .delete(
         "/api/v1/grants/{id}",
@@ -123,33 +138,65 @@ async fn list_users(
     ))
 }
 
-/// Creates a person (and their first grant) for the pages and the API alike.
+/// What adding a person did: an account (a hub administrator), or an invitation (a member administrator).
+pub enum AddOutcome {
+    Created(users::User),
+    Invited(invitations::Invitation),
+}
+
+/// Adds a person to an organisation, for the pages and the API alike. A hub administrator, who reaches the
+/// whole region, creates the account with its first role (409 when the address is taken). A member
+/// administrator invites the address instead, whether or not it has an account somewhere in the region, and
+/// gets the same answer either way; the person chooses their name and password (or signs in) when they
+/// accept, and nothing is created or granted before. Only an address of the organisation's own people —
+/// whom its administrator sees anyway — is a 409.
 pub async fn add_user(
     s: &AppState,
     p: &Principal,
     slug: &str,
     raw: &RawUser,
-) -> Result<users::User, Failure> {
+) -> Result<AddOutcome, Failure> {
     let scope = p.require(Permission::UserManage)?;
     let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
+    if !matches!(scope, Scope::Region) {
+        let invitee = parse_invitee(raw, org.is_hub)?;
+        if users::email_belongs_to(&s.db, &invitee.email, org.id).await? {
+            return Err(Failure::Conflict {
+                field: "email".into(),
+                message: "is already one of this organisation's people".into(),
+            });
+        }
+        let inv = invitations::create(
+            &s.db,
+            &scope,
+            &p.actor(),
+            org.id,
+            &invitee.email,
+            invitee.role,
+        )
+        .await?;
+        return Ok(AddOutcome::Invited(inv));
+    }
     let draft = parse_user(raw, org.is_hub)?;
     let hash = match &draft.password {
         Some(pw) => Some(hash_blocking(pw.clone()).await?),
         None => None,
     };
-    Ok(users::create(
-        &s.db,
-        &scope,
-        &p.actor(),
-        org.id,
-        users::NewUser {
-            email: &draft.email,
-            name: &draft.name,
-            role: draft.role,
-            password_hash: hash,
-        },
-    )
-    .await?)
+    Ok(AddOutcome::Created(
+        users::create(
+            &s.db,
+            &scope,
+            &p.actor(),
+            org.id,
+            users::NewUser {
+                email: &draft.email,
+                name: &draft.name,
+                role: draft.role,
+                password_hash: hash,
+            },
+        )
+        .await?,
+    ))
 }
 
 /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
@@ -166,8 +213,19 @@ async fn create_user(
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawUser>,
 ) -> ApiResult<Response> {
-    let u = add_user(&s, &p, &slug, &raw).await?;
-    Ok(entity(StatusCode::CREATED, u.version, &u))
+    Ok(match add_user(&s, &p, &slug, &raw).await? {
+        AddOutcome::Created(u) => entity(StatusCode::CREATED, u.version, &u),
+        AddOutcome::Invited(inv) => invited(inv),
+    })
+}
+
+/// The answer to an invitation made (or mailed again): `202 {"invitation": …}`.
+fn invited(inv: invitations::Invitation) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "invitation": inv })),
+    )
+        .into_response()
 }
 
 #[derive(serde::Serialize)]
@@ -335,11 +393,7 @@ async fn create_grant(
 ) -> ApiResult<Response> {
     Ok(match add_grant(&s, &p, &slug, &raw).await? {
         GrantOutcome::Granted(g) => (StatusCode::CREATED, Json(g)).into_response(),
-        GrantOutcome::Invited(inv) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "invitation": inv })),
-        )
-            .into_response(),
+        GrantOutcome::Invited(inv) => invited(inv),
     })
 }
 
@@ -352,6 +406,42 @@ async fn list_invitations(
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let items = invitations::list(&s.db, &scope, org.id, 200).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+/// Mails an invitation again or withdraws it, for the pages and the API alike: the invitation must be the
+/// organisation's (another member's is not found).
+pub async fn settle_invitation(
+    s: &AppState,
+    p: &Principal,
+    slug: &str,
+    id: &str,
+    resend: bool,
+) -> Result<invitations::Invitation, Failure> {
+    let scope = p.require(Permission::UserManage)?;
+    let org = orgs::get_by_slug(&s.db, &scope, slug).await?;
+    let id = parse_path_id(id)?;
+    Ok(if resend {
+        invitations::resend(&s.db, &scope, &p.actor(), org.id, id).await?
+    } else {
+        invitations::revoke(&s.db, &scope, &p.actor(), org.id, id).await?
+    })
+}
+
+async fn resend_invitation(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(invited(settle_invitation(&s, &p, &slug, &id, true).await?))
+}
+
+async fn revoke_invitation(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let inv = settle_invitation(&s, &p, &slug, &id, false).await?;
+    Ok(Json(serde_json::json!({ "invitation": inv })).into_response())
 }
 
 async fn revoke_grant(

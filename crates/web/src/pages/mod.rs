@@ -281,7 +281,14 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "password-and-tokens" => {
             "Your password is changed. Your other sessions are signed out and your API tokens are revoked."
         }
-        "invited" => "The invitation is sent. The person joins when they accept it.",
+        "invited" => {
+            "The invitation is made and its mail queued. The person joins when they accept it; nothing \
+             changes before. See Invitations below for whether the mail went."
+        }
+        "resent" => {
+            "The invitation is queued to be mailed again, with a fresh link and a new week to accept."
+        }
+        "invitation-revoked" => "The invitation is withdrawn: its link no longer works.",
         "deactivated" => "Deactivated.",
         "reactivated" => "Reactivated.",
         "disabled" => "The account is disabled.",

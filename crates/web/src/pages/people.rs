@@ -2,7 +2,7 @@
 
 use super::{FormState, Frame, PageQuery, render, render_status};
 use crate::AppState;
-use crate::api::{RawGrant, add_grant, add_user, parse_path_id};
+use crate::api::{AddOutcome, RawGrant, add_grant, add_user, parse_path_id, settle_invitation};
 use crate::auth::Principal;
 use crate::error::PageResult;
 use crate::extract::{PageParams, encode_cursor};
@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::{Permission, Role};
 use domain::tenancy::drafts::RawUser;
 use std::collections::HashMap;
-use store::tenancy::orgs;
 use store::tenancy::users::{self, GrantRow, User};
+use store::tenancy::{invitations, orgs};
 
 pub fn routes(t: Table) -> Table {
     t.get("/orgs/{slug}/users", "People list", "user-read", list)
@@ -53,6 +53,18 @@ pub fn routes(t: Table) -> Table {
         )
         .post("/orgs/{slug}/grants", "Grant a role", "user-manage", grant)
         .post(
+            "/orgs/{slug}/invitations/{id}/resend",
+            "Mail an invitation again",
+            "user-manage",
+            resend_invitation,
+        )
+        .post(
+            "/orgs/{slug}/invitations/{id}/revoke",
+            "Withdraw an invitation",
+            "user-manage",
+            revoke_invitation,
+        )
+        .post(
             "/orgs/{slug}/grants/{id}/revoke",
             "Revoke a role",
             "user-manage",
@@ -81,6 +93,56 @@ struct ListPage {
     can_manage: bool,
     next: Option<String>,
     csv_href: String,
+    /// The organisation's invitations, for its administrators.
+    invitations: Vec<InvitationRow>,
+}
+
+/// An invitation as the people page lists it.
+struct InvitationRow {
+    id: String,
+    email: String,
+    role: &'static str,
+    state: &'static str,
+    /// Why its mail did not go, or when it went / ends.
+    detail: String,
+    /// The tag's colour class.
+    tone: &'static str,
+    can_resend: bool,
+    can_revoke: bool,
+}
+
+impl InvitationRow {
+    fn of(inv: invitations::Invitation, tz: &str) -> Self {
+        use domain::tenancy::invitations::State;
+        let at = |ms: i64| super::local_time(ms, tz);
+        let detail = match inv.state {
+            State::NotSent => inv.send_error.clone().unwrap_or_default(),
+            State::Sent => format!(
+                "Mailed {}; can be accepted until {}",
+                inv.sent_at.map(at).unwrap_or_default(),
+                at(inv.expires_at)
+            ),
+            State::Queued => "Queued for the mail".to_owned(),
+            State::Accepted => format!("Accepted {}", inv.accepted_at.map(at).unwrap_or_default()),
+            State::Expired => format!("Ended {}; resend it to give a new week", at(inv.expires_at)),
+            State::Revoked => format!("Withdrawn {}", inv.revoked_at.map(at).unwrap_or_default()),
+        };
+        Self {
+            id: inv.id.to_string(),
+            email: inv.email,
+            role: inv.role.label(),
+            state: inv.state.label(),
+            detail,
+            tone: match inv.state {
+                State::NotSent | State::Expired => "bg-secondary-dark",
+                State::Accepted => "bg-green",
+                State::Revoked => "",
+                State::Queued | State::Sent => "bg-primary",
+            },
+            can_resend: inv.state.can_resend(),
+            can_revoke: inv.state.can_revoke(),
+        }
+    }
 }
 
 async fn list(
@@ -146,6 +208,16 @@ async fn list(
     )
     .await?
     .items;
+    let can_manage = p.scope(Permission::UserManage).contains(org.id);
+    let invitations = if can_manage {
+        invitations::list(&s.db, &scope, org.id, 50)
+            .await?
+            .into_iter()
+            .map(|i| InvitationRow::of(i, &org.time_zone))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let qs = q.q.clone().unwrap_or_default();
     let next = r.next_cursor.map(|c| {
         format!(
@@ -165,13 +237,14 @@ async fn list(
         grants,
         roles: roles_for(org.is_hub),
         q: qs,
-        can_manage: p.scope(Permission::UserManage).contains(org.id),
+        can_manage,
         next,
         csv_href: format!(
             "/orgs/{}/users?q={}&format=csv",
             org.slug,
             super::orgs::urlencode(q.q.as_deref().unwrap_or(""))
         ),
+        invitations,
     }))
 }
 
@@ -183,6 +256,8 @@ struct NewPage {
     org_name: String,
     roles: Vec<(String, String)>,
     form: FormState,
+    /// A member administrator adds people by invitation; the hub's administrator creates accounts.
+    invites: bool,
 }
 
 async fn new_page(
@@ -205,6 +280,7 @@ async fn new_page(
             org_name: org.name,
             roles: roles_for(org.is_hub),
             form,
+            invites: !matches!(scope, domain::authz::Scope::Region),
         },
     ))
 }
@@ -230,9 +306,15 @@ async fn create(
         password: form.get("password").cloned(),
     };
     match add_user(&s, &p, &slug, &raw).await {
-        Ok(u) => Ok(
-            Redirect::to(&format!("/orgs/{slug}/users/{}?notice=created", u.id)).into_response(),
-        ),
+        Ok(AddOutcome::Created(u)) => Ok(Redirect::to(&format!(
+            "/orgs/{slug}/users/{}?notice=created",
+            u.id
+        ))
+        .into_response()),
+        Ok(AddOutcome::Invited(_)) => Ok(Redirect::to(&format!(
+            "/orgs/{slug}/users?notice=invited#invitations"
+        ))
+        .into_response()),
         Err(e) => {
             let mut values: HashMap<String, String> = form.into_iter().collect();
             values.remove("password");
@@ -343,6 +425,27 @@ async fn grant(
         crate::api::GrantOutcome::Invited(_) => "invited",
     };
     Ok(Redirect::to(&format!("/orgs/{slug}/users?notice={notice}")).into_response())
+}
+
+async fn resend_invitation(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+) -> PageResult<Response> {
+    settle_invitation(&s, &p, &slug, &id, true).await?;
+    Ok(Redirect::to(&format!("/orgs/{slug}/users?notice=resent#invitations")).into_response())
+}
+
+async fn revoke_invitation(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((slug, id)): Path<(String, String)>,
+) -> PageResult<Response> {
+    settle_invitation(&s, &p, &slug, &id, false).await?;
+    Ok(Redirect::to(&format!(
+        "/orgs/{slug}/users?notice=invitation-revoked#invitations"
+    ))
+    .into_response())
 }
 
 async fn revoke(
