@@ -17,6 +17,9 @@ type Finished = (jobs::Job, anyhow::Result<()>, Duration);
 const IN_FLIGHT: usize = 256;
 /// Of the jobs claimed, at most this many run at once: each mostly waits on the database or a mail server.
 const RUNNING: usize = 32;
+/// When a look at the queue found nothing, the next one comes when jobs are queued, but at least this long
+/// after it: at most 50 claims a second while tickets stream in, each for what queued meanwhile.
+const CLAIM_GAP: Duration = Duration::from_millis(20);
 /// A claimed job is another server's to take back after this long (its server died mid-job).
 const LEASE_MS: i64 = 5 * 60 * 1000;
 /// How often the runner looks for jobs whose lease ran out.
@@ -383,6 +386,12 @@ impl Runner {
                 Duration::from_secs(1).saturating_sub(last_claim.elapsed())
             };
             tokio::select! {
+                // Jobs were queued: look again, but not sooner than `CLAIM_GAP` after the last look, so
+                // that a stream of openings is claimed in batches rather than a claim per ticket.
+                _ = this.db.jobs_queued().notified(), if !found && !stopping => {
+                    tokio::time::sleep(CLAIM_GAP.saturating_sub(last_claim.elapsed())).await;
+                    found = true;
+                }
                 Some(joined) = running.join_next(), if !running.is_empty() => {
                     this.joined(joined, &mut done).await;
                     while let Some(joined) = running.try_join_next() {

@@ -42,6 +42,8 @@ pub struct Db {
     pub(crate) openings: std::sync::Arc<crate::desk::tickets::Openings>,
     /// SQLite only: connections used without sqlx for the hottest paths (see `direct`).
     pub(crate) direct: Option<std::sync::Arc<crate::direct::Direct>>,
+    /// Woken when jobs were queued (see [`Db::jobs_queued`]).
+    pub(crate) queued: std::sync::Arc<tokio::sync::Notify>,
     backend: Backend,
 }
 
@@ -157,6 +159,7 @@ impl Db {
                 orgs: Default::default(),
                 openings: Default::default(),
                 direct,
+                queued: Default::default(),
                 backend: Backend::Sqlite,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -172,6 +175,7 @@ impl Db {
                 orgs: Default::default(),
                 openings: Default::default(),
                 direct: None,
+                queued: Default::default(),
                 backend: Backend::Postgres,
             })
         } else {
@@ -204,6 +208,13 @@ impl Db {
 
     /// Applies every migration not yet applied. Safe to run on every start.
     /// The read pool, for tools that run their own read-only queries (benchmark seeding, diagnostics).
+    /// Notified when this process queued jobs (tickets opened, [`crate::jobs::enqueue`]): the job runner
+    /// claims them then instead of at its next look a second later. Jobs queued by another server or
+    /// inside a caller's transaction wake nobody; the runner's once-a-second look finds them.
+    pub fn jobs_queued(&self) -> &tokio::sync::Notify {
+        &self.queued
+    }
+
     pub fn read_pool(&self) -> &AnyPool {
         &self.read
     }

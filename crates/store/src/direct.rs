@@ -27,15 +27,47 @@ pub(crate) struct Direct {
     checkpointer: Mutex<Connection>,
     /// Tickets written since the last checkpoint.
     since_checkpoint: AtomicUsize,
+    /// Tickets written since the log last restarted.
+    since_restart: AtomicUsize,
+    /// Work waiting for the writer's connection (see [`Self::add_chore`]).
+    chores: Mutex<Vec<Chore>>,
 }
 
-/// How many tickets the direct writer writes between checkpoints: about 30 MB of log. Pages written by every
-/// ticket (the counters, the audit head, the ends of the indexes) are copied once per checkpoint, so fewer,
-/// larger checkpoints copy less than SQLite's default of one every 1,000 pages (about 30 tickets).
+/// Work for the writer's connection, run by whoever holds it next.
+pub(crate) type Chore = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// How many tickets the direct writer writes between checkpoints beside it (see [`Self::checkpoint`]). Pages
+/// written by every ticket (the counters, the audit head, the ends of the indexes) are copied once per
+/// pass, so fewer, larger passes copy less than SQLite's default of one every 1,000 pages.
 const CHECKPOINT_EVERY: usize = 256;
 
-/// Frames the checkpoint leaves for its last pass, which holds the writer: a few milliseconds of copying.
-const CHECKPOINT_LEFT: i64 = 1_000;
+/// How many tickets at least between two restarts of the log, the one pass that holds the writer. Each
+/// costs two flushes to disk while openings wait, whatever is left to copy (34–50 ms median on the
+/// benchmark's VM, measured by `civitas_sqlite_checkpoint_seconds{pass="holding_writer"}`): the fewer, the
+/// shorter the tail. Between two restarts the log holds the pages of these tickets (55–140 KiB each),
+/// copied beside the writer as it grows.
+const RESTART_EVERY: usize = 512;
+
+/// A restart comes when the passes beside the writer left at most this many frames (half a megabyte) to
+/// copy while it is held; otherwise it waits for the next checkpoint, unless the log has gone
+/// [`RESTART_AT_MOST`] tickets without one.
+const CHECKPOINT_LEFT: i64 = 128;
+
+/// The log restarts after this many tickets whatever is left to copy: it must not grow for as long as
+/// openings keep coming.
+const RESTART_AT_MOST: usize = 4 * RESTART_EVERY;
+
+/// Passes beside the writer at most, each copying what the writer added during the one before.
+const PASSES_BESIDE: usize = 8;
+
+/// What a checkpoint after a commit does (see [`Direct::wrote`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Checkpoint {
+    /// Copy the log into the database beside the writer.
+    Beside,
+    /// Then, holding the writer, copy the little left so that the next write starts the log afresh.
+    Restart,
+}
 
 impl std::fmt::Debug for Direct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,48 +108,75 @@ impl Direct {
             writer: Mutex::new(w),
             checkpointer: Mutex::new(c),
             since_checkpoint: AtomicUsize::new(0),
+            since_restart: AtomicUsize::new(0),
+            chores: Mutex::default(),
         })
     }
 
-    /// Counts `n` tickets written by the direct writer; true when a checkpoint is due (see
+    /// Counts `n` tickets written by the direct writer; the checkpoint then due, if any (see
     /// [`Self::checkpoint`]).
-    pub fn wrote(&self, n: usize) -> bool {
+    pub fn wrote(&self, n: usize) -> Option<Checkpoint> {
         if self.since_checkpoint.fetch_add(n, Ordering::Relaxed) + n < CHECKPOINT_EVERY {
-            return false;
+            return None;
         }
         self.since_checkpoint.store(0, Ordering::Relaxed);
-        true
+        let since_restart = self
+            .since_restart
+            .fetch_add(CHECKPOINT_EVERY, Ordering::Relaxed);
+        if since_restart + CHECKPOINT_EVERY < RESTART_EVERY {
+            return Some(Checkpoint::Beside);
+        }
+        Some(Checkpoint::Restart)
     }
 
-    /// Copies the write-ahead log back into the database file. First beside the writer, on a connection of
-    /// its own, pass after pass while the writer adds a lot during each (a passive checkpoint beside a busy
-    /// writer never catches up, and the log would grow without end); then, holding the writer, a last pass
-    /// for the little that is left, after which the next write starts the log afresh. Run on a blocking
-    /// thread after the commit that made it due: no request waits for the passes beside the writer, and
-    /// only those that queue meanwhile wait for the last one.
-    pub fn checkpoint(&self) {
-        if self.checkpoint_beside()
-            && let Err(e) = passive(&lock(&self.writer))
-        {
-            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+    /// Copies the write-ahead log back into the database file, beside the writer on a connection of its
+    /// own, pass after pass while the writer adds a lot during each (a passive checkpoint beside a busy
+    /// writer never catches up). With [`Checkpoint::Restart`], when those passes left little (or the log
+    /// is overdue), a last pass holding the writer for what is left, after which the next write starts the
+    /// log afresh (without it the log would grow for as long as openings keep coming). Run on a blocking thread after the commit that made it
+    /// due: no request waits for the passes beside the writer, and only those that queue meanwhile wait
+    /// for the last one.
+    pub fn checkpoint(&self, kind: Checkpoint) {
+        let left = self.checkpoint_beside();
+        let overdue = self.since_restart.load(Ordering::Relaxed) >= RESTART_AT_MOST;
+        if kind == Checkpoint::Restart && left.is_some_and(|l| l <= CHECKPOINT_LEFT || overdue) {
+            self.since_restart.store(0, Ordering::Relaxed);
+            let writer = lock(&self.writer);
+            let started = std::time::Instant::now();
+            let last = passive(&writer);
+            drop(writer);
+            metrics::histogram!("civitas_sqlite_checkpoint_seconds", "pass" => "holding_writer")
+                .record(started.elapsed().as_secs_f64());
+            if let Err(e) = last {
+                tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+            }
         }
     }
 
     /// The passes of [`Self::checkpoint`] beside the writer, on the checkpointer's connection: no writer
     /// waits for them. False when a pass failed.
-    fn checkpoint_beside(&self) -> bool {
+    fn checkpoint_beside(&self) -> Option<i64> {
         let c = lock(&self.checkpointer);
-        for _ in 0..4 {
-            match passive(&c) {
-                Ok((log, copied)) if log - copied > CHECKPOINT_LEFT => {}
-                Ok(_) => break,
+        let mut left = 0;
+        for _ in 0..PASSES_BESIDE {
+            let started = std::time::Instant::now();
+            let pass = passive(&c);
+            metrics::histogram!("civitas_sqlite_checkpoint_seconds", "pass" => "beside")
+                .record(started.elapsed().as_secs_f64());
+            match pass {
+                Ok((log, copied)) => {
+                    left = log - copied;
+                    if left <= CHECKPOINT_LEFT {
+                        break;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
-                    return false;
+                    return None;
                 }
             }
         }
-        true
+        Some(left)
     }
 
     /// Checkpoints beside the writer once a second on a thread of its own, for as long as `d` is in use:
@@ -148,9 +207,24 @@ impl Direct {
         Some(run(&conn, q))
     }
 
-    /// The writer, waiting for the task that holds it (a blocking wait: call from a blocking thread).
-    pub fn writer(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.writer)
+    /// Leaves `chore` for the writer's next holder: the leader of the ticket writer runs it between two
+    /// groups (see `tickets::Openings::lead`), so that other work on the writer (claiming jobs) never
+    /// waits for a stream of openings to let the writer go. The caller must then try to lead.
+    pub fn add_chore(&self, chore: Chore) {
+        lock(&self.chores).push(chore);
+    }
+
+    /// Runs every chore left for the writer on `conn` (the writer, held by the caller).
+    pub fn run_chores(&self, conn: &mut Connection) {
+        let chores = std::mem::take(&mut *lock(&self.chores));
+        for chore in chores {
+            chore(conn);
+        }
+    }
+
+    /// Whether chores wait for the writer.
+    pub fn has_chores(&self) -> bool {
+        !lock(&self.chores).is_empty()
     }
 
     /// The writer, unless another task holds it.

@@ -48,6 +48,9 @@ pub async fn enqueue(
     let mut tx = db.write.begin().await?;
     let queued = enqueue_in(&mut tx, kind, payload, run_at, dedupe_key).await?;
     tx.commit().await?;
+    if queued && run_at <= now_ms() {
+        db.queued.notify_one();
+    }
     Ok(queued)
 }
 
@@ -136,24 +139,27 @@ pub async fn cycle(
     limit: i64,
     expired: bool,
 ) -> Result<Vec<Job>> {
-    // On SQLite, through the ticket writer's own connection when there is one: a claim then waits its
-    // turn on that connection's mutex, woken the moment the writer is let go, instead of polling SQLite's
-    // lock with the busy handler's sleeps while a sustained stream of openings keeps taking it.
+    // On SQLite, on the ticket writer's own connection when there is one, as a chore its holder runs
+    // between two groups of openings: a claim never waits for a stream of openings to let the writer go
+    // (waiting for its mutex, claims starved while requests kept taking it back).
     if let Some(d) = db.direct.clone() {
-        let (db2, done2, worker2) = (db.clone(), done.to_vec(), worker.to_owned());
-        let claimed = tokio::task::spawn_blocking(move || {
-            let got = cycle_direct(&mut d.writer(), &done2, &worker2, lease_ms, limit, expired);
-            // Openings that queued while this held the writer were left to it: write them now.
-            db2.openings.lead(&db2, &d);
-            got
-        })
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("the job claim stopped: {e}")))?;
-        match claimed {
-            Ok(got) => return Ok(oldest_first(got)),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (done, worker) = (done.to_vec(), worker.to_owned());
+        d.add_chore(Box::new(move |conn| {
+            let _ = reply.send(cycle_direct(conn, &done, &worker, lease_ms, limit, expired));
+        }));
+        let db2 = db.clone();
+        // Leads if the writer is free; otherwise its holder runs the chore.
+        tokio::task::spawn_blocking(move || {
+            db2.openings
+                .lead(&db2, &d, crate::desk::tickets::Lead::Blocking)
+        });
+        match answer.await {
+            Ok(Ok(got)) => return Ok(oldest_first(got)),
             // Another writer (an import, a backup, sqlx) holds the database: wait for it through sqlx.
-            Err(Claim::Busy) => {}
-            Err(Claim::Failed(e)) => return Err(e),
+            Ok(Err(Claim::Busy)) => {}
+            Ok(Err(Claim::Failed(e))) => return Err(e),
+            Err(_) => return Err(StoreError::Corrupt("the job claim was dropped".into())),
         }
     }
     let mut tx = db.write.begin().await?;
@@ -456,4 +462,61 @@ pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<Job>>
         }
     };
     rows.iter().map(job).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On SQLite a claim is a chore for the writer's holder: while a leader of the ticket writer holds it,
+    /// the claim does not wait for the writer to be let go — the holder serves it between two groups.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // The test holds the writer across awaits on purpose: it plays a leader writing a stream of groups.
+    #[allow(clippy::await_holding_lock)]
+    async fn a_claim_is_served_by_whoever_holds_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let db = Db::connect(&url, &crate::DbOptions::default())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        for i in 0..3 {
+            enqueue(
+                &db,
+                "demo.job",
+                &serde_json::json!({ "i": i }),
+                now_ms() - 10,
+                None,
+            )
+            .await
+            .unwrap();
+        }
+        let d = db
+            .direct
+            .clone()
+            .expect("a file database has the direct writer");
+        // A leader holds the writer (as a request writing a stream of groups does).
+        let mut held = d.try_writer().unwrap();
+        let claim = tokio::spawn({
+            let db = db.clone();
+            async move { cycle(&db, &[], "w", 60_000, 10, false).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!claim.is_finished(), "the writer is held: the claim waits");
+        assert!(d.has_chores());
+        // Between two groups the holder runs what waits for the writer: the claim is answered while the
+        // writer is still held.
+        d.run_chores(&mut held);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), claim)
+            .await
+            .expect("the holder answered the claim")
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.len(), 3);
+        assert!(!d.has_chores());
+        drop(held);
+        // With the writer free, the claimer leads and serves itself.
+        let none = cycle(&db, &[], "w", 60_000, 10, false).await.unwrap();
+        assert!(none.is_empty());
+    }
 }

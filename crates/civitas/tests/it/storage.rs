@@ -696,6 +696,64 @@ async fn a_claim_reads_an_index_range_without_sorting() {
     }
 }
 
+/// Opening a ticket wakes the job runner at once (on both backends): its notification is claimed when it is
+/// queued, not at the runner's next look a second later, so a stream of openings never leaves a second's
+/// worth of jobs due and unclaimed.
+#[tokio::test]
+async fn opening_a_ticket_wakes_the_job_runner() {
+    let app = TestApp::new().await;
+    let woken = app.db.jobs_queued().notified();
+    tokio::pin!(woken);
+    // Nothing was queued since the runner-less app started: no wake-up is pending.
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), woken.as_mut())
+            .await
+            .is_err()
+    );
+    let (s, t) = crate::helpers::send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "Scanner offline", "description": "Since this morning." }),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    tokio::time::timeout(std::time::Duration::from_secs(5), woken)
+        .await
+        .expect("the opening woke the runner");
+    // The runner, started idle, claims and finishes that notification well within its one-second look.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(civitas::runner::Runner::new(app.db.clone()).run_until(stop_rx));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (s, t) = crate::helpers::send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "Badge reader", "description": "Door 3." }),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let opened = std::time::Instant::now();
+    let mut claimed = None;
+    while opened.elapsed() < std::time::Duration::from_secs(5) {
+        let q = jobs::stats(&app.db, store::now_ms()).await.unwrap();
+        if q.due_total() == 0 {
+            claimed = Some(opened.elapsed());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop_tx.send(true).unwrap();
+    runner.await.unwrap();
+    let claimed = claimed.expect("the notification was claimed");
+    assert!(
+        claimed < std::time::Duration::from_millis(300),
+        "claimed {claimed:?} after the opening"
+    );
+}
+
 /// A burst of notifications drains through the server's own loop: every job finished, none left due, and
 /// the queue's gauges say so.
 #[tokio::test]
