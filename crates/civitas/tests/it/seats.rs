@@ -53,14 +53,15 @@ async fn active(app: &TestApp, org: &str) -> i64 {
         .unwrap()
 }
 
-/// A member administrator adds an account; returns its id.
-async fn add(app: &TestApp, who: &str, org: &str, name: &str) -> String {
+/// An account is added to `org` (by the hub administrator: a member administrator invites, and the account
+/// exists once the invitation is accepted); returns its id.
+async fn add(app: &TestApp, org: &str, name: &str) -> String {
     let (s, u) = send(
         app,
-        who,
+        "hub-admin",
         Method::POST,
         &format!("/api/v1/orgs/{org}/users"),
-        json!({ "email": format!("{name}@{org}.example.gov"), "name": name, "role": "member-staff" }),
+        json!({ "email": format!("{name}@{org}.example.gov"), "name": name, "role": "member-staff", "password": "lantern-orchard-quietly" }),
     )
     .await;
     assert_eq!(s, 201, "{u}");
@@ -130,8 +131,8 @@ async fn accounts_disabled_before_the_run_are_still_billed_at_the_periods_peak()
         store::tenancy::seats::record(&app.db, *d).await.unwrap();
     }
     // Two accounts created mid-period count from the day they existed.
-    let a = add(&app, "member-admin", OWN, "ada").await;
-    let b = add(&app, "member-admin", OWN, "bo").await;
+    let a = add(&app, OWN, "ada").await;
+    let b = add(&app, OWN, "bo").await;
     for d in &all[14..all.len() - 1] {
         store::tenancy::seats::record(&app.db, *d).await.unwrap();
     }
@@ -146,7 +147,7 @@ async fn accounts_disabled_before_the_run_are_still_billed_at_the_periods_peak()
     // …and the other member's administrator adds accounts of its own.
     let o = active(&app, OTHER).await;
     for name in ["cy", "di", "ed"] {
-        add(&app, "other-admin", OTHER, name).await;
+        add(&app, OTHER, name).await;
     }
     store::tenancy::seats::record(&app.db, last).await.unwrap();
     let lines = seat_lines(&app, &period).await;
@@ -205,7 +206,7 @@ async fn an_account_added_and_disabled_between_daily_records_still_counts_that_d
     let n = active(&app, OWN).await;
     let o = active(&app, OTHER).await;
     // Created and disabled again within the day, with two more disabled, before the run.
-    let a = add(&app, "member-admin", OWN, "flo").await;
+    let a = add(&app, OWN, "flo").await;
     set(&app, "member-admin", &a, "disable").await;
     set(
         &app,
