@@ -194,6 +194,35 @@ fn settled(inv: &Invitation) -> StoreError {
     }
 }
 
+/// Sets `set` (which binds `$1` to `value`) on a pending invitation, in a transaction left open for the
+/// caller's audit entry; a conflict naming its state when it was accepted or revoked meanwhile.
+async fn update_pending(
+    db: &Db,
+    scope: &Scope,
+    org: OrgId,
+    id: InvitationId,
+    set: &str,
+    value: i64,
+) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Invitation)> {
+    let mut tx = db.write.begin().await?;
+    let row = sqlx::query(&format!(
+        "UPDATE invitations SET {set} WHERE id = $2 AND org_id = $3 \
+         AND accepted_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(value)
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    match row {
+        Some(row) => Ok((tx, invitation(&row)?)),
+        None => {
+            drop(tx);
+            Err(settled(&get(db, scope, org, id).await?))
+        }
+    }
+}
+
 /// Mails an invitation again (an earlier mail that never went, or was lost): a new week to accept, and a
 /// new `account.invite` job, whose mail carries a fresh link (the earlier link stops working when it is
 /// made). Accepted or revoked ones are a conflict.
@@ -209,22 +238,15 @@ pub async fn resend(
         return Err(settled(&before));
     }
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
-    let row = sqlx::query(&format!(
-        "UPDATE invitations SET expires_at = $1, sent_at = NULL, send_error = NULL \
-         WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
-    ))
-    .bind(now + VALID_FOR_MS)
-    .bind(id.to_string())
-    .bind(org.to_string())
-    .fetch_optional(&mut *tx)
+    let (mut tx, inv) = update_pending(
+        db,
+        scope,
+        org,
+        id,
+        "expires_at = $1, sent_at = NULL, send_error = NULL",
+        now + VALID_FOR_MS,
+    )
     .await?;
-    let Some(row) = row else {
-        // Accepted or revoked meanwhile.
-        drop(tx);
-        return Err(settled(&get(db, scope, org, id).await?));
-    };
-    let inv = invitation(&row)?;
     audit::append(
         &mut tx,
         actor,
@@ -264,21 +286,15 @@ pub async fn revoke(
     if !before.state.can_revoke() {
         return Err(settled(&before));
     }
-    let mut tx = db.write.begin().await?;
-    let row = sqlx::query(&format!(
-        "UPDATE invitations SET revoked_at = $1, token_hash = NULL \
-         WHERE id = $2 AND org_id = $3 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
-    ))
-    .bind(now_ms())
-    .bind(id.to_string())
-    .bind(org.to_string())
-    .fetch_optional(&mut *tx)
+    let (mut tx, inv) = update_pending(
+        db,
+        scope,
+        org,
+        id,
+        "revoked_at = $1, token_hash = NULL",
+        now_ms(),
+    )
     .await?;
-    let Some(row) = row else {
-        drop(tx);
-        return Err(settled(&get(db, scope, org, id).await?));
-    };
-    let inv = invitation(&row)?;
     audit::append(
         &mut tx,
         actor,
