@@ -685,14 +685,7 @@ async fn the_invitation_is_mailed_by_the_job_runner_with_a_working_link() {
     let runner = civitas::runner::Runner::new(app.db.clone())
         .with_mailer(Some(crate::mail::mailer(smtp.port)));
     crate::mail::drain(&runner).await;
-    let mut messages = Vec::new();
-    for _ in 0..100 {
-        messages = smtp.messages();
-        if !messages.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let messages = smtp.wait_for(1).await;
     assert_eq!(messages.len(), 1);
     // Long lines travel quoted-printable: undo its soft line breaks.
     let text = messages[0].replace("=\r\n", "").replace("=\n", "");
@@ -963,14 +956,7 @@ async fn an_invitation_not_mailed_for_want_of_a_mail_server_shows_and_can_be_res
     let runner = civitas::runner::Runner::new(app.db.clone())
         .with_mailer(Some(crate::mail::mailer(smtp.port)));
     crate::mail::drain(&runner).await;
-    let mut messages = Vec::new();
-    for _ in 0..100 {
-        messages = smtp.messages();
-        if !messages.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let messages = smtp.wait_for(1).await;
     assert_eq!(messages.len(), 1);
     let (state, inv) = invitation_state(&app, &id).await;
     assert_eq!(state, "sent", "{inv}");

@@ -76,6 +76,19 @@ impl SmtpSink {
         }
         out
     }
+
+    /// The messages received, once there are at least `n` (or after five seconds, whatever came).
+    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        let mut messages = Vec::new();
+        for _ in 0..100 {
+            messages = self.messages();
+            if messages.len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        messages
+    }
 }
 
 pub fn mailer(port: u16) -> civitas::notify::Mailer {
