@@ -114,7 +114,7 @@ pub async fn run(
     let due = t
         .sla
         .next_due_at
-        .map(|d| format!("due {}", web::pages::local_time(d, &tz)))
+        .map(|d| format!("due {}", web::page::local_time(d, &tz)))
         .unwrap_or_default();
     let tpl = store::desk::templates::get(db, event).await?;
     let link = format!("{}/tickets/{number}", m.public_url);
@@ -226,7 +226,7 @@ pub fn invitation_message(
 ) -> anyhow::Result<Message> {
     let inv = &issued.invitation;
     let to: Mailbox = inv.email.parse().context("the invitation's address")?;
-    let ends = web::pages::local_time(inv.expires_at, "America/New_York");
+    let ends = web::page::local_time(inv.expires_at, "America/New_York");
     let text = format!(
         "You are invited to join {org} in {region} as {role}.\n\n\
          To accept, open this link (it works once, until {ends}):\n\n{url}/invitations/{token}\n\n\
@@ -297,5 +297,5 @@ pub async fn exception_reminder(
 }
 
 fn money(cents: i64) -> String {
-    format!("${}.{:02}", web::pages::fmt_int(cents / 100), cents % 100)
+    format!("${}.{:02}", web::page::fmt_int(cents / 100), cents % 100)
 }

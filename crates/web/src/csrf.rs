@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 /// The CSRF check for a state-changing request, then the next of the request's own checks
-/// ([`crate::idempotency::replay_or_run`]); safe methods never reach here (see [`crate::ops::track`]).
+/// ([`crate::idempotency::replay_or_run`]); safe methods never reach here (see [`crate::health::track`]).
 pub async fn check(state: AppState, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     if bearer(&parts).is_some() {

@@ -1,5 +1,5 @@
 //! The one CSV writer behind every download (`?format=csv` lists, the CMDB export, invoices, reports,
-//! timesheets, the audit log): see [`crate::pages::csv_response`].
+//! timesheets, the audit log): see [`crate::page::csv_response`].
 //!
 //! **Formula injection.** A spreadsheet opening a CSV runs a cell that begins with `=`, `+`, `-` or `@` as
 //! a formula (`=HYPERLINK("http://…","click")`), and tab or carriage return can hide such a start. Following

@@ -202,7 +202,7 @@ impl IntoResponse for PageError {
         if matches!(f, Failure::Unauthenticated) {
             return Redirect::to("/sign-in").into_response();
         }
-        let mut res = crate::pages::error_page(&f);
+        let mut res = crate::page::error_page(&f);
         if let Failure::TooManyRequests { retry_after_s } = f
             && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
         {

@@ -1,5 +1,6 @@
 //! Request extractors that turn bad input into field errors: JSON bodies, query strings, `If-Match`.
 
+use crate::AppState;
 use crate::error::{ApiError, Failure};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -7,6 +8,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use domain::FieldError;
+use domain::authz::Scope;
+use domain::ids::OrgId;
+use jiff::civil::Date;
 use serde::de::DeserializeOwned;
 use store::page::PageRequest;
 
@@ -154,4 +158,43 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Failure> {
 pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"v{version}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
+}
+
+/// An id in a URL path; one that does not parse names nothing, so it is not found.
+pub fn parse_path_id<T: std::str::FromStr>(raw: &str) -> Result<T, Failure> {
+    raw.parse().map_err(|_| Failure::NotFound)
+}
+
+/// A ticket number in a URL path or a form.
+pub fn parse_number(raw: &str) -> Result<i64, Failure> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(Failure::NotFound)
+}
+
+/// A date as people type it (`2026-11-23`), or an error naming the field.
+pub fn date(field: &str, raw: &str) -> Result<Date, FieldError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| FieldError::new(field, "must be a date such as 2026-11-23"))
+}
+
+/// An organisation named by slug that the scope may read items of: its own, or the hub.
+pub async fn readable_org(s: &AppState, scope: &Scope, slug: &str) -> Result<OrgId, FieldError> {
+    let unknown = || FieldError::new("org", "is not an organisation you can see");
+    let Ok(id) = store::tenancy::orgs::id_by_slug(&s.db, &Scope::Region, slug).await else {
+        return Err(unknown());
+    };
+    let hub = store::tenancy::orgs::hub(&s.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|h| h.id);
+    if scope.contains(id) || Some(id) == hub {
+        Ok(id)
+    } else {
+        Err(unknown())
+    }
 }

@@ -66,8 +66,18 @@ impl Table {
     }
 }
 
+/// The whole table: every feature adds its part (its JSON API, then its pages).
 pub fn table() -> Table {
-    crate::pages::routes(crate::api::routes(Table::new()))
+    let t = Table::new();
+    let t = crate::accounts::routes(t);
+    let t = crate::tenancy::routes(t);
+    let t = crate::desk::routes(t);
+    let t = crate::billing::routes(t);
+    let t = crate::cmdb::routes(t);
+    let t = crate::cloud::routes(t);
+    let t = crate::portfolio::routes(t);
+    let t = crate::architecture::routes(t);
+    crate::audit::routes(t)
 }
 
 /// Every registered route: for the OpenAPI document and the isolation matrix.

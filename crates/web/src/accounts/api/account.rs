@@ -1,0 +1,117 @@
+//! The signed-in person: who am I, my tokens.
+
+use crate::AppState;
+use crate::accounts::ops::account::{
+    RawToken, new_token, notification_choices, save_notifications,
+};
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::extract::ApiJson;
+use crate::extract::parse_path_id;
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use store::tenancy::users::{self, GrantRow, User};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/me",
+        "Who you are and your role grants",
+        "signed-in",
+        me,
+    )
+    .get(
+        "/api/v1/tokens",
+        "List your API tokens",
+        "signed-in",
+        list_tokens,
+    )
+    .post(
+        "/api/v1/tokens",
+        "Create an API token (shown once)",
+        "signed-in",
+        create_token,
+    )
+    .delete(
+        "/api/v1/tokens/{id}",
+        "Revoke one of your API tokens",
+        "signed-in",
+        revoke_token,
+    )
+    .get(
+        "/api/v1/me/notifications",
+        "Which mail notifications you get",
+        "signed-in",
+        notifications,
+    )
+    .put(
+        "/api/v1/me/notifications",
+        "Choose which mail notifications you get (list the ones to turn off)",
+        "signed-in",
+        set_notifications,
+    )
+}
+
+async fn notifications(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// Events to turn off; every other one is on.
+    pub off: Vec<String>,
+}
+
+async fn set_notifications(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawNotifications>,
+) -> ApiResult<Response> {
+    save_notifications(&s, &p, &raw.off).await?;
+    Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
+}
+
+#[derive(Serialize)]
+struct Me {
+    user: User,
+    grants: Vec<GrantRow>,
+    current_org_id: Option<String>,
+}
+
+async fn me(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    let grants = users::grants_of(&s.db, p.user.id).await?;
+    Ok(Json(Me {
+        current_org_id: p.current_org().map(|o| o.to_string()),
+        user: p.user.clone(),
+        grants,
+    })
+    .into_response())
+}
+
+async fn list_tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    Ok(
+        Json(serde_json::json!({ "items": store::auth::list_tokens(&s.db, p.user.id).await? }))
+            .into_response(),
+    )
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawToken>,
+) -> ApiResult<Response> {
+    Ok((StatusCode::CREATED, Json(new_token(&s, &p, &raw).await?)).into_response())
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    store::auth::revoke_token(&s.db, &p.actor(), p.user.id, parse_path_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

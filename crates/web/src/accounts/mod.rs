@@ -1,0 +1,12 @@
+//! Signing in, one's own account, people and their roles, invitations and API tokens.
+
+pub(crate) mod api;
+pub(crate) mod ops;
+pub(crate) mod pages;
+
+use crate::routes::Table;
+
+/// The feature's part of the route table: its JSON API, then its pages.
+pub(crate) fn routes(t: Table) -> Table {
+    pages::routes(api::routes(t))
+}

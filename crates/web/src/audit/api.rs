@@ -1,0 +1,32 @@
+//! Browsing the audit log.
+
+use super::ops::AuditQuery;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::extract::ApiQuery;
+use crate::json::list;
+use crate::routes::Table;
+use axum::extract::State;
+use axum::response::Response;
+use domain::authz::Permission;
+use store::audit;
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/audit",
+        "Browse the audit log (newest first)",
+        "audit-read",
+        list_entries,
+    )
+}
+
+async fn list_entries(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::AuditRead)?;
+    let f = q.filter(&s, &p, &scope).await?;
+    Ok(list(audit::list(&s.db, &scope, &f, &q.page()?).await?))
+}

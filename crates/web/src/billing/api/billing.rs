@@ -1,0 +1,697 @@
+//! Shared-services economics over the API: rate cards and their prices over time, agreements and their
+//! subscriptions, usage metering (batches of records, the records behind a total, monthly totals).
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::billing::ops::billing::{
+    INVOICE_STATUSES, RawAgreement, RawCard, RawPayment, RawRate, RawSubscription,
+    RawSubscriptionEdit, RawVoid, add_price, add_subscription, amend_agreement,
+    change_subscription, import_rows, month, parse_card, parse_usage_csv, record_agreement,
+    record_payment, store_document, void_with_credit,
+};
+use crate::error::{ApiResult, Failure};
+use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::json::{entity, given, list};
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::FieldError;
+use domain::authz::Permission;
+use domain::billing::agreement::AgreementStatus;
+use domain::billing::usage::{RawUsage, check_batch, meter_name};
+use domain::ids::{AgreementId, RateCardId, SubscriptionId};
+use domain::validation::{Collector, text};
+use serde::Deserialize;
+use store::billing::agreements::{self};
+use store::billing::rates::{self};
+use store::billing::usage::{self, Filter};
+use store::tenancy::orgs;
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/rate-cards",
+        "List rate cards with their prices over time",
+        "billing-read",
+        list_cards,
+    )
+    .post(
+        "/api/v1/rate-cards",
+        "Create a rate card with its first price",
+        "billing-manage",
+        create_card,
+    )
+    .get(
+        "/api/v1/rate-cards/{id}",
+        "A rate card with its prices",
+        "billing-read",
+        get_card,
+    )
+    .patch(
+        "/api/v1/rate-cards/{id}",
+        "Rename a rate card or withdraw it (If-Match)",
+        "billing-manage",
+        update_card,
+    )
+    .post(
+        "/api/v1/rate-cards/{id}/rates",
+        "Add a price from a date on (earlier prices stay for earlier periods)",
+        "billing-manage",
+        add_rate,
+    )
+    .get(
+        "/api/v1/agreements",
+        "List agreements (by member and status)",
+        "billing-read",
+        list_agreements,
+    )
+    .post(
+        "/api/v1/agreements",
+        "Record an agreement with a member",
+        "billing-manage",
+        create_agreement,
+    )
+    .get(
+        "/api/v1/agreements/{id}",
+        "An agreement with its subscriptions and history",
+        "billing-read",
+        get_agreement,
+    )
+    .patch(
+        "/api/v1/agreements/{id}",
+        "Amend an agreement's terms (If-Match)",
+        "billing-manage",
+        update_agreement,
+    )
+    .post(
+        "/api/v1/agreements/{id}/subscriptions",
+        "Subscribe the member to a rate card under the agreement",
+        "billing-manage",
+        subscribe,
+    )
+    .get(
+        "/api/v1/agreements/{id}/documents",
+        "An agreement's documents (the signed agreement, the minutes of the vote)",
+        "billing-read",
+        list_documents,
+    )
+    .post(
+        "/api/v1/agreements/{id}/documents",
+        "Attach a document to an agreement (the body is the file; ?filename= names it)",
+        "billing-manage",
+        upload_document,
+    )
+    .get(
+        "/api/v1/agreements/{id}/documents/{doc}",
+        "Download an agreement's document",
+        "billing-read",
+        download_document,
+    )
+    .patch(
+        "/api/v1/subscriptions/{id}",
+        "Change a subscription's quantity or end (If-Match)",
+        "billing-manage",
+        update_subscription,
+    )
+    .post(
+        "/api/v1/invoice-runs",
+        "Run a period (2026-09 for monthly agreements, FY2027-Q1 for quarterly): one draft per agreement, drafts replaced, issued invoices kept",
+        "billing-manage",
+        run_invoices,
+    )
+    .get(
+        "/api/v1/invoices",
+        "List invoices and credit notes (by member, status and period)",
+        "billing-read",
+        list_invoices,
+    )
+    .get(
+        "/api/v1/invoices/{id}",
+        "An invoice with its lines, each traced to its rate, days and usage or time",
+        "billing-read",
+        get_invoice,
+    )
+    .get(
+        "/api/v1/invoices/{id}/pdf",
+        "An invoice as PDF",
+        "billing-read",
+        invoice_pdf,
+    )
+    .post(
+        "/api/v1/invoices/{id}/issue",
+        "Issue a draft: numbered without gaps, due in 30 days, never changed again (If-Match)",
+        "billing-manage",
+        issue_invoice,
+    )
+    .post(
+        "/api/v1/invoices/{id}/void",
+        "Void an issued, unpaid invoice with a credit note for its amount",
+        "billing-manage",
+        void_invoice,
+    )
+    .post(
+        "/api/v1/invoices/{id}/payments",
+        "Record a payment against an issued invoice",
+        "billing-manage",
+        pay_invoice,
+    )
+    .post(
+        "/api/v1/usage",
+        "Record usage: a batch of up to 10,000 records, all or nothing (a record id seen before counts once)",
+        "billing-manage",
+        ingest,
+    )
+    .post(
+        "/api/v1/usage/import",
+        "Import usage from CSV (id,org,meter,quantity,period[,source]); ?dry_run=true checks without storing; a file with a bad row imports nothing",
+        "billing-manage",
+        import_csv,
+    )
+    .get(
+        "/api/v1/usage",
+        "List a month's usage records (optionally one member's, one meter's), in order of arrival",
+        "billing-read",
+        list_usage,
+    )
+    .get(
+        "/api/v1/usage/totals",
+        "Usage totals per member, meter and month",
+        "billing-read",
+        totals,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub records: Vec<RawUsage>,
+}
+
+async fn ingest(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(batch): ApiJson<Batch>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let records = check_batch(&batch.records).map_err(|e| Failure::Invalid(e.0))?;
+    let report = usage::ingest(&s.db, &scope, &p.actor(), &records).await?;
+    Ok(Json(report).into_response())
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// Organisation slug.
+    pub org: Option<String>,
+    pub meter: Option<String>,
+    /// `YYYY-MM`.
+    pub month: Option<String>,
+    /// Totals: first and last month, `YYYY-MM`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl UsageQuery {
+    async fn org(
+        &self,
+        s: &AppState,
+        scope: &store::Scope,
+        c: &mut Collector,
+    ) -> Result<Option<domain::ids::OrgId>, Failure> {
+        let Some(slug) = given(&self.org) else {
+            return Ok(None);
+        };
+        match orgs::id_by_slug(&s.db, scope, slug).await {
+            Ok(id) => Ok(Some(id)),
+            Err(store::StoreError::NotFound) => {
+                c.push(FieldError::new("org", "is not an organisation you can see"));
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+async fn list_usage(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let mut c = Collector::new();
+    let org = q.org(&s, &scope, &mut c).await?;
+    let meter = given(&q.meter).and_then(|m| c.take(meter_name("meter", m)));
+    let month = match given(&q.month) {
+        Some(m) => c.take(month("month", m)),
+        None => {
+            c.push(FieldError::new(
+                "month",
+                "is required: records are listed by month, like 2026-09",
+            ));
+            None
+        }
+    };
+    c.finish()?;
+    let f = Filter {
+        month: month.unwrap_or_default(),
+        org,
+        meter,
+    };
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        usage::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+async fn totals(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let mut c = Collector::new();
+    let org = q.org(&s, &scope, &mut c).await?;
+    let from = match given(&q.from) {
+        Some(m) => c.take(month("from", m)),
+        None => {
+            c.push(FieldError::new(
+                "from",
+                "is required: the first month, like 2026-07",
+            ));
+            None
+        }
+    };
+    let to = match given(&q.to) {
+        Some(m) => c.take(month("to", m)),
+        None => from.clone(),
+    };
+    if let (Some(a), Some(b)) = (&from, &to)
+        && a > b
+    {
+        c.push(FieldError::new("to", "must not be before from"));
+    }
+    c.finish()?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(Failure::Invalid(vec![FieldError::new("from", "is required")]).into());
+    };
+    let items = usage::totals(&s.db, &scope, org, &from, &to).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared parsing
+
+async fn list_cards(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::BillingRead)?;
+    Ok(Json(serde_json::json!({ "items": rates::list(&s.db, false).await? })).into_response())
+}
+
+async fn create_card(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCard>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let (card, rate) = parse_card(&raw)?;
+    let out = rates::create(&s.db, &p.actor(), &card, &rate).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_card(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingRead)?;
+    let id: RateCardId = crate::extract::parse_path_id(&id)?;
+    let out = rates::get(&s.db, id).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCardEdit {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+async fn update_card(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawCardEdit>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let id: RateCardId = crate::extract::parse_path_id(&id)?;
+    let current = rates::get(&s.db, id).await?;
+    let name = match given(&raw.name) {
+        None => current.name.clone(),
+        Some(n) => text("name", n, 120).map_err(|e| Failure::Invalid(vec![e]))?,
+    };
+    let out = rates::update(
+        &s.db,
+        &p.actor(),
+        id,
+        if_match(&headers)?,
+        &name,
+        raw.active.unwrap_or(current.active),
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn add_rate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawRate>,
+) -> ApiResult<Response> {
+    let id: RateCardId = crate::extract::parse_path_id(&id)?;
+    let out = add_price(&s, &p, id, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementQuery {
+    pub org: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+async fn list_agreements(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AgreementQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let mut c = Collector::new();
+    let uq = UsageQuery {
+        org: q.org.clone(),
+        ..UsageQuery::default()
+    };
+    let f = agreements::Filter {
+        org: uq.org(&s, &scope, &mut c).await?,
+        status: given(&q.status).and_then(|v| c.take(AgreementStatus::parse(v))),
+    };
+    c.finish()?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        agreements::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+async fn create_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawAgreement>,
+) -> ApiResult<Response> {
+    let out = record_agreement(&s, &p, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let id: AgreementId = crate::extract::parse_path_id(&id)?;
+    let a = agreements::get(&s.db, &scope, id).await?;
+    let subs = agreements::subscriptions(&s.db, &scope, id).await?;
+    let history = agreements::amendments(&s.db, &scope, id).await?;
+    let mut body = serde_json::to_value(&a).map_err(|e| Failure::Internal(e.to_string()))?;
+    body["subscriptions"] =
+        serde_json::to_value(subs).map_err(|e| Failure::Internal(e.to_string()))?;
+    body["amendments"] =
+        serde_json::to_value(history).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok(entity(StatusCode::OK, a.version, &body))
+}
+
+async fn update_agreement(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawAgreement>,
+) -> ApiResult<Response> {
+    let id: AgreementId = crate::extract::parse_path_id(&id)?;
+    let out = amend_agreement(&s, &p, id, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn subscribe(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawSubscription>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let id: AgreementId = crate::extract::parse_path_id(&id)?;
+    let out = add_subscription(&s, &p, id, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn update_subscription(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawSubscriptionEdit>,
+) -> ApiResult<Response> {
+    let id: SubscriptionId = crate::extract::parse_path_id(&id)?;
+    let out = change_subscription(&s, &p, id, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentQuery {
+    pub filename: Option<String>,
+}
+
+async fn upload_document(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DocumentQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let id: AgreementId = crate::extract::parse_path_id(&id)?;
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let doc = store_document(&s, &p, id, q.filename.as_deref(), ct, &body).await?;
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+async fn list_documents(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let id: AgreementId = crate::extract::parse_path_id(&id)?;
+    let items = agreements::documents(&s.db, &scope, id).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn download_document(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((id, doc)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let id: AgreementId = crate::extract::parse_path_id(&id)?;
+    let (d, bytes) = agreements::document(&s.db, &scope, id, &doc).await?;
+    Ok(crate::download::file_response(&d, bytes))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Invoices
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub period: Option<String>,
+}
+
+async fn run_invoices(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawRun>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let fy = crate::clock::fy_start(&s).await?;
+    let Some(raw_period) = given(&raw.period) else {
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "period",
+            "is required: a month like 2026-09 or a fiscal quarter like FY2027-Q1",
+        )])
+        .into());
+    };
+    let period = domain::billing::Period::parse("period", raw_period, fy)
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    let label = period.label(fy);
+    let report = store::billing::invoices::run(&s.db, &p.actor(), &period, &label).await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    pub org: Option<String>,
+    pub status: Option<String>,
+    pub period: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+async fn list_invoices(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<InvoiceQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let mut c = Collector::new();
+    let uq = UsageQuery {
+        org: q.org.clone(),
+        ..UsageQuery::default()
+    };
+    let org = uq.org(&s, &scope, &mut c).await?;
+    let status = match given(&q.status) {
+        None => None,
+        Some(v) if INVOICE_STATUSES.contains(&v) => Some(v.to_owned()),
+        Some(_) => {
+            c.push(FieldError::new(
+                "status",
+                "must be one of draft, issued, paid, void",
+            ));
+            None
+        }
+    };
+    let fy = crate::clock::fy_start(&s).await?;
+    let period = given(&q.period).and_then(|v| {
+        c.take(domain::billing::Period::parse("period", v, fy))
+            .map(|p| p.label(fy))
+    });
+    c.finish()?;
+    let f = store::billing::invoices::Filter {
+        org,
+        status,
+        period,
+    };
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        store::billing::invoices::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+async fn get_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
+    let mut body = serde_json::to_value(&inv).map_err(|e| Failure::Internal(e.to_string()))?;
+    body["lines"] = serde_json::to_value(lines).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok(entity(StatusCode::OK, inv.version, &body))
+}
+
+async fn issue_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    let out = store::billing::invoices::issue(
+        &s.db,
+        &scope,
+        &p.actor(),
+        &id,
+        if_match(&headers)?,
+        &crate::clock::now_local(),
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn void_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawVoid>,
+) -> ApiResult<Response> {
+    let credit = void_with_credit(&s, &p, &id, &raw).await?;
+    Ok(entity(StatusCode::OK, credit.version, &credit))
+}
+
+async fn pay_invoice(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawPayment>,
+) -> ApiResult<Response> {
+    let out = record_payment(&s, &p, &id, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn invoice_pdf(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
+    let member = orgs::get(&s.db, &scope, inv.org_id).await?;
+    let title = crate::billing::ops::billing::invoice_title(&inv);
+    Ok(crate::billing::ops::billing::pdf_response(
+        &s,
+        &inv,
+        &lines,
+        &member.name,
+        &title,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    pub dry_run: Option<bool>,
+}
+
+async fn import_csv(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingManage)?;
+    let rows = parse_usage_csv(&body)?;
+    let dry = q.dry_run.unwrap_or(false);
+    let report = import_rows(&s, &p, &rows, dry).await?;
+    Ok(Json(serde_json::json!({
+        "dry_run": dry,
+        "rows": rows.len(),
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+    }))
+    .into_response())
+}

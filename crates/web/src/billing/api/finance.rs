@@ -1,0 +1,300 @@
+//! The hub's finance over the API: cost pools per service and fiscal year, standalone benchmarks, credits,
+//! the finance report (recovery, margin, revenue, forecasts) and members' savings.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::billing::ops::finance::parse_fy;
+use crate::billing::ops::finance::{
+    RawBenchmark, RawCost, RawCredit, fy_or_current, grant_credit, parse_benchmark, parse_cost,
+};
+use crate::error::{ApiResult, Failure};
+use crate::extract::{ApiJson, ApiQuery, if_match};
+use crate::json::{entity, given};
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::FieldError;
+use domain::authz::{Permission, Scope};
+use domain::ids::AgreementId;
+use serde::Deserialize;
+use store::billing::finance::{self};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/costs",
+        "The hub's costs per service and fiscal year (?fy=2027): staff, licences, hardware depreciation, network",
+        "finance-read",
+        list_costs,
+    )
+    .post(
+        "/api/v1/costs",
+        "Record a cost of a service for a fiscal year",
+        "billing-manage",
+        create_cost,
+    )
+    .get("/api/v1/costs/{id}", "One cost", "finance-read", get_cost)
+    .patch(
+        "/api/v1/costs/{id}",
+        "Change a cost (If-Match)",
+        "billing-manage",
+        update_cost,
+    )
+    .delete(
+        "/api/v1/costs/{id}",
+        "Remove a cost entered in error (If-Match)",
+        "billing-manage",
+        delete_cost,
+    )
+    .get(
+        "/api/v1/finance",
+        "The hub's fiscal year (?fy=2027): cost, recovery rate and margin per service, revenue by member and service, next year's forecast per member",
+        "finance-read",
+        finance_report,
+    )
+    .get(
+        "/api/v1/benchmarks",
+        "Standalone cost benchmarks: what a member of each size band would pay a year to run a service alone, with sources",
+        "billing-read",
+        list_benchmarks,
+    )
+    .post(
+        "/api/v1/benchmarks",
+        "Record a standalone benchmark for a service and size band",
+        "billing-manage",
+        create_benchmark,
+    )
+    .get(
+        "/api/v1/benchmarks/{id}",
+        "One standalone benchmark",
+        "billing-read",
+        get_benchmark,
+    )
+    .patch(
+        "/api/v1/benchmarks/{id}",
+        "Change a benchmark's figures or source (If-Match)",
+        "billing-manage",
+        update_benchmark,
+    )
+    .get(
+        "/api/v1/savings",
+        "What sharing saves each member over a fiscal year (?fy=2027, ?org=slug): shared cost beside the standalone benchmark, per service",
+        "billing-read",
+        savings_report,
+    )
+    .get(
+        "/api/v1/credits",
+        "Credits granted to members (?agreement=id)",
+        "billing-read",
+        list_credits,
+    )
+    .post(
+        "/api/v1/credits",
+        "Grant a credit under an agreement: the invoice of the period containing its month carries it",
+        "billing-manage",
+        create_credit,
+    )
+    .delete(
+        "/api/v1/credits/{id}",
+        "Withdraw a credit no issued invoice carries yet",
+        "billing-manage",
+        delete_credit,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Costs
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FyQuery {
+    pub fy: Option<String>,
+    /// Savings: one member's slug.
+    pub org: Option<String>,
+}
+
+async fn list_costs(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<FyQuery>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::FinanceRead)?;
+    let fy = given(&q.fy)
+        .map(|r| parse_fy("fy", r))
+        .transpose()
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    Ok(Json(serde_json::json!({ "items": finance::costs(&s.db, fy).await? })).into_response())
+}
+
+async fn create_cost(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCost>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::BillingManage)?;
+    let d = parse_cost(&raw, None)?;
+    let out = finance::add_cost(&s.db, &p.actor(), &d).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_cost(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::FinanceRead)?;
+    let out = finance::cost_entry(&s.db, &id).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn update_cost(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawCost>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::BillingManage)?;
+    let current = finance::cost_entry(&s.db, &id).await?;
+    let d = parse_cost(&raw, Some(&current))?;
+    let out = finance::update_cost(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn delete_cost(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    p.require_region(Permission::BillingManage)?;
+    finance::delete_cost(&s.db, &p.actor(), &id, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn finance_report(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<FyQuery>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::FinanceRead)?;
+    if q.org.is_some() {
+        return Err(Failure::Invalid(vec![FieldError::new(
+            "org",
+            "is not a filter of the finance report (it covers the region)",
+        )])
+        .into());
+    }
+    let (fy, start) = fy_or_current(&s, &q.fy).await?;
+    Ok(Json(finance::report(&s.db, fy, start).await?).into_response())
+}
+
+async fn list_benchmarks(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::BillingRead)?;
+    Ok(Json(serde_json::json!({ "items": finance::benchmarks(&s.db).await? })).into_response())
+}
+
+async fn create_benchmark(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawBenchmark>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::BillingManage)?;
+    let d = parse_benchmark(&raw, None)?;
+    let out = finance::add_benchmark(&s.db, &p.actor(), &d).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_benchmark(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    p.require(Permission::BillingRead)?;
+    let out = finance::benchmark_entry(&s.db, &id).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn update_benchmark(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawBenchmark>,
+) -> ApiResult<Response> {
+    p.require_region(Permission::BillingManage)?;
+    let current = finance::benchmark_entry(&s.db, &id).await?;
+    let d = parse_benchmark(&raw, Some(&current))?;
+    let out = finance::update_benchmark(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn savings_report(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<FyQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let (fy, start) = fy_or_current(&s, &q.fy).await?;
+    let scope = match given(&q.org) {
+        None => scope,
+        Some(slug) => match store::tenancy::orgs::id_by_slug(&s.db, &scope, slug).await {
+            Ok(id) => Scope::Orgs([id].into()),
+            Err(store::StoreError::NotFound) => {
+                return Err(Failure::Invalid(vec![FieldError::new(
+                    "org",
+                    "is not an organisation you can see",
+                )])
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    Ok(Json(finance::savings(&s.db, &scope, fy, start).await?).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Credits
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditQuery {
+    pub agreement: Option<String>,
+}
+
+async fn list_credits(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<CreditQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingRead)?;
+    let agreement = given(&q.agreement)
+        .map(|a| {
+            a.parse::<AgreementId>()
+                .map_err(|_| FieldError::new("agreement", "is not an id"))
+        })
+        .transpose()
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    let items = finance::credits(&s.db, &scope, agreement).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn create_credit(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCredit>,
+) -> ApiResult<Response> {
+    let out = grant_credit(&s, &p, &raw).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn delete_credit(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::BillingManage)?;
+    finance::delete_credit(&s.db, &scope, &p.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,12 @@
+//! Shared-services billing: agreements, rate cards, usage, invoices and the finance and savings reports.
+
+pub(crate) mod api;
+pub(crate) mod ops;
+pub(crate) mod pages;
+
+use crate::routes::Table;
+
+/// The feature's part of the route table: its JSON API, then its pages.
+pub(crate) fn routes(t: Table) -> Table {
+    pages::routes(api::routes(t))
+}

@@ -1,0 +1,331 @@
+//! The CMDB over the API: configuration items, their relationships, history and impact analysis.
+
+use super::ops::{
+    CiQuery, ExportQuery, RawBulk, RawCi, RawLink, RawRelation, add_relation, bulk_change,
+    change_ci, depth, export_file, filter, import_file, link, record_ci,
+};
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiResult, Failure};
+use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::json::{entity, list};
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
+use domain::cmdb::CiType;
+use domain::ids::CiId;
+use serde::Deserialize;
+use serde_json::Value;
+use store::cmdb::{self};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/ci-types",
+        "The types of configuration items and the attributes each may carry",
+        "cmdb-read",
+        types,
+    )
+    .get(
+        "/api/v1/cis",
+        "List configuration items (by member, type, status, part of the name)",
+        "cmdb-read",
+        list_cis,
+    )
+    .post(
+        "/api/v1/cis",
+        "Record a configuration item",
+        "cmdb-manage",
+        create_ci,
+    )
+    .post(
+        "/api/v1/cis/import",
+        "Import items from CSV (org,type,name[,status][,attribute columns]); ?dry_run=true checks without storing; a file with a bad row imports nothing; items found by owner, type and name are updated",
+        "cmdb-manage",
+        import_csv,
+    )
+    .get(
+        "/api/v1/cis/export",
+        "Items as CSV in the import's columns (?type=): those you may change, or all you see if you only read",
+        "cmdb-read",
+        export_csv,
+    )
+    .post(
+        "/api/v1/cis/bulk",
+        "Set the status of many items at once ({\"ids\": [...], \"status\": \"retired\"}), all or nothing",
+        "cmdb-manage",
+        bulk,
+    )
+    .get(
+        "/api/v1/cis/{id}",
+        "A configuration item",
+        "cmdb-read",
+        get_ci,
+    )
+    .patch(
+        "/api/v1/cis/{id}",
+        "Change a configuration item (If-Match)",
+        "cmdb-manage",
+        update_ci,
+    )
+    .get(
+        "/api/v1/cis/{id}/relations",
+        "An item's relationships, both ways",
+        "cmdb-read",
+        list_relations,
+    )
+    .post(
+        "/api/v1/cis/{id}/relations",
+        "Relate the item to another (runs_on, depends_on, located_at, connected_to, backs_up_to)",
+        "cmdb-manage",
+        relate,
+    )
+    .delete(
+        "/api/v1/ci-relations/{id}",
+        "Remove a relationship",
+        "cmdb-manage",
+        unrelate,
+    )
+    .get(
+        "/api/v1/cis/{id}/impact",
+        "Impact analysis: everything that stops working when this item does (?depth=1..10, default 5)",
+        "cmdb-read",
+        impact,
+    )
+    .get(
+        "/api/v1/tickets/{number}/cis",
+        "The configuration items a ticket is about",
+        "ticket-read",
+        ticket_items,
+    )
+    .post(
+        "/api/v1/tickets/{number}/cis",
+        "Link a configuration item of the ticket's organisation (or the hub's) to a ticket",
+        "ticket-work",
+        link_ticket,
+    )
+    .delete(
+        "/api/v1/tickets/{number}/cis/{id}",
+        "Unlink a configuration item from a ticket",
+        "ticket-work",
+        unlink_ticket,
+    )
+    .get(
+        "/api/v1/cis/{id}/history",
+        "An item's history, newest first",
+        "cmdb-read",
+        history,
+    )
+}
+
+fn path_id(raw: &str) -> Result<CiId, Failure> {
+    raw.parse().map_err(|_| Failure::NotFound)
+}
+
+async fn types(p: Principal) -> ApiResult<Response> {
+    p.require(Permission::CmdbRead)?;
+    let items: Vec<Value> = CiType::ALL
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "type": t.as_str(),
+                "label": t.label(),
+                "attributes": t.attributes().iter().map(|a| serde_json::json!({
+                    "name": a.name,
+                    "label": a.label,
+                    "kind": match a.kind {
+                        domain::cmdb::AttrKind::Text => "text",
+                        domain::cmdb::AttrKind::Count => "count",
+                        domain::cmdb::AttrKind::Date => "date",
+                    },
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn list_cis(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<CiQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let f = filter(&s, &scope, &q).await?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    Ok(list(
+        cmdb::list(&s.db, &scope, &f, &page.to_request()?).await?,
+    ))
+}
+
+async fn create_ci(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCi>,
+) -> ApiResult<Response> {
+    let out = record_ci(&s, &p, &raw).await?;
+    Ok(entity(StatusCode::CREATED, out.version, &out))
+}
+
+async fn get_ci(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let out = cmdb::get(&s.db, &scope, path_id(&id)?).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn update_ci(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawCi>,
+) -> ApiResult<Response> {
+    let out = change_ci(&s, &p, path_id(&id)?, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, out.version, &out))
+}
+
+async fn list_relations(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let items = cmdb::relations(&s.db, &scope, path_id(&id)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn relate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawRelation>,
+) -> ApiResult<Response> {
+    let out = add_relation(&s, &p, path_id(&id)?, &raw).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn unrelate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let manage = p.require(Permission::CmdbManage)?;
+    let read = p.require(Permission::CmdbRead)?;
+    cmdb::unrelate(&s.db, &read, &manage, &p.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactQuery {
+    pub depth: Option<String>,
+}
+
+async fn impact(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ImpactQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let out = cmdb::impact_of(&s.db, &scope, path_id(&id)?, depth(&q.depth)?).await?;
+    Ok(Json(out).into_response())
+}
+
+async fn history(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::CmdbRead)?;
+    let view = p.ticket_view().ok();
+    let items = cmdb::history(&s.db, &scope, view.as_ref(), path_id(&id)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    pub dry_run: Option<bool>,
+}
+
+async fn import_csv(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let report = import_file(&s, &p, &body, q.dry_run.unwrap_or(false)).await?;
+    Ok(Json(report).into_response())
+}
+
+async fn export_csv(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    Ok(export_file(&s, &p, &q).await?)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tickets about an item
+
+async fn ticket_items(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let view = p.ticket_view()?;
+    let number = crate::extract::parse_number(&number)?;
+    let items = cmdb::ticket_items(&s.db, &view, &p.scope(Permission::CmdbRead), number).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn link_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawLink>,
+) -> ApiResult<Response> {
+    let number = crate::extract::parse_number(&number)?;
+    let out = link(&s, &p, number, &raw).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn unlink_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketWork)?;
+    let view = p.ticket_view()?;
+    let number = crate::extract::parse_number(&number)?;
+    cmdb::unlink_ticket(
+        &s.db,
+        &view,
+        &p.scope(Permission::CmdbRead),
+        &p.actor(),
+        number,
+        path_id(&id)?,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn bulk(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawBulk>,
+) -> ApiResult<Response> {
+    let changed = bulk_change(&s, &p, &raw).await?;
+    Ok(Json(serde_json::json!({ "changed": changed })).into_response())
+}

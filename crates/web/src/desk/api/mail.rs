@@ -1,0 +1,78 @@
+//! The mail gateway's ledger for the desk: triage (unknown senders, replies nobody may write),
+//! quarantine (unreadable messages, with the reason) and what was ignored; raw messages; resolving entries.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::desk::ops::mail::{MailQuery, apply_resolve, raw_response};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery, PageParams};
+use crate::json::list;
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
+use serde::Deserialize;
+use store::desk::mail::{self};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/mail",
+        "Messages the mail gateway kept: triage, quarantine, ignored",
+        "ticket-work",
+        list_mail,
+    )
+    .get(
+        "/api/v1/mail/{id}/raw",
+        "The raw message (RFC 5322) as received",
+        "ticket-work",
+        raw,
+    )
+    .post(
+        "/api/v1/mail/{id}/resolve",
+        "Mark a triage or quarantine entry handled (optionally with the ticket opened for it)",
+        "ticket-work",
+        resolve,
+    )
+}
+
+async fn list_mail(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<MailQuery>,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketWork)?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .to_request()?;
+    Ok(list(
+        mail::list(&s.db, q.outcome()?, q.resolved.unwrap_or(false), &page).await?,
+    ))
+}
+
+async fn raw(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(raw_response(&s, &p, &id).await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResolve {
+    /// The ticket opened for this message, if any.
+    pub ticket: Option<i64>,
+}
+
+async fn resolve(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawResolve>,
+) -> ApiResult<Response> {
+    apply_resolve(&s, &p, &id, raw.ticket).await?;
+    Ok(Json(mail::get(&s.db, &id).await?).into_response())
+}

@@ -1,0 +1,195 @@
+//! Desk settings over JSON: service-level policies, the desk settings, mail templates and teams.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::desk::ops::desk::template_event;
+use crate::desk::ops::desk::{
+    RawPolicy, RawSettings, RawTeam, RawTemplate, add_team, apply_settings, parse_policy,
+    save_template,
+};
+use crate::error::ApiResult;
+use crate::extract::parse_path_id;
+use crate::extract::{ApiJson, if_match};
+use crate::json::entity;
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
+use store::desk::catalog::{self};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/sla-policies",
+        "List SLA policies",
+        "signed-in",
+        list_policies,
+    )
+    .post(
+        "/api/v1/sla-policies",
+        "Add an SLA policy",
+        "catalog-manage",
+        create_policy,
+    )
+    .get(
+        "/api/v1/sla-policies/{id}",
+        "Read an SLA policy",
+        "signed-in",
+        read_policy,
+    )
+    .patch(
+        "/api/v1/sla-policies/{id}",
+        "Edit an SLA policy (tickets already open keep their targets)",
+        "catalog-manage",
+        update_policy,
+    )
+    .get(
+        "/api/v1/desk/settings",
+        "The desk's settings: priority matrix, reopen window, attachment limit, escalation team",
+        "signed-in",
+        read_settings,
+    )
+    .put(
+        "/api/v1/desk/settings",
+        "Change the desk's settings (fields left out stay as they are)",
+        "catalog-manage",
+        put_settings,
+    )
+    .get(
+        "/api/v1/mail-templates",
+        "Every notification's template (the hub's own or the built-in), with the placeholders",
+        "catalog-manage",
+        list_templates,
+    )
+    .put(
+        "/api/v1/mail-templates/{event}",
+        "Write the hub's own wording of a notification",
+        "catalog-manage",
+        put_template,
+    )
+    .delete(
+        "/api/v1/mail-templates/{event}",
+        "Go back to the built-in wording of a notification",
+        "catalog-manage",
+        reset_template,
+    )
+    .post(
+        "/api/v1/teams",
+        "Add an assignment group (members by email: agents of the hub)",
+        "catalog-manage",
+        create_team,
+    )
+    .get(
+        "/api/v1/teams",
+        "List the desk's assignment groups",
+        "signed-in",
+        list_teams,
+    )
+}
+
+async fn list_policies(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
+    Ok(Json(serde_json::json!({ "items": catalog::list_policies(&s.db).await? })).into_response())
+}
+
+async fn create_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawPolicy>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let (name, coverage, targets) = parse_policy(&raw, None)?;
+    let pol = catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets).await?;
+    Ok(entity(StatusCode::CREATED, pol.version, &pol))
+}
+
+async fn read_policy(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let pol = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
+    Ok(entity(StatusCode::OK, pol.version, &pol))
+}
+
+async fn update_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawPolicy>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let before = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
+    let (name, coverage, targets) = parse_policy(&raw, Some(&before))?;
+    let pol = catalog::update_policy(
+        &s.db,
+        &p.actor(),
+        before.id,
+        if_match(&headers)?,
+        &name,
+        coverage,
+        &targets,
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, pol.version, &pol))
+}
+
+async fn read_settings(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
+    let st = catalog::settings(&s.db).await?;
+    Ok(entity(StatusCode::OK, st.version, &st))
+}
+
+async fn put_settings(
+    State(s): State<AppState>,
+    p: Principal,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawSettings>,
+) -> ApiResult<Response> {
+    let st = apply_settings(&s, &p, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, st.version, &st))
+}
+
+async fn list_templates(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let items = store::desk::templates::list(&s.db).await?;
+    let placeholders: Vec<_> = domain::desk::template::PLACEHOLDERS
+        .iter()
+        .map(|(name, meaning)| serde_json::json!({ "name": name, "meaning": meaning }))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items, "placeholders": placeholders })).into_response())
+}
+
+async fn put_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(event): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawTemplate>,
+) -> ApiResult<Response> {
+    let t = save_template(&s, &p, &event, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn reset_template(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(event): Path<String>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let t = store::desk::templates::reset(&s.db, &p.actor(), template_event(&event)?).await?;
+    Ok(Json(t).into_response())
+}
+
+async fn create_team(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawTeam>,
+) -> ApiResult<Response> {
+    let t = add_team(&s, &p, &raw).await?;
+    Ok(entity(StatusCode::CREATED, t.version, &t))
+}
+
+async fn list_teams(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
+    Ok(Json(serde_json::json!({ "items": catalog::list_teams(&s.db).await? })).into_response())
+}

@@ -1,0 +1,416 @@
+//! Tickets over JSON: lists, opening, reading, working, comments, approval, rating, attachments, watchers, links, merging and canned replies.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::desk::ops::desk::invalid;
+use crate::desk::ops::desk::{
+    RawChanges, RawComment, RawDecision, RawLink, RawRating, RawTicket, TicketQuery,
+    apply_add_watcher, apply_decision, apply_link, apply_merge, apply_rating, comment,
+    parse_changes, parse_ticket, store_upload,
+};
+use crate::error::{ApiResult, Failure};
+use crate::extract::parse_number;
+use crate::extract::parse_path_id;
+use crate::extract::{ApiJson, ApiQuery, if_match};
+use crate::json::{entity, list};
+use crate::routes::Table;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
+use domain::desk::Source;
+use domain::ids::UserId;
+use domain::validation::{Collector, long_text, text};
+use serde::Deserialize;
+use store::desk::tickets::{self};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/tickets",
+        "List tickets (queues, filters, full-text search)",
+        "ticket-read",
+        list_tickets,
+    )
+    .post(
+        "/api/v1/tickets",
+        "Open a ticket",
+        "ticket-submit",
+        open_ticket,
+    )
+    .get(
+        "/api/v1/tickets/{number}",
+        "Read a ticket with its SLA",
+        "ticket-read",
+        read_ticket,
+    )
+    .patch(
+        "/api/v1/tickets/{number}",
+        "Work a ticket: status, assignment, priority, classification",
+        "ticket-work",
+        update_ticket,
+    )
+    .get(
+        "/api/v1/tickets/{number}/comments",
+        "A ticket's history: replies, notes (desk only) and changes",
+        "ticket-read",
+        list_comments,
+    )
+    .post(
+        "/api/v1/tickets/{number}/comments",
+        "Reply to a ticket, or add an internal note (desk only)",
+        "ticket-submit",
+        add_comment,
+    )
+    .post(
+        "/api/v1/tickets/{number}/approval",
+        "Approve or reject a request that costs money",
+        "ticket-approve",
+        decide,
+    )
+    .post(
+        "/api/v1/tickets/{number}/rating",
+        "Rate a resolved ticket (CSAT 1–5)",
+        "ticket-rate",
+        rate,
+    )
+    .get(
+        "/api/v1/tickets/{number}/attachments",
+        "List a ticket's files",
+        "ticket-read",
+        list_attachments,
+    )
+    .post(
+        "/api/v1/tickets/{number}/attachments",
+        "Attach a file (the request body; ?filename=, Content-Type)",
+        "ticket-submit",
+        upload_attachment,
+    )
+    .get(
+        "/api/v1/tickets/{number}/attachments/{id}",
+        "Download a file (always as an attachment)",
+        "ticket-read",
+        download_attachment,
+    )
+    .get(
+        "/api/v1/tickets/{number}/watchers",
+        "A ticket's watchers",
+        "ticket-read",
+        list_watchers,
+    )
+    .post(
+        "/api/v1/tickets/{number}/watchers",
+        "Add a watcher (by email)",
+        "ticket-submit",
+        add_watcher,
+    )
+    .delete(
+        "/api/v1/tickets/{number}/watchers/{id}",
+        "Remove a watcher",
+        "ticket-submit",
+        remove_watcher,
+    )
+    .get(
+        "/api/v1/tickets/{number}/links",
+        "A ticket's links (related, problem ↔ incidents, duplicates)",
+        "ticket-read",
+        list_links,
+    )
+    .post(
+        "/api/v1/tickets/{number}/links",
+        "Link two tickets",
+        "ticket-work",
+        add_link,
+    )
+    .post(
+        "/api/v1/tickets/{number}/merge",
+        "Merge this duplicate into another ticket",
+        "ticket-work",
+        merge,
+    )
+    .get(
+        "/api/v1/canned-replies",
+        "The desk's canned replies",
+        "ticket-work",
+        list_canned,
+    )
+    .post(
+        "/api/v1/canned-replies",
+        "Add a canned reply",
+        "catalog-manage",
+        add_canned,
+    )
+}
+
+async fn list_tickets(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<TicketQuery>,
+) -> ApiResult<Response> {
+    let view = p.ticket_view()?;
+    let f = q.to_filter(&s, &p).await?;
+    let page = q.page().to_request()?;
+    Ok(list(tickets::list(&s.db, &view, &f, &page).await?))
+}
+
+async fn open_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawTicket>,
+) -> ApiResult<Response> {
+    let new = parse_ticket(&s, &p, &raw, Source::Api).await?;
+    let t = tickets::open(
+        &s.db,
+        &p.require(Permission::TicketSubmit)?,
+        &p.actor(),
+        new,
+    )
+    .await?;
+    let mut r = entity(StatusCode::CREATED, t.version, &t);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/api/v1/tickets/{}", t.number)) {
+        r.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+async fn read_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let t = tickets::get(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn update_ticket(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawChanges>,
+) -> ApiResult<Response> {
+    let work = p.require(Permission::TicketWork)?;
+    let changes = parse_changes(&raw)?;
+    if changes.is_empty() {
+        return Err(invalid("body", "names nothing to change").into());
+    }
+    let t = tickets::update(
+        &s.db,
+        &p.ticket_view()?,
+        &work,
+        &p.actor(),
+        parse_number(&number)?,
+        if_match(&headers)?,
+        &changes,
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn list_comments(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let events = tickets::history(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    Ok(Json(serde_json::json!({ "items": events })).into_response())
+}
+
+async fn add_comment(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawComment>,
+) -> ApiResult<Response> {
+    let t = comment(&s, &p, parse_number(&number)?, &raw).await?;
+    Ok(entity(StatusCode::CREATED, t.version, &t))
+}
+
+async fn decide(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawDecision>,
+) -> ApiResult<Response> {
+    let t = apply_decision(&s, &p, parse_number(&number)?, &raw).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn rate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawRating>,
+) -> ApiResult<Response> {
+    let t = apply_rating(&s, &p, parse_number(&number)?, &raw).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn list_attachments(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let items = tickets::attachments(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    filename: Option<String>,
+}
+
+async fn upload_attachment(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketSubmit)?;
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let a = store_upload(
+        &s,
+        &p,
+        parse_number(&number)?,
+        q.filename.as_deref(),
+        ct,
+        &body,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+async fn download_attachment(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (a, bytes) =
+        tickets::attachment(&s.db, &p.ticket_view()?, parse_number(&number)?, &id).await?;
+    Ok(crate::download::file_response(&a, bytes))
+}
+
+async fn list_watchers(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let w = tickets::watchers(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    let items: Vec<_> = w
+        .into_iter()
+        .map(|(id, name)| serde_json::json!({ "user_id": id, "name": name }))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatcher {
+    pub email: Option<String>,
+}
+
+async fn add_watcher(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawWatcher>,
+) -> ApiResult<Response> {
+    let number = parse_number(&number)?;
+    apply_add_watcher(&s, &p, number, raw.email.as_deref()).await?;
+    list_watchers(State(s), p, Path(number.to_string())).await
+}
+
+async fn remove_watcher(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    p.require(Permission::TicketSubmit)?;
+    let user: UserId = parse_path_id(&id)?;
+    let view = p.ticket_view()?;
+    let n = parse_number(&number)?;
+    let t = tickets::get(&s.db, &view, n).await?;
+    if user != p.user.id
+        && !p.scope(Permission::TicketWork).contains(t.org_id)
+        && t.requester_id != p.user.id
+    {
+        return Err(Failure::Forbidden.into());
+    }
+    tickets::remove_watcher(&s.db, &view, &p.actor(), n, user).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_links(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> ApiResult<Response> {
+    let items = tickets::links(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn add_link(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawLink>,
+) -> ApiResult<Response> {
+    let number = parse_number(&number)?;
+    apply_link(&s, &p, number, &raw).await?;
+    let items = tickets::links(&s.db, &p.ticket_view()?, number).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "items": items })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMerge {
+    pub into: Option<i64>,
+}
+
+async fn merge(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(raw): ApiJson<RawMerge>,
+) -> ApiResult<Response> {
+    let t = apply_merge(&s, &p, parse_number(&number)?, raw.into).await?;
+    Ok(entity(StatusCode::OK, t.version, &t))
+}
+
+async fn list_canned(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+    p.require(Permission::TicketWork)?;
+    Ok(Json(serde_json::json!({ "items": tickets::canned_replies(&s.db).await? })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanned {
+    title: Option<String>,
+    body: Option<String>,
+}
+
+async fn add_canned(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawCanned>,
+) -> ApiResult<Response> {
+    p.require(Permission::CatalogManage)?;
+    let mut c = Collector::new();
+    let title = c.take(text("title", raw.title.as_deref().unwrap_or(""), 120));
+    let body = c.take(long_text("body", raw.body.as_deref().unwrap_or(""), 10_000));
+    c.finish()?;
+    let (Some(title), Some(body)) = (title, body) else {
+        return Err(invalid("canned_reply", "is incomplete").into());
+    };
+    let r = tickets::add_canned_reply(&s.db, &p.actor(), &title, &body).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}

@@ -1,0 +1,96 @@
+//! What every JSON handler needs: list envelopes and a record with its `ETag`. Imports no feature.
+
+use crate::extract::encode_cursor;
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use store::page::Page;
+
+/// A list response: `{"items": […], "next_cursor": "…"}`; `next_cursor` is absent on the last page.
+#[derive(Serialize)]
+pub struct ListBody<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub fn list<T: Serialize>(page: Page<T>) -> Response {
+    Json(ListBody {
+        items: page.items,
+        next_cursor: page.next_cursor.as_deref().map(encode_cursor),
+    })
+    .into_response()
+}
+
+/// A list whose items are already JSON documents (see `orgs::list_docs`): the stored documents are sent as
+/// they are, between the envelope's two halves, without being copied again. The body knows its exact
+/// length, so the response still carries `Content-Length`.
+pub fn list_raw(page: store::page::DocPage) -> Response {
+    let mut tail = String::from("]");
+    if let Some(c) = page.next_cursor.as_deref() {
+        tail.push_str(",\"next_cursor\":\"");
+        tail.push_str(&encode_cursor(c));
+        tail.push('"');
+    }
+    tail.push('}');
+    let body = Chunks::new([
+        bytes::Bytes::from_static(b"{\"items\":["),
+        bytes::Bytes::from(page.items_json),
+        bytes::Bytes::from(tail),
+    ]);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::new(body),
+    )
+        .into_response()
+}
+
+/// A response body of a few buffers sent one after another, with an exact size.
+struct Chunks {
+    chunks: std::collections::VecDeque<bytes::Bytes>,
+}
+
+impl Chunks {
+    fn new(chunks: impl IntoIterator<Item = bytes::Bytes>) -> Self {
+        Self {
+            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+        }
+    }
+}
+
+impl http_body::Body for Chunks {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.chunks
+                .pop_front()
+                .map(|c| Ok(http_body::Frame::data(c))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
+    }
+}
+
+/// One record with its `ETag`.
+/// A text field that was given: present and not blank once trimmed.
+pub fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
+}
+
+pub fn entity<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(axum::http::header::ETAG, crate::extract::etag(version));
+    (status, headers, Json(body)).into_response()
+}

@@ -1,0 +1,230 @@
+//! Departments and sites of an organisation.
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::extract::parse_path_id;
+use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::json::{entity, list};
+use crate::routes::Table;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
+use domain::ids::{DepartmentId, SiteId};
+use domain::tenancy::drafts::{RawDepartment, RawSite, parse_department, parse_site};
+use store::tenancy::{directory, orgs};
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/orgs/{slug}/departments",
+        "List an organisation's departments",
+        "directory-read",
+        list_departments,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/departments",
+        "Add a department",
+        "directory-write",
+        create_department,
+    )
+    .get(
+        "/api/v1/departments/{id}",
+        "Read a department",
+        "directory-read",
+        read_department,
+    )
+    .patch(
+        "/api/v1/departments/{id}",
+        "Rename a department",
+        "directory-write",
+        update_department,
+    )
+    .delete(
+        "/api/v1/departments/{id}",
+        "Remove a department",
+        "directory-write",
+        delete_department,
+    )
+    .get(
+        "/api/v1/orgs/{slug}/sites",
+        "List an organisation's sites",
+        "directory-read",
+        list_sites,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/sites",
+        "Add a site",
+        "directory-write",
+        create_site,
+    )
+    .get(
+        "/api/v1/sites/{id}",
+        "Read a site",
+        "directory-read",
+        read_site,
+    )
+    .patch(
+        "/api/v1/sites/{id}",
+        "Edit a site",
+        "directory-write",
+        update_site,
+    )
+    .delete(
+        "/api/v1/sites/{id}",
+        "Remove a site",
+        "directory-write",
+        delete_site,
+    )
+}
+
+async fn list_departments(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryRead)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    Ok(list(
+        directory::list_departments(&s.db, &scope, org.id, &q.to_request()?).await?,
+    ))
+}
+
+async fn create_department(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiJson(raw): ApiJson<RawDepartment>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryWrite)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    let name = parse_department(&raw)?;
+    let d = directory::create_department(&s.db, &scope, &p.actor(), org.id, &name).await?;
+    Ok(entity(StatusCode::CREATED, d.version, &d))
+}
+
+async fn read_department(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryRead)?;
+    let d = directory::get_department(&s.db, &scope, parse_path_id::<DepartmentId>(&id)?).await?;
+    Ok(entity(StatusCode::OK, d.version, &d))
+}
+
+async fn update_department(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawDepartment>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryWrite)?;
+    let name = parse_department(&raw)?;
+    let d = directory::rename_department(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(&id)?,
+        if_match(&headers)?,
+        &name,
+    )
+    .await?;
+    Ok(entity(StatusCode::OK, d.version, &d))
+}
+
+async fn delete_department(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryWrite)?;
+    directory::delete_department(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(&id)?,
+        if_match(&headers)?,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_sites(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryRead)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    Ok(list(
+        directory::list_sites(&s.db, &scope, org.id, &q.to_request()?).await?,
+    ))
+}
+
+async fn create_site(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiJson(raw): ApiJson<RawSite>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryWrite)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    let draft = parse_site(&raw)?;
+    let site = directory::create_site(&s.db, &scope, &p.actor(), org.id, &draft).await?;
+    Ok(entity(StatusCode::CREATED, site.version, &site))
+}
+
+async fn read_site(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryRead)?;
+    let site = directory::get_site(&s.db, &scope, parse_path_id::<SiteId>(&id)?).await?;
+    Ok(entity(StatusCode::OK, site.version, &site))
+}
+
+async fn update_site(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawSite>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryWrite)?;
+    let id: SiteId = parse_path_id(&id)?;
+    // A PATCH may send only some fields: fill the rest from the current site before validating.
+    let current = directory::get_site(&s.db, &scope, id).await?;
+    let merged = RawSite {
+        name: raw.name.or(Some(current.name)),
+        address: raw.address.or(Some(current.address)),
+        kind: raw.kind.or(Some(current.kind.as_str().to_owned())),
+    };
+    let draft = parse_site(&merged)?;
+    let site =
+        directory::update_site(&s.db, &scope, &p.actor(), id, if_match(&headers)?, &draft).await?;
+    Ok(entity(StatusCode::OK, site.version, &site))
+}
+
+async fn delete_site(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::DirectoryWrite)?;
+    directory::delete_site(
+        &s.db,
+        &scope,
+        &p.actor(),
+        parse_path_id(&id)?,
+        if_match(&headers)?,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,240 @@
+//! Organisations: list, create, read, edit settings, deactivate and reactivate.
+
+use crate::auth::Principal;
+use crate::error::{ApiResult, Failure};
+use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::json::entity;
+use crate::routes::Table;
+use crate::tenancy::ops::orgs::{apply_edit, decide, propose, set_org_active};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
+use domain::tenancy::OrgKind;
+use domain::tenancy::drafts::{OrgDraft, RawOrg};
+use domain::tenancy::proposals::{self, RawDecision, RawProposal};
+use serde::Deserialize;
+use store::tenancy::orgs;
+
+use crate::AppState;
+
+pub fn routes(t: Table) -> Table {
+    t.get(
+        "/api/v1/orgs",
+        "List the organisations you can see",
+        "org-read",
+        list_orgs,
+    )
+    .post(
+        "/api/v1/orgs",
+        "Create a member organisation",
+        "org-manage",
+        create,
+    )
+    .get(
+        "/api/v1/orgs/{slug}",
+        "Read an organisation and its settings",
+        "org-read",
+        read,
+    )
+    .patch(
+        "/api/v1/orgs/{slug}",
+        "Edit an organisation (settings: org-settings-write; name, kind and the hub-owned population: org-manage — members propose a population change instead)",
+        "org-settings-write",
+        update,
+    )
+    .get(
+        "/api/v1/orgs/{slug}/proposals",
+        "Proposed changes to the organisation's hub-owned figures (its population), newest first",
+        "org-read",
+        org_proposals,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/proposals",
+        "Propose a change to a hub-owned figure ({\"field\": \"population\", \"value\": 15700, \"reason\": …, \"source\": …}); the hub decides",
+        "org-settings-write",
+        create_proposal,
+    )
+    .get(
+        "/api/v1/proposals",
+        "Proposed changes of the organisations you can see (?status=pending)",
+        "org-read",
+        list_proposals,
+    )
+    .post(
+        "/api/v1/proposals/{id}/decision",
+        "Accept or reject a proposed change ({\"decision\": \"accept\"|\"reject\", \"note\": …}); accepting updates the organisation",
+        "org-manage",
+        decide_proposal,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/deactivate",
+        "Deactivate a member",
+        "org-manage",
+        deactivate,
+    )
+    .post(
+        "/api/v1/orgs/{slug}/reactivate",
+        "Reactivate a member",
+        "org-manage",
+        reactivate,
+    )
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OrgQuery {
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub active: Option<bool>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl OrgQuery {
+    pub fn filter(&self) -> Result<orgs::Filter, Failure> {
+        let kind = match self.kind.as_deref().filter(|k| !k.is_empty()) {
+            Some(k) => Some(OrgKind::parse(k).map_err(|e| Failure::Invalid(vec![e]))?),
+            None => None,
+        };
+        Ok(orgs::Filter {
+            q: self.q.clone(),
+            kind,
+            active: self.active,
+        })
+    }
+
+    pub fn page(&self) -> Result<store::page::PageRequest, Failure> {
+        PageParams {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+        .to_request()
+    }
+}
+
+async fn list_orgs(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<OrgQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::OrgRead)?;
+    let page = orgs::list_docs(&s.db, &scope, &q.filter()?, &q.page()?).await?;
+    Ok(crate::json::list_raw(page))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(raw): ApiJson<RawOrg>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::OrgManage)?;
+    let draft = OrgDraft::parse(&raw)?;
+    let org = orgs::create_member(&s.db, &scope, &p.actor(), &draft).await?;
+    Ok(entity(StatusCode::CREATED, org.version, &org))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::OrgRead)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    Ok(entity(StatusCode::OK, org.version, &org))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawOrg>,
+) -> ApiResult<Response> {
+    let org = apply_edit(&s, &p, &slug, if_match(&headers)?, &raw).await?;
+    Ok(entity(StatusCode::OK, org.version, &org))
+}
+
+async fn deactivate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let org = set_org_active(&s, &p, &slug, if_match(&headers)?, false).await?;
+    Ok(entity(StatusCode::OK, org.version, &org))
+}
+
+async fn reactivate(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let org = set_org_active(&s, &p, &slug, if_match(&headers)?, true).await?;
+    Ok(entity(StatusCode::OK, org.version, &org))
+}
+
+async fn org_proposals(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::OrgRead)?;
+    let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
+    let items = store::tenancy::proposals::list(
+        &s.db,
+        &scope,
+        &store::tenancy::proposals::Filter {
+            org: Some(org.id),
+            status: None,
+        },
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn create_proposal(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(slug): Path<String>,
+    ApiJson(raw): ApiJson<RawProposal>,
+) -> ApiResult<Response> {
+    let made = propose(&s, &p, &slug, &raw).await?;
+    Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalQuery {
+    pub status: Option<String>,
+}
+
+async fn list_proposals(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ProposalQuery>,
+) -> ApiResult<Response> {
+    let scope = p.require(Permission::OrgRead)?;
+    let status = match q.status.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => Some(proposals::Status::parse(v).map_err(|e| Failure::Invalid(vec![e]))?),
+        None => None,
+    };
+    let items = store::tenancy::proposals::list(
+        &s.db,
+        &scope,
+        &store::tenancy::proposals::Filter { org: None, status },
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn decide_proposal(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(raw): ApiJson<RawDecision>,
+) -> ApiResult<Response> {
+    Ok(Json(decide(&s, &p, &id, &raw).await?).into_response())
+}
