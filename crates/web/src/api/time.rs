@@ -2,7 +2,6 @@
 
 use super::{entity, list};
 use crate::AppState;
-use crate::api::desk::parse_number;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
@@ -344,9 +343,4 @@ async fn stop_timer(
 ) -> ApiResult<Response> {
     let e = stop(&s, &p, raw.note.as_deref()).await?;
     Ok(entity(StatusCode::CREATED, e.version, &e))
-}
-
-/// Used by the ticket page.
-pub fn parse_ticket_number(raw: &str) -> Result<i64, Failure> {
-    parse_number(raw)
 }
