@@ -186,7 +186,7 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
     };
     match db.backend() {
         // SQLite has one writer: concurrent openings are written together, in one transaction.
-        crate::Backend::Sqlite => db.openings.submit(db, opening).await,
+        crate::Backend::Sqlite => db.openings.submit(db, opening).await?,
         crate::Backend::Postgres => {
             let mut group = vec![opening];
             write_openings(&db.write, db.backend(), &mut group).await?;
@@ -201,8 +201,8 @@ pub async fn open(db: &Db, submit: &crate::Scope, actor: &Actor, new: NewTicket)
 
 /// A ticket ready to be written: checked, numbered later.
 pub(crate) struct Opening {
-    ticket: Ticket,
-    actor: Actor,
+    pub(crate) ticket: Ticket,
+    pub(crate) actor: Actor,
 }
 
 /// The statements that claim `n` ticket numbers and `n` places in the audit chain; they return the last
@@ -274,7 +274,7 @@ pub(super) fn opening_rows(
 /// audit entry — in one transaction, numbering the tickets in order. Two batches (see `Batch`): the numbers
 /// and the audit chain's places for the whole group, then every row. On SQLite that is four hand-offs to the
 /// writer thread however many tickets the group holds; one statement at a time took twelve per ticket.
-pub(super) async fn write_openings(
+pub(crate) async fn write_openings(
     pool: &sqlx::AnyPool,
     backend: crate::Backend,
     group: &mut [Opening],
@@ -303,7 +303,7 @@ pub(super) async fn write_openings(
     // batch prepared on the writer, and six sizes keep that to a few megabytes where one batch for every
     // group size from 1 to 32 held fifteen.
     let mut tickets = tickets.into_iter();
-    let mut chunks: Vec<Batch> = chunk_sizes(group.len())
+    let mut chunks: Vec<Batch> = direct::chunk_sizes(group.len())
         .map(|size| {
             let mut b = Batch::new();
             for q in tickets.by_ref().take(size).flatten() {
@@ -331,7 +331,7 @@ pub(super) async fn write_openings(
 
 /// [`write_openings`] on the direct SQLite writer: the same statements, run synchronously on the calling
 /// thread, no hand-off at all. [`direct::Busy`] when another writer holds the database.
-pub(super) fn write_openings_direct(
+pub(crate) fn write_openings_direct(
     conn: &mut rusqlite::Connection,
     group: &mut [Opening],
 ) -> std::result::Result<Result<()>, direct::Busy> {
@@ -364,235 +364,6 @@ pub(super) fn write_openings_direct(
         tx.commit()?;
         Ok(())
     })())
-}
-
-/// `n` as a sum of powers of two, largest first: 13 → 8, 4, 1.
-pub(super) fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
-    (0..usize::BITS)
-        .rev()
-        .map(|b| 1usize << b)
-        .filter(move |p| n & p != 0)
-}
-
-/// The most tickets written in one transaction: enough to absorb a burst, small enough that the batch's
-/// statement stays far below SQLite's limit on bound values (each ticket binds about 70).
-pub(super) const MAX_GROUP: usize = 32;
-
-/// SQLite's group writer for new tickets. Each opening joins a queue; whoever finds the direct writer free
-/// (see [`crate::direct`]) leads: it takes everything waiting — up to [`MAX_GROUP`] at a time, until the
-/// queue is empty — writes it in one transaction per group on its own thread, and answers the others. With
-/// one client that is the request itself, with no hand-off to another thread; under load the groups grow
-/// and the commits are shared. When the direct writer is unavailable or the database is locked by another
-/// writer, the group goes to a task on sqlx (see [`write_openings`]), which waits for the lock without
-/// holding a runtime thread. If a group fails, each of its tickets is tried alone, so one bad ticket fails
-/// only itself.
-#[derive(Default)]
-pub(crate) struct Openings {
-    waiting: std::sync::Mutex<Vec<Waiting>>,
-    sqlx: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Waiting>>,
-}
-
-impl std::fmt::Debug for Openings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Openings")
-    }
-}
-
-pub(super) fn writer_stopped<T>(_: T) -> StoreError {
-    StoreError::Corrupt("the ticket writer has stopped".into())
-}
-
-impl Openings {
-    async fn submit(&self, db: &Db, opening: Opening) -> Result<Ticket> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        match &db.direct {
-            Some(d) => {
-                direct::lock(&self.waiting).push((opening, reply));
-                self.lead(db, d, Lead::Request);
-            }
-            None => self.to_sqlx(db, vec![(opening, reply)]),
-        }
-        answer.await.map_err(writer_stopped)?
-    }
-
-    /// Writes what is waiting, group after group until nothing waits, if the writer is free; otherwise its
-    /// holder will. Chores left for the writer (job claims) run before each group. A request that leads is
-    /// answered only when it stops leading: under a stream of openings it writes for at most [`LEAD_FOR`]
-    /// and then hands the lead to a blocking thread, which writes on until nothing waits. (Handing over
-    /// after the first group cost 10–15% of the throughput at 32 clients: a hand-off per group.)
-    pub(crate) fn lead(&self, db: &Db, d: &std::sync::Arc<direct::Direct>, who: Lead) {
-        let mut checkpoint = None;
-        let started = std::time::Instant::now();
-        let mut hand_over = false;
-        'lead: while let Some(mut conn) = d.try_writer() {
-            loop {
-                d.run_chores(&mut conn);
-                let group: Vec<Waiting> = {
-                    let mut w = direct::lock(&self.waiting);
-                    let n = w.len().min(MAX_GROUP);
-                    w.drain(..n).collect()
-                };
-                if group.is_empty() {
-                    break;
-                }
-                let n = group.len();
-                match write_group_direct(&mut conn, group) {
-                    Ok(()) => {
-                        // Each opening queued its notification: wake the job runner.
-                        db.queued.notify_one();
-                        checkpoint = checkpoint.max(d.wrote(n));
-                    }
-                    Err(busy) => self.to_sqlx(db, busy),
-                }
-                if who == Lead::Request
-                    && started.elapsed() >= LEAD_FOR
-                    && !direct::lock(&self.waiting).is_empty()
-                {
-                    hand_over = true;
-                    break 'lead;
-                }
-            }
-            drop(conn);
-            // An opening queued after the last look but before the writer was let go found it taken and
-            // left its ticket to us: look once more.
-            if direct::lock(&self.waiting).is_empty() && !d.has_chores() {
-                break;
-            }
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            if hand_over {
-                self.lead(db, d, Lead::Blocking);
-            }
-            return;
-        };
-        if hand_over {
-            let (db, d) = (db.clone(), d.clone());
-            rt.spawn_blocking(move || db.openings.lead(&db, &d, Lead::Blocking));
-        }
-        if let Some(kind) = checkpoint {
-            // Off this request's path; what queues meanwhile is written as soon as the checkpoint ends.
-            let (db, d) = (db.clone(), d.clone());
-            rt.spawn_blocking(move || {
-                d.checkpoint(kind);
-                db.openings.lead(&db, &d, Lead::Blocking);
-            });
-        }
-    }
-
-    fn to_sqlx(&self, db: &Db, group: Vec<Waiting>) {
-        let queue = self.sqlx.get_or_init(|| {
-            let (send, recv) = tokio::sync::mpsc::unbounded_channel();
-            tokio::spawn(group_writer(
-                db.write.clone(),
-                db.backend(),
-                db.queued.clone(),
-                recv,
-            ));
-            send
-        });
-        for w in group {
-            // The writer task lives as long as the runtime; if it is gone the reply is dropped and the
-            // request answers that the writer stopped.
-            let _ = queue.send(w);
-        }
-    }
-}
-
-/// Writes `group` on the direct writer and answers each opening; hands the whole group back when the
-/// database is locked by another writer.
-pub(super) fn write_group_direct(
-    conn: &mut rusqlite::Connection,
-    waiting: Vec<Waiting>,
-) -> std::result::Result<(), Vec<Waiting>> {
-    let (mut group, replies): (Vec<Opening>, Vec<_>) = waiting.into_iter().unzip();
-    tracing::debug!(tickets = group.len(), "opening tickets together");
-    match write_openings_direct(conn, &mut group) {
-        Err(direct::Busy) => Err(group.into_iter().zip(replies).collect()),
-        Ok(Ok(())) => {
-            answer(group, replies);
-            Ok(())
-        }
-        Ok(Err(e)) if group.len() == 1 => {
-            if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Err(e));
-            }
-            Ok(())
-        }
-        // One bad ticket fails only itself: each is tried alone.
-        Ok(Err(_)) => {
-            let busy: Vec<Waiting> = group
-                .into_iter()
-                .zip(replies)
-                .filter_map(|w| write_group_direct(conn, vec![w]).err())
-                .flatten()
-                .collect();
-            if busy.is_empty() { Ok(()) } else { Err(busy) }
-        }
-    }
-}
-
-/// Answers each opening of a written group with its ticket.
-pub(super) fn answer(
-    group: Vec<Opening>,
-    replies: Vec<tokio::sync::oneshot::Sender<Result<Ticket>>>,
-) {
-    for (o, reply) in group.into_iter().zip(replies) {
-        let _ = reply.send(Ok(o.ticket));
-    }
-}
-
-pub(super) type Waiting = (Opening, tokio::sync::oneshot::Sender<Result<Ticket>>);
-
-/// Who leads the ticket writer (see [`Openings::lead`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lead {
-    /// A request opening a ticket, on a runtime thread: it hands over after [`LEAD_FOR`].
-    Request,
-    /// A blocking thread: it writes until nothing waits.
-    Blocking,
-}
-
-/// How long a request leads the ticket writer at most before handing the lead to a blocking thread (see
-/// [`Openings::lead`]): a few groups' time. (Measured at 8 clients: p99 of a sustained minute 63–95 ms with
-/// the hand-over, 119–126 ms without.)
-pub(super) const LEAD_FOR: std::time::Duration = std::time::Duration::from_millis(2);
-
-pub(super) async fn group_writer(
-    pool: sqlx::AnyPool,
-    backend: crate::Backend,
-    queued: std::sync::Arc<tokio::sync::Notify>,
-    mut queue: tokio::sync::mpsc::UnboundedReceiver<Waiting>,
-) {
-    while let Some(first) = queue.recv().await {
-        let mut waiting = vec![first];
-        while waiting.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(w) => waiting.push(w),
-                Err(_) => break,
-            }
-        }
-        let (mut group, replies): (Vec<Opening>, Vec<_>) = waiting.into_iter().unzip();
-        tracing::debug!(tickets = group.len(), "opening tickets together");
-        match write_openings(&pool, backend, &mut group).await {
-            Ok(()) => {
-                queued.notify_one();
-                answer(group, replies);
-            }
-            Err(e) if group.len() == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(e));
-                }
-            }
-            Err(_) => {
-                for (o, reply) in group.into_iter().zip(replies) {
-                    let mut alone = [o];
-                    let result = write_openings(&pool, backend, &mut alone).await;
-                    let [o] = alone;
-                    let _ = reply.send(result.map(|()| o.ticket));
-                }
-            }
-        }
-    }
 }
 
 /// What the audit log keeps of a ticket (not its text, which the ticket's history holds).
@@ -711,23 +482,5 @@ pub(super) async fn save(tx: &mut Transaction<'_, Any>, t: &Ticket) -> Result<()
         Ok(())
     } else {
         Err(StoreError::Stale)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::chunk_sizes;
-
-    #[test]
-    fn a_group_is_written_in_power_of_two_chunks_that_add_up_to_it() {
-        assert_eq!(chunk_sizes(13).collect::<Vec<_>>(), [8, 4, 1]);
-        assert_eq!(chunk_sizes(32).collect::<Vec<_>>(), [32]);
-        assert_eq!(chunk_sizes(1).collect::<Vec<_>>(), [1]);
-        for n in 1..=64 {
-            let sizes: Vec<_> = chunk_sizes(n).collect();
-            assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(sizes.iter().all(|s| s.is_power_of_two()));
-            assert!(sizes.windows(2).all(|w| w[0] > w[1]));
-        }
     }
 }
