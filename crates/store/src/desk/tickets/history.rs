@@ -117,12 +117,12 @@ pub async fn history(db: &Db, view: &TicketView, number: i64) -> Result<Vec<Even
         .iter()
         .map(|r| {
             Ok(Event {
-                id: parse_id(&r.try_get::<String, _>("id")?)?,
+                id: r.id("id")?,
                 at: r.try_get("at")?,
-                actor_id: opt_id(r, "actor_id")?,
+                actor_id: r.opt_id("actor_id")?,
                 actor_name: r.try_get("actor_name")?,
                 kind: EventKind::parse(&r.try_get::<String, _>("kind")?)?,
-                public: r.try_get::<i64, _>("public")? != 0,
+                public: r.flag("public")?,
                 body: r.try_get("body")?,
                 data: r
                     .try_get::<Option<String>, _>("data")?

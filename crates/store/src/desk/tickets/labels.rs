@@ -19,7 +19,7 @@ pub async fn people_names(db: &Db, ids: &[UserId]) -> Result<BTreeMap<UserId, St
     q.push(")");
     for r in q.fetch_all(&db.read).await? {
         out.insert(
-            parse_id(&r.try_get::<String, _>("id")?)?,
+            r.id("id")?,
             r.try_get("name")?,
         );
     }
@@ -50,7 +50,7 @@ pub async fn org_labels(db: &Db, ids: &[OrgId]) -> Result<BTreeMap<OrgId, OrgLab
     q.push(")");
     for r in q.fetch_all(&db.read).await? {
         out.insert(
-            parse_id(&r.try_get::<String, _>("id")?)?,
+            r.id("id")?,
             OrgLabel {
                 slug: r.try_get("slug")?,
                 name: r.try_get("name")?,
@@ -67,6 +67,6 @@ pub async fn agents(db: &Db) -> Result<Vec<(UserId, String)>> {
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(|r| Ok((parse_id(&r.try_get::<String, _>("id")?)?, r.try_get("name")?)))
+        .map(|r| Ok((r.id("id")?, r.try_get("name")?)))
         .collect()
 }

@@ -34,6 +34,7 @@ use super::search;
 use crate::audit::Actor;
 use crate::direct;
 use crate::page::{Page, PageRequest};
+use crate::row::{Cols, Decode};
 use crate::sql::{Batch, Sql};
 use crate::{Db, Result, StoreError, now_ms, parse_id};
 use domain::authz::TicketView;
@@ -129,71 +130,64 @@ pub struct Sla {
     pub check_at: Option<i64>,
 }
 
-fn opt_id<T: std::str::FromStr>(r: &AnyRow, col: &str) -> Result<Option<T>> {
-    r.try_get::<Option<String>, _>(col)?
-        .map(|s| parse_id(&s))
-        .transpose()
+impl Decode for Ticket {
+    fn decode(r: &AnyRow) -> Result<Ticket> {
+        let due: i64 = r.try_get("sla_due_at")?;
+        Ok(Ticket {
+            id: r.id("id")?,
+            number: r.try_get("number")?,
+            org_id: r.id("org_id")?,
+            kind: r.vocab("kind", TicketKind::parse)?,
+            subject: r.try_get("subject")?,
+            description: r.try_get("description")?,
+            requester_id: r.id("requester_id")?,
+            department_id: r.opt_id("department_id")?,
+            site_id: r.opt_id("site_id")?,
+            service_id: r.opt_id("service_id")?,
+            catalog_item_id: r.opt_id("catalog_item_id")?,
+            form_answers: match r.try_get::<Option<String>, _>("form_answers")? {
+                Some(s) => serde_json::from_str(&s).map_err(corrupt)?,
+                None => BTreeMap::new(),
+            },
+            category: r.try_get("category")?,
+            impact: r.vocab("impact", Impact::parse)?,
+            urgency: r.vocab("urgency", Urgency::parse)?,
+            priority: r.vocab("priority", Priority::parse)?,
+            status: r.vocab("status", Status::parse)?,
+            team_id: r.opt_id("team_id")?,
+            assignee_id: r.opt_id("assignee_id")?,
+            source: r.vocab("source", Source::parse)?,
+            approval: r.vocab("approval", Approval::parse)?,
+            cost_cents: r.try_get("cost_cents")?,
+            sla: Sla {
+                coverage: r.vocab("coverage", Coverage::parse)?,
+                response_target_s: r.try_get("response_target_s")?,
+                resolution_target_s: r.try_get("resolution_target_s")?,
+                clock: r.json("sla_clock")?,
+                response_due_at: r.try_get("response_due_at")?,
+                resolution_due_at: r.try_get("resolution_due_at")?,
+                next_due_at: (due != NO_DUE).then_some(due),
+                response_breached: r.flag("response_breached")?,
+                resolution_breached: r.flag("resolution_breached")?,
+                at_risk: r.flag("at_risk")?,
+                check_at: Some(r.try_get::<i64, _>("sla_check_at")?).filter(|c| *c != NO_DUE),
+            },
+            first_response_at: r.try_get("first_response_at")?,
+            resolved_at: r.try_get("resolved_at")?,
+            closed_at: r.try_get("closed_at")?,
+            merged_into_id: r.opt_id("merged_into_id")?,
+            csat_score: r.try_get("csat_score")?,
+            csat_comment: r.try_get("csat_comment")?,
+            reopen_count: r.try_get("reopen_count")?,
+            public_replies: r.try_get("public_replies")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+            version: r.try_get("version")?,
+        })
+    }
 }
 
-fn vocab<T>(
-    r: &AnyRow,
-    col: &str,
-    parse: fn(&str) -> std::result::Result<T, domain::FieldError>,
-) -> Result<T> {
-    parse(&r.try_get::<String, _>(col)?).map_err(|e| corrupt(e.message))
-}
-
+/// A ticket from its row (see [`Decode`]).
 pub(crate) fn ticket(r: &AnyRow) -> Result<Ticket> {
-    let due: i64 = r.try_get("sla_due_at")?;
-    Ok(Ticket {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        number: r.try_get("number")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
-        kind: vocab(r, "kind", TicketKind::parse)?,
-        subject: r.try_get("subject")?,
-        description: r.try_get("description")?,
-        requester_id: parse_id(&r.try_get::<String, _>("requester_id")?)?,
-        department_id: opt_id(r, "department_id")?,
-        site_id: opt_id(r, "site_id")?,
-        service_id: opt_id(r, "service_id")?,
-        catalog_item_id: opt_id(r, "catalog_item_id")?,
-        form_answers: match r.try_get::<Option<String>, _>("form_answers")? {
-            Some(s) => serde_json::from_str(&s).map_err(corrupt)?,
-            None => BTreeMap::new(),
-        },
-        category: r.try_get("category")?,
-        impact: vocab(r, "impact", Impact::parse)?,
-        urgency: vocab(r, "urgency", Urgency::parse)?,
-        priority: vocab(r, "priority", Priority::parse)?,
-        status: vocab(r, "status", Status::parse)?,
-        team_id: opt_id(r, "team_id")?,
-        assignee_id: opt_id(r, "assignee_id")?,
-        source: vocab(r, "source", Source::parse)?,
-        approval: vocab(r, "approval", Approval::parse)?,
-        cost_cents: r.try_get("cost_cents")?,
-        sla: Sla {
-            coverage: vocab(r, "coverage", Coverage::parse)?,
-            response_target_s: r.try_get("response_target_s")?,
-            resolution_target_s: r.try_get("resolution_target_s")?,
-            clock: serde_json::from_str(&r.try_get::<String, _>("sla_clock")?).map_err(corrupt)?,
-            response_due_at: r.try_get("response_due_at")?,
-            resolution_due_at: r.try_get("resolution_due_at")?,
-            next_due_at: (due != NO_DUE).then_some(due),
-            response_breached: r.try_get::<i64, _>("response_breached")? != 0,
-            resolution_breached: r.try_get::<i64, _>("resolution_breached")? != 0,
-            at_risk: r.try_get::<i64, _>("at_risk")? != 0,
-            check_at: Some(r.try_get::<i64, _>("sla_check_at")?).filter(|c| *c != NO_DUE),
-        },
-        first_response_at: r.try_get("first_response_at")?,
-        resolved_at: r.try_get("resolved_at")?,
-        closed_at: r.try_get("closed_at")?,
-        merged_into_id: opt_id(r, "merged_into_id")?,
-        csat_score: r.try_get("csat_score")?,
-        csat_comment: r.try_get("csat_comment")?,
-        reopen_count: r.try_get("reopen_count")?,
-        public_replies: r.try_get("public_replies")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        version: r.try_get("version")?,
-    })
+    Ticket::decode(r)
 }

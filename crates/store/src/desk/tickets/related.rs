@@ -10,7 +10,7 @@ pub async fn watchers(db: &Db, view: &TicketView, number: i64) -> Result<Vec<(Us
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(|r| Ok((parse_id(&r.try_get::<String, _>("id")?)?, r.try_get("name")?)))
+        .map(|r| Ok((r.id("id")?, r.try_get("name")?)))
         .collect()
 }
 
@@ -30,7 +30,7 @@ pub async fn add_watcher(
         .await?
         .ok_or_else(|| StoreError::Invalid(domain::Invalid::one("email", "is not an active person of the region")))?;
     let org: String = r.try_get("org_id")?;
-    let hub = r.try_get::<i64, _>("is_hub")? != 0;
+    let hub = r.flag("is_hub")?;
     if org != t.org_id.to_string() && !hub {
         return Err(StoreError::Invalid(domain::Invalid::one(
             "email",
@@ -169,11 +169,11 @@ pub async fn links(db: &Db, view: &TicketView, number: i64) -> Result<Vec<Link>>
         .iter()
         .map(|r| {
             let kind: String = r.try_get("kind")?;
-            let outgoing = r.try_get::<i64, _>("outgoing")? != 0;
+            let outgoing = r.flag("outgoing")?;
             Ok(Link {
                 number: r.try_get("number")?,
                 subject: r.try_get("subject")?,
-                status: vocab(r, "status", Status::parse)?,
+                status: r.vocab("status", Status::parse)?,
                 relation: match (LinkKind::parse(&kind), outgoing) {
                     (Some(LinkKind::CausedBy), true) => "caused_by",
                     (Some(LinkKind::CausedBy), false) => "causes",
