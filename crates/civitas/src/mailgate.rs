@@ -5,7 +5,7 @@
 //! the IMAP poller both come here.
 
 use domain::authz::{Permission, Scope, TicketView};
-use domain::desk::{Impact, Source, TicketKind, Urgency};
+use domain::desk::{Impact, Source, TicketKind, TicketSubject, Urgency};
 use domain::tenancy::Email;
 use mail_parser::{MessageParser, MimeHeaders};
 use store::Db;
@@ -145,17 +145,6 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// A mail's subject as a ticket's: one line of at most 200 characters, with bidirectional control
-/// characters (a right-to-left override making `invoice\u{202E}fdp.exe` read as `invoiceexe.pdf`) removed —
-/// mail cannot be refused with a field error as a form can, so they are stripped instead.
-fn subject_line(raw: &str) -> String {
-    let s: String = raw
-        .chars()
-        .filter(|c| !domain::validation::is_bidi_control(*c))
-        .collect();
-    clip(&s, 200)
-}
-
 /// Takes in one message. `Err` only when it could not be stored (the database is unreachable): the caller
 /// then asks the mail server to retry.
 pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<Ingested> {
@@ -221,7 +210,7 @@ pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<In
     {
         return Ok(Ingested::Duplicate);
     }
-    let subject = subject_line(msg.subject().unwrap_or(""));
+    let subject = TicketSubject::clean(msg.subject().unwrap_or(""));
     let from = msg
         .from()
         .and_then(|a| a.first())
@@ -351,11 +340,7 @@ pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<In
     let new = NewTicket {
         org_id: user.org_id,
         kind: TicketKind::Incident,
-        subject: if subject.is_empty() {
-            "(no subject)".into()
-        } else {
-            subject.clone()
-        },
+        subject: TicketSubject::from_mail(&subject).into_inner(),
         description: if description.is_empty() {
             "(no text)".into()
         } else {
@@ -406,15 +391,6 @@ pub async fn ingest(db: &Db, raw: &[u8], own_address: &str) -> anyhow::Result<In
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subjects_lose_bidi_controls() {
-        assert_eq!(
-            subject_line(" Invoice \u{202E}fdp.exe\u{2069} "),
-            "Invoice fdp.exe"
-        );
-        assert_eq!(subject_line("מדפסת תקועה"), "מדפסת תקועה");
-    }
 
     #[test]
     fn references_and_subjects_name_the_ticket() {

@@ -722,6 +722,63 @@ async fn lockout_password_rule_and_invitation_pages_at_two_widths() {
     }
 }
 
+/// The API viewer at /api/docs (the vendored Swagger UI with Civitas's colour overrides) passes axe at a
+/// laptop's and a phone's width, closed and with operations opened for "Try it out", and loads nothing from
+/// another origin (it works with no internet).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_viewer_passes_axe_at_two_widths() {
+    let (base, _dir) = start_civitas().await;
+    let (_driver, c, _profile) = start_browser().await;
+    for (width, height) in [(1366, 900), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        c.goto(&format!("{base}/api/docs")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css(".opblock-summary-control"))
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("select#servers[aria-label]"))
+            .await
+            .unwrap();
+        assert_accessible(&c, &format!("/api/docs at {width} px")).await;
+        screenshot(&c, &format!("api-docs-{width}")).await;
+        // Open the first operations of each method and press "Try it out" on them.
+        c.execute(
+            "for (const m of ['get', 'post', 'patch', 'delete']) {
+               const b = document.querySelector('.opblock-' + m + ' .opblock-summary-control'); if (b) b.click();
+             }",
+            vec![],
+        )
+        .await
+        .unwrap();
+        c.wait()
+            .for_element(Locator::Css(".try-out__btn"))
+            .await
+            .unwrap();
+        c.execute(
+            "for (const b of document.querySelectorAll('.try-out__btn')) b.click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+        c.wait()
+            .for_element(Locator::Css(".btn.execute"))
+            .await
+            .unwrap();
+        assert_accessible(&c, &format!("/api/docs, operations open, at {width} px")).await;
+        let foreign = c
+            .execute(
+                "return performance.getEntriesByType('resource').map(e => e.name)
+                   .filter(u => !u.startsWith(location.origin + '/'));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(foreign, json!([]), "the API viewer loads from elsewhere");
+    }
+    c.close().await.unwrap();
+}
+
 /// Both widths the pages are checked at: a laptop and a phone.
 async fn screenshots_at_both_widths(c: &Client, name: &str) {
     for (width, label) in [(1366, "1366"), (390, "390")] {

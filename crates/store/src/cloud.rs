@@ -709,16 +709,3 @@ pub async fn daily(db: &Db, today: Date) -> Result<(usize, IngestReport)> {
     let report = meter(db, yesterday, today).await?;
     Ok((rows, report))
 }
-
-/// What one organisation is allocated from each pool now.
-pub async fn org_allocations(db: &Db, org: OrgId) -> Result<Vec<(Pool, Allocation)>> {
-    let pools: HashMap<PoolId, Pool> = pools(db).await?.into_iter().map(|p| (p.id, p)).collect();
-    let mut out: Vec<(Pool, Allocation)> = allocations(db)
-        .await?
-        .into_iter()
-        .filter(|a| a.org_id == org)
-        .filter_map(|a| pools.get(&a.pool_id).cloned().map(|p| (p, a)))
-        .collect();
-    out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-    Ok(out)
-}

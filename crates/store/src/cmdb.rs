@@ -3,6 +3,7 @@
 //! regional infrastructure its items run on) and changes only its own; another member's item is "not
 //! found". The rules of types, attributes and the impact walk are in `domain::cmdb`.
 
+use crate::row::Cols;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::audit::Actor;
@@ -64,11 +65,10 @@ const SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS department_name 
      JOIN orgs o ON o.id = c.org_id LEFT JOIN departments d ON d.id = c.department_id";
 
 fn ci(r: &AnyRow) -> Result<Ci> {
-    let attributes: Value =
-        serde_json::from_str(&r.try_get::<String, _>("attributes")?).map_err(corrupt)?;
+    let attributes: Value = r.json("attributes")?;
     Ok(Ci {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         org_name: r.try_get("org_name")?,
         department_id: r
             .try_get::<Option<String>, _>("department_id")?
@@ -411,9 +411,9 @@ pub struct Relation {
 fn relation(r: &AnyRow) -> Result<Relation> {
     Ok(Relation {
         id: r.try_get("id")?,
-        from_ci: parse_id(&r.try_get::<String, _>("from_ci")?)?,
+        from_ci: r.id("from_ci")?,
         from_name: r.try_get("from_name")?,
-        to_ci: parse_id(&r.try_get::<String, _>("to_ci")?)?,
+        to_ci: r.id("to_ci")?,
         to_name: r.try_get("to_name")?,
         kind: RelationKind::parse(&r.try_get::<String, _>("kind")?)
             .map_err(|e| corrupt(e.message))?,
@@ -678,8 +678,7 @@ async fn walk(
         for chunk in frontier.chunks(5_000) {
             let doc = serde_json::to_string(chunk).map_err(corrupt)?;
             let row = sqlx::query(sql).bind(doc).fetch_one(&db.read).await?;
-            let rows: Vec<(String, String, String, String, String)> =
-                serde_json::from_str(&row.try_get::<String, _>("doc")?).map_err(corrupt)?;
+            let rows: Vec<(String, String, String, String, String)> = row.json("doc")?;
             for (from, via, name, ci_type, org_id) in rows {
                 let (to, kind) = via.split_once(' ').ok_or_else(|| corrupt("relationship"))?;
                 let kind = RelationKind::parse(kind).map_err(|e| corrupt(e.message))?;

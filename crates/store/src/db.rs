@@ -38,8 +38,8 @@ pub struct Db {
     pub(crate) read: AnyPool,
     /// The organisation directory in memory (see `tenancy::org_cache`).
     pub(crate) orgs: std::sync::Arc<crate::tenancy::org_cache::OrgCache>,
-    /// SQLite's group writer for new tickets (see `desk::tickets::Openings`).
-    pub(crate) openings: std::sync::Arc<crate::desk::tickets::Openings>,
+    /// SQLite's group writer for new tickets (see `direct::Openings`).
+    pub(crate) openings: std::sync::Arc<crate::direct::Openings>,
     /// SQLite only: connections used without sqlx for the hottest paths (see `direct`).
     pub(crate) direct: Option<std::sync::Arc<crate::direct::Direct>>,
     /// Woken when jobs were queued (see [`Db::jobs_queued`]).

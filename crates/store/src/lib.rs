@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod page;
 pub mod portfolio;
 pub(crate) mod refs;
+pub(crate) mod row;
 pub(crate) mod sql;
 pub mod tenancy;
 

@@ -90,11 +90,6 @@ impl Principal {
         self.grants.iter().any(|g| g.role == role)
     }
 
-    /// Member staff get the simpler portal; everyone else the full navigation.
-    pub fn is_portal_only(&self) -> bool {
-        self.grants.iter().all(|g| g.role == Role::MemberStaff)
-    }
-
     pub fn session(&self) -> Option<&Session> {
         match &self.via {
             Via::Session(s) => Some(s),

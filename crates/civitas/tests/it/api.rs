@@ -1,20 +1,14 @@
 //! The JSON API as a script author meets it: errors that name the field, ETags, idempotent retries,
 //! keyset pagination, tokens.
 
-use crate::helpers::{OTHER, OWN, TestApp, json};
+use crate::helpers::{OTHER, OWN, TestApp, call, get, json, send};
 use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
 async fn me_reports_the_person_and_their_grants() {
     let app = TestApp::new().await;
-    let (status, body) = json(
-        app.api("member-admin", Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get(&app, "member-admin", "/api/v1/me").await;
     assert_eq!(status, 200);
     assert_eq!(
         body["user"]["email"],
@@ -52,13 +46,7 @@ async fn requests_without_valid_credentials_get_401_problems() {
 #[tokio::test]
 async fn a_member_lists_only_itself_and_the_hub_lists_everyone() {
     let app = TestApp::new().await;
-    let (_, body) = json(
-        app.api("member-staff", Method::GET, "/api/v1/orgs")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = get(&app, "member-staff", "/api/v1/orgs").await;
     let slugs: Vec<&str> = body["items"]
         .as_array()
         .unwrap()
@@ -66,13 +54,7 @@ async fn a_member_lists_only_itself_and_the_hub_lists_everyone() {
         .map(|o| o["slug"].as_str().unwrap())
         .collect();
     assert_eq!(slugs, [OWN]);
-    let (_, body) = json(
-        app.api("hub-agent", Method::GET, "/api/v1/orgs")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = get(&app, "hub-agent", "/api/v1/orgs").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 3);
 }
 
@@ -99,12 +81,12 @@ async fn bad_input_names_the_field() {
         "{body}"
     );
 
-    let (status, body) = json(
-        app.api("hub-admin", Method::POST, "/api/v1/orgs")
-            .json(&json!({ "name": "Reading", "kind": "town", "population": "many" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs",
+        json!({ "name": "Reading", "kind": "town", "population": "many" }),
     )
     .await;
     assert_eq!(status, 422);
@@ -121,23 +103,11 @@ async fn bad_input_names_the_field() {
     .await;
     assert_eq!(status, 400);
 
-    let (status, body) = json(
-        app.api("hub-admin", Method::GET, "/api/v1/orgs?limit=0")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get(&app, "hub-admin", "/api/v1/orgs?limit=0").await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["field"], "limit");
 
-    let (status, body) = json(
-        app.api("hub-admin", Method::GET, "/api/v1/orgs?limit=lots")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get(&app, "hub-admin", "/api/v1/orgs?limit=lots").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["errors"][0]["field"], "limit");
 }
@@ -145,23 +115,17 @@ async fn bad_input_names_the_field() {
 #[tokio::test]
 async fn a_taken_slug_or_email_is_a_conflict_on_that_field() {
     let app = TestApp::new().await;
-    let (status, body) = json(
-        app.api("hub-admin", Method::POST, "/api/v1/orgs")
-            .json(&json!({ "name": "Stoneham", "slug": OTHER, "kind": "town" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs",
+        json!({ "name": "Stoneham", "slug": OTHER, "kind": "town" }),
     )
     .await;
     assert_eq!(status, 409);
     assert_eq!(body["errors"][0]["field"], "slug");
-    let (status, body) = json(
-        app.api("member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/users"))
-            .json(&json!({ "email": "member-staff@north-reading.example.gov", "name": "Twin", "role": "member-staff" }))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (status, body) = send(&app, "member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/users"), json!({ "email": "member-staff@north-reading.example.gov", "name": "Twin", "role": "member-staff" }))
     .await;
     assert_eq!(status, 409);
     assert_eq!(body["errors"][0]["field"], "email");
@@ -197,13 +161,7 @@ async fn a_stale_if_match_is_refused_and_nothing_is_overwritten() {
     )
     .await;
     assert_eq!(status, 412, "{body}");
-    let (_, body) = json(
-        app.api("member-admin", Method::GET, &path)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = get(&app, "member-admin", &path).await;
     assert_eq!(body["population"], 16000);
 }
 
@@ -211,41 +169,35 @@ async fn a_stale_if_match_is_refused_and_nothing_is_overwritten() {
 async fn members_edit_settings_but_only_the_hub_renames() {
     let app = TestApp::new().await;
     let path = format!("/api/v1/orgs/{OWN}");
-    let (status, body) = json(
-        app.api("member-admin", Method::PATCH, &path)
-            .json(&json!({ "time_zone": "America/Chicago", "fiscal_year_start_month": 1, "business_hours": ["07:00-15:30", "07:00-15:30", "07:00-15:30", "07:00-15:30", "07:00-12:00", "", ""] }))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (status, body) = send(&app, "member-admin", Method::PATCH, &path, json!({ "time_zone": "America/Chicago", "fiscal_year_start_month": 1, "business_hours": ["07:00-15:30", "07:00-15:30", "07:00-15:30", "07:00-15:30", "07:00-12:00", "", ""] }))
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["time_zone"], "America/Chicago");
-    let (status, _) = json(
-        app.api("member-admin", Method::PATCH, &path)
-            .json(&json!({ "name": "Republic of North Reading" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _) = send(
+        &app,
+        "member-admin",
+        Method::PATCH,
+        &path,
+        json!({ "name": "Republic of North Reading" }),
     )
     .await;
     assert_eq!(status, 403);
-    let (status, body) = json(
-        app.api("member-admin", Method::PATCH, &path)
-            .json(&json!({ "business_hours": ["17:00-08:00", "", "", "", "", "", ""] }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = send(
+        &app,
+        "member-admin",
+        Method::PATCH,
+        &path,
+        json!({ "business_hours": ["17:00-08:00", "", "", "", "", "", ""] }),
     )
     .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["field"], "business_hours.monday");
-    let (status, _) = json(
-        app.api("hub-admin", Method::PATCH, &path)
-            .json(&json!({ "name": "Town of North Reading, MA" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _) = send(
+        &app,
+        "hub-admin",
+        Method::PATCH,
+        &path,
+        json!({ "name": "Town of North Reading, MA" }),
     )
     .await;
     assert_eq!(status, 200);
@@ -269,13 +221,7 @@ async fn an_idempotency_key_makes_a_retry_safe() {
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     let (_, b) = json(second).await;
     assert_eq!(a["id"], b["id"]);
-    let (_, list) = json(
-        app.api("member-admin", Method::GET, &path)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = get(&app, "member-admin", &path).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let (status, body) = json(send(json!({ "name": "Collector" })).await.unwrap()).await;
     assert_eq!(status, 422, "same key, different request: {body}");
@@ -301,13 +247,7 @@ async fn lists_page_by_cursor_without_gaps_or_repeats() {
             Some(c) => format!("{path}?limit=3&cursor={c}"),
             None => format!("{path}?limit=3"),
         };
-        let (status, body) = json(
-            app.api("member-admin", Method::GET, &url)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = get(&app, "member-admin", &url).await;
         assert_eq!(status, 200);
         for d in body["items"].as_array().unwrap() {
             seen.push(d["name"].as_str().unwrap().to_owned());
@@ -321,54 +261,34 @@ async fn lists_page_by_cursor_without_gaps_or_repeats() {
         seen,
         (0..7).map(|i| format!("Dept {i}")).collect::<Vec<_>>()
     );
-    let (status, body) = json(
-        app.api("member-admin", Method::GET, &format!("{path}?cursor=%%%"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get(&app, "member-admin", &format!("{path}?cursor=%%%")).await;
     assert_eq!(status, 422, "{body}");
 }
 
 #[tokio::test]
 async fn sites_and_departments_round_trip_with_audit() {
     let app = TestApp::new().await;
-    let (status, site) = json(
-        app.api("member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/sites"))
-            .json(&json!({ "name": "Batchelder School", "address": "175 Park St, North Reading, MA", "kind": "school" }))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (status, site) = send(&app, "member-admin", Method::POST, &format!("/api/v1/orgs/{OWN}/sites"), json!({ "name": "Batchelder School", "address": "175 Park St, North Reading, MA", "kind": "school" }))
     .await;
     assert_eq!(status, 201, "{site}");
     let id = site["id"].as_str().unwrap();
-    let (status, edited) = json(
-        app.api(
-            "member-admin",
-            Method::PATCH,
-            &format!("/api/v1/sites/{id}"),
-        )
-        .json(&json!({ "kind": "library" }))
-        .send()
-        .await
-        .unwrap(),
+    let (status, edited) = send(
+        &app,
+        "member-admin",
+        Method::PATCH,
+        &format!("/api/v1/sites/{id}"),
+        json!({ "kind": "library" }),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(edited["kind"], "library");
     assert_eq!(edited["name"], "Batchelder School");
-    let (status, body) = json(
-        app.api(
-            "member-admin",
-            Method::POST,
-            &format!("/api/v1/orgs/{OWN}/sites"),
-        )
-        .json(&json!({ "name": "X", "kind": "castle" }))
-        .send()
-        .await
-        .unwrap(),
+    let (status, body) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/sites"),
+        json!({ "name": "X", "kind": "castle" }),
     )
     .await;
     assert_eq!(status, 422);
@@ -389,15 +309,10 @@ async fn sites_and_departments_round_trip_with_audit() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let (_, log) = json(
-        app.api(
-            "member-auditor",
-            Method::GET,
-            &format!("/api/v1/audit?entity_id={id}"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (_, log) = get(
+        &app,
+        "member-auditor",
+        &format!("/api/v1/audit?entity_id={id}"),
     )
     .await;
     let actions: Vec<&str> = log["items"]
@@ -418,12 +333,12 @@ async fn sites_and_departments_round_trip_with_audit() {
 #[tokio::test]
 async fn tokens_are_shown_once_work_and_can_be_revoked() {
     let app = TestApp::new().await;
-    let (status, created) = json(
-        app.api("member-staff", Method::POST, "/api/v1/tokens")
-            .json(&json!({ "name": "laptop" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, created) = send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tokens",
+        json!({ "name": "laptop" }),
     )
     .await;
     assert_eq!(status, 201);
@@ -437,13 +352,7 @@ async fn tokens_are_shown_once_work_and_can_be_revoked() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let (_, list) = json(
-        app.api("member-staff", Method::GET, "/api/v1/tokens")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = get(&app, "member-staff", "/api/v1/tokens").await;
     assert!(
         list["items"]
             .as_array()
@@ -488,15 +397,11 @@ async fn tokens_are_shown_once_work_and_can_be_revoked() {
 async fn a_disabled_person_loses_access_at_once() {
     let app = TestApp::new().await;
     let id = app.who("member-staff").user_id;
-    let (status, _) = json(
-        app.api(
-            "member-admin",
-            Method::POST,
-            &format!("/api/v1/users/{id}/disable"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (status, _) = call(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/users/{id}/disable"),
     )
     .await;
     assert_eq!(status, 200);
@@ -516,15 +421,11 @@ async fn a_disabled_person_loses_access_at_once() {
             .status(),
         303
     );
-    let (status, _) = json(
-        app.api(
-            "member-admin",
-            Method::POST,
-            &format!("/api/v1/users/{id}/enable"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (status, _) = call(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/users/{id}/enable"),
     )
     .await;
     assert_eq!(status, 200);
@@ -597,13 +498,7 @@ async fn grants_respect_hub_and_member_roles() {
     )
     .await;
     assert_eq!(status, 201);
-    let (_, list) = json(
-        app.api("member-admin", Method::GET, "/api/v1/orgs")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = get(&app, "member-admin", "/api/v1/orgs").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     let id = g["id"].as_str().unwrap();
     assert_eq!(
@@ -723,17 +618,7 @@ async fn the_organisation_list_serves_the_same_documents_as_the_records() {
     let mut from_list = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (status, page) = json(
-            app.api(
-                "hub-admin",
-                Method::GET,
-                &format!("/api/v1/orgs?limit=1{cursor}"),
-            )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+        let (status, page) = get(&app, "hub-admin", &format!("/api/v1/orgs?limit=1{cursor}")).await;
         assert_eq!(status, 200, "{page}");
         from_list.extend(page["items"].as_array().unwrap().iter().cloned());
         match page.get("next_cursor").and_then(|c| c.as_str()) {
@@ -747,55 +632,27 @@ async fn the_organisation_list_serves_the_same_documents_as_the_records() {
         .collect();
     assert_eq!(slugs, ["melrose", OWN, OTHER]);
     for item in &from_list {
-        let (_, record) = json(
-            app.api(
-                "hub-admin",
-                Method::GET,
-                &format!("/api/v1/orgs/{}", item["slug"].as_str().unwrap()),
-            )
-            .send()
-            .await
-            .unwrap(),
+        let (_, record) = get(
+            &app,
+            "hub-admin",
+            &format!("/api/v1/orgs/{}", item["slug"].as_str().unwrap()),
         )
         .await;
         assert_eq!(item, &record);
     }
-    let (_, filtered) = json(
-        app.api("hub-admin", Method::GET, "/api/v1/orgs?q=stone")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, filtered) = get(&app, "hub-admin", "/api/v1/orgs?q=stone").await;
     assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
-    let (_, none) = json(
-        app.api("hub-admin", Method::GET, "/api/v1/orgs?q=atlantis")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, none) = get(&app, "hub-admin", "/api/v1/orgs?q=atlantis").await;
     assert_eq!(none["items"], json!([]));
     // What a person types is matched literally: `%` and `_` are not wildcards.
     for q in ["%25", "north_reading", "_"] {
-        let (_, none) = json(
-            app.api("hub-admin", Method::GET, &format!("/api/v1/orgs?q={q}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, none) = get(&app, "hub-admin", &format!("/api/v1/orgs?q={q}")).await;
         assert_eq!(none["items"], json!([]), "{q}");
     }
-    let (_, none) = json(
-        app.api(
-            "hub-admin",
-            Method::GET,
-            &format!("/api/v1/orgs/{OWN}/users?q=%25"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (_, none) = get(
+        &app,
+        "hub-admin",
+        &format!("/api/v1/orgs/{OWN}/users?q=%25"),
     )
     .await;
     assert_eq!(none["items"], json!([]), "{none}");
@@ -806,16 +663,12 @@ async fn two_servers_on_one_database_serve_the_same_region() {
     let app = TestApp::new().await;
     let other = app.second_server().await;
     // A change through one server is read through the other.
-    let (status, dept) = json(
-        app.api(
-            "member-admin",
-            Method::POST,
-            &format!("/api/v1/orgs/{OWN}/departments"),
-        )
-        .json(&json!({ "name": "Veterans' Services" }))
-        .send()
-        .await
-        .unwrap(),
+    let (status, dept) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/departments"),
+        json!({ "name": "Veterans' Services" }),
     )
     .await;
     assert_eq!(status, 201);
@@ -881,44 +734,39 @@ async fn two_servers_on_one_database_serve_the_same_region() {
 async fn the_calendar_lists_holidays_and_local_closures() {
     let app = TestApp::new().await;
     let path = format!("/api/v1/orgs/{OWN}/closures");
-    let (status, _) = json(
-        app.api("member-admin", Method::POST, &path)
-            .json(&json!({ "date": "2027-02-16", "name": "Snow day" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &path,
+        json!({ "date": "2027-02-16", "name": "Snow day" }),
     )
     .await;
     assert_eq!(status, 201);
-    let (status, body) = json(
-        app.api("member-admin", Method::POST, &path)
-            .json(&json!({ "date": "2027-02-16", "name": "Again" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &path,
+        json!({ "date": "2027-02-16", "name": "Again" }),
     )
     .await;
     assert_eq!(status, 409);
     assert_eq!(body["errors"][0]["field"], "date");
-    let (status, body) = json(
-        app.api("member-admin", Method::POST, &path)
-            .json(&json!({ "date": "15/02/2027", "name": "" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &path,
+        json!({ "date": "15/02/2027", "name": "" }),
     )
     .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
-    let (status, days) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            &format!("/api/v1/orgs/{OWN}/days-off?from=2027-01-01&to=2027-04-30"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (status, days) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/orgs/{OWN}/days-off?from=2027-01-01&to=2027-04-30"),
     )
     .await;
     assert_eq!(status, 200, "{days}");
@@ -938,15 +786,10 @@ async fn the_calendar_lists_holidays_and_local_closures() {
             "Patriots' Day"
         ]
     );
-    let (status, _) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            &format!("/api/v1/orgs/{OWN}/days-off?from=2027-01-01&to=2040-01-01"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (status, _) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/orgs/{OWN}/days-off?from=2027-01-01&to=2040-01-01"),
     )
     .await;
     assert_eq!(status, 422, "ranges are bounded");
@@ -976,15 +819,10 @@ async fn the_calendar_lists_holidays_and_local_closures() {
 async fn an_administrator_can_revoke_a_persons_leaked_token() {
     let app = TestApp::new().await;
     let staff = app.who("member-staff").user_id;
-    let (status, list) = json(
-        app.api(
-            "member-admin",
-            Method::GET,
-            &format!("/api/v1/users/{staff}/tokens"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (status, list) = get(
+        &app,
+        "member-admin",
+        &format!("/api/v1/users/{staff}/tokens"),
     )
     .await;
     assert_eq!(status, 200);
@@ -1065,21 +903,15 @@ async fn the_organisation_list_shows_a_change_at_once_and_on_another_server_with
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // A new member is listed at once too.
-    let (status, _) = json(
-        app.api("hub-admin", Method::POST, "/api/v1/orgs")
-            .json(&json!({ "name": "Wakefield", "kind": "town" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/orgs",
+        json!({ "name": "Wakefield", "kind": "town" }),
     )
     .await;
     assert_eq!(status, 201);
-    let (_, page) = json(
-        app.api("hub-admin", Method::GET, "/api/v1/orgs?q=wakefield")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, page) = get(&app, "hub-admin", "/api/v1/orgs?q=wakefield").await;
     assert_eq!(page["items"][0]["slug"], "wakefield", "{page}");
 }

@@ -5,14 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn post_usage(app: &TestApp, who: &str, body: Value) -> (u16, Value) {
-    json(
-        app.api(who, Method::POST, "/api/v1/usage")
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    send(app, who, Method::POST, "/api/v1/usage", body).await
 }
 
 fn record(id: &str, org: &str, meter: &str, quantity: Value, period: &str) -> Value {

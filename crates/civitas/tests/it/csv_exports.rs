@@ -1,7 +1,7 @@
 //! Every CSV download neutralises cells a spreadsheet would run as formulas (`web::csv_export`): a value
 //! planted in each export comes out as text, with a `'` in front.
 
-use crate::helpers::{OWN, TestApp, json, send};
+use crate::helpers::{OWN, TestApp, send};
 use domain::authz::{Role, Scope};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -155,12 +155,12 @@ async fn timesheet_and_report_exports_neutralise_formulas() {
     )
     .await;
     assert_eq!(s, 201, "{t}");
-    let (s, e) = json(
-        app.api("hub-agent", Method::POST, "/api/v1/time-entries")
-            .json(&json!({ "ticket": t["number"], "minutes": 30, "note": "+cmd|' /C calc'!A0" }))
-            .send()
-            .await
-            .unwrap(),
+    let (s, e) = send(
+        &app,
+        "hub-agent",
+        Method::POST,
+        "/api/v1/time-entries",
+        json!({ "ticket": t["number"], "minutes": 30, "note": "+cmd|' /C calc'!A0" }),
     )
     .await;
     assert_eq!(s, 201, "{e}");

@@ -1,47 +1,32 @@
 //! The service desk through the API: opening tickets, who sees them, working them through their SLA
 //! clocks, approvals, ratings, search, and the errors a script author gets.
 
-use crate::helpers::{OTHER, OWN, TestApp, json};
+use crate::helpers::{OTHER, OWN, TestApp, get, json};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn open(app: &TestApp, who: &str, body: Value) -> (u16, Value) {
-    json(
-        app.api(who, Method::POST, "/api/v1/tickets")
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
-    json(app.api(who, Method::GET, path).send().await.unwrap()).await
+    crate::helpers::send(app, who, Method::POST, "/api/v1/tickets", body).await
 }
 
 async fn patch(app: &TestApp, who: &str, number: i64, body: Value) -> (u16, Value) {
-    json(
-        app.api(who, Method::PATCH, &format!("/api/v1/tickets/{number}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
+    crate::helpers::send(
+        app,
+        who,
+        Method::PATCH,
+        &format!("/api/v1/tickets/{number}"),
+        body,
     )
     .await
 }
 
 async fn reply(app: &TestApp, who: &str, number: i64, body: Value) -> (u16, Value) {
-    json(
-        app.api(
-            who,
-            Method::POST,
-            &format!("/api/v1/tickets/{number}/comments"),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap(),
+    crate::helpers::send(
+        app,
+        who,
+        Method::POST,
+        &format!("/api/v1/tickets/{number}/comments"),
+        body,
     )
     .await
 }
@@ -222,24 +207,24 @@ async fn working_a_ticket_moves_its_sla_clocks() {
     assert!(t["resolved_at"].is_string());
     assert!(t["sla"]["next_due_at"].is_null());
     let path = format!("/api/v1/tickets/{n}/rating");
-    let (status, e) = json(
-        app.api("member-staff", Method::POST, &path)
-            .json(&json!({ "score": 9 }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, e) = crate::helpers::send(
+        &app,
+        "member-staff",
+        Method::POST,
+        &path,
+        json!({ "score": 9 }),
     )
     .await;
     assert_eq!(
         (status, e["errors"][0]["field"].as_str()),
         (422, Some("score"))
     );
-    let (status, t) = json(
-        app.api("member-staff", Method::POST, &path)
-            .json(&json!({ "score": 5, "comment": "Quick, thanks" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, t) = crate::helpers::send(
+        &app,
+        "member-staff",
+        Method::POST,
+        &path,
+        json!({ "score": 5, "comment": "Quick, thanks" }),
     )
     .await;
     assert_eq!((status, t["csat_score"].as_i64()), (200, Some(5)));
@@ -343,24 +328,24 @@ async fn requests_that_cost_money_wait_for_the_members_approval() {
             .status(),
         403
     );
-    let (status, e) = json(
-        app.api("member-admin", Method::POST, &path)
-            .json(&json!({ "decision": "reject" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, e) = crate::helpers::send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &path,
+        json!({ "decision": "reject" }),
     )
     .await;
     assert_eq!(
         (status, e["errors"][0]["field"].as_str()),
         (422, Some("reason"))
     );
-    let (status, t) = json(
-        app.api("member-admin", Method::POST, &path)
-            .json(&json!({ "decision": "approve" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, t) = crate::helpers::send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &path,
+        json!({ "decision": "approve" }),
     )
     .await;
     assert_eq!((status, t["approval"].as_str()), (200, Some("approved")));
@@ -945,21 +930,21 @@ async fn agents_log_time_and_members_see_what_was_spent_on_them() {
         (409, Some("timer")),
         "{e}"
     );
-    let (status, e) = json(
-        app.api("hub-agent", Method::POST, "/api/v1/timer/stop")
-            .json(&json!({ "note": "Follow-up call" }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, e) = crate::helpers::send(
+        &app,
+        "hub-agent",
+        Method::POST,
+        "/api/v1/timer/stop",
+        json!({ "note": "Follow-up call" }),
     )
     .await;
     assert_eq!((status, e["minutes"].as_i64()), (201, Some(1)));
-    let (status, e) = json(
-        app.api("hub-agent", Method::POST, "/api/v1/timer/stop")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+    let (status, e) = crate::helpers::send(
+        &app,
+        "hub-agent",
+        Method::POST,
+        "/api/v1/timer/stop",
+        json!({}),
     )
     .await;
     assert_eq!(
@@ -1355,12 +1340,12 @@ async fn the_hub_sets_the_desk_up_through_the_api_and_the_settings_page() {
     assert_eq!(t["priority"], "p2");
 
     // Teams: members must be agents of the hub.
-    let (s, e) = json(
-        app.api("hub-admin", Method::POST, "/api/v1/teams")
-            .json(&json!({ "name": "GIS", "members": [format!("member-staff@{OWN}.example.gov")] }))
-            .send()
-            .await
-            .unwrap(),
+    let (s, e) = crate::helpers::send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/teams",
+        json!({ "name": "GIS", "members": [format!("member-staff@{OWN}.example.gov")] }),
     )
     .await;
     assert_eq!(
@@ -1368,13 +1353,7 @@ async fn the_hub_sets_the_desk_up_through_the_api_and_the_settings_page() {
         (422, Some("members[0]")),
         "{e}"
     );
-    let (s, team) = json(
-        app.api("hub-admin", Method::POST, "/api/v1/teams")
-            .json(&json!({ "name": "GIS", "description": "Maps and parcels", "members": ["hub-agent@melrose.example.gov"] }))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, team) = crate::helpers::send(&app, "hub-admin", Method::POST, "/api/v1/teams", json!({ "name": "GIS", "description": "Maps and parcels", "members": ["hub-agent@melrose.example.gov"] }))
     .await;
     assert_eq!(s, 201, "{team}");
     assert_eq!(team["members"].as_array().map(Vec::len), Some(1));
@@ -1551,12 +1530,12 @@ async fn files_are_attached_from_the_ticket_page_within_the_limit() {
     assert_eq!(files["items"][0]["filename"], "error.txt", "{files}");
 
     // Over the limit: the page says so beside the field, and nothing is kept.
-    let (s, _) = json(
-        app.api("hub-admin", Method::PUT, "/api/v1/desk/settings")
-            .json(&json!({ "attachment_max_bytes": 2048 }))
-            .send()
-            .await
-            .unwrap(),
+    let (s, _) = crate::helpers::send(
+        &app,
+        "hub-admin",
+        Method::PUT,
+        "/api/v1/desk/settings",
+        json!({ "attachment_max_bytes": 2048 }),
     )
     .await;
     assert_eq!(s, 200);
@@ -1846,16 +1825,12 @@ async fn sla_policies_are_edited_on_the_page_and_through_the_api() {
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["coverage"], "always_on");
     assert_eq!(p["targets"][0]["response_minutes"], 15);
-    let (s, _) = json(
-        app.api(
-            "hub-agent",
-            Method::PATCH,
-            &format!("/api/v1/sla-policies/{id}"),
-        )
-        .json(&json!({ "name": "Mine" }))
-        .send()
-        .await
-        .unwrap(),
+    let (s, _) = crate::helpers::send(
+        &app,
+        "hub-agent",
+        Method::PATCH,
+        &format!("/api/v1/sla-policies/{id}"),
+        json!({ "name": "Mine" }),
     )
     .await;
     assert_eq!(s, 403);

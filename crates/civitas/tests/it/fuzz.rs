@@ -1,7 +1,7 @@
 //! Property tests over arbitrary input at the edges: whatever people (or attackers) type or send, the
 //! answer is results, an empty list or a clear 4xx — never a 500.
 
-use crate::helpers::{TestApp, json};
+use crate::helpers::{TestApp, json, send};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -29,22 +29,10 @@ fn search_text() -> impl Strategy<Value = String> {
 #[tokio::test]
 async fn any_search_text_gives_results_or_an_empty_list() {
     let app = TestApp::new().await;
-    let (s, t) = json(
-        app.api("member-staff", Method::POST, "/api/v1/tickets")
-            .json(&json!({ "subject": "Wi-Fi quokka offline", "description": "The \"lobby\" quokka: offline AND unreachable" }))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, t) = send(&app, "member-staff", Method::POST, "/api/v1/tickets", json!({ "subject": "Wi-Fi quokka offline", "description": "The \"lobby\" quokka: offline AND unreachable" }))
     .await;
     assert_eq!(s, 201, "{t}");
-    let (s, a) = json(
-        app.api("hub-agent", Method::POST, "/api/v1/articles")
-            .json(&json!({ "title": "Quokka offline", "body": "Restart the \"lobby\" quokka", "status": "published", "visibility": "members" }))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, a) = send(&app, "hub-agent", Method::POST, "/api/v1/articles", json!({ "title": "Quokka offline", "body": "Restart the \"lobby\" quokka", "status": "published", "visibility": "members" }))
     .await;
     assert_eq!(s, 201, "{a}");
     // The reported cases first, then random text.

@@ -304,6 +304,16 @@ pub async fn send(
     json(app.api(who, method, path).json(&body).send().await.unwrap()).await
 }
 
+/// A JSON API request without a body as `who`: its status and body.
+pub async fn call(
+    app: &TestApp,
+    who: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, serde_json::Value) {
+    json(app.api(who, method, path).send().await.unwrap()).await
+}
+
 /// A JSON API GET as `who`: its status and body.
 pub async fn get(app: &TestApp, who: &str, path: &str) -> (u16, serde_json::Value) {
     json(

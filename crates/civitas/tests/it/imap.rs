@@ -1,10 +1,9 @@
 //! The IMAP poller against a real Dovecot on 127.0.0.1: messages are put in the mailbox with IMAP APPEND,
 //! then `civitas mail poll` (and the server's job runner) take them in.
 
-use crate::helpers::{OWN, TestApp, json};
+use crate::helpers::{OWN, TestApp, get};
 use crate::mail::{drain, message};
 use futures_util::StreamExt;
-use reqwest::Method;
 use std::process::{Child, Command, Stdio};
 
 const PASSWORD: &str = "correct horse battery";
@@ -230,17 +229,7 @@ async fn the_poller_takes_unread_mail_from_a_real_imap_server() {
         .find_map(|l| l.split("opened ticket #").nth(1))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no ticket opened: {out}"));
-    let (s, t) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            &format!("/api/v1/tickets/{number}"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (s, t) = get(&app, "member-staff", &format!("/api/v1/tickets/{number}")).await;
     assert_eq!(s, 200);
     assert_eq!(
         (t["subject"].as_str(), t["source"].as_str()),
@@ -249,17 +238,7 @@ async fn the_poller_takes_unread_mail_from_a_real_imap_server() {
     // Taken messages are marked read, not deleted; the read one was never taken.
     assert_eq!(imap.unread().await, 0);
     assert_eq!(imap.total().await, 4);
-    let (_, list) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            "/api/v1/tickets?open=any&sort=newest",
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (_, list) = get(&app, "member-staff", "/api/v1/tickets?open=any&sort=newest").await;
     let subjects: Vec<_> = list["items"]
         .as_array()
         .unwrap()
@@ -296,15 +275,10 @@ async fn the_poller_takes_unread_mail_from_a_real_imap_server() {
     runner.schedule().await.unwrap();
     drain(&runner).await;
     assert_eq!(imap.unread().await, 0);
-    let (_, history) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            &format!("/api/v1/tickets/{number}/comments"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (_, history) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{number}/comments"),
     )
     .await;
     assert!(

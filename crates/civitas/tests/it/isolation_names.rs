@@ -4,7 +4,7 @@
 //! (history, the audit log as JSON and CSV, the ticket and item pages, lists and exports) contains a name,
 //! title or number of the other member's records. And every change to a ticket is its own audit entry.
 
-use crate::helpers::{OTHER, OWN, TestApp, get, json, send};
+use crate::helpers::{OTHER, OWN, TestApp, call, get, send};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -539,15 +539,11 @@ async fn every_change_to_a_ticket_is_its_own_audit_entry() {
     );
     // Removing the watcher is one more.
     let colleague = app.who("colleague").user_id;
-    let (s, _) = json(
-        app.api(
-            "hub-agent",
-            Method::DELETE,
-            &format!("/api/v1/tickets/{n}/watchers/{colleague}"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (s, _) = call(
+        &app,
+        "hub-agent",
+        Method::DELETE,
+        &format!("/api/v1/tickets/{n}/watchers/{colleague}"),
     )
     .await;
     assert_eq!(s, 204);

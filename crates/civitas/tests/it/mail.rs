@@ -1,7 +1,7 @@
 //! Mail notifications through a real SMTP server on 127.0.0.1 (Python's aiosmtpd, storing what it
 //! receives in a Maildir), sent by the real job runner.
 
-use crate::helpers::{OWN, TestApp, json};
+use crate::helpers::{OWN, TestApp, call, get, json, send};
 use reqwest::Method;
 use serde_json::json;
 use std::path::PathBuf;
@@ -122,12 +122,12 @@ async fn the_desk_mails_requesters_and_agents_and_honours_opt_outs() {
     let app = TestApp::new().await;
     let smtp = SmtpSink::start();
     let runner = civitas::runner::Runner::new(app.db.clone()).with_mailer(Some(mailer(smtp.port)));
-    let (_, t) = json(
-        app.api("member-staff", Method::POST, "/api/v1/tickets")
-            .json(&json!({ "subject": "Phones down at the library", "description": "No dial tone since 9." }))
-            .send()
-            .await
-            .unwrap(),
+    let (_, t) = send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "Phones down at the library", "description": "No dial tone since 9." }),
     )
     .await;
     let n = t["number"].as_i64().unwrap();
@@ -211,12 +211,12 @@ async fn the_desk_mails_requesters_and_agents_and_honours_opt_outs() {
     );
 
     // The requester turns off resolution mail: resolving sends nothing more.
-    let (status, prefs) = json(
-        app.api("member-staff", Method::PUT, "/api/v1/me/notifications")
-            .json(&json!({ "off": ["resolved"] }))
-            .send()
-            .await
-            .unwrap(),
+    let (status, prefs) = send(
+        &app,
+        "member-staff",
+        Method::PUT,
+        "/api/v1/me/notifications",
+        json!({ "off": ["resolved"] }),
     )
     .await;
     assert_eq!(status, 200, "{prefs}");
@@ -285,13 +285,7 @@ async fn mail_becomes_tickets_and_replies_and_nothing_is_lost() {
         .trim_start_matches("opened ticket #")
         .parse()
         .unwrap_or_else(|_| panic!("{out}"));
-    let (_, t) = json(
-        app.api("member-staff", Method::GET, &format!("/api/v1/tickets/{n}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, t) = get(&app, "member-staff", &format!("/api/v1/tickets/{n}")).await;
     assert_eq!(
         (t["source"].as_str(), t["subject"].as_str()),
         (Some("email"), Some("Scanner jams"))
@@ -318,17 +312,7 @@ async fn mail_becomes_tickets_and_replies_and_nothing_is_lost() {
         ),
     );
     assert_eq!(out, format!("added a reply to ticket #{n}"));
-    let (_, history) = json(
-        app.api(
-            "hub-agent",
-            Method::GET,
-            &format!("/api/v1/tickets/{n}/comments"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (_, history) = get(&app, "hub-agent", &format!("/api/v1/tickets/{n}/comments")).await;
     let bodies: Vec<&str> = history["items"]
         .as_array()
         .unwrap()
@@ -410,15 +394,10 @@ async fn attachments_are_kept_and_served_with_safe_headers() {
     );
     let (_, out) = ingest(&app, &raw);
     let n: i64 = out.trim_start_matches("opened ticket #").parse().unwrap();
-    let (_, list) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            &format!("/api/v1/tickets/{n}/attachments"),
-        )
-        .send()
-        .await
-        .unwrap(),
+    let (_, list) = get(
+        &app,
+        "member-staff",
+        &format!("/api/v1/tickets/{n}/attachments"),
     )
     .await;
     let a = &list["items"][0];
@@ -603,17 +582,7 @@ async fn mail_delivered_over_smtp_through_a_pipe_becomes_a_ticket_or_is_retried(
         .nth(1)
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("{answer}"));
-    let (s, t) = json(
-        app.api(
-            "member-staff",
-            Method::GET,
-            &format!("/api/v1/tickets/{number}"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (s, t) = get(&app, "member-staff", &format!("/api/v1/tickets/{number}")).await;
     assert_eq!(
         (s, t["subject"].as_str()),
         (200, Some("Projector in room 2 flickers"))
@@ -658,12 +627,12 @@ async fn the_hub_words_each_notification_itself() {
     assert_eq!(fields[1].0, "body");
     assert!(fields[1].1.contains("{nmae}"));
     // Only the catalog's managers word notifications.
-    let (s, _) = json(
-        app.api("hub-agent", Method::PUT, "/api/v1/mail-templates/opened")
-            .json(&json!({ "subject": "[#{number}] x", "body": "y" }))
-            .send()
-            .await
-            .unwrap(),
+    let (s, _) = send(
+        &app,
+        "hub-agent",
+        Method::PUT,
+        "/api/v1/mail-templates/opened",
+        json!({ "subject": "[#{number}] x", "body": "y" }),
     )
     .await;
     assert_eq!(s, 403);
@@ -679,12 +648,12 @@ async fn the_hub_words_each_notification_itself() {
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["customised"], true);
 
-    let (_, ticket) = json(
-        app.api("member-staff", Method::POST, "/api/v1/tickets")
-            .json(&json!({ "subject": "Badge reader", "description": "Door 3." }))
-            .send()
-            .await
-            .unwrap(),
+    let (_, ticket) = send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "Badge reader", "description": "Door 3." }),
     )
     .await;
     let n = ticket["number"].as_i64().unwrap();
@@ -704,21 +673,15 @@ async fn the_hub_words_each_notification_itself() {
     assert!(msgs[0].contains("Cost: $0.00"), "{}", msgs[0]);
 
     // Back to the built-in wording.
-    let (s, t) = json(
-        app.api("hub-admin", Method::DELETE, "/api/v1/mail-templates/opened")
-            .send()
-            .await
-            .unwrap(),
+    let (s, t) = call(
+        &app,
+        "hub-admin",
+        Method::DELETE,
+        "/api/v1/mail-templates/opened",
     )
     .await;
     assert_eq!((s, t["customised"].as_bool()), (200, Some(false)));
-    let (_, list) = json(
-        app.api("hub-admin", Method::GET, "/api/v1/mail-templates")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = get(&app, "hub-admin", "/api/v1/mail-templates").await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(7));
     assert!(list["placeholders"].to_string().contains("account_link"));
 

@@ -9,7 +9,7 @@ pub mod ticket;
 pub use sla::{BusinessCalendar, Pause, SlaClock, SlaStanding, Target};
 pub use ticket::{
     Activity, Approval, ArticleStatus, Impact, Priority, PriorityMatrix, Source, Status,
-    TicketKind, Urgency, Visibility,
+    TicketKind, TicketSubject, Urgency, Visibility,
 };
 
 use crate::validation::FieldError;

@@ -174,14 +174,6 @@ impl SlaStanding {
     pub fn at_risk(&self) -> bool {
         !self.breached() && self.elapsed * 100 >= self.target * AT_RISK_PERCENT
     }
-
-    /// Used share of the target in whole percent (can exceed 100).
-    pub fn percent_used(&self) -> i64 {
-        if self.target <= 0 {
-            return 100;
-        }
-        self.elapsed * 100 / self.target
-    }
 }
 
 impl SlaClock {

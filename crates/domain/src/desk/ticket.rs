@@ -209,9 +209,117 @@ impl PriorityMatrix {
     }
 }
 
+/// A ticket's subject: at most [`TicketSubject::MAX_CHARS`] characters, trimmed, never empty, without
+/// control or bidirectional control characters. The one rule for the API, the pages and the mail gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TicketSubject(String);
+
+impl TicketSubject {
+    pub const MAX_CHARS: usize = 200;
+
+    /// A subject typed into a form or sent to the API: refused with an error naming `subject`.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        crate::validation::text("subject", raw, Self::MAX_CHARS).map(Self)
+    }
+
+    /// A mail's subject, which cannot be refused as a form's can: control and bidirectional control
+    /// characters (a right-to-left override making `invoice\u{202E}fdp.exe` read as `invoiceexe.pdf`) are
+    /// removed, the rest trimmed and cut to [`Self::MAX_CHARS`]. Empty when nothing is left.
+    pub fn clean(raw: &str) -> String {
+        let kept: String = raw
+            .chars()
+            .filter(|c| !c.is_control() && !crate::validation::is_bidi_control(*c))
+            .collect();
+        let clipped: String = kept.trim().chars().take(Self::MAX_CHARS).collect();
+        clipped.trim_end().to_owned()
+    }
+
+    /// A ticket's subject from a mail's (see [`Self::clean`]): "(no subject)" when nothing is left.
+    pub fn from_mail(raw: &str) -> Self {
+        let s = Self::clean(raw);
+        if s.is_empty() {
+            Self("(no subject)".into())
+        } else {
+            Self(s)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for TicketSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for TicketSubject {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_subject_names_the_field_when_refused() {
+        assert_eq!(TicketSubject::parse("  ").unwrap_err().field, "subject");
+        let long = "x".repeat(TicketSubject::MAX_CHARS + 1);
+        assert_eq!(TicketSubject::parse(&long).unwrap_err().field, "subject");
+        assert_eq!(
+            TicketSubject::parse("invoice\u{202E}fdp.exe")
+                .unwrap_err()
+                .field,
+            "subject"
+        );
+        assert_eq!(
+            TicketSubject::parse("  Printer jams  ").unwrap().as_str(),
+            "Printer jams"
+        );
+    }
+
+    #[test]
+    fn a_mail_subject_is_cleaned_not_refused() {
+        assert_eq!(
+            TicketSubject::from_mail(" Invoice \u{202E}fdp.exe\u{2069} ").as_str(),
+            "Invoice fdp.exe"
+        );
+        assert_eq!(
+            TicketSubject::from_mail("מדפסת תקועה").as_str(),
+            "מדפסת תקועה"
+        );
+        assert_eq!(
+            TicketSubject::from_mail(" \u{202E} ").as_str(),
+            "(no subject)"
+        );
+    }
+
+    proptest! {
+        /// Whatever a mail's subject holds, the subject made of it is one a form would accept.
+        #[test]
+        fn every_mail_subject_is_a_valid_subject(raw in any::<String>()) {
+            let s = TicketSubject::from_mail(&raw);
+            prop_assert_eq!(TicketSubject::parse(s.as_str()), Ok(s.clone()));
+        }
+
+        /// A form's subject is refused or kept as typed, trimmed: never changed otherwise.
+        #[test]
+        fn a_form_subject_is_kept_as_typed_or_refused(raw in any::<String>()) {
+            if let Ok(s) = TicketSubject::parse(&raw) {
+                prop_assert_eq!(s.as_str(), raw.trim());
+            }
+        }
+    }
 
     #[test]
     fn default_matrix_is_itil_and_monotone() {

@@ -5,8 +5,9 @@
 use crate::audit::Actor;
 use crate::desk::catalog::{log, to_json};
 use crate::page::{Page, PageRequest};
+use crate::row::Cols;
 use crate::sql::Sql;
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::billing::Cadence;
 use domain::billing::agreement::{AgreementStatus, Renewal};
 use domain::ids::{AgreementId, OrgId, RateCardId, SubscriptionId};
@@ -91,8 +92,8 @@ pub struct Amendment {
 
 fn agreement(r: &AnyRow) -> Result<Agreement> {
     Ok(Agreement {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         title: r.try_get("title")?,
         status: AgreementStatus::parse(&r.try_get::<String, _>("status")?)
             .map_err(|e| corrupt(e.message))?,
@@ -113,10 +114,10 @@ fn agreement(r: &AnyRow) -> Result<Agreement> {
 
 fn subscription(r: &AnyRow) -> Result<Subscription> {
     Ok(Subscription {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        agreement_id: parse_id(&r.try_get::<String, _>("agreement_id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
-        rate_card_id: parse_id(&r.try_get::<String, _>("rate_card_id")?)?,
+        id: r.id("id")?,
+        agreement_id: r.id("agreement_id")?,
+        org_id: r.id("org_id")?,
+        rate_card_id: r.id("rate_card_id")?,
         rate_card_name: r.try_get("rate_card_name")?,
         quantity: decimal(r, "quantity")?,
         starts_on: date(r, "starts_on")?,

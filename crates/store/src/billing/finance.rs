@@ -7,6 +7,7 @@
 //! out and are both left out), attributed to a service through each line's rate card; lines without a rate
 //! card are credits.
 
+use crate::row::Cols;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::audit::Actor;
@@ -75,7 +76,7 @@ pub struct CostDraft {
 fn cost(r: &AnyRow) -> Result<Cost> {
     Ok(Cost {
         id: r.try_get("id")?,
-        service_id: parse_id(&r.try_get::<String, _>("service_id")?)?,
+        service_id: r.id("service_id")?,
         service_name: r.try_get("service_name")?,
         fiscal_year: fy_i16(r, "fiscal_year")?,
         category: CostCategory::parse(&r.try_get::<String, _>("category")?)
@@ -262,7 +263,7 @@ fn benchmark(r: &AnyRow) -> Result<Benchmark> {
     };
     Ok(Benchmark {
         id: r.try_get("id")?,
-        service_id: parse_id(&r.try_get::<String, _>("service_id")?)?,
+        service_id: r.id("service_id")?,
         service_name: r.try_get("service_name")?,
         size_band: SizeBand::parse(&r.try_get::<String, _>("size_band")?)
             .map_err(|e| corrupt(e.message))?,
@@ -438,8 +439,8 @@ pub struct CreditDraft {
 fn credit(r: &AnyRow) -> Result<Credit> {
     Ok(Credit {
         id: r.try_get("id")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
-        agreement_id: parse_id(&r.try_get::<String, _>("agreement_id")?)?,
+        org_id: r.id("org_id")?,
+        agreement_id: r.id("agreement_id")?,
         month: r.try_get("month")?,
         amount_cents: r.try_get("amount_cents")?,
         reason: r.try_get("reason")?,
@@ -608,7 +609,7 @@ async fn billed(db: &Db, scope: &Scope, from: Date, to: Date) -> Result<Vec<Bill
         .iter()
         .map(|r| {
             Ok(Billed {
-                org: parse_id(&r.try_get::<String, _>("org_id")?)?,
+                org: r.id("org_id")?,
                 service: r
                     .try_get::<Option<String>, _>("service_id")?
                     .map(|s| parse_id(&s))
@@ -652,7 +653,7 @@ async fn members(db: &Db, scope: &Scope) -> Result<Vec<Org>> {
         .iter()
         .map(|r| {
             Ok(Org {
-                id: parse_id(&r.try_get::<String, _>("id")?)?,
+                id: r.id("id")?,
                 name: r.try_get("name")?,
                 slug: r.try_get("slug")?,
                 population: r.try_get::<Option<i64>, _>("population")?.unwrap_or(0),
@@ -667,12 +668,7 @@ async fn service_names(db: &Db) -> Result<BTreeMap<ServiceId, String>> {
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(|r| {
-            Ok((
-                parse_id(&r.try_get::<String, _>("id")?)?,
-                r.try_get("name")?,
-            ))
-        })
+        .map(|r| Ok((r.id("id")?, r.try_get("name")?)))
         .collect()
 }
 
@@ -859,8 +855,8 @@ async fn forecast(
     .map(|r| {
         Ok(ForecastSub {
             id: r.try_get("id")?,
-            org: parse_id(&r.try_get::<String, _>("org_id")?)?,
-            card: parse_id(&r.try_get::<String, _>("rate_card_id")?)?,
+            org: r.id("org_id")?,
+            card: r.id("rate_card_id")?,
             quantity: decimal(r, "quantity")?,
             starts_on: date(r, "starts_on")?,
             ends_on: opt_date(r, "ends_on")?,

@@ -5,13 +5,14 @@
 //! Issuing numbers an invoice from a counter in the same transaction, so numbers have no gaps; an issued
 //! invoice is never changed — voiding it issues a credit note.
 
+use crate::row::Cols;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::Actor;
 use crate::desk::catalog::log;
 use crate::page::{Page, PageRequest};
 use crate::sql::Sql;
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::billing::agreement::AgreementStatus;
 use domain::billing::invoice::{Charge, InvoiceLine, Member, Trace, lines};
 use domain::billing::pool::{Participant, pool_lines};
@@ -67,8 +68,8 @@ pub struct Line {
 fn invoice(r: &AnyRow) -> Result<Invoice> {
     Ok(Invoice {
         id: r.try_get("id")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
-        agreement_id: parse_id(&r.try_get::<String, _>("agreement_id")?)?,
+        org_id: r.id("org_id")?,
+        agreement_id: r.id("agreement_id")?,
         kind: r.try_get("kind")?,
         status: r.try_get("status")?,
         period_start: date(r, "period_start")?,
@@ -129,12 +130,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     .fetch_all(&db.read)
     .await?
     .iter()
-    .map(|r| {
-        Ok((
-            parse_id(&r.try_get::<String, _>("id")?)?,
-            parse_id(&r.try_get::<String, _>("org_id")?)?,
-        ))
-    })
+    .map(|r| Ok((r.id("id")?, r.id("org_id")?)))
     .collect::<Result<_>>()?;
     let mut report = RunReport {
         period: label.to_owned(),
@@ -162,11 +158,11 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     .fetch_all(&db.read)
     .await?
     {
-        let agreement: AgreementId = parse_id(&r.try_get::<String, _>("agreement_id")?)?;
+        let agreement: AgreementId = r.id("agreement_id")?;
         subs.entry(agreement).or_default().push(Sub {
             id: r.try_get("id")?,
             agreement,
-            card: parse_id(&r.try_get::<String, _>("rate_card_id")?)?,
+            card: r.id("rate_card_id")?,
             quantity: decimal(&r, "quantity")?,
             starts_on: date(&r, "starts_on")?,
             ends_on: super::rates::opt_date(&r, "ends_on")?,
@@ -182,7 +178,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
         .fetch_all(&db.read)
         .await?
     {
-        let id: OrgId = parse_id(&r.try_get::<String, _>("id")?)?;
+        let id: OrgId = r.id("id")?;
         let population: Option<i64> = r.try_get("population")?;
         members.insert(
             id,
@@ -196,7 +192,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
         .fetch_all(&db.read)
         .await?
     {
-        let org: OrgId = parse_id(&r.try_get::<String, _>("org_id")?)?;
+        let org: OrgId = r.id("org_id")?;
         if let Some(m) = members.get_mut(&org) {
             m.active_users = r.try_get("n")?;
         }
@@ -230,7 +226,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     .fetch_all(&db.read)
     .await?
     {
-        let org: OrgId = parse_id(&r.try_get::<String, _>("org_id")?)?;
+        let org: OrgId = r.id("org_id")?;
         if let Some(m) = members.get_mut(&org) {
             m.minutes.insert(
                 (r.try_get("month")?, r.try_get("activity")?),
@@ -255,7 +251,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     .await?
     {
         participants
-            .entry(parse_id(&r.try_get::<String, _>("rate_card_id")?)?)
+            .entry(r.id("rate_card_id")?)
             .or_default()
             .push(Participant {
                 key: r.try_get("id")?,
@@ -283,7 +279,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
         .fetch_all(&db.read)
         .await?
     {
-        issued.insert(parse_id(&r.try_get::<String, _>("agreement_id")?)?);
+        issued.insert(r.id("agreement_id")?);
     }
     // The drafts, computed before anything is written.
     let now = now_ms();
@@ -536,7 +532,7 @@ pub async fn get(db: &Db, scope: &Scope, id: &str) -> Result<(Invoice, Vec<Line>
                 amount_cents: r.try_get("amount_cents")?,
                 rate_card_id: r.try_get("rate_card_id")?,
                 subscription_id: r.try_get("subscription_id")?,
-                trace: serde_json::from_str(&r.try_get::<String, _>("trace")?).map_err(corrupt)?,
+                trace: r.json("trace")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -4,7 +4,8 @@
 
 use crate::audit::Actor;
 use crate::desk::catalog::{log, to_json};
-use crate::{Db, Result, StoreError, now_ms, parse_id};
+use crate::row::Cols;
+use crate::{Db, Result, StoreError, now_ms};
 use domain::billing::{Model, Rate};
 use domain::ids::{RateCardId, RateId, ServiceId};
 use jiff::civil::Date;
@@ -97,7 +98,7 @@ pub struct RateDraft {
 
 fn rate_row(r: &AnyRow) -> Result<RateRow> {
     Ok(RateRow {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        id: r.id("id")?,
         effective_from: date(r, "effective_from")?,
         price: decimal(r, "price")?,
         overage: r
@@ -110,8 +111,8 @@ fn rate_row(r: &AnyRow) -> Result<RateRow> {
 
 fn card(r: &AnyRow) -> Result<RateCard> {
     Ok(RateCard {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        service_id: parse_id(&r.try_get::<String, _>("service_id")?)?,
+        id: r.id("id")?,
+        service_id: r.id("service_id")?,
         service_name: r.try_get("service_name")?,
         name: r.try_get("name")?,
         model: Model::parse("model", &r.try_get::<String, _>("model")?)
@@ -119,7 +120,7 @@ fn card(r: &AnyRow) -> Result<RateCard> {
         unit: r.try_get("unit")?,
         meter: r.try_get("meter")?,
         activity: r.try_get("activity")?,
-        active: r.try_get::<i64, _>("active")? != 0,
+        active: r.flag("active")?,
         rates: Vec::new(),
         version: r.try_get("version")?,
     })
@@ -146,7 +147,7 @@ pub async fn list(db: &Db, active_only: bool) -> Result<Vec<RateCard>> {
         .await?;
     let mut by_card: std::collections::HashMap<RateCardId, Vec<RateRow>> = Default::default();
     for r in &rates {
-        let card_id: RateCardId = parse_id(&r.try_get::<String, _>("rate_card_id")?)?;
+        let card_id: RateCardId = r.id("rate_card_id")?;
         by_card.entry(card_id).or_default().push(rate_row(r)?);
     }
     for c in &mut cards {

@@ -3,12 +3,13 @@
 //! member, meter and month are kept up to date in the same transaction, so an invoice run reads a few rows
 //! per member instead of every record, and a line can always be traced back to the records behind it.
 
+use crate::row::Cols;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::Actor;
 use crate::page::{Page, PageRequest};
 use crate::sql::Sql;
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::billing::usage::{NewUsage, from_micros};
 use domain::ids::OrgId;
 use serde::Serialize;
@@ -290,7 +291,7 @@ pub async fn list(
                 r.try_get::<i64, _>("seq")?,
                 UsageRecord {
                     id: r.try_get("external_id")?,
-                    org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+                    org_id: r.id("org_id")?,
                     meter: r.try_get("meter")?,
                     used_on: r
                         .try_get::<String, _>("used_on")?
@@ -343,7 +344,7 @@ pub async fn totals(
         .iter()
         .map(|r| {
             Ok(UsageTotal {
-                org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+                org_id: r.id("org_id")?,
                 meter: r.try_get("meter")?,
                 month: r.try_get("month")?,
                 quantity: from_micros(r.try_get("quantity_micros")?).to_string(),
@@ -367,7 +368,7 @@ pub(crate) async fn totals_raw(
         .iter()
         .map(|r| {
             Ok((
-                parse_id(&r.try_get::<String, _>("org_id")?)?,
+                r.id("org_id")?,
                 r.try_get("meter")?,
                 r.try_get("month")?,
                 r.try_get("quantity_micros")?,

@@ -438,17 +438,6 @@ pub async fn get_service(db: &Db, id: ServiceId) -> Result<Service> {
         .ok_or(StoreError::NotFound)
 }
 
-pub async fn get_service_by_slug(db: &Db, slug: &str) -> Result<Service> {
-    sqlx::query("SELECT * FROM services WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&db.read)
-        .await?
-        .as_ref()
-        .map(service)
-        .transpose()?
-        .ok_or(StoreError::NotFound)
-}
-
 fn service_conflict(e: sqlx::Error) -> StoreError {
     match StoreError::on_unique(e, "slug", "slug", "is already the slug of a service") {
         StoreError::Db(e) => {

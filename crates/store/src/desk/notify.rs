@@ -3,7 +3,7 @@
 //! as the change that caused them).
 
 use super::tickets::{self, Ticket};
-use crate::{Db, Result, StoreError, parse_id};
+use crate::{Db, Result, parse_id};
 use domain::authz::{Scope, TicketView};
 use domain::ids::UserId;
 use serde::Serialize;
@@ -241,11 +241,4 @@ pub async fn set_optouts(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Kept for callers that need a typed error when an event name is unknown.
-pub fn parse_event(s: &str) -> Result<Event> {
-    Event::parse(s).ok_or_else(|| {
-        StoreError::Invalid(domain::Invalid::one("event", "is not a notification event"))
-    })
 }

@@ -326,17 +326,6 @@ pub async fn stop(
     Ok(out)
 }
 
-/// Total minutes on a ticket (for its page).
-pub async fn ticket_total(db: &Db, ticket: TicketId) -> Result<i64> {
-    Ok(
-        sqlx::query("SELECT COALESCE(CAST(SUM(minutes) AS BIGINT), 0) AS m FROM time_entries WHERE ticket_id = $1")
-            .bind(ticket.to_string())
-            .fetch_one(&db.read)
-            .await?
-            .try_get("m")?,
-    )
-}
-
 /// Drops a person's running timer without logging anything (started by mistake).
 pub async fn discard_timer(db: &Db, user: UserId) -> Result<bool> {
     Ok(sqlx::query("DELETE FROM timers WHERE user_id = $1")

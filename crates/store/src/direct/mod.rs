@@ -11,6 +11,10 @@
 //! the database locked (another write through sqlx, a backup, the CLI) is reported as [`Busy`] so that the
 //! caller hands the work to sqlx, which waits without holding a runtime thread.
 
+mod openings;
+
+pub(crate) use openings::{Lead, Openings, chunk_sizes};
+
 use crate::sql::{Param, Sql};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
@@ -220,7 +224,7 @@ impl Direct {
     }
 
     /// Leaves `chore` for the writer's next holder: the leader of the ticket writer runs it between two
-    /// groups (see `tickets::Openings::lead`), so that other work on the writer (claiming jobs) never
+    /// groups (see `Openings::lead`), so that other work on the writer (claiming jobs) never
     /// waits for a stream of openings to let the writer go. The caller must then try to lead.
     pub fn add_chore(&self, chore: Chore) {
         lock(&self.chores).push(chore);
