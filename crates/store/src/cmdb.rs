@@ -65,8 +65,7 @@ const SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS department_name 
      JOIN orgs o ON o.id = c.org_id LEFT JOIN departments d ON d.id = c.department_id";
 
 fn ci(r: &AnyRow) -> Result<Ci> {
-    let attributes: Value =
-        r.json("attributes")?;
+    let attributes: Value = r.json("attributes")?;
     Ok(Ci {
         id: r.id("id")?,
         org_id: r.id("org_id")?,
@@ -679,8 +678,7 @@ async fn walk(
         for chunk in frontier.chunks(5_000) {
             let doc = serde_json::to_string(chunk).map_err(corrupt)?;
             let row = sqlx::query(sql).bind(doc).fetch_one(&db.read).await?;
-            let rows: Vec<(String, String, String, String, String)> =
-                row.json("doc")?;
+            let rows: Vec<(String, String, String, String, String)> = row.json("doc")?;
             for (from, via, name, ci_type, org_id) in rows {
                 let (to, kind) = via.split_once(' ').ok_or_else(|| corrupt("relationship"))?;
                 let kind = RelationKind::parse(kind).map_err(|e| corrupt(e.message))?;

@@ -151,8 +151,7 @@ pub async fn cycle(
         let db2 = db.clone();
         // Leads if the writer is free; otherwise its holder runs the chore.
         tokio::task::spawn_blocking(move || {
-            db2.openings
-                .lead(&db2, &d, crate::direct::Lead::Blocking)
+            db2.openings.lead(&db2, &d, crate::direct::Lead::Blocking)
         });
         match answer.await {
             Ok(Ok(got)) => return Ok(oldest_first(got)),

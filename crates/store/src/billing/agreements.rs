@@ -2,10 +2,10 @@
 //! a term; every change to it or to its subscriptions is kept as an amendment (who, when, what, before and
 //! after) besides the audit log, so that the agreement's page shows its own history.
 
-use crate::row::Cols;
 use crate::audit::Actor;
 use crate::desk::catalog::{log, to_json};
 use crate::page::{Page, PageRequest};
+use crate::row::Cols;
 use crate::sql::Sql;
 use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::billing::Cadence;

@@ -668,12 +668,7 @@ async fn service_names(db: &Db) -> Result<BTreeMap<ServiceId, String>> {
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(|r| {
-            Ok((
-                r.id("id")?,
-                r.try_get("name")?,
-            ))
-        })
+        .map(|r| Ok((r.id("id")?, r.try_get("name")?)))
         .collect()
 }
 

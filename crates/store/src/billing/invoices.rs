@@ -130,12 +130,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
     .fetch_all(&db.read)
     .await?
     .iter()
-    .map(|r| {
-        Ok((
-            r.id("id")?,
-            r.id("org_id")?,
-        ))
-    })
+    .map(|r| Ok((r.id("id")?, r.id("org_id")?)))
     .collect::<Result<_>>()?;
     let mut report = RunReport {
         period: label.to_owned(),

@@ -2,9 +2,9 @@
 //! date; earlier prices stay, so that any past period is priced as it was. Every member reads the rate
 //! cards (the prices are public within the region); only `billing-manage` changes them.
 
-use crate::row::Cols;
 use crate::audit::Actor;
 use crate::desk::catalog::{log, to_json};
+use crate::row::Cols;
 use crate::{Db, Result, StoreError, now_ms};
 use domain::billing::{Model, Rate};
 use domain::ids::{RateCardId, RateId, ServiceId};

@@ -18,10 +18,7 @@ pub async fn people_names(db: &Db, ids: &[UserId]) -> Result<BTreeMap<UserId, St
     }
     q.push(")");
     for r in q.fetch_all(&db.read).await? {
-        out.insert(
-            r.id("id")?,
-            r.try_get("name")?,
-        );
+        out.insert(r.id("id")?, r.try_get("name")?);
     }
     Ok(out)
 }
