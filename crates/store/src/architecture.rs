@@ -5,6 +5,7 @@
 //! Standards and principles are the region's: everyone with `cmdb-read` reads them, the hub writes them. An
 //! exception belongs to the member that asked; another member's is "not found".
 
+use crate::row::Cols;
 use std::collections::BTreeMap;
 
 use crate::audit::Actor;
@@ -65,8 +66,7 @@ fn standard(r: &AnyRow) -> Result<Standard> {
         area: vocab(r, "area", Area::parse)?,
         ring: vocab(r, "ring", Ring::parse)?,
         description: r.try_get("description")?,
-        match_terms: serde_json::from_str(&r.try_get::<String, _>("match_terms")?)
-            .map_err(corrupt)?,
+        match_terms: r.json("match_terms")?,
         instead: r.try_get("instead")?,
         version: r.try_get("version")?,
     })
@@ -315,7 +315,7 @@ const EXCEPTION: &str = "SELECT x.*, o.name AS org_name, s.name AS standard_name
 fn exception(r: &AnyRow) -> Result<Exception> {
     Ok(Exception {
         id: r.try_get("id")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        org_id: r.id("org_id")?,
         org_name: r.try_get("org_name")?,
         standard_id: r.try_get("standard_id")?,
         standard_name: r.try_get("standard_name")?,
@@ -338,8 +338,7 @@ fn exception(r: &AnyRow) -> Result<Exception> {
         decided_by: r.try_get("decided_by")?,
         decision_note: r.try_get("decision_note")?,
         expires_on: opt_date(r, "expires_on")?,
-        reminders_sent: serde_json::from_str(&r.try_get::<String, _>("reminders_sent")?)
-            .map_err(corrupt)?,
+        reminders_sent: r.json("reminders_sent")?,
         version: r.try_get("version")?,
     })
 }
@@ -634,8 +633,7 @@ pub async fn compliance(db: &Db, scope: &Scope, today: Date) -> Result<Vec<Findi
     let mut out = Vec::new();
     for r in &rows {
         let name: String = r.try_get("name")?;
-        let attributes: Value =
-            serde_json::from_str(&r.try_get::<String, _>("attributes")?).map_err(corrupt)?;
+        let attributes: Value = r.json("attributes")?;
         let mut texts: Vec<String> = vec![name.clone()];
         if let Some(map) = attributes.as_object() {
             texts.extend(map.values().filter_map(|v| v.as_str().map(str::to_owned)));
@@ -654,8 +652,8 @@ pub async fn compliance(db: &Db, scope: &Scope, today: Date) -> Result<Vec<Findi
             }
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ci_id: CiId = parse_id(&r.try_get::<String, _>("id")?)?;
-        let org_id: OrgId = parse_id(&r.try_get::<String, _>("org_id")?)?;
+        let ci_id: CiId = r.id("id")?;
+        let org_id: OrgId = r.id("org_id")?;
         for s in &flagged {
             if !uses(&s.match_terms, &refs) {
                 continue;

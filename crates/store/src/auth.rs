@@ -2,6 +2,7 @@
 //! tokens are 256-bit random values shown to the client once and stored only as SHA-256 hashes.
 
 use crate::audit::{self, Actor, Change};
+use crate::row::Cols;
 use crate::{Db, Result, StoreError, now_ms, parse_id};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
@@ -95,7 +96,7 @@ pub async fn find_session(db: &Db, secret: &str) -> Result<Option<Session>> {
         let org: Option<String> = r.try_get("current_org_id")?;
         Ok(Session {
             token_hash: r.try_get("token_hash")?,
-            user_id: parse_id(&r.try_get::<String, _>("user_id")?)?,
+            user_id: r.id("user_id")?,
             csrf_token: r.try_get("csrf_token")?,
             current_org_id: org.as_deref().map(parse_id).transpose()?,
             expires_at: r.try_get("expires_at")?,
@@ -218,8 +219,8 @@ pub async fn find_token_user(db: &Db, secret: &str) -> Result<Option<TokenUse>> 
     .await?;
     row.map(|r| {
         Ok(TokenUse {
-            id: parse_id(&r.try_get::<String, _>("id")?)?,
-            user_id: parse_id(&r.try_get::<String, _>("user_id")?)?,
+            id: r.id("id")?,
+            user_id: r.id("user_id")?,
             last_used_at: r.try_get("last_used_at")?,
         })
     })
@@ -249,7 +250,7 @@ pub async fn list_tokens(db: &Db, user: UserId) -> Result<Vec<ApiToken>> {
     rows.iter()
         .map(|r| {
             Ok(ApiToken {
-                id: parse_id(&r.try_get::<String, _>("id")?)?,
+                id: r.id("id")?,
                 name: r.try_get("name")?,
                 prefix: r.try_get("prefix")?,
                 created_at: r.try_get("created_at")?,

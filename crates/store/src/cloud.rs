@@ -5,6 +5,7 @@
 //! Pools are the hub's infrastructure: every reader of the CMDB sees them and their totals; what each
 //! organisation is allocated is shown to those who may read that organisation.
 
+use crate::row::Cols;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::Actor;
@@ -61,7 +62,7 @@ const SELECT: &str =
 
 fn pool_row(r: &AnyRow) -> Result<Pool> {
     Ok(Pool {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        id: r.id("id")?,
         name: r.try_get("name")?,
         site_id: r
             .try_get::<Option<String>, _>("site_ci")?
@@ -259,7 +260,7 @@ pub async fn parts(db: &Db, id: PoolId) -> Result<Vec<Part>> {
         .iter()
         .map(|r| {
             Ok(Part {
-                ci_id: parse_id(&r.try_get::<String, _>("id")?)?,
+                ci_id: r.id("id")?,
                 name: r.try_get("name")?,
                 ci_type: CiType::parse(&r.try_get::<String, _>("ci_type")?)
                     .map_err(|e| corrupt(e.message))?,
@@ -369,8 +370,7 @@ pub async fn allocations(db: &Db) -> Result<Vec<Allocation>> {
             CiType::parse(&r.try_get::<String, _>("ci_type")?).map_err(|e| corrupt(e.message))?;
         let kind = RelationKind::parse(&r.try_get::<String, _>("kind")?)
             .map_err(|e| corrupt(e.message))?;
-        let attributes: Map<String, Value> =
-            serde_json::from_str(&r.try_get::<String, _>("attributes")?).map_err(corrupt)?;
+        let attributes: Map<String, Value> = r.json("attributes")?;
         let takes = allocation(ty, &attributes, kind);
         if takes.is_zero() {
             continue;
@@ -654,9 +654,9 @@ pub async fn day_totals(db: &Db, day: Date) -> Result<Vec<(OrgId, String, bool, 
         .iter()
         .map(|r| {
             Ok((
-                parse_id(&r.try_get::<String, _>("org_id")?)?,
+                r.id("org_id")?,
                 r.try_get("slug")?,
-                r.try_get::<i64, _>("is_hub")? != 0,
+                r.flag("is_hub")?,
                 resources(r)?,
             ))
         })

@@ -3,6 +3,7 @@
 //! the redundancy finder and the retirement plans. Applications are CMDB items of type application, so the
 //! portfolio reads and changes what the CMDB lets the reader read and change. Rules in `domain::portfolio`.
 
+use crate::row::Cols;
 use std::collections::BTreeMap;
 
 use crate::audit::Actor;
@@ -160,8 +161,7 @@ fn opt_decimal(r: &AnyRow, col: &str) -> Result<Option<Decimal>> {
 }
 
 fn app(r: &AnyRow) -> Result<PortfolioApp> {
-    let attributes: Value =
-        serde_json::from_str(&r.try_get::<String, _>("attributes")?).map_err(corrupt)?;
+    let attributes: Value = r.json("attributes")?;
     let attr = |n: &str| attributes.get(n).and_then(Value::as_str).map(str::to_owned);
     let version: Option<i64> = r.try_get("version")?;
     let answers: BTreeMap<String, u8> = match r.try_get::<Option<String>, _>("answers")? {
@@ -169,11 +169,11 @@ fn app(r: &AnyRow) -> Result<PortfolioApp> {
         None => BTreeMap::new(),
     };
     Ok(PortfolioApp {
-        ci_id: parse_id(&r.try_get::<String, _>("id")?)?,
+        ci_id: r.id("id")?,
         name: r.try_get("name")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        org_id: r.id("org_id")?,
         org_name: r.try_get("org_name")?,
-        shared: r.try_get::<i64, _>("is_hub")? != 0,
+        shared: r.flag("is_hub")?,
         department_name: r.try_get("department_name")?,
         vendor: attr("vendor"),
         product_version: attr("version"),

@@ -3,6 +3,7 @@
 //! by id; what the reader may not read is shown with the fixed words of `domain::authz::hidden`, never by
 //! its name, title or number.
 
+use crate::row::Cols;
 use crate::sql::Sql;
 use crate::{Db, Result, Scope};
 use domain::authz::{TicketView, hidden};
@@ -134,7 +135,7 @@ pub(crate) async fn tickets(
     };
     // Every referenced ticket: which organisation it belongs to decides the words for a hidden one.
     for r in select(false).fetch_all(&db.read).await? {
-        let org: domain::ids::OrgId = crate::parse_id(&r.try_get::<String, _>("org_id")?)?;
+        let org: domain::ids::OrgId = r.id("org_id")?;
         let words = match view {
             Some(v) if v.all.contains(org) || v.own.contains(org) => hidden::OWN_ORG_TICKET,
             _ => hidden::TICKET,

@@ -3,6 +3,7 @@
 //! holders of `catalog-manage` change it (the web layer checks; these functions record who did).
 
 use crate::audit::{self, Actor, Change};
+use crate::row::Cols;
 use crate::sql::Sql;
 use crate::{Db, Result, StoreError, now_ms, parse_id};
 use domain::desk::catalog::FormField;
@@ -64,8 +65,7 @@ pub async fn settings(db: &Db) -> Result<DeskSettings> {
         .fetch_one(&db.read)
         .await?;
     Ok(DeskSettings {
-        priority_matrix: serde_json::from_str(&r.try_get::<String, _>("priority_matrix")?)
-            .map_err(corrupt)?,
+        priority_matrix: r.json("priority_matrix")?,
         reopen_days: r.try_get("reopen_days")?,
         attachment_max_bytes: r.try_get("attachment_max_bytes")?,
         escalation_team_id: opt_id(&r, "escalation_team_id")?,
@@ -133,11 +133,11 @@ pub struct SlaPolicy {
 
 fn policy(r: &AnyRow) -> Result<SlaPolicy> {
     Ok(SlaPolicy {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        id: r.id("id")?,
         name: r.try_get("name")?,
         coverage: Coverage::parse(&r.try_get::<String, _>("coverage")?)
             .map_err(|e| corrupt(e.message))?,
-        targets: serde_json::from_str(&r.try_get::<String, _>("targets")?).map_err(corrupt)?,
+        targets: r.json("targets")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         version: r.try_get("version")?,
@@ -402,15 +402,15 @@ fn opt_id<T: std::str::FromStr>(r: &AnyRow, col: &str) -> Result<Option<T>> {
 
 fn service(r: &AnyRow) -> Result<Service> {
     Ok(Service {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        id: r.id("id")?,
         slug: r.try_get("slug")?,
         name: r.try_get("name")?,
         category: r.try_get("category")?,
         description: r.try_get("description")?,
         owner_team_id: opt_id(r, "owner_team_id")?,
         support_hours: r.try_get("support_hours")?,
-        sla_policy_id: parse_id(&r.try_get::<String, _>("sla_policy_id")?)?,
-        active: r.try_get::<i64, _>("active")? != 0,
+        sla_policy_id: r.id("sla_policy_id")?,
+        active: r.flag("active")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         version: r.try_get("version")?,
@@ -626,13 +626,13 @@ impl CatalogItem {
 
 fn item(r: &AnyRow) -> Result<CatalogItem> {
     Ok(CatalogItem {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        service_id: parse_id(&r.try_get::<String, _>("service_id")?)?,
+        id: r.id("id")?,
+        service_id: r.id("service_id")?,
         name: r.try_get("name")?,
         description: r.try_get("description")?,
-        form: serde_json::from_str(&r.try_get::<String, _>("form")?).map_err(corrupt)?,
+        form: r.json("form")?,
         cost_cents: r.try_get("cost_cents")?,
-        active: r.try_get::<i64, _>("active")? != 0,
+        active: r.flag("active")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         version: r.try_get("version")?,

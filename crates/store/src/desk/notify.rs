@@ -3,7 +3,8 @@
 //! as the change that caused them).
 
 use super::tickets::{self, Ticket};
-use crate::{Db, Result, parse_id};
+use crate::row::Cols;
+use crate::{Db, Result};
 use domain::authz::{Scope, TicketView};
 use domain::ids::UserId;
 use serde::Serialize;
@@ -119,7 +120,7 @@ async fn people(db: &Db, sql: &str, bind: Option<&str>) -> Result<Vec<Recipient>
         .iter()
         .map(|r| {
             Ok(Recipient {
-                id: parse_id(&r.try_get::<String, _>("id")?)?,
+                id: r.id("id")?,
                 name: r.try_get("name")?,
                 email: r.try_get("email")?,
             })

@@ -2,6 +2,7 @@
 //! month, member and service; backlog by age; mean time to resolve; first-contact resolution; SLA
 //! attainment; customer satisfaction. Rows are read once and counted here (the same code on both backends).
 
+use crate::row::Cols;
 use crate::sql::Sql;
 use crate::{Db, Result, Scope};
 use domain::ids::OrgId;
@@ -107,8 +108,8 @@ pub async fn desk(
             .try_get::<Option<String>, _>("service_name")?
             .unwrap_or_else(|| "(no service)".into());
         let responded = r.try_get::<Option<i64>, _>("first_response_at")?.is_some();
-        let response_breached = r.try_get::<i64, _>("response_breached")? != 0;
-        let resolution_breached = r.try_get::<i64, _>("resolution_breached")? != 0;
+        let response_breached = r.flag("response_breached")?;
+        let resolution_breached = r.flag("resolution_breached")?;
         let reopen: i64 = r.try_get("reopen_count")?;
         let replies: i64 = r.try_get("public_replies")?;
         let csat: Option<i64> = r.try_get("csat_score")?;

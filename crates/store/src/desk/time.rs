@@ -6,8 +6,9 @@ use super::catalog::{log, to_json};
 use super::tickets;
 use crate::audit::Actor;
 use crate::page::{Page, PageRequest};
+use crate::row::Cols;
 use crate::sql::Sql;
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::authz::TicketView;
 use domain::desk::Activity;
 use domain::ids::{OrgId, TicketId, UserId};
@@ -49,9 +50,9 @@ pub struct NewEntry {
 fn entry(r: &AnyRow) -> Result<TimeEntry> {
     Ok(TimeEntry {
         id: r.try_get("id")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
-        user_id: parse_id(&r.try_get::<String, _>("user_id")?)?,
-        ticket_id: parse_id(&r.try_get::<String, _>("ticket_id")?)?,
+        org_id: r.id("org_id")?,
+        user_id: r.id("user_id")?,
+        ticket_id: r.id("ticket_id")?,
         ticket_number: r.try_get("ticket_number")?,
         ticket_subject: r.try_get("ticket_subject")?,
         work_date: r
@@ -61,7 +62,7 @@ fn entry(r: &AnyRow) -> Result<TimeEntry> {
         minutes: r.try_get("minutes")?,
         activity: Activity::parse(&r.try_get::<String, _>("activity")?)
             .map_err(|e| StoreError::Corrupt(e.message))?,
-        billable: r.try_get::<i64, _>("billable")? != 0,
+        billable: r.flag("billable")?,
         note: r.try_get("note")?,
         created_at: r.try_get("created_at")?,
         version: r.try_get("version")?,
@@ -254,7 +255,7 @@ pub async fn timer(db: &Db, user: UserId) -> Result<Option<Timer>> {
                 ticket_number: r.try_get("number")?,
                 started_at: r.try_get("started_at")?,
                 activity: Activity::parse(&r.try_get::<String, _>("activity")?).map_err(|e| StoreError::Corrupt(e.message))?,
-                billable: r.try_get::<i64, _>("billable")? != 0,
+                billable: r.flag("billable")?,
             })
         })
         .transpose()

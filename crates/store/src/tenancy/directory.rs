@@ -2,8 +2,9 @@
 
 use crate::audit::{self, Actor, Change};
 use crate::page::{Page, PageRequest};
+use crate::row::Cols;
 use crate::sql::Sql;
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::ids::{DepartmentId, OrgId, SiteId};
 use domain::tenancy::SiteKind;
 use domain::tenancy::drafts::SiteDraft;
@@ -43,8 +44,8 @@ fn json<T: Serialize>(v: &T) -> Result<serde_json::Value> {
 
 fn department(r: &AnyRow) -> Result<Department> {
     Ok(Department {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         name: r.try_get("name")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -55,8 +56,8 @@ fn department(r: &AnyRow) -> Result<Department> {
 fn site(r: &AnyRow) -> Result<Site> {
     let kind: String = r.try_get("kind")?;
     Ok(Site {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         name: r.try_get("name")?,
         address: r.try_get("address")?,
         kind: SiteKind::parse(&kind).map_err(|e| StoreError::Corrupt(e.message))?,

@@ -13,8 +13,9 @@
 
 use crate::audit::{self, Actor, Change};
 use crate::auth::{random_secret, sha256_hex};
+use crate::row::Cols;
 use crate::tenancy::users::{self, User};
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::authz::Role;
 use domain::ids::{InvitationId, OrgId, UserId};
 use domain::tenancy::Email;
@@ -55,8 +56,8 @@ pub struct Invitation {
 fn invitation(r: &AnyRow) -> Result<Invitation> {
     let role: String = r.try_get("role")?;
     let mut inv = Invitation {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         email: r.try_get("email")?,
         role: Role::parse(&role).map_err(|e| StoreError::Corrupt(e.message))?,
         created_at: r.try_get("created_at")?,

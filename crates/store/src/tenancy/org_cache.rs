@@ -9,7 +9,8 @@
 
 use super::orgs::Filter;
 use crate::page::{DocPage, PageRequest};
-use crate::{Db, Result, Scope, parse_id};
+use crate::row::Cols;
+use crate::{Db, Result, Scope};
 use domain::ids::OrgId;
 use sqlx::Row;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,13 +86,13 @@ impl OrgCache {
             .map(|r| {
                 let name: String = r.try_get("name")?;
                 Ok(Entry {
-                    id: parse_id(&r.try_get::<String, _>("id")?)?,
+                    id: r.id("id")?,
                     slug: r.try_get("slug")?,
                     name_lower: name.to_lowercase(),
                     name,
                     kind: r.try_get("kind")?,
-                    is_hub: r.try_get::<i64, _>("is_hub")? != 0,
-                    active: r.try_get::<i64, _>("active")? != 0,
+                    is_hub: r.flag("is_hub")?,
+                    active: r.flag("active")?,
                     doc: r.try_get::<String, _>("api_doc")?.into_bytes().into(),
                 })
             })

@@ -2,8 +2,9 @@
 
 use crate::audit::{self, Actor, Change};
 use crate::page::{Page, PageRequest};
+use crate::row::Cols;
 use crate::sql::{Like, Sql};
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::calendar::{HolidayRules, WeeklyHours};
 use domain::ids::OrgId;
 use domain::tenancy::drafts::OrgDraft;
@@ -64,12 +65,12 @@ fn org(r: &AnyRow) -> Result<Org> {
     let rules: String = r.try_get("holiday_rules")?;
     let fy: i64 = r.try_get("fiscal_year_start_month")?;
     Ok(Org {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        id: r.id("id")?,
         slug: OrgSlug::parse(&slug).map_err(|e| corrupt(e.message))?,
         name: r.try_get("name")?,
         kind: OrgKind::parse(&kind).map_err(|e| corrupt(e.message))?,
-        is_hub: r.try_get::<i64, _>("is_hub")? != 0,
-        active: r.try_get::<i64, _>("active")? != 0,
+        is_hub: r.flag("is_hub")?,
+        active: r.flag("active")?,
         county: r.try_get("county")?,
         population: r.try_get("population")?,
         time_zone: r.try_get("time_zone")?,

@@ -6,8 +6,9 @@
 
 use super::orgs::{self, Org};
 use crate::audit::{self, Actor, Change};
+use crate::row::Cols;
 use crate::sql::Sql;
-use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
+use crate::{Db, Result, Scope, StoreError, now_ms};
 use domain::ids::OrgId;
 use domain::tenancy::proposals::{Decision, DecisionDraft, Field, ProposalDraft, Status};
 use serde::Serialize;
@@ -48,7 +49,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 fn proposal(r: &AnyRow) -> Result<Proposal> {
     Ok(Proposal {
         id: r.try_get("id")?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        org_id: r.id("org_id")?,
         org_slug: r.try_get("org_slug")?,
         org_name: r.try_get("org_name")?,
         field: Field::parse(&r.try_get::<String, _>("field")?).map_err(|e| corrupt(e.message))?,

@@ -5,10 +5,11 @@
 //! it. Nothing lowers a row, so disabling accounts before an invoice run and enabling them after changes
 //! nothing that is billed. The table is written only here; no route writes it.
 
+use crate::row::Cols;
 use jiff::civil::Date;
 use sqlx::Row;
 
-use crate::{Db, Result, StoreError, now_ms, parse_id};
+use crate::{Db, Result, StoreError, now_ms};
 use domain::ids::OrgId;
 
 /// The hub's calendar (America/New_York, as the rest of the hub's clock): which day a count belongs to.
@@ -73,7 +74,7 @@ pub async fn between(
     .fetch_all(&db.read)
     .await?
     {
-        let org: OrgId = parse_id(&r.try_get::<String, _>("org_id")?)?;
+        let org: OrgId = r.id("org_id")?;
         let day: Date = r
             .try_get::<String, _>("day")?
             .parse()

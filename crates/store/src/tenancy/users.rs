@@ -3,6 +3,7 @@
 
 use crate::audit::{self, Actor, Change};
 use crate::page::{Page, PageRequest};
+use crate::row::Cols;
 use crate::sql::{Like, Sql};
 use crate::{Db, Result, Scope, StoreError, now_ms, parse_id};
 use domain::authz::{Grant, Role};
@@ -30,11 +31,11 @@ pub struct User {
 
 fn user(r: &AnyRow) -> Result<User> {
     Ok(User {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         email: r.try_get("email")?,
         name: r.try_get("name")?,
-        active: r.try_get::<i64, _>("active")? != 0,
+        active: r.flag("active")?,
         password_hash: r.try_get("password_hash")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -372,10 +373,10 @@ pub struct GrantRow {
 fn grant_row(r: &AnyRow) -> Result<GrantRow> {
     let role: String = r.try_get("role")?;
     Ok(GrantRow {
-        id: parse_id(&r.try_get::<String, _>("id")?)?,
-        org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
         org_slug: r.try_get("org_slug")?,
-        user_id: parse_id(&r.try_get::<String, _>("user_id")?)?,
+        user_id: r.id("user_id")?,
         user_email: r.try_get("user_email")?,
         user_name: r.try_get("user_name")?,
         role: Role::parse(&role).map_err(|e| StoreError::Corrupt(e.message))?,
@@ -435,9 +436,9 @@ pub async fn grants_for_auth(db: &Db, user: UserId) -> Result<Vec<Grant>> {
         .map(|r| {
             let role: String = r.try_get("role")?;
             Ok(Grant {
-                org_id: parse_id(&r.try_get::<String, _>("org_id")?)?,
+                org_id: r.id("org_id")?,
                 role: Role::parse(&role).map_err(|e| StoreError::Corrupt(e.message))?,
-                on_hub: r.try_get::<i64, _>("is_hub")? != 0,
+                on_hub: r.flag("is_hub")?,
             })
         })
         .collect()
