@@ -316,13 +316,7 @@ pub async fn call(
 
 /// A JSON API GET as `who`: its status and body.
 pub async fn get(app: &TestApp, who: &str, path: &str) -> (u16, serde_json::Value) {
-    json(
-        app.api(who, reqwest::Method::GET, path)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    call(app, who, reqwest::Method::GET, path).await
 }
 
 /// The fields a problem+json error names, in order.

@@ -9,7 +9,8 @@ use domain::FieldError;
 use domain::authz::Permission;
 use domain::desk::catalog::{FormField, validate_form};
 use domain::desk::{
-    Approval, Coverage, Impact, Priority, SlaTargets, Source, Status, TicketKind, Urgency,
+    Approval, Coverage, Impact, Priority, SlaTargets, Source, Status, TicketKind, TicketSubject,
+    Urgency,
 };
 use domain::ids::{OrgId, ServiceId, TeamId, UserId};
 use domain::tenancy::Email;
@@ -519,7 +520,9 @@ pub async fn parse_ticket(
     let desk = !p.scope(Permission::TicketWork).is_empty();
     let submit = p.require(Permission::TicketSubmit)?;
     let mut c = Collector::new();
-    let subject = c.take(text("subject", raw.subject.as_deref().unwrap_or(""), 200));
+    let subject = c
+        .take(TicketSubject::parse(raw.subject.as_deref().unwrap_or("")))
+        .map(TicketSubject::into_inner);
     let description = c.take(long_text(
         "description",
         raw.description.as_deref().unwrap_or(""),
