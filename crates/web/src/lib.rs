@@ -31,7 +31,7 @@ mod desk;
 mod portfolio;
 mod tenancy;
 
-pub use routes::{RouteInfo, registered_routes};
+pub use routes::{Needs, RouteInfo, registered_routes};
 pub use state::{AppState, WebConfig};
 
 use axum::Router;

@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, if_match};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,79 +22,78 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/standards",
         "The technology standards catalog: each technology's ring (adopt, trial, hold, retire) and quadrant",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_standards,
     )
     .post(
         "/api/v1/standards",
         "Add a technology standard ({name, area, ring, description, match_terms, instead})",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         create_standard,
     )
     .get(
         "/api/v1/standards/{id}",
         "One technology standard",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         get_standard,
     )
     .patch(
         "/api/v1/standards/{id}",
         "Change a standard: move its ring, its terms, what to use instead (If-Match)",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         update_standard,
     )
     .get(
         "/api/v1/principles",
         "The region's architecture principles",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_principles,
     )
     .post(
         "/api/v1/principles",
         "Adopt an architecture principle ({title, statement, rationale, implications})",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         create_principle,
     )
     .get(
         "/api/v1/exceptions",
         "Exception requests of the organisations you may see, newest first",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_exceptions,
     )
     .post(
         "/api/v1/exceptions",
         "Ask for an exception to a standard ({org, standard_id, ci_id, title, reason, risk, mitigation, requested_until})",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         create_exception,
     )
     .get(
         "/api/v1/exceptions/{id}",
         "One exception request",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         get_exception,
     )
     .post(
         "/api/v1/exceptions/{id}/decision",
         "Decide a request ({\"status\": \"approved\", \"expires_on\": \"2027-06-30\", \"note\": …} or rejected)",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         decide,
     )
     .post(
         "/api/v1/exceptions/{id}/withdraw",
         "Withdraw a request or an exception no longer needed",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         withdraw,
     )
     .get(
         "/api/v1/compliance",
         "Items that use technologies on hold or to retire, with the exception covering each",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         compliance,
     )
 }
 
-async fn list_standards(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::CmdbRead)?;
+async fn list_standards(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(json!({ "items": arch::standards(&s.db).await? })).into_response())
 }
 
@@ -103,18 +102,12 @@ async fn create_standard(
     p: Principal,
     ApiJson(raw): ApiJson<RawStandard>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
     let d = parse_standard(&raw, None)?;
     let out = arch::create_standard(&s.db, &p.actor(), &d).await?;
     Ok(crate::json::entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_standard(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    p.require(Permission::CmdbRead)?;
+async fn get_standard(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let out = arch::get_standard(&s.db, &id).await?;
     Ok(crate::json::entity(StatusCode::OK, out.version, &out))
 }
@@ -130,8 +123,7 @@ async fn update_standard(
     Ok(crate::json::entity(StatusCode::OK, out.version, &out))
 }
 
-async fn list_principles(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::CmdbRead)?;
+async fn list_principles(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(json!({ "items": arch::principles(&s.db).await? })).into_response())
 }
 
@@ -144,17 +136,18 @@ async fn create_principle(
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-async fn list_exceptions(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn list_exceptions(
+    State(s): State<AppState>,
+    Granted(scope): Granted,
+) -> ApiResult<Response> {
     Ok(Json(json!({ "items": arch::exceptions(&s.db, &scope).await? })).into_response())
 }
 
 async fn get_exception(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let out = arch::get_exception(&s.db, &scope, &id).await?;
     Ok(crate::json::entity(StatusCode::OK, out.version, &out))
 }
@@ -182,15 +175,14 @@ async fn decide(
 async fn withdraw(
     State(s): State<AppState>,
     p: Principal,
+    Granted(manage): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let manage = p.require(Permission::CmdbManage)?;
     let out = arch::withdraw(&s.db, &manage, &p.actor(), &id).await?;
     Ok(crate::json::entity(StatusCode::OK, out.version, &out))
 }
 
-async fn compliance(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn compliance(State(s): State<AppState>, Granted(scope): Granted) -> ApiResult<Response> {
     let items = arch::compliance(&s.db, &scope, crate::clock::today()).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }

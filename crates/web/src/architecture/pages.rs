@@ -18,73 +18,73 @@ use domain::authz::Permission;
 use std::collections::HashMap;
 use store::architecture::{self as arch, Exception, Finding, Principle, Standard};
 
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 
 pub fn routes(t: Table) -> Table {
     t.get(
         "/architecture",
         "Enterprise architecture: the standards radar and catalog, and the principles",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         overview_page,
     )
     .post(
         "/architecture/standards",
         "Add a technology standard",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         create_standard,
     )
     .get(
         "/architecture/standards/{id}",
         "A technology standard and the items that use it",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         standard_page,
     )
     .post(
         "/architecture/standards/{id}",
         "Change a technology standard",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         save_standard,
     )
     .post(
         "/architecture/principles",
         "Adopt an architecture principle",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         create_principle,
     )
     .get(
         "/architecture/exceptions",
         "Exception requests, and the form to ask for one",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         exceptions_page,
     )
     .post(
         "/architecture/exceptions",
         "Ask for an exception to a standard",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         create_exception,
     )
     .get(
         "/architecture/exceptions/{id}",
         "An exception request and its decision",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         exception_page,
     )
     .post(
         "/architecture/exceptions/{id}/decision",
         "Decide an exception request",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         decide,
     )
     .post(
         "/architecture/exceptions/{id}/withdraw",
         "Withdraw an exception request",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         withdraw,
     )
     .get(
         "/architecture/compliance",
         "Items that use technologies on hold or to retire",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         compliance_page,
     )
 }
@@ -225,7 +225,6 @@ async fn create_standard(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
     let result = match super::ops::parse_standard(&raw_standard(&form), None) {
         Ok(d) => arch::create_standard(&s.db, &p.actor(), &d)
             .await
@@ -538,9 +537,9 @@ async fn decide(
 async fn withdraw(
     State(s): State<AppState>,
     p: Principal,
+    Granted(manage): Granted,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    let manage = p.require(Permission::CmdbManage)?;
     arch::withdraw(&s.db, &manage, &p.actor(), &id).await?;
     Ok(Redirect::to(&format!("/architecture/exceptions/{id}?notice=saved")).into_response())
 }
@@ -556,8 +555,11 @@ pub struct CompliancePage {
     pub open: usize,
 }
 
-async fn compliance_page(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn compliance_page(
+    State(s): State<AppState>,
+    p: Principal,
+    Granted(scope): Granted,
+) -> PageResult<Response> {
     let findings = arch::compliance(&s.db, &scope, crate::clock::today()).await?;
     let open = findings.iter().filter(|f| f.exception_id.is_none()).count();
     let mut f = Frame::new(&s, &p, "Standards compliance", "cmdb").await?;

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::ApiQuery;
 use crate::json::list;
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::extract::State;
 use axum::response::Response;
 use domain::authz::Permission;
@@ -16,7 +16,7 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/audit",
         "Browse the audit log (newest first)",
-        "audit-read",
+        Needs::Perm(Permission::AuditRead),
         list_entries,
     )
 }
@@ -24,9 +24,9 @@ pub fn routes(t: Table) -> Table {
 async fn list_entries(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::AuditRead)?;
     let f = q.filter(&s, &p, &scope).await?;
     Ok(list(audit::list(&s.db, &scope, &f, &q.page()?).await?))
 }

@@ -6,14 +6,19 @@ use crate::auth::Principal;
 use crate::error::PageResult;
 use crate::extract::encode_cursor;
 use crate::page::{Frame, local_time, render};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use domain::authz::Permission;
 
 pub fn routes(t: Table) -> Table {
-    t.get("/audit", "The audit log", "audit-read", page)
+    t.get(
+        "/audit",
+        "The audit log",
+        Needs::Perm(Permission::AuditRead),
+        page,
+    )
 }
 
 struct Row {
@@ -42,9 +47,10 @@ struct AuditPage {
 async fn page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(granted): Granted,
     Query(q): Query<AuditQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::AuditRead)?;
+    let scope = granted;
     let filter = q.filter(&s, &p, &scope).await?;
     if q.format.as_deref() == Some("csv") {
         let mut rows = Vec::new();

@@ -8,7 +8,7 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, if_match};
 use crate::json::{entity, given};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,61 +25,60 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/cloud/pools",
         "The regional cloud's pools: capacity, allocation, utilisation, growth per day and the day each runs out",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_pools,
     )
     .post(
         "/api/v1/cloud/pools",
         "Add a pool (a cluster with its storage and backup) with its capacity",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         create_pool,
     )
     .get(
         "/api/v1/cloud/pools/{id}",
         "One pool: use, trend, allocations by organisation (those you may see), its hosts and arrays, daily history",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         get_pool,
     )
     .patch(
         "/api/v1/cloud/pools/{id}",
         "Change a pool's name, site, capacity or notes (If-Match)",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         update_pool,
     )
     .post(
         "/api/v1/cloud/pools/{id}/parts",
         "Make one of the hub's hosts (server) or arrays (storage volume) part of the pool ({\"ci_id\": …})",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         add_part,
     )
     .delete(
         "/api/v1/cloud/pools/{id}/parts/{ci}",
         "Take a host or array out of the pool",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         remove_part,
     )
     .get(
         "/api/v1/cloud/allocations",
         "What each organisation you may see is allocated from each pool now (?org=slug for one)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         allocations,
     )
     .post(
         "/api/v1/cloud/snapshot",
         "Record today's allocations (the daily job does this; the record feeds trends and meters)",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         snapshot,
     )
     .post(
         "/api/v1/cloud/meter",
         "Meter a day's allocations as usage for chargeback ({\"day\": \"2026-11-30\"}; cloud.vcpu_month, cloud.ram_gb_month, cloud.storage_gb_month); metering a day twice counts once",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         meter,
     )
 }
 
-async fn list_pools(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn list_pools(State(s): State<AppState>, Granted(scope): Granted) -> ApiResult<Response> {
     let items = cloud::overview(&s.db, &scope, crate::clock::today()).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
@@ -95,10 +94,9 @@ async fn create_pool(
 
 async fn get_pool(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let id = pool_id(&id)?;
     let today = crate::clock::today();
     let out = cloud::pool_overview(&s.db, &scope, id, today).await?;
@@ -145,7 +143,6 @@ async fn remove_part(
     p: Principal,
     Path((id, ci)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
     let ci: CiId = ci.parse().map_err(|_| Failure::NotFound)?;
     cloud::remove_part(&s.db, &p.actor(), pool_id(&id)?, ci).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -159,10 +156,9 @@ pub struct AllocQuery {
 
 async fn allocations(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<AllocQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let org = match given(&q.org) {
         None => None,
         Some(slug) => Some(
@@ -196,8 +192,7 @@ async fn allocations(
     Ok(Json(json!({ "items": items })).into_response())
 }
 
-async fn snapshot(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
+async fn snapshot(State(s): State<AppState>) -> ApiResult<Response> {
     let day = crate::clock::today();
     let rows = cloud::snapshot(&s.db, day).await?;
     Ok(Json(json!({ "day": day, "rows": rows })).into_response())
@@ -209,12 +204,7 @@ pub struct RawMeter {
     pub day: Option<String>,
 }
 
-async fn meter(
-    State(s): State<AppState>,
-    p: Principal,
-    ApiJson(raw): ApiJson<RawMeter>,
-) -> ApiResult<Response> {
-    p.require_region(Permission::BillingManage)?;
+async fn meter(State(s): State<AppState>, ApiJson(raw): ApiJson<RawMeter>) -> ApiResult<Response> {
     let today = crate::clock::today();
     let day = match given(&raw.day) {
         None => today

@@ -23,40 +23,55 @@ use store::cloud::{self, PoolUse};
 use store::cmdb;
 use store::page::PageRequest;
 
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 
 pub fn routes(t: Table) -> Table {
     t.get(
         "/cloud",
         "The regional cloud: pools, utilisation, the day each runs out, allocations",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         overview_page,
     )
-    .get("/cloud/new", "Form: add a pool", "cmdb-manage", new_page)
-    .post("/cloud", "Add a pool", "cmdb-manage", create)
+    .get(
+        "/cloud/new",
+        "Form: add a pool",
+        Needs::Hub(Permission::CmdbManage),
+        new_page,
+    )
+    .post(
+        "/cloud",
+        "Add a pool",
+        Needs::Hub(Permission::CmdbManage),
+        create,
+    )
     .get(
         "/cloud/{id}",
         "A pool: use per dimension, growth, allocations, hosts and arrays",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         pool_page,
     )
     .get(
         "/cloud/{id}/edit",
         "Form: change a pool",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         edit_page,
     )
-    .post("/cloud/{id}", "Change a pool", "cmdb-manage", save)
+    .post(
+        "/cloud/{id}",
+        "Change a pool",
+        Needs::Hub(Permission::CmdbManage),
+        save,
+    )
     .post(
         "/cloud/{id}/parts",
         "Add a host or array to the pool",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         add_part,
     )
     .post(
         "/cloud/{id}/parts/{ci}/delete",
         "Take a host or array out of the pool",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         remove_part,
     )
 }
@@ -152,9 +167,9 @@ pub struct NoticeQuery {
 async fn overview_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let today = crate::clock::today();
     let overview = cloud::overview(&s.db, &scope, today).await?;
     let mut f = Frame::new(&s, &p, "Regional cloud", "cmdb")
@@ -551,7 +566,6 @@ async fn edit_page(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
     let pool = cloud::pool(&s.db, pool_id(&id)?).await?;
     let values: Vec<(String, String)> = vec![
         ("name".into(), pool.name.clone()),
@@ -583,7 +597,6 @@ async fn save(
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
     let id = pool_id(&id)?;
-    p.require_region(Permission::CmdbManage)?;
     let current = cloud::pool(&s.db, id).await?;
     let version = field(&form, "version").and_then(|v| v.parse().ok());
     match change_pool(&s, &p, id, version, &raw_from_form(&form)).await {
@@ -619,7 +632,6 @@ async fn remove_part(
     p: Principal,
     Path((id, ci)): Path<(String, String)>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
     let id = pool_id(&id)?;
     let ci = ci.parse().map_err(|_| Failure::NotFound)?;
     cloud::remove_part(&s.db, &p.actor(), id, ci).await?;

@@ -9,7 +9,7 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, list};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,97 +25,97 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/ci-types",
         "The types of configuration items and the attributes each may carry",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         types,
     )
     .get(
         "/api/v1/cis",
         "List configuration items (by member, type, status, part of the name)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_cis,
     )
     .post(
         "/api/v1/cis",
         "Record a configuration item",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         create_ci,
     )
     .post(
         "/api/v1/cis/import",
         "Import items from CSV (org,type,name[,status][,attribute columns]); ?dry_run=true checks without storing; a file with a bad row imports nothing; items found by owner, type and name are updated",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         import_csv,
     )
     .get(
         "/api/v1/cis/export",
         "Items as CSV in the import's columns (?type=): those you may change, or all you see if you only read",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         export_csv,
     )
     .post(
         "/api/v1/cis/bulk",
         "Set the status of many items at once ({\"ids\": [...], \"status\": \"retired\"}), all or nothing",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         bulk,
     )
     .get(
         "/api/v1/cis/{id}",
         "A configuration item",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         get_ci,
     )
     .patch(
         "/api/v1/cis/{id}",
         "Change a configuration item (If-Match)",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         update_ci,
     )
     .get(
         "/api/v1/cis/{id}/relations",
         "An item's relationships, both ways",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_relations,
     )
     .post(
         "/api/v1/cis/{id}/relations",
         "Relate the item to another (runs_on, depends_on, located_at, connected_to, backs_up_to)",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         relate,
     )
     .delete(
         "/api/v1/ci-relations/{id}",
         "Remove a relationship",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         unrelate,
     )
     .get(
         "/api/v1/cis/{id}/impact",
         "Impact analysis: everything that stops working when this item does (?depth=1..10, default 5)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         impact,
     )
     .get(
         "/api/v1/tickets/{number}/cis",
         "The configuration items a ticket is about",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         ticket_items,
     )
     .post(
         "/api/v1/tickets/{number}/cis",
         "Link a configuration item of the ticket's organisation (or the hub's) to a ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         link_ticket,
     )
     .delete(
         "/api/v1/tickets/{number}/cis/{id}",
         "Unlink a configuration item from a ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         unlink_ticket,
     )
     .get(
         "/api/v1/cis/{id}/history",
         "An item's history, newest first",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         history,
     )
 }
@@ -124,8 +124,7 @@ fn path_id(raw: &str) -> Result<CiId, Failure> {
     raw.parse().map_err(|_| Failure::NotFound)
 }
 
-async fn types(p: Principal) -> ApiResult<Response> {
-    p.require(Permission::CmdbRead)?;
+async fn types() -> ApiResult<Response> {
     let items: Vec<Value> = CiType::ALL
         .iter()
         .map(|t| {
@@ -149,10 +148,9 @@ async fn types(p: Principal) -> ApiResult<Response> {
 
 async fn list_cis(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<CiQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let f = filter(&s, &scope, &q).await?;
     let page = PageParams {
         limit: q.limit,
@@ -174,10 +172,9 @@ async fn create_ci(
 
 async fn get_ci(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let out = cmdb::get(&s.db, &scope, path_id(&id)?).await?;
     Ok(entity(StatusCode::OK, out.version, &out))
 }
@@ -195,10 +192,9 @@ async fn update_ci(
 
 async fn list_relations(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let items = cmdb::relations(&s.db, &scope, path_id(&id)?).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
@@ -216,9 +212,9 @@ async fn relate(
 async fn unrelate(
     State(s): State<AppState>,
     p: Principal,
+    Granted(manage): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let manage = p.require(Permission::CmdbManage)?;
     let read = p.require(Permission::CmdbRead)?;
     cmdb::unrelate(&s.db, &read, &manage, &p.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -232,11 +228,10 @@ pub struct ImpactQuery {
 
 async fn impact(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ImpactQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let out = cmdb::impact_of(&s.db, &scope, path_id(&id)?, depth(&q.depth)?).await?;
     Ok(Json(out).into_response())
 }
@@ -244,9 +239,9 @@ async fn impact(
 async fn history(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let view = p.ticket_view().ok();
     let items = cmdb::history(&s.db, &scope, view.as_ref(), path_id(&id)?).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
@@ -306,7 +301,6 @@ async fn unlink_ticket(
     p: Principal,
     Path((number, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    p.require(Permission::TicketWork)?;
     let view = p.ticket_view()?;
     let number = crate::extract::parse_number(&number)?;
     cmdb::unlink_ticket(

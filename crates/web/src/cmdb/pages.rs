@@ -20,79 +20,79 @@ use std::collections::HashMap;
 use store::cmdb;
 use store::page::PageRequest;
 
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 
 pub fn routes(t: Table) -> Table {
     t.get(
         "/cmdb",
         "Configuration items (by member, type, status, name)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_page,
     )
     .get(
         "/cmdb/new",
         "Form: record a configuration item (?type=server)",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         new_page,
     )
     .post(
         "/cmdb",
         "Record a configuration item",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         create,
     )
     .post(
         "/cmdb/import",
         "Import items from a CSV file (or check it first)",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         import_page,
     )
     .get(
         "/cmdb/export",
         "Items as CSV in the import's columns (?type=)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         export_page,
     )
     .get(
         "/cmdb/{id}",
         "A configuration item: attributes, relationships, impact, history",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         item_page,
     )
     .get(
         "/cmdb/{id}/edit",
         "Form: change a configuration item",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         edit_page,
     )
     .post(
         "/cmdb/{id}",
         "Change a configuration item",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         save,
     )
     .post(
         "/cmdb/{id}/relations",
         "Relate the item to another",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         relate,
     )
     .post(
         "/cmdb/bulk",
         "Set the status of the chosen items",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         bulk,
     )
     .post(
         "/tickets/{number}/cis",
         "Link a configuration item to a ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         link_ticket,
     )
     .post(
         "/cmdb/relations/{id}/delete",
         "Remove a relationship",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         unrelate,
     )
 }
@@ -167,9 +167,9 @@ pub struct ListQuery {
 async fn list_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<ListQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let cq = CiQuery {
         org: q.org.clone(),
         ci_type: q.ci_type.clone(),
@@ -381,7 +381,6 @@ async fn edit_page(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::CmdbManage)?;
     let read = p.require(Permission::CmdbRead)?;
     let c = cmdb::get(&s.db, &read, ci_id(&id)?).await?;
     if !p.scope(Permission::CmdbManage).contains(c.org_id) {
@@ -422,7 +421,6 @@ async fn save(
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
     let id = ci_id(&id)?;
-    p.require(Permission::CmdbManage)?;
     let read = p.require(Permission::CmdbRead)?;
     let current = cmdb::get(&s.db, &read, id).await?;
     let raw = raw_from_form(&form, true);
@@ -507,10 +505,10 @@ pub struct ItemQuery {
 async fn item_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     Query(q): Query<ItemQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let id = ci_id(&id)?;
     let c = cmdb::get(&s.db, &scope, id).await?;
     let depth = depth(&q.depth)?;
@@ -644,10 +642,10 @@ async fn relate(
 async fn unrelate(
     State(s): State<AppState>,
     p: Principal,
+    Granted(manage): Granted,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let manage = p.require(Permission::CmdbManage)?;
     let read = p.require(Permission::CmdbRead)?;
     cmdb::unrelate(&s.db, &read, &manage, &p.actor(), &id).await?;
     let back = field(&form, "back")
@@ -676,7 +674,6 @@ async fn import_page(
     p: Principal,
     mut form: axum::extract::Multipart,
 ) -> PageResult<Response> {
-    p.require(Permission::CmdbManage)?;
     let mut file = None;
     let mut dry_run = false;
     loop {

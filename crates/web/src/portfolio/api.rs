@@ -7,7 +7,7 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, if_match};
 use crate::json::entity;
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,49 +25,49 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/capabilities",
         "The shared taxonomy of business capabilities (permitting, payroll, GIS, …)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_capabilities,
     )
     .post(
         "/api/v1/capabilities",
         "Add a capability to the taxonomy ({\"slug\", \"name\", \"description\"})",
-        "cmdb-manage",
+        Needs::Hub(Permission::CmdbManage),
         create_capability,
     )
     .get(
         "/api/v1/portfolio/questionnaire",
         "The questions that score an application's business value and technical condition (answers 1 to 5)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         questionnaire,
     )
     .get(
         "/api/v1/portfolio",
         "The applications you may see with their portfolio records (?org=, ?capability=, ?quadrant=tolerate|invest|migrate|eliminate)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_apps,
     )
     .get(
         "/api/v1/portfolio/redundancy",
         "Capabilities served by several applications across departments and members: combined cost, the product to consolidate onto, the candidates",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         redundancy,
     )
     .get(
         "/api/v1/portfolio/retirements",
         "Applications with a retirement plan, soonest first",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         retirements,
     )
     .get(
         "/api/v1/portfolio/{id}",
         "An application's portfolio record (id: the application's CMDB item)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         get_app,
     )
     .put(
         "/api/v1/portfolio/{id}",
         "Set an application's portfolio record: capability, users, annual cost, contract and support end, answers, retirement plan (If-Match)",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         save_app,
     )
 }
@@ -76,8 +76,7 @@ fn ci_id(raw: &str) -> Result<CiId, Failure> {
     raw.parse().map_err(|_| Failure::NotFound)
 }
 
-async fn list_capabilities(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::CmdbRead)?;
+async fn list_capabilities(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(json!({ "items": portfolio::capabilities(&s.db).await? })).into_response())
 }
 
@@ -94,7 +93,6 @@ async fn create_capability(
     p: Principal,
     ApiJson(raw): ApiJson<RawCapability>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::CmdbManage)?;
     let mut c = Collector::new();
     let slug = c.take(
         text("slug", raw.slug.as_deref().unwrap_or(""), 40).and_then(|s| {
@@ -135,8 +133,7 @@ async fn create_capability(
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-async fn questionnaire(p: Principal) -> ApiResult<Response> {
-    p.require(Permission::CmdbRead)?;
+async fn questionnaire() -> ApiResult<Response> {
     let quadrants: Vec<Value> = Quadrant::ALL
         .iter()
         .map(|q| json!({ "quadrant": q, "label": q.label(), "advice": q.advice() }))
@@ -151,30 +148,26 @@ async fn questionnaire(p: Principal) -> ApiResult<Response> {
 
 async fn list_apps(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<PortfolioQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let f = filter(&s, &scope, &q).await?;
     Ok(Json(json!({ "items": portfolio::list(&s.db, &scope, &f).await? })).into_response())
 }
 
-async fn redundancy(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn redundancy(State(s): State<AppState>, Granted(scope): Granted) -> ApiResult<Response> {
     Ok(Json(json!({ "items": portfolio::redundancies(&s.db, &scope).await? })).into_response())
 }
 
-async fn retirements(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn retirements(State(s): State<AppState>, Granted(scope): Granted) -> ApiResult<Response> {
     Ok(Json(json!({ "items": portfolio::retirements(&s.db, &scope).await? })).into_response())
 }
 
 async fn get_app(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let out = portfolio::get(&s.db, &scope, ci_id(&id)?).await?;
     Ok(entity(StatusCode::OK, out.version, &out))
 }

@@ -21,37 +21,37 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use store::portfolio::{self, PortfolioApp};
 
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 
 pub fn routes(t: Table) -> Table {
     t.get(
         "/portfolio",
         "The application portfolio: TIME chart and list (by member, capability, quadrant)",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         list_page,
     )
     .get(
         "/portfolio/redundancy",
         "Capabilities served by several applications, and what to consolidate onto",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         redundancy_page,
     )
     .get(
         "/portfolio/retirements",
         "Retirement plans, soonest first",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         retirements_page,
     )
     .get(
         "/portfolio/{id}",
         "An application's portfolio record and questionnaire",
-        "cmdb-read",
+        Needs::Perm(Permission::CmdbRead),
         app_page,
     )
     .post(
         "/portfolio/{id}",
         "Save an application's portfolio record",
-        "cmdb-manage",
+        Needs::Perm(Permission::CmdbManage),
         save_page,
     )
 }
@@ -163,9 +163,9 @@ pub struct ListQuery {
 async fn list_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<ListQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
     let pq = PortfolioQuery {
         org: q.org.clone(),
         capability: q.capability.clone(),
@@ -444,8 +444,11 @@ pub struct RedundancyPage {
     pub total: String,
 }
 
-async fn redundancy_page(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn redundancy_page(
+    State(s): State<AppState>,
+    p: Principal,
+    Granted(scope): Granted,
+) -> PageResult<Response> {
     let today = crate::clock::today();
     let found = portfolio::redundancies(&s.db, &scope).await?;
     let total: i64 = found.iter().map(|r| r.candidates_cost_cents).sum();
@@ -476,8 +479,11 @@ pub struct RetirementsPage {
     pub rows: Vec<(AppRow, String, String)>,
 }
 
-async fn retirements_page(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    let scope = p.require(Permission::CmdbRead)?;
+async fn retirements_page(
+    State(s): State<AppState>,
+    p: Principal,
+    Granted(scope): Granted,
+) -> PageResult<Response> {
     let today = crate::clock::today();
     let plans = portfolio::retirements(&s.db, &scope).await?;
     let mut f = Frame::new(&s, &p, "Retirement plans", "cmdb").await?;

@@ -8,7 +8,7 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::extract::parse_path_id;
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,37 +20,37 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/me",
         "Who you are and your role grants",
-        "signed-in",
+        Needs::SignedIn,
         me,
     )
     .get(
         "/api/v1/tokens",
         "List your API tokens",
-        "signed-in",
+        Needs::SignedIn,
         list_tokens,
     )
     .post(
         "/api/v1/tokens",
         "Create an API token (shown once)",
-        "signed-in",
+        Needs::SignedIn,
         create_token,
     )
     .delete(
         "/api/v1/tokens/{id}",
         "Revoke one of your API tokens",
-        "signed-in",
+        Needs::SignedIn,
         revoke_token,
     )
     .get(
         "/api/v1/me/notifications",
         "Which mail notifications you get",
-        "signed-in",
+        Needs::SignedIn,
         notifications,
     )
     .put(
         "/api/v1/me/notifications",
         "Choose which mail notifications you get (list the ones to turn off)",
-        "signed-in",
+        Needs::SignedIn,
         set_notifications,
     )
 }

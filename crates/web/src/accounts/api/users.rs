@@ -10,7 +10,7 @@ use crate::error::{ApiResult, Failure};
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, list};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,7 +25,7 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/orgs/{slug}/users",
         "List the people of an organisation",
-        "user-read",
+        Needs::Perm(Permission::UserRead),
         list_users,
     )
     .post(
@@ -33,73 +33,73 @@ pub fn routes(t: Table) -> Table {
         "Add a person with a first role: a hub administrator creates the account (201); a member administrator \
          invites the address (202 {\"invitation\"}, the same answer whether or not it has an account elsewhere; \
          409 only for the organisation's own people)",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         create_user,
     )
     .get(
         "/api/v1/users/{id}",
         "Read a person and their grants",
-        "user-read",
+        Needs::Perm(Permission::UserRead),
         read_user,
     )
     .post(
         "/api/v1/users/{id}/disable",
         "Disable a person's account",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         disable_user,
     )
     .post(
         "/api/v1/users/{id}/enable",
         "Enable a person's account again",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         enable_user,
     )
     .get(
         "/api/v1/users/{id}/tokens",
         "List a person's API tokens (not the secrets)",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         list_user_tokens,
     )
     .delete(
         "/api/v1/users/{id}/tokens/{token}",
         "Revoke a person's API token",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         revoke_user_token,
     )
     .get(
         "/api/v1/orgs/{slug}/grants",
         "List the role grants in an organisation",
-        "user-read",
+        Needs::Perm(Permission::UserRead),
         list_grants,
     )
     .post(
         "/api/v1/orgs/{slug}/grants",
         "Grant a role in an organisation to one of its people (201), or invite an email address (202)",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         create_grant,
     )
     .get(
         "/api/v1/orgs/{slug}/invitations",
         "List the invitations of an organisation (newest first), with whether each was mailed (state)",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         list_invitations,
     )
     .post(
         "/api/v1/orgs/{slug}/invitations/{id}/resend",
         "Mail an invitation again with a fresh link and a new week to accept (202)",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         resend_invitation,
     )
     .post(
         "/api/v1/orgs/{slug}/invitations/{id}/revoke",
         "Withdraw a pending invitation: its link stops working",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         revoke_invitation,
     )
     .delete(
         "/api/v1/grants/{id}",
         "Revoke a role grant",
-        "user-manage",
+        Needs::Perm(Permission::UserManage),
         revoke_grant,
     )
 }
@@ -114,11 +114,10 @@ pub struct UserQuery {
 
 async fn list_users(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<UserQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let page = PageParams {
         limit: q.limit,
@@ -161,10 +160,9 @@ struct UserWithGrants {
 
 async fn read_user(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserRead)?;
     let user = users::get(&s.db, &scope, parse_path_id::<UserId>(&id)?).await?;
     // Grants elsewhere are shown only where the reader's scope reaches.
     let grants = users::grants_of(&s.db, user.id)
@@ -201,11 +199,10 @@ async fn enable_user(
 
 async fn list_grants(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     Ok(list(
         users::list_grants(&s.db, &scope, org.id, &q.to_request()?).await?,
@@ -226,10 +223,9 @@ async fn create_grant(
 
 async fn list_invitations(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserManage)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let items = invitations::list(&s.db, &scope, org.id, 200).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
@@ -255,9 +251,9 @@ async fn revoke_invitation(
 async fn revoke_grant(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::UserManage)?;
     users::revoke(&s.db, &scope, &p.actor(), parse_path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -5,7 +5,7 @@ use crate::accounts::ops::account::{RawToken, new_token};
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, PageQuery, local_time, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,39 +16,49 @@ use std::collections::HashMap;
 use store::tenancy::users::{self, GrantRow};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/account", "Your account", "signed-in", account)
+    t.get("/account", "Your account", Needs::SignedIn, account)
         .post(
             "/account/notifications",
             "Choose your mail notifications",
-            "signed-in",
+            Needs::SignedIn,
             save_notifications,
         )
         .post(
             "/account/password",
             "Change your password",
-            "signed-in",
+            Needs::SignedIn,
             change_password,
         )
-        .get("/account/tokens", "Your API tokens", "signed-in", tokens)
+        .get(
+            "/account/tokens",
+            "Your API tokens",
+            Needs::SignedIn,
+            tokens,
+        )
         .post(
             "/account/tokens",
             "Create an API token",
-            "signed-in",
+            Needs::SignedIn,
             create_token,
         )
         .post(
             "/account/tokens/{id}/revoke",
             "Revoke an API token",
-            "signed-in",
+            Needs::SignedIn,
             revoke_token,
         )
         .get(
             "/api/openapi.json",
             "The OpenAPI 3.1 document",
-            "public",
+            Needs::Public,
             openapi,
         )
-        .get("/api/docs", "Interactive API documentation", "public", docs)
+        .get(
+            "/api/docs",
+            "Interactive API documentation",
+            Needs::Public,
+            docs,
+        )
 }
 
 #[derive(Template)]

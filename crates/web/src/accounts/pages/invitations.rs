@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::auth::{PRE_SESSION_CSRF_COOKIE, SESSION_COOKIE, set_cookie};
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, local_time, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -23,13 +23,13 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/invitations/{token}",
         "An invitation to join an organisation (the link mailed to the person)",
-        "public",
+        Needs::Public,
         show,
     )
     .post(
         "/invitations/{token}",
         "Accept an invitation: sign in, or choose a name and password",
-        "public",
+        Needs::Public,
         accept,
     )
 }

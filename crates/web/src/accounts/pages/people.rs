@@ -7,7 +7,7 @@ use crate::error::PageResult;
 use crate::extract::parse_path_id;
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::{FormState, Frame, PageQuery, render, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -20,57 +20,72 @@ use store::tenancy::users::{self, GrantRow, User};
 use store::tenancy::{invitations, orgs};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/orgs/{slug}/users", "People list", "user-read", list)
-        .get(
-            "/orgs/{slug}/users/new",
-            "Form to add a person",
-            "user-manage",
-            new_form,
-        )
-        .post("/orgs/{slug}/users", "Add a person", "user-manage", create)
-        .get(
-            "/orgs/{slug}/users/{id}",
-            "A person's page",
-            "user-read",
-            detail,
-        )
-        .post(
-            "/orgs/{slug}/users/{id}/disable",
-            "Disable an account",
-            "user-manage",
-            disable,
-        )
-        .post(
-            "/orgs/{slug}/users/{id}/enable",
-            "Enable an account",
-            "user-manage",
-            enable,
-        )
-        .post(
-            "/orgs/{slug}/users/{id}/tokens/{token}/revoke",
-            "Revoke a person's API token",
-            "user-manage",
-            revoke_token,
-        )
-        .post("/orgs/{slug}/grants", "Grant a role", "user-manage", grant)
-        .post(
-            "/orgs/{slug}/invitations/{id}/resend",
-            "Mail an invitation again",
-            "user-manage",
-            resend_invitation,
-        )
-        .post(
-            "/orgs/{slug}/invitations/{id}/revoke",
-            "Withdraw an invitation",
-            "user-manage",
-            revoke_invitation,
-        )
-        .post(
-            "/orgs/{slug}/grants/{id}/revoke",
-            "Revoke a role",
-            "user-manage",
-            revoke,
-        )
+    t.get(
+        "/orgs/{slug}/users",
+        "People list",
+        Needs::Perm(Permission::UserRead),
+        list,
+    )
+    .get(
+        "/orgs/{slug}/users/new",
+        "Form to add a person",
+        Needs::Perm(Permission::UserManage),
+        new_form,
+    )
+    .post(
+        "/orgs/{slug}/users",
+        "Add a person",
+        Needs::Perm(Permission::UserManage),
+        create,
+    )
+    .get(
+        "/orgs/{slug}/users/{id}",
+        "A person's page",
+        Needs::Perm(Permission::UserRead),
+        detail,
+    )
+    .post(
+        "/orgs/{slug}/users/{id}/disable",
+        "Disable an account",
+        Needs::Perm(Permission::UserManage),
+        disable,
+    )
+    .post(
+        "/orgs/{slug}/users/{id}/enable",
+        "Enable an account",
+        Needs::Perm(Permission::UserManage),
+        enable,
+    )
+    .post(
+        "/orgs/{slug}/users/{id}/tokens/{token}/revoke",
+        "Revoke a person's API token",
+        Needs::Perm(Permission::UserManage),
+        revoke_token,
+    )
+    .post(
+        "/orgs/{slug}/grants",
+        "Grant a role",
+        Needs::Perm(Permission::UserManage),
+        grant,
+    )
+    .post(
+        "/orgs/{slug}/invitations/{id}/resend",
+        "Mail an invitation again",
+        Needs::Perm(Permission::UserManage),
+        resend_invitation,
+    )
+    .post(
+        "/orgs/{slug}/invitations/{id}/revoke",
+        "Withdraw an invitation",
+        Needs::Perm(Permission::UserManage),
+        revoke_invitation,
+    )
+    .post(
+        "/orgs/{slug}/grants/{id}/revoke",
+        "Revoke a role",
+        Needs::Perm(Permission::UserManage),
+        revoke,
+    )
 }
 
 fn roles_for(is_hub: bool) -> Vec<(String, String)> {
@@ -149,10 +164,11 @@ impl InvitationRow {
 async fn list(
     State(s): State<AppState>,
     p: Principal,
+    Granted(granted): Granted,
     Path(slug): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::UserRead)?;
+    let scope = granted;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let page = PageParams {
         limit: Some(50),
@@ -343,10 +359,10 @@ struct DetailPage {
 async fn detail(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::UserRead)?;
     let user = users::get(&s.db, &scope, parse_path_id(&id)?).await?;
     let grants = users::grants_of(&s.db, user.id)
         .await?
@@ -452,9 +468,9 @@ async fn revoke_invitation(
 async fn revoke(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::UserManage)?;
     users::revoke(&s.db, &scope, &p.actor(), parse_path_id(&id)?).await?;
     Ok(Redirect::to(&format!("/orgs/{slug}/users?notice=revoked")).into_response())
 }

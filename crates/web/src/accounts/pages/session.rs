@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::{PRE_SESSION_CSRF_COOKIE, Principal, SESSION_COOKIE, set_cookie};
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
@@ -15,14 +15,14 @@ use domain::tenancy::Email;
 use serde::Deserialize;
 
 pub fn routes(t: Table) -> Table {
-    t.get("/", "Go to your dashboard", "public", home)
-        .get("/sign-in", "Sign-in form", "public", sign_in_form)
-        .post("/sign-in", "Sign in", "public", sign_in)
-        .post("/sign-out", "Sign out", "signed-in", sign_out)
+    t.get("/", "Go to your dashboard", Needs::Public, home)
+        .get("/sign-in", "Sign-in form", Needs::Public, sign_in_form)
+        .post("/sign-in", "Sign in", Needs::Public, sign_in)
+        .post("/sign-out", "Sign out", Needs::SignedIn, sign_out)
         .post(
             "/switch-org",
             "Switch the organisation you are looking at",
-            "org-read",
+            Needs::Perm(Permission::OrgRead),
             switch_org,
         )
 }
@@ -230,9 +230,9 @@ struct SwitchForm {
 async fn switch_org(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Form(form): Form<SwitchForm>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
     let org = store::tenancy::orgs::get_by_slug(&s.db, &scope, &form.org).await?;
     if let Some(sess) = p.session() {
         store::auth::set_session_org(&s.db, &sess.token_hash, org.id).await?;

@@ -12,7 +12,7 @@ use crate::billing::ops::billing::{
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, given, list};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -33,151 +33,151 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/rate-cards",
         "List rate cards with their prices over time",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_cards,
     )
     .post(
         "/api/v1/rate-cards",
         "Create a rate card with its first price",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         create_card,
     )
     .get(
         "/api/v1/rate-cards/{id}",
         "A rate card with its prices",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         get_card,
     )
     .patch(
         "/api/v1/rate-cards/{id}",
         "Rename a rate card or withdraw it (If-Match)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         update_card,
     )
     .post(
         "/api/v1/rate-cards/{id}/rates",
         "Add a price from a date on (earlier prices stay for earlier periods)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         add_rate,
     )
     .get(
         "/api/v1/agreements",
         "List agreements (by member and status)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_agreements,
     )
     .post(
         "/api/v1/agreements",
         "Record an agreement with a member",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         create_agreement,
     )
     .get(
         "/api/v1/agreements/{id}",
         "An agreement with its subscriptions and history",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         get_agreement,
     )
     .patch(
         "/api/v1/agreements/{id}",
         "Amend an agreement's terms (If-Match)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         update_agreement,
     )
     .post(
         "/api/v1/agreements/{id}/subscriptions",
         "Subscribe the member to a rate card under the agreement",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         subscribe,
     )
     .get(
         "/api/v1/agreements/{id}/documents",
         "An agreement's documents (the signed agreement, the minutes of the vote)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_documents,
     )
     .post(
         "/api/v1/agreements/{id}/documents",
         "Attach a document to an agreement (the body is the file; ?filename= names it)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         upload_document,
     )
     .get(
         "/api/v1/agreements/{id}/documents/{doc}",
         "Download an agreement's document",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         download_document,
     )
     .patch(
         "/api/v1/subscriptions/{id}",
         "Change a subscription's quantity or end (If-Match)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         update_subscription,
     )
     .post(
         "/api/v1/invoice-runs",
         "Run a period (2026-09 for monthly agreements, FY2027-Q1 for quarterly): one draft per agreement, drafts replaced, issued invoices kept",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         run_invoices,
     )
     .get(
         "/api/v1/invoices",
         "List invoices and credit notes (by member, status and period)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_invoices,
     )
     .get(
         "/api/v1/invoices/{id}",
         "An invoice with its lines, each traced to its rate, days and usage or time",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         get_invoice,
     )
     .get(
         "/api/v1/invoices/{id}/pdf",
         "An invoice as PDF",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         invoice_pdf,
     )
     .post(
         "/api/v1/invoices/{id}/issue",
         "Issue a draft: numbered without gaps, due in 30 days, never changed again (If-Match)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         issue_invoice,
     )
     .post(
         "/api/v1/invoices/{id}/void",
         "Void an issued, unpaid invoice with a credit note for its amount",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         void_invoice,
     )
     .post(
         "/api/v1/invoices/{id}/payments",
         "Record a payment against an issued invoice",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         pay_invoice,
     )
     .post(
         "/api/v1/usage",
         "Record usage: a batch of up to 10,000 records, all or nothing (a record id seen before counts once)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         ingest,
     )
     .post(
         "/api/v1/usage/import",
         "Import usage from CSV (id,org,meter,quantity,period[,source]); ?dry_run=true checks without storing; a file with a bad row imports nothing",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         import_csv,
     )
     .get(
         "/api/v1/usage",
         "List a month's usage records (optionally one member's, one meter's), in order of arrival",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_usage,
     )
     .get(
         "/api/v1/usage/totals",
         "Usage totals per member, meter and month",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         totals,
     )
 }
@@ -191,9 +191,9 @@ pub struct Batch {
 async fn ingest(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     ApiJson(batch): ApiJson<Batch>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     let records = check_batch(&batch.records).map_err(|e| Failure::Invalid(e.0))?;
     let report = usage::ingest(&s.db, &scope, &p.actor(), &records).await?;
     Ok(Json(report).into_response())
@@ -237,10 +237,9 @@ impl UsageQuery {
 
 async fn list_usage(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<UsageQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let mut c = Collector::new();
     let org = q.org(&s, &scope, &mut c).await?;
     let meter = given(&q.meter).and_then(|m| c.take(meter_name("meter", m)));
@@ -271,10 +270,9 @@ async fn list_usage(
 
 async fn totals(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<UsageQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let mut c = Collector::new();
     let org = q.org(&s, &scope, &mut c).await?;
     let from = match given(&q.from) {
@@ -307,8 +305,7 @@ async fn totals(
 // ---------------------------------------------------------------------------------------------------
 // Shared parsing
 
-async fn list_cards(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::BillingRead)?;
+async fn list_cards(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(serde_json::json!({ "items": rates::list(&s.db, false).await? })).into_response())
 }
 
@@ -317,18 +314,12 @@ async fn create_card(
     p: Principal,
     ApiJson(raw): ApiJson<RawCard>,
 ) -> ApiResult<Response> {
-    p.require(Permission::BillingManage)?;
     let (card, rate) = parse_card(&raw)?;
     let out = rates::create(&s.db, &p.actor(), &card, &rate).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_card(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    p.require(Permission::BillingRead)?;
+async fn get_card(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let id: RateCardId = crate::extract::parse_path_id(&id)?;
     let out = rates::get(&s.db, id).await?;
     Ok(entity(StatusCode::OK, out.version, &out))
@@ -348,7 +339,6 @@ async fn update_card(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawCardEdit>,
 ) -> ApiResult<Response> {
-    p.require(Permission::BillingManage)?;
     let id: RateCardId = crate::extract::parse_path_id(&id)?;
     let current = rates::get(&s.db, id).await?;
     let name = match given(&raw.name) {
@@ -389,10 +379,9 @@ pub struct AgreementQuery {
 
 async fn list_agreements(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<AgreementQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let mut c = Collector::new();
     let uq = UsageQuery {
         org: q.org.clone(),
@@ -423,10 +412,9 @@ async fn create_agreement(
 
 async fn get_agreement(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let a = agreements::get(&s.db, &scope, id).await?;
     let subs = agreements::subscriptions(&s.db, &scope, id).await?;
@@ -457,7 +445,6 @@ async fn subscribe(
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawSubscription>,
 ) -> ApiResult<Response> {
-    p.require(Permission::BillingManage)?;
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let out = add_subscription(&s, &p, id, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
@@ -499,10 +486,9 @@ async fn upload_document(
 
 async fn list_documents(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let items = agreements::documents(&s.db, &scope, id).await?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
@@ -510,10 +496,9 @@ async fn list_documents(
 
 async fn download_document(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path((id, doc)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let (d, bytes) = agreements::document(&s.db, &scope, id, &doc).await?;
     Ok(crate::download::file_response(&d, bytes))
@@ -533,7 +518,6 @@ async fn run_invoices(
     p: Principal,
     ApiJson(raw): ApiJson<RawRun>,
 ) -> ApiResult<Response> {
-    p.require(Permission::BillingManage)?;
     let fy = crate::clock::fy_start(&s).await?;
     let Some(raw_period) = given(&raw.period) else {
         return Err(Failure::Invalid(vec![FieldError::new(
@@ -561,10 +545,9 @@ pub struct InvoiceQuery {
 
 async fn list_invoices(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<InvoiceQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let mut c = Collector::new();
     let uq = UsageQuery {
         org: q.org.clone(),
@@ -604,10 +587,9 @@ async fn list_invoices(
 
 async fn get_invoice(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
     let mut body = serde_json::to_value(&inv).map_err(|e| Failure::Internal(e.to_string()))?;
     body["lines"] = serde_json::to_value(lines).map_err(|e| Failure::Internal(e.to_string()))?;
@@ -617,10 +599,10 @@ async fn get_invoice(
 async fn issue_invoice(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     let out = store::billing::invoices::issue(
         &s.db,
         &scope,
@@ -655,10 +637,9 @@ async fn pay_invoice(
 
 async fn invoice_pdf(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
     let member = orgs::get(&s.db, &scope, inv.org_id).await?;
     let title = crate::billing::ops::billing::invoice_title(&inv);
@@ -683,7 +664,6 @@ async fn import_csv(
     ApiQuery(q): ApiQuery<ImportQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    p.require(Permission::BillingManage)?;
     let rows = parse_usage_csv(&body)?;
     let dry = q.dry_run.unwrap_or(false);
     let report = import_rows(&s, &p, &rows, dry).await?;

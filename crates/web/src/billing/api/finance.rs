@@ -10,7 +10,7 @@ use crate::billing::ops::finance::{
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, if_match};
 use crate::json::{entity, given};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,80 +25,80 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/costs",
         "The hub's costs per service and fiscal year (?fy=2027): staff, licences, hardware depreciation, network",
-        "finance-read",
+        Needs::Hub(Permission::FinanceRead),
         list_costs,
     )
     .post(
         "/api/v1/costs",
         "Record a cost of a service for a fiscal year",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         create_cost,
     )
-    .get("/api/v1/costs/{id}", "One cost", "finance-read", get_cost)
+    .get("/api/v1/costs/{id}", "One cost", Needs::Hub(Permission::FinanceRead), get_cost)
     .patch(
         "/api/v1/costs/{id}",
         "Change a cost (If-Match)",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         update_cost,
     )
     .delete(
         "/api/v1/costs/{id}",
         "Remove a cost entered in error (If-Match)",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         delete_cost,
     )
     .get(
         "/api/v1/finance",
         "The hub's fiscal year (?fy=2027): cost, recovery rate and margin per service, revenue by member and service, next year's forecast per member",
-        "finance-read",
+        Needs::Hub(Permission::FinanceRead),
         finance_report,
     )
     .get(
         "/api/v1/benchmarks",
         "Standalone cost benchmarks: what a member of each size band would pay a year to run a service alone, with sources",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_benchmarks,
     )
     .post(
         "/api/v1/benchmarks",
         "Record a standalone benchmark for a service and size band",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         create_benchmark,
     )
     .get(
         "/api/v1/benchmarks/{id}",
         "One standalone benchmark",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         get_benchmark,
     )
     .patch(
         "/api/v1/benchmarks/{id}",
         "Change a benchmark's figures or source (If-Match)",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         update_benchmark,
     )
     .get(
         "/api/v1/savings",
         "What sharing saves each member over a fiscal year (?fy=2027, ?org=slug): shared cost beside the standalone benchmark, per service",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         savings_report,
     )
     .get(
         "/api/v1/credits",
         "Credits granted to members (?agreement=id)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         list_credits,
     )
     .post(
         "/api/v1/credits",
         "Grant a credit under an agreement: the invoice of the period containing its month carries it",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         create_credit,
     )
     .delete(
         "/api/v1/credits/{id}",
         "Withdraw a credit no issued invoice carries yet",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         delete_credit,
     )
 }
@@ -116,10 +116,8 @@ pub struct FyQuery {
 
 async fn list_costs(
     State(s): State<AppState>,
-    p: Principal,
     ApiQuery(q): ApiQuery<FyQuery>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::FinanceRead)?;
     let fy = given(&q.fy)
         .map(|r| parse_fy("fy", r))
         .transpose()
@@ -132,18 +130,12 @@ async fn create_cost(
     p: Principal,
     ApiJson(raw): ApiJson<RawCost>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let d = parse_cost(&raw, None)?;
     let out = finance::add_cost(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_cost(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    p.require_region(Permission::FinanceRead)?;
+async fn get_cost(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let out = finance::cost_entry(&s.db, &id).await?;
     Ok(entity(StatusCode::OK, out.version, &out))
 }
@@ -155,7 +147,6 @@ async fn update_cost(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawCost>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let current = finance::cost_entry(&s.db, &id).await?;
     let d = parse_cost(&raw, Some(&current))?;
     let out = finance::update_cost(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
@@ -168,17 +159,14 @@ async fn delete_cost(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     finance::delete_cost(&s.db, &p.actor(), &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn finance_report(
     State(s): State<AppState>,
-    p: Principal,
     ApiQuery(q): ApiQuery<FyQuery>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::FinanceRead)?;
     if q.org.is_some() {
         return Err(Failure::Invalid(vec![FieldError::new(
             "org",
@@ -190,8 +178,7 @@ async fn finance_report(
     Ok(Json(finance::report(&s.db, fy, start).await?).into_response())
 }
 
-async fn list_benchmarks(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::BillingRead)?;
+async fn list_benchmarks(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(serde_json::json!({ "items": finance::benchmarks(&s.db).await? })).into_response())
 }
 
@@ -200,18 +187,12 @@ async fn create_benchmark(
     p: Principal,
     ApiJson(raw): ApiJson<RawBenchmark>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let d = parse_benchmark(&raw, None)?;
     let out = finance::add_benchmark(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_benchmark(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    p.require(Permission::BillingRead)?;
+async fn get_benchmark(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let out = finance::benchmark_entry(&s.db, &id).await?;
     Ok(entity(StatusCode::OK, out.version, &out))
 }
@@ -223,7 +204,6 @@ async fn update_benchmark(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawBenchmark>,
 ) -> ApiResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let current = finance::benchmark_entry(&s.db, &id).await?;
     let d = parse_benchmark(&raw, Some(&current))?;
     let out = finance::update_benchmark(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
@@ -232,10 +212,9 @@ async fn update_benchmark(
 
 async fn savings_report(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<FyQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
     let scope = match given(&q.org) {
         None => scope,
@@ -265,10 +244,9 @@ pub struct CreditQuery {
 
 async fn list_credits(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<CreditQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let agreement = given(&q.agreement)
         .map(|a| {
             a.parse::<AgreementId>()
@@ -292,9 +270,9 @@ async fn create_credit(
 async fn delete_credit(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     finance::delete_credit(&s.db, &scope, &p.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -8,7 +8,7 @@ use crate::billing::ops::billing::{
 };
 use crate::error::{Failure, PageResult};
 use crate::page::{Frame, form_field as field, render, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::StatusCode;
@@ -22,55 +22,55 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/billing/agreements/new",
         "Form: record an agreement with a member",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         new_agreement,
     )
     .post(
         "/billing/agreements",
         "Record an agreement with a member",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         create_agreement,
     )
     .post(
         "/billing/agreements/{id}/subscriptions",
         "Subscribe the member to a rate card",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         subscribe_form,
     )
     .get(
         "/billing/agreements/{id}",
         "An agreement: its terms, subscriptions and history",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         agreement_page,
     )
     .get(
         "/billing/agreements/{id}/edit",
         "Form: amend an agreement's terms",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         edit_agreement,
     )
     .post(
         "/billing/agreements/{id}",
         "Amend an agreement's terms",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         save_agreement,
     )
     .post(
         "/billing/subscriptions/{id}",
         "Change a subscription's quantity or end",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         save_subscription,
     )
     .post(
         "/billing/agreements/{id}/documents",
         "Attach a document to an agreement (multipart form)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         upload_document,
     )
     .get(
         "/billing/agreements/{id}/documents/{doc}",
         "Download an agreement's document",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         download_document,
     )
 }
@@ -135,10 +135,10 @@ pub struct NoticeQuery {
 async fn agreement_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let id: AgreementId = id.parse().map_err(|_| Failure::NotFound)?;
     let a = agreements::get(&s.db, &scope, id).await?;
     let subs = agreements::subscriptions(&s.db, &scope, id).await?;
@@ -353,9 +353,9 @@ async fn amend_page(
 async fn edit_agreement(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     let a = agreements::get(&s.db, &scope, agreement_id(&id)?).await?;
     let form = crate::page::FormState::with([
         ("title", a.title.clone()),
@@ -381,10 +381,10 @@ async fn edit_agreement(
 async fn save_agreement(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     let id = agreement_id(&id)?;
     let current = agreements::get(&s.db, &scope, id).await?;
     // A form sends every field: an emptied optional field clears it (the API's absent field keeps it).
@@ -480,10 +480,9 @@ async fn upload_document(
 
 async fn download_document(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path((id, doc)): Path<(String, String)>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let (d, bytes) = agreements::document(&s.db, &scope, agreement_id(&id)?, &doc).await?;
     Ok(crate::download::file_response(&d, bytes))
 }

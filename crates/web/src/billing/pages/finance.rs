@@ -21,61 +21,61 @@ use rust_decimal::Decimal;
 use std::collections::HashMap;
 use store::billing::finance;
 
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 
 pub fn routes(t: Table) -> Table {
     t.get(
         "/billing/finance",
         "The hub's fiscal year: cost, recovery and margin per service, revenue and forecast per member",
-        "finance-read",
+        Needs::Hub(Permission::FinanceRead),
         finance_page,
     )
     .post(
         "/billing/finance/costs",
         "Record a cost of a service for a fiscal year",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         add_cost,
     )
     .post(
         "/billing/finance/costs/{id}/delete",
         "Remove a cost entered in error",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         delete_cost,
     )
     .get(
         "/billing/savings",
         "What sharing saves each member against running its services alone (printable)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         savings_page,
     )
     .get(
         "/billing/benchmarks",
         "Standalone cost benchmarks by service and size band, with their sources",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         benchmarks_page,
     )
     .post(
         "/billing/benchmarks",
         "Record a standalone benchmark",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         add_benchmark,
     )
     .get(
         "/billing/benchmarks/{id}",
         "Form: change a standalone benchmark",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         benchmark_page,
     )
     .post(
         "/billing/benchmarks/{id}",
         "Change a standalone benchmark",
-        "billing-manage",
+        Needs::Hub(Permission::BillingManage),
         save_benchmark,
     )
     .post(
         "/billing/agreements/{id}/credits",
         "Grant a credit under an agreement",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         credit_form,
     )
 }
@@ -149,7 +149,6 @@ async fn finance_page(
     p: Principal,
     Query(q): Query<FyQuery>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::FinanceRead)?;
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
     let r = finance::report(&s.db, fy, start).await?;
     let costs = finance::costs(&s.db, Some(fy)).await?;
@@ -235,7 +234,6 @@ async fn add_cost(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let raw = RawCost {
         service_id: field(&form, "service_id"),
         fiscal_year: field(&form, "fiscal_year"),
@@ -257,7 +255,6 @@ async fn delete_cost(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let c = finance::cost_entry(&s.db, &id).await?;
     finance::delete_cost(&s.db, &p.actor(), &id, None).await?;
     Ok(Redirect::to(&format!(
@@ -310,9 +307,9 @@ pub struct SavingsPage {
 async fn savings_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<FyQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
     let org = q
         .org
@@ -418,7 +415,6 @@ async fn benchmarks_page(
     p: Principal,
     Query(q): Query<FyQuery>,
 ) -> PageResult<Response> {
-    p.require(Permission::BillingRead)?;
     let can_manage = matches!(p.scope(Permission::BillingManage), Scope::Region);
     let service_choices = if can_manage {
         store::desk::catalog::list_services(&s.db, false)
@@ -474,7 +470,6 @@ async fn add_benchmark(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let d = parse_benchmark(&raw_benchmark(&form), None)?;
     finance::add_benchmark(&s.db, &p.actor(), &d).await?;
     Ok(Redirect::to("/billing/benchmarks?notice=created").into_response())
@@ -503,7 +498,6 @@ async fn benchmark_page(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let b = finance::benchmark_entry(&s.db, &id).await?;
     let f = Frame::new(
         &s,
@@ -534,7 +528,6 @@ async fn save_benchmark(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require_region(Permission::BillingManage)?;
     let current = finance::benchmark_entry(&s.db, &id).await?;
     let d = parse_benchmark(&raw_benchmark(&form), Some(&current))?;
     let version = field(&form, "version").and_then(|v| v.parse().ok());
@@ -548,12 +541,12 @@ async fn save_benchmark(
 async fn credit_form(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
     let agreement: AgreementId = id.parse().map_err(|_| Failure::NotFound)?;
     // The agreement must be one the person can see: another member's is "not found", not a field error.
-    let scope = p.require(Permission::BillingManage)?;
     store::billing::agreements::get(&s.db, &scope, agreement).await?;
     let raw = RawCredit {
         agreement_id: Some(agreement.to_string()),

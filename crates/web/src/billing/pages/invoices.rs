@@ -6,7 +6,7 @@ use crate::billing::ops::billing::{invoice_title, pdf_response, status_label};
 use crate::error::{Failure, PageResult};
 use crate::page::form_field as field;
 use crate::page::{Frame, render};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,37 +21,37 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/billing/invoices",
         "Invoices and credit notes (by period, status and member)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         invoices_page,
     )
     .post(
         "/billing/invoice-runs",
         "Run a period's invoices (drafts)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         run_form,
     )
     .get(
         "/billing/invoices/{id}",
         "An invoice with its lines (?format=pdf or ?format=csv)",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         invoice_page,
     )
     .post(
         "/billing/invoices/{id}/issue",
         "Issue a draft invoice",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         issue_form,
     )
     .post(
         "/billing/invoices/{id}/void",
         "Void an issued invoice with a credit note",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         void_form,
     )
     .post(
         "/billing/invoices/{id}/payments",
         "Record a payment",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         pay_form,
     )
 }
@@ -94,9 +94,9 @@ pub struct InvoicesPage {
 async fn invoices_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<InvoicesQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let fy = crate::clock::fy_start(&s).await?;
     let given = |v: &Option<String>| {
         v.as_deref()
@@ -201,7 +201,6 @@ async fn run_form(
     p: Principal,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::BillingManage)?;
     let fy = crate::clock::fy_start(&s).await?;
     let raw = form.get("period").map(String::as_str).unwrap_or("");
     let period =
@@ -248,10 +247,10 @@ pub struct InvoiceQuery {
 async fn invoice_page(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     Query(q): Query<InvoiceQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let (inv, lines) = invoices::get(&s.db, &scope, &id).await?;
     let member = store::tenancy::orgs::get(&s.db, &scope, inv.org_id).await?;
     let title = invoice_title(&inv);
@@ -332,9 +331,9 @@ async fn invoice_page(
 async fn issue_form(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingManage)?;
     invoices::issue(
         &s.db,
         &scope,

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::PageResult;
 use crate::page::{Frame, render};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -20,7 +20,7 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/billing",
         "Billing: rate cards, agreements and a month's usage",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         overview,
     )
 }
@@ -96,9 +96,9 @@ pub(super) fn term(from: jiff::civil::Date, until: Option<jiff::civil::Date>) ->
 async fn overview(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<OverviewQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::BillingRead)?;
     let names: BTreeMap<OrgId, (String, String)> =
         store::tenancy::orgs::names(&s.db, &scope, None, 1000)
             .await?

@@ -7,7 +7,7 @@ use crate::auth::Principal;
 use crate::billing::ops::billing::{Amount, RawRate, add_price};
 use crate::error::{Failure, PageResult};
 use crate::page::{Frame, form_field as field, render};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,25 +20,25 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/billing/rate-cards/new",
         "Form: price a service with a new rate card",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         new_card,
     )
     .post(
         "/billing/rate-cards",
         "Create a rate card with its first price",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         create_card,
     )
     .get(
         "/billing/rate-cards/{id}",
         "A rate card with every price over time",
-        "billing-read",
+        Needs::Perm(Permission::BillingRead),
         card_page,
     )
     .post(
         "/billing/rate-cards/{id}/rates",
         "Add a price to a rate card from a date on",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         add_rate,
     )
 }
@@ -93,7 +93,6 @@ async fn create_card(
     p: Principal,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::BillingManage)?;
     let amount = |name: &str| field(&form, name).map(crate::billing::ops::billing::Amount::Text);
     let raw = crate::billing::ops::billing::RawCard {
         service_id: field(&form, "service_id"),
@@ -158,7 +157,6 @@ async fn card_page(
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult<Response> {
-    p.require(Permission::BillingRead)?;
     let id: RateCardId = id.parse().map_err(|_| Failure::NotFound)?;
     let c = rates::get(&s.db, id).await?;
     let today = crate::clock::today();

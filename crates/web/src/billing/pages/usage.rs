@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
 use crate::page::{Frame, render};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
@@ -15,7 +15,7 @@ pub fn routes(t: Table) -> Table {
     t.post(
         "/billing/usage/import",
         "Import usage from a CSV file (or check it first)",
-        "billing-manage",
+        Needs::Perm(Permission::BillingManage),
         import_page,
     )
 }
@@ -38,7 +38,6 @@ async fn import_page(
     p: Principal,
     mut form: axum::extract::Multipart,
 ) -> PageResult<Response> {
-    p.require(Permission::BillingManage)?;
     let mut file = None;
     let mut dry_run = false;
     loop {

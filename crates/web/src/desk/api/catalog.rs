@@ -8,7 +8,7 @@ use crate::error::{ApiResult, Failure};
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, ApiQuery, if_match};
 use crate::json::entity;
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,49 +22,49 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/services",
         "List the service catalog's services",
-        "signed-in",
+        Needs::SignedIn,
         list_services,
     )
     .post(
         "/api/v1/services",
         "Add a service to the catalog",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_service,
     )
     .get(
         "/api/v1/services/{id}",
         "Read a service",
-        "signed-in",
+        Needs::SignedIn,
         read_service,
     )
     .patch(
         "/api/v1/services/{id}",
         "Edit a service",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         update_service,
     )
     .get(
         "/api/v1/catalog-items",
         "List orderable catalog items (with their request forms)",
-        "signed-in",
+        Needs::SignedIn,
         list_items,
     )
     .post(
         "/api/v1/catalog-items",
         "Add a catalog item",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_item,
     )
     .get(
         "/api/v1/catalog-items/{id}",
         "Read a catalog item",
-        "signed-in",
+        Needs::SignedIn,
         read_item,
     )
     .patch(
         "/api/v1/catalog-items/{id}",
         "Edit a catalog item",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         update_item,
     )
 }
@@ -80,7 +80,6 @@ async fn create_service(
     p: Principal,
     ApiJson(raw): ApiJson<RawService>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let d = parse_service(&raw, None)?;
     let svc = catalog::create_service(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, svc.version, &svc))
@@ -105,7 +104,6 @@ async fn update_service(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawService>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let id: ServiceId = parse_path_id(&id)?;
     let before = catalog::get_service(&s.db, id).await?;
     let d = parse_service(&raw, Some(before.draft()))?;
@@ -140,7 +138,6 @@ async fn create_item(
     p: Principal,
     ApiJson(raw): ApiJson<RawItem>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let d = parse_item(&raw, None)?;
     let i = catalog::create_item(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, i.version, &i))
@@ -165,7 +162,6 @@ async fn update_item(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawItem>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let id = parse_path_id(&id)?;
     let before = catalog::get_item(&s.db, id).await?;
     if raw.service_id.is_some() {

@@ -7,7 +7,7 @@ use crate::error::{ApiResult, Failure};
 use crate::extract::parse_number;
 use crate::extract::{ApiJson, ApiQuery, if_match};
 use crate::json::entity;
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,26 +21,31 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/articles",
         "Search the knowledge base (?q=, ?category=)",
-        "signed-in",
+        Needs::SignedIn,
         list,
     )
-    .post("/api/v1/articles", "Write an article", "kb-write", create)
+    .post(
+        "/api/v1/articles",
+        "Write an article",
+        Needs::Perm(Permission::KbWrite),
+        create,
+    )
     .get(
         "/api/v1/articles/{id}",
         "Read an article",
-        "signed-in",
+        Needs::SignedIn,
         read,
     )
     .patch(
         "/api/v1/articles/{id}",
         "Edit, publish or unpublish an article",
-        "kb-write",
+        Needs::Perm(Permission::KbWrite),
         update,
     )
     .post(
         "/api/v1/tickets/{number}/articles",
         "Link an article to a ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         link,
     )
 }
@@ -79,7 +84,6 @@ async fn create(
     p: Principal,
     ApiJson(raw): ApiJson<RawArticle>,
 ) -> ApiResult<Response> {
-    p.require(Permission::KbWrite)?;
     let d = parse_article(&s, &p, &raw, None).await?;
     let a = kb::create(&s.db, &p.actor(), &d).await?;
     Ok(entity(StatusCode::CREATED, a.version, &a))
@@ -101,7 +105,6 @@ async fn update(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawArticle>,
 ) -> ApiResult<Response> {
-    p.require(Permission::KbWrite)?;
     let before = kb::get(&s.db, &Reader::Desk, &id).await?;
     let d = parse_article(&s, &p, &raw, Some(&before)).await?;
     let a = kb::update(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;

@@ -7,7 +7,7 @@ use crate::desk::ops::mail::{MailQuery, apply_resolve, raw_response};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, PageParams};
 use crate::json::list;
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -19,29 +19,27 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/mail",
         "Messages the mail gateway kept: triage, quarantine, ignored",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         list_mail,
     )
     .get(
         "/api/v1/mail/{id}/raw",
         "The raw message (RFC 5322) as received",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         raw,
     )
     .post(
         "/api/v1/mail/{id}/resolve",
         "Mark a triage or quarantine entry handled (optionally with the ticket opened for it)",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         resolve,
     )
 }
 
 async fn list_mail(
     State(s): State<AppState>,
-    p: Principal,
     ApiQuery(q): ApiQuery<MailQuery>,
 ) -> ApiResult<Response> {
-    p.require(Permission::TicketWork)?;
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor.clone(),

@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, if_match};
 use crate::json::entity;
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,67 +23,67 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/sla-policies",
         "List SLA policies",
-        "signed-in",
+        Needs::SignedIn,
         list_policies,
     )
     .post(
         "/api/v1/sla-policies",
         "Add an SLA policy",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_policy,
     )
     .get(
         "/api/v1/sla-policies/{id}",
         "Read an SLA policy",
-        "signed-in",
+        Needs::SignedIn,
         read_policy,
     )
     .patch(
         "/api/v1/sla-policies/{id}",
         "Edit an SLA policy (tickets already open keep their targets)",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         update_policy,
     )
     .get(
         "/api/v1/desk/settings",
         "The desk's settings: priority matrix, reopen window, attachment limit, escalation team",
-        "signed-in",
+        Needs::SignedIn,
         read_settings,
     )
     .put(
         "/api/v1/desk/settings",
         "Change the desk's settings (fields left out stay as they are)",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         put_settings,
     )
     .get(
         "/api/v1/mail-templates",
         "Every notification's template (the hub's own or the built-in), with the placeholders",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         list_templates,
     )
     .put(
         "/api/v1/mail-templates/{event}",
         "Write the hub's own wording of a notification",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         put_template,
     )
     .delete(
         "/api/v1/mail-templates/{event}",
         "Go back to the built-in wording of a notification",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         reset_template,
     )
     .post(
         "/api/v1/teams",
         "Add an assignment group (members by email: agents of the hub)",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_team,
     )
     .get(
         "/api/v1/teams",
         "List the desk's assignment groups",
-        "signed-in",
+        Needs::SignedIn,
         list_teams,
     )
 }
@@ -97,7 +97,6 @@ async fn create_policy(
     p: Principal,
     ApiJson(raw): ApiJson<RawPolicy>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let (name, coverage, targets) = parse_policy(&raw, None)?;
     let pol = catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets).await?;
     Ok(entity(StatusCode::CREATED, pol.version, &pol))
@@ -119,7 +118,6 @@ async fn update_policy(
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawPolicy>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let before = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
     let (name, coverage, targets) = parse_policy(&raw, Some(&before))?;
     let pol = catalog::update_policy(
@@ -150,8 +148,7 @@ async fn put_settings(
     Ok(entity(StatusCode::OK, st.version, &st))
 }
 
-async fn list_templates(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
+async fn list_templates(State(s): State<AppState>) -> ApiResult<Response> {
     let items = store::desk::templates::list(&s.db).await?;
     let placeholders: Vec<_> = domain::desk::template::PLACEHOLDERS
         .iter()
@@ -176,7 +173,6 @@ async fn reset_template(
     p: Principal,
     Path(event): Path<String>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let t = store::desk::templates::reset(&s.db, &p.actor(), template_event(&event)?).await?;
     Ok(Json(t).into_response())
 }

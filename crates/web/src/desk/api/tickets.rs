@@ -13,7 +13,7 @@ use crate::extract::parse_number;
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, ApiQuery, if_match};
 use crate::json::{entity, list};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,115 +29,115 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/tickets",
         "List tickets (queues, filters, full-text search)",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         list_tickets,
     )
     .post(
         "/api/v1/tickets",
         "Open a ticket",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         open_ticket,
     )
     .get(
         "/api/v1/tickets/{number}",
         "Read a ticket with its SLA",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         read_ticket,
     )
     .patch(
         "/api/v1/tickets/{number}",
         "Work a ticket: status, assignment, priority, classification",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         update_ticket,
     )
     .get(
         "/api/v1/tickets/{number}/comments",
         "A ticket's history: replies, notes (desk only) and changes",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         list_comments,
     )
     .post(
         "/api/v1/tickets/{number}/comments",
         "Reply to a ticket, or add an internal note (desk only)",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         add_comment,
     )
     .post(
         "/api/v1/tickets/{number}/approval",
         "Approve or reject a request that costs money",
-        "ticket-approve",
+        Needs::Perm(Permission::TicketApprove),
         decide,
     )
     .post(
         "/api/v1/tickets/{number}/rating",
         "Rate a resolved ticket (CSAT 1–5)",
-        "ticket-rate",
+        Needs::Perm(Permission::TicketRate),
         rate,
     )
     .get(
         "/api/v1/tickets/{number}/attachments",
         "List a ticket's files",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         list_attachments,
     )
     .post(
         "/api/v1/tickets/{number}/attachments",
         "Attach a file (the request body; ?filename=, Content-Type)",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         upload_attachment,
     )
     .get(
         "/api/v1/tickets/{number}/attachments/{id}",
         "Download a file (always as an attachment)",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         download_attachment,
     )
     .get(
         "/api/v1/tickets/{number}/watchers",
         "A ticket's watchers",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         list_watchers,
     )
     .post(
         "/api/v1/tickets/{number}/watchers",
         "Add a watcher (by email)",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         add_watcher,
     )
     .delete(
         "/api/v1/tickets/{number}/watchers/{id}",
         "Remove a watcher",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         remove_watcher,
     )
     .get(
         "/api/v1/tickets/{number}/links",
         "A ticket's links (related, problem ↔ incidents, duplicates)",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         list_links,
     )
     .post(
         "/api/v1/tickets/{number}/links",
         "Link two tickets",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         add_link,
     )
     .post(
         "/api/v1/tickets/{number}/merge",
         "Merge this duplicate into another ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         merge,
     )
     .get(
         "/api/v1/canned-replies",
         "The desk's canned replies",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         list_canned,
     )
     .post(
         "/api/v1/canned-replies",
         "Add a canned reply",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         add_canned,
     )
 }
@@ -156,16 +156,11 @@ async fn list_tickets(
 async fn open_ticket(
     State(s): State<AppState>,
     p: Principal,
+    Granted(granted): Granted,
     ApiJson(raw): ApiJson<RawTicket>,
 ) -> ApiResult<Response> {
     let new = parse_ticket(&s, &p, &raw, Source::Api).await?;
-    let t = tickets::open(
-        &s.db,
-        &p.require(Permission::TicketSubmit)?,
-        &p.actor(),
-        new,
-    )
-    .await?;
+    let t = tickets::open(&s.db, &granted, &p.actor(), new).await?;
     let mut r = entity(StatusCode::CREATED, t.version, &t);
     if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/api/v1/tickets/{}", t.number)) {
         r.headers_mut().insert(axum::http::header::LOCATION, v);
@@ -185,11 +180,11 @@ async fn read_ticket(
 async fn update_ticket(
     State(s): State<AppState>,
     p: Principal,
+    Granted(work): Granted,
     Path(number): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawChanges>,
 ) -> ApiResult<Response> {
-    let work = p.require(Permission::TicketWork)?;
     let changes = parse_changes(&raw)?;
     if changes.is_empty() {
         return Err(invalid("body", "names nothing to change").into());
@@ -269,7 +264,6 @@ async fn upload_attachment(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    p.require(Permission::TicketSubmit)?;
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -330,7 +324,6 @@ async fn remove_watcher(
     p: Principal,
     Path((number, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    p.require(Permission::TicketSubmit)?;
     let user: UserId = parse_path_id(&id)?;
     let view = p.ticket_view()?;
     let n = parse_number(&number)?;
@@ -386,8 +379,7 @@ async fn merge(
     Ok(entity(StatusCode::OK, t.version, &t))
 }
 
-async fn list_canned(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::TicketWork)?;
+async fn list_canned(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(serde_json::json!({ "items": tickets::canned_replies(&s.db).await? })).into_response())
 }
 
@@ -403,7 +395,6 @@ async fn add_canned(
     p: Principal,
     ApiJson(raw): ApiJson<RawCanned>,
 ) -> ApiResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let mut c = Collector::new();
     let title = c.take(text("title", raw.title.as_deref().unwrap_or(""), 120));
     let body = c.take(long_text("body", raw.body.as_deref().unwrap_or(""), 10_000));

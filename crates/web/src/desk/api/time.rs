@@ -8,7 +8,7 @@ use crate::error::{ApiResult, Failure};
 use crate::extract::date;
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, list};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,37 +25,37 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/time-entries",
         "List time entries (yours, a person's, a member's, a ticket's)",
-        "time-read",
+        Needs::Perm(Permission::TimeRead),
         list_entries,
     )
     .post(
         "/api/v1/time-entries",
         "Log time on a ticket",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         create_entry,
     )
     .delete(
         "/api/v1/time-entries/{id}",
         "Remove a time entry (your own)",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         delete_entry,
     )
     .get(
         "/api/v1/timer",
         "Your running timer, if any",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         get_timer,
     )
     .post(
         "/api/v1/timer/start",
         "Start a timer on a ticket",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         start_timer,
     )
     .post(
         "/api/v1/timer/stop",
         "Stop your timer and log its time",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         stop_timer,
     )
 }
@@ -142,9 +142,9 @@ impl TimeQuery {
 async fn list_entries(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<TimeQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::TimeRead)?;
     let f = q.to_filter(&s, &p).await?;
     Ok(list(
         time::list(&s.db, &scope, &f, &q.page().to_request()?).await?,
@@ -154,9 +154,9 @@ async fn list_entries(
 async fn create_entry(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     ApiJson(raw): ApiJson<RawEntry>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::TimeLog)?;
     let e = parse_entry(&raw, today())?;
     let out = time::log_time(&s.db, &p.ticket_view()?, &scope, &p.actor(), p.user.id, &e).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))
@@ -165,10 +165,10 @@ async fn create_entry(
 async fn delete_entry(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::TimeLog)?;
     time::delete(
         &s.db,
         &scope,
@@ -182,7 +182,6 @@ async fn delete_entry(
 }
 
 async fn get_timer(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    p.require(Permission::TimeLog)?;
     Ok(Json(serde_json::json!({ "timer": time::timer(&s.db, p.user.id).await? })).into_response())
 }
 

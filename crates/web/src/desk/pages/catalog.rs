@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::desk::ops::desk::{RawService, parse_service};
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -21,55 +21,55 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/desk/services/new",
         "Form to add a service",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         new_service,
     )
     .post(
         "/desk/services",
         "Add a service",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_service,
     )
     .get(
         "/desk/services/{id}",
         "Form to edit a service",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         edit_service,
     )
     .post(
         "/desk/services/{id}",
         "Save a service",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         save_service,
     )
     .post(
         "/desk/items/{id}/active",
         "Offer or withdraw a catalog item",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         set_item_active,
     )
     .get(
         "/desk/items/new",
         "Form to add a catalog item and its request form",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         new_item,
     )
     .post(
         "/desk/items",
         "Add a catalog item",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_item,
     )
     .get(
         "/desk/items/{id}",
         "Form to edit a catalog item and its request form",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         edit_item,
     )
     .post(
         "/desk/items/{id}",
         "Save a catalog item",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         save_item,
     )
 }
@@ -162,7 +162,6 @@ fn raw_service(form: &HashMap<String, String>, creating: bool) -> RawService {
 }
 
 async fn new_service(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let form = FormState::with([
         ("support_hours", "Business hours".to_owned()),
         ("active", "true".to_owned()),
@@ -175,7 +174,6 @@ async fn create_service(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let raw = raw_service(&form, true);
     let result = match parse_service(&raw, None) {
         Ok(d) => catalog::create_service(&s.db, &p.actor(), &d)
@@ -201,7 +199,6 @@ async fn edit_service(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let svc = catalog::get_service(&s.db, service_id(&id)?).await?;
     service_page(&s, &p, service_values(&svc), Some(&svc), StatusCode::OK).await
 }
@@ -212,7 +209,6 @@ async fn save_service(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let svc = catalog::get_service(&s.db, service_id(&id)?).await?;
     let raw = raw_service(&form, false);
     let version = form.get("version").and_then(|v| v.parse().ok());
@@ -237,7 +233,6 @@ async fn set_item_active(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let id: CatalogItemId = id.parse().map_err(|_| Failure::NotFound)?;
     let item = catalog::get_item(&s.db, id).await?;
     let version = form.get("version").and_then(|v| v.parse().ok());
@@ -481,7 +476,6 @@ fn item_fields(f: Failure, from_row: &[usize]) -> Failure {
 }
 
 async fn new_item(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let form = FormState::with([("active", "true".to_owned())]);
     item_page(&s, &p, form, None, StatusCode::OK).await
 }
@@ -491,7 +485,6 @@ async fn create_item(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let mut rows = Vec::new();
     let result = match raw_item(&form, true) {
         Ok((raw, from_row)) => {
@@ -523,7 +516,6 @@ async fn edit_item(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let item = catalog::get_item(&s.db, item_id(&id)?).await?;
     item_page(&s, &p, item_values(&item), Some(&item), StatusCode::OK).await
 }
@@ -534,7 +526,6 @@ async fn save_item(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let item = catalog::get_item(&s.db, item_id(&id)?).await?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     let mut rows = Vec::new();

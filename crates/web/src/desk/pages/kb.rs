@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::desk::ops::kb::{RawArticle, parse_article, reader};
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, local_time, render, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -18,27 +18,42 @@ use std::collections::HashMap;
 use store::desk::kb::{self, Reader};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/kb", "Knowledge base", "signed-in", index)
-        .get("/kb/new", "Write an article (form)", "kb-write", new_form)
-        .post("/kb", "Write an article", "kb-write", create)
+    t.get("/kb", "Knowledge base", Needs::SignedIn, index)
+        .get(
+            "/kb/new",
+            "Write an article (form)",
+            Needs::Perm(Permission::KbWrite),
+            new_form,
+        )
+        .post(
+            "/kb",
+            "Write an article",
+            Needs::Perm(Permission::KbWrite),
+            create,
+        )
         .get(
             "/kb/suggest",
             "Articles that match a subject (HTML fragment for the portal)",
-            "signed-in",
+            Needs::SignedIn,
             suggest,
         )
-        .get("/kb/{id}", "Read an article", "signed-in", show)
+        .get("/kb/{id}", "Read an article", Needs::SignedIn, show)
         .get(
             "/kb/{id}/edit",
             "Edit an article (form)",
-            "kb-write",
+            Needs::Perm(Permission::KbWrite),
             edit_form,
         )
-        .post("/kb/{id}", "Save an article", "kb-write", save)
+        .post(
+            "/kb/{id}",
+            "Save an article",
+            Needs::Perm(Permission::KbWrite),
+            save,
+        )
         .post(
             "/tickets/{number}/articles",
             "Link an article to a ticket",
-            "ticket-work",
+            Needs::Perm(Permission::TicketWork),
             link,
         )
 }
@@ -221,7 +236,6 @@ async fn create(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::KbWrite)?;
     let r = match parse_article(&s, &p, &raw(&form), None).await {
         Ok(d) => kb::create(&s.db, &p.actor(), &d)
             .await
@@ -250,7 +264,6 @@ async fn edit_form(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::KbWrite)?;
     let a = kb::get(&s.db, &Reader::Desk, &id).await?;
     let org = match a.org_id {
         Some(o) => store::tenancy::orgs::get(&s.db, &store::Scope::Region, o)
@@ -285,7 +298,6 @@ async fn save(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::KbWrite)?;
     let before = kb::get(&s.db, &Reader::Desk, &id).await?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     let r = match parse_article(&s, &p, &raw(&form), Some(&before)).await {

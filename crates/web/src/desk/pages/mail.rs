@@ -6,7 +6,7 @@ use crate::desk::ops::mail::{MailQuery, apply_resolve, raw_response};
 use crate::error::{Failure, PageResult};
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::{Frame, local_time, render};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -16,19 +16,24 @@ use std::collections::HashMap;
 use store::desk::mail::{self, Outcome};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/mail", "Mail triage and quarantine", "ticket-work", page)
-        .get(
-            "/mail/{id}/raw",
-            "Download a kept message",
-            "ticket-work",
-            raw,
-        )
-        .post(
-            "/mail/{id}/resolve",
-            "Mark a kept message handled",
-            "ticket-work",
-            resolve,
-        )
+    t.get(
+        "/mail",
+        "Mail triage and quarantine",
+        Needs::Perm(Permission::TicketWork),
+        page,
+    )
+    .get(
+        "/mail/{id}/raw",
+        "Download a kept message",
+        Needs::Perm(Permission::TicketWork),
+        raw,
+    )
+    .post(
+        "/mail/{id}/resolve",
+        "Mark a kept message handled",
+        Needs::Perm(Permission::TicketWork),
+        resolve,
+    )
 }
 
 struct Row {
@@ -55,7 +60,6 @@ async fn page(
     p: Principal,
     Query(q): Query<MailQuery>,
 ) -> PageResult<Response> {
-    p.require(Permission::TicketWork)?;
     let outcome = q.outcome()?;
     let pr = PageParams {
         limit: Some(50),

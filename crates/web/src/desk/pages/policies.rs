@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -20,25 +20,25 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/desk/policies/new",
         "Form to add an SLA policy",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         new_policy,
     )
     .post(
         "/desk/policies",
         "Add an SLA policy",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_policy,
     )
     .get(
         "/desk/policies/{id}",
         "Form to edit an SLA policy",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         edit_policy,
     )
     .post(
         "/desk/policies/{id}",
         "Save an SLA policy",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         save_policy,
     )
 }
@@ -177,7 +177,6 @@ fn policy_fields(f: Failure) -> Failure {
 }
 
 async fn new_policy(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let form = policy_values(
         "",
         domain::desk::Coverage::BusinessHours,
@@ -191,7 +190,6 @@ async fn create_policy(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let result =
         match raw_policy(&form).and_then(|raw| crate::desk::ops::desk::parse_policy(&raw, None)) {
             Ok((name, coverage, targets)) => {
@@ -215,7 +213,6 @@ async fn edit_policy(
     p: Principal,
     Path(id): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let id = id.parse().map_err(|_| Failure::NotFound)?;
     let x = catalog::get_policy(&s.db, id).await?;
     let form = policy_values(&x.name, x.coverage, &x.targets);
@@ -228,7 +225,6 @@ async fn save_policy(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let id = id.parse().map_err(|_| Failure::NotFound)?;
     let x = catalog::get_policy(&s.db, id).await?;
     let version = form.get("version").and_then(|v| v.parse().ok());

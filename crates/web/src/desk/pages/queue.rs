@@ -7,7 +7,7 @@ use crate::desk::ops::desk::TicketQuery;
 use crate::error::{Failure, PageResult};
 use crate::extract::encode_cursor;
 use crate::page::{Frame, local_time, render};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -18,13 +18,18 @@ use domain::ids::UserId;
 use store::desk::tickets::{self, Changes, Ticket};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/tickets", "Ticket queues and lists", "ticket-read", list)
-        .post(
-            "/tickets/bulk",
-            "Update several tickets at once",
-            "ticket-work",
-            bulk,
-        )
+    t.get(
+        "/tickets",
+        "Ticket queues and lists",
+        Needs::Perm(Permission::TicketRead),
+        list,
+    )
+    .post(
+        "/tickets/bulk",
+        "Update several tickets at once",
+        Needs::Perm(Permission::TicketWork),
+        bulk,
+    )
 }
 
 /// How a deadline reads on a page.
@@ -281,9 +286,9 @@ async fn list(
 async fn bulk(
     State(s): State<AppState>,
     p: Principal,
+    Granted(work): Granted,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult<Response> {
-    let work = p.require(Permission::TicketWork)?;
     let view = p.ticket_view()?;
     let numbers: Vec<i64> = form
         .iter()

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure, PageResult};
 use crate::extract::ApiQuery;
 use crate::page::{Frame, render};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -21,13 +21,13 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/reports",
         "Service desk reports (CSV with ?format=csv&table=)",
-        "report-read",
+        Needs::Perm(Permission::ReportRead),
         page,
     )
     .get(
         "/api/v1/reports/desk",
         "Service desk figures: volume, backlog, MTTR, FCR, SLA attainment, CSAT",
-        "report-read",
+        Needs::Perm(Permission::ReportRead),
         api,
     )
 }

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::desk::ops::desk::{RawTicket, parse_ticket};
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, render, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -24,11 +24,21 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/tickets/new",
         "Open a ticket (form)",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         new_form,
     )
-    .post("/tickets", "Open a ticket", "ticket-submit", create)
-    .get("/catalog", "The service catalog", "signed-in", catalog_page)
+    .post(
+        "/tickets",
+        "Open a ticket",
+        Needs::Perm(Permission::TicketSubmit),
+        create,
+    )
+    .get(
+        "/catalog",
+        "The service catalog",
+        Needs::SignedIn,
+        catalog_page,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -173,6 +183,7 @@ async fn new_form(
 async fn create(
     State(s): State<AppState>,
     p: Principal,
+    Granted(granted): Granted,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
     let item = parse_item_id(form.get("catalog_item_id").map(String::as_str))?;
@@ -190,7 +201,7 @@ async fn create(
             .collect(),
         ..RawTicket::default()
     };
-    let submit = p.require(Permission::TicketSubmit)?;
+    let submit = granted;
     let result = match parse_ticket(&s, &p, &raw, Source::Portal).await {
         Ok(new) => tickets::open(&s.db, &submit, &p.actor(), new)
             .await

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::desk::ops::desk::{RawSettings, RawTeam, add_team, apply_settings};
 use crate::error::{Failure, PageResult};
 use crate::page::{FormState, Frame, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -23,37 +23,37 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/desk/settings",
         "Desk settings, teams, services and catalog items",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         settings_page,
     )
     .post(
         "/desk/settings",
         "Save the desk's settings",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         save_settings,
     )
     .post(
         "/desk/teams",
         "Add an assignment group",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         create_team,
     )
     .get(
         "/desk/templates/{event}",
         "Form to word a notification",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         edit_template,
     )
     .post(
         "/desk/templates/{event}",
         "Save a notification's wording",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         save_template,
     )
     .post(
         "/desk/templates/{event}/reset",
         "Restore a notification's built-in wording",
-        "catalog-manage",
+        Needs::Perm(Permission::CatalogManage),
         reset_template,
     )
 }
@@ -319,7 +319,6 @@ async fn settings_page(
     p: Principal,
     Query(q): Query<Notice>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let st = catalog::settings(&s.db).await?;
     render_settings(
         &s,
@@ -337,7 +336,6 @@ async fn save_settings(
     p: Principal,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let mut errors = Vec::new();
     let mut matrix = PriorityMatrix::default();
     for (r, i) in Impact::ALL.iter().enumerate() {
@@ -493,7 +491,6 @@ async fn edit_template(
     p: Principal,
     Path(ev): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let t = store::desk::templates::get(&s.db, event(&ev)?).await?;
     let form = FormState::with([("subject", t.subject.clone()), ("body", t.body.clone())]);
     template_page(&s, &p, &t, form, StatusCode::OK).await
@@ -505,7 +502,6 @@ async fn save_template(
     Path(ev): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     let raw = crate::desk::ops::desk::RawTemplate {
         subject: Some(form.get("subject").cloned().unwrap_or_default()),
         body: Some(form.get("body").cloned().unwrap_or_default()),
@@ -526,7 +522,6 @@ async fn reset_template(
     p: Principal,
     Path(ev): Path<String>,
 ) -> PageResult<Response> {
-    p.require(Permission::CatalogManage)?;
     store::desk::templates::reset(&s.db, &p.actor(), event(&ev)?).await?;
     Ok(Redirect::to("/desk/settings?notice=restored#templates").into_response())
 }

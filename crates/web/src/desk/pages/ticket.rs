@@ -11,7 +11,7 @@ use crate::desk::ops::desk::{
 use crate::error::{Failure, PageResult};
 use crate::extract::parse_number;
 use crate::page::{FormState, Frame, local_time, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -28,73 +28,73 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/tickets/{number}",
         "A ticket with its history",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         show,
     )
     .post(
         "/tickets/{number}/comments",
         "Reply or add an internal note",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         add_comment,
     )
     .post(
         "/tickets/{number}/update",
         "Work a ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         update,
     )
     .post(
         "/tickets/{number}/approval",
         "Approve or reject a request",
-        "ticket-approve",
+        Needs::Perm(Permission::TicketApprove),
         decide,
     )
     .post(
         "/tickets/{number}/rating",
         "Rate a resolved ticket",
-        "ticket-rate",
+        Needs::Perm(Permission::TicketRate),
         rate,
     )
     .post(
         "/tickets/{number}/watchers",
         "Add a watcher",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         add_watcher,
     )
     .post(
         "/tickets/{number}/links",
         "Link another ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         add_link,
     )
     .post(
         "/tickets/{number}/merge",
         "Merge into another ticket",
-        "ticket-work",
+        Needs::Perm(Permission::TicketWork),
         merge,
     )
     .post(
         "/tickets/{number}/time",
         "Log time on a ticket",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         log_time,
     )
     .post(
         "/tickets/{number}/attachments",
         "Attach a file from the ticket page (multipart form)",
-        "ticket-submit",
+        Needs::Perm(Permission::TicketSubmit),
         upload,
     )
     .get(
         "/tickets/{number}/attachments/{id}",
         "Download a ticket's file",
-        "ticket-read",
+        Needs::Perm(Permission::TicketRead),
         download,
     )
     .post(
         "/tickets/{number}/timer",
         "Start or stop your timer on a ticket",
-        "time-log",
+        Needs::Perm(Permission::TimeLog),
         toggle_timer,
     )
 }
@@ -106,7 +106,6 @@ async fn upload(
     Path(number): Path<String>,
     mut form: axum::extract::Multipart,
 ) -> PageResult<Response> {
-    p.require(Permission::TicketSubmit)?;
     let number = parse_number(&number)?;
     let mut file = None;
     loop {
@@ -752,6 +751,7 @@ async fn rate(
 async fn log_time(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(number): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
@@ -789,7 +789,6 @@ async fn log_time(
         note: form.get("note").cloned(),
     };
     let r = async {
-        let scope = p.require(Permission::TimeLog)?;
         let e = crate::desk::ops::time::parse_entry(&raw, crate::clock::today())?;
         store::desk::time::log_time(&s.db, &p.ticket_view()?, &scope, &p.actor(), p.user.id, &e)
             .await?;
@@ -807,7 +806,6 @@ async fn toggle_timer(
 ) -> PageResult<Response> {
     let number = parse_number(&number)?;
     let r = if form.get("action").is_some_and(|a| a == "discard") {
-        p.require(Permission::TimeLog)?;
         store::desk::time::discard_timer(&s.db, p.user.id)
             .await
             .map(|_| ())

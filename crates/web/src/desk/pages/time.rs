@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
 use crate::page::{Frame, render};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -21,7 +21,7 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/timesheet",
         "Weekly timesheet (CSV with ?format=csv)",
-        "time-read",
+        Needs::Perm(Permission::TimeRead),
         timesheet,
     )
 }
@@ -62,9 +62,9 @@ struct Page {
 async fn timesheet(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Query(q): Query<Q>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::TimeRead)?;
     let day: Date = match q.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
         Some(w) => w.parse().map_err(|_| {
             Failure::Invalid(vec![FieldError::new(

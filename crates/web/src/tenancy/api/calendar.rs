@@ -4,30 +4,31 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use crate::tenancy::ops::calendar::{RangeQuery, RawClosure, add, days_off_in, remove};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::authz::Permission;
 
 pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/orgs/{slug}/days-off",
         "Days the organisation is closed: holidays and local closures",
-        "org-read",
+        Needs::Perm(Permission::OrgRead),
         list_days_off,
     )
     .post(
         "/api/v1/orgs/{slug}/closures",
         "Add a local closure day",
-        "org-settings-write",
+        Needs::Perm(Permission::OrgSettingsWrite),
         add_closure,
     )
     .delete(
         "/api/v1/orgs/{slug}/closures/{date}",
         "Remove a local closure day",
-        "org-settings-write",
+        Needs::Perm(Permission::OrgSettingsWrite),
         remove_closure,
     )
 }

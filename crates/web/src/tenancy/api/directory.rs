@@ -6,7 +6,7 @@ use crate::error::ApiResult;
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, list};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,72 +19,71 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/orgs/{slug}/departments",
         "List an organisation's departments",
-        "directory-read",
+        Needs::Perm(Permission::DirectoryRead),
         list_departments,
     )
     .post(
         "/api/v1/orgs/{slug}/departments",
         "Add a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         create_department,
     )
     .get(
         "/api/v1/departments/{id}",
         "Read a department",
-        "directory-read",
+        Needs::Perm(Permission::DirectoryRead),
         read_department,
     )
     .patch(
         "/api/v1/departments/{id}",
         "Rename a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         update_department,
     )
     .delete(
         "/api/v1/departments/{id}",
         "Remove a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         delete_department,
     )
     .get(
         "/api/v1/orgs/{slug}/sites",
         "List an organisation's sites",
-        "directory-read",
+        Needs::Perm(Permission::DirectoryRead),
         list_sites,
     )
     .post(
         "/api/v1/orgs/{slug}/sites",
         "Add a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         create_site,
     )
     .get(
         "/api/v1/sites/{id}",
         "Read a site",
-        "directory-read",
+        Needs::Perm(Permission::DirectoryRead),
         read_site,
     )
     .patch(
         "/api/v1/sites/{id}",
         "Edit a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         update_site,
     )
     .delete(
         "/api/v1/sites/{id}",
         "Remove a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         delete_site,
     )
 }
 
 async fn list_departments(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     Ok(list(
         directory::list_departments(&s.db, &scope, org.id, &q.to_request()?).await?,
@@ -94,10 +93,10 @@ async fn list_departments(
 async fn create_department(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawDepartment>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let name = parse_department(&raw)?;
     let d = directory::create_department(&s.db, &scope, &p.actor(), org.id, &name).await?;
@@ -106,10 +105,9 @@ async fn create_department(
 
 async fn read_department(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryRead)?;
     let d = directory::get_department(&s.db, &scope, parse_path_id::<DepartmentId>(&id)?).await?;
     Ok(entity(StatusCode::OK, d.version, &d))
 }
@@ -117,11 +115,11 @@ async fn read_department(
 async fn update_department(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawDepartment>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let name = parse_department(&raw)?;
     let d = directory::rename_department(
         &s.db,
@@ -138,10 +136,10 @@ async fn update_department(
 async fn delete_department(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     directory::delete_department(
         &s.db,
         &scope,
@@ -155,11 +153,10 @@ async fn delete_department(
 
 async fn list_sites(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     Ok(list(
         directory::list_sites(&s.db, &scope, org.id, &q.to_request()?).await?,
@@ -169,10 +166,10 @@ async fn list_sites(
 async fn create_site(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawSite>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let draft = parse_site(&raw)?;
     let site = directory::create_site(&s.db, &scope, &p.actor(), org.id, &draft).await?;
@@ -181,10 +178,9 @@ async fn create_site(
 
 async fn read_site(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryRead)?;
     let site = directory::get_site(&s.db, &scope, parse_path_id::<SiteId>(&id)?).await?;
     Ok(entity(StatusCode::OK, site.version, &site))
 }
@@ -192,11 +188,11 @@ async fn read_site(
 async fn update_site(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawSite>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let id: SiteId = parse_path_id(&id)?;
     // A PATCH may send only some fields: fill the rest from the current site before validating.
     let current = directory::get_site(&s.db, &scope, id).await?;
@@ -214,10 +210,10 @@ async fn update_site(
 async fn delete_site(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     directory::delete_site(
         &s.db,
         &scope,

@@ -4,7 +4,7 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::entity;
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use crate::tenancy::ops::orgs::{apply_edit, decide, propose, set_org_active};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -23,61 +23,61 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/api/v1/orgs",
         "List the organisations you can see",
-        "org-read",
+        Needs::Perm(Permission::OrgRead),
         list_orgs,
     )
     .post(
         "/api/v1/orgs",
         "Create a member organisation",
-        "org-manage",
+        Needs::Perm(Permission::OrgManage),
         create,
     )
     .get(
         "/api/v1/orgs/{slug}",
         "Read an organisation and its settings",
-        "org-read",
+        Needs::Perm(Permission::OrgRead),
         read,
     )
     .patch(
         "/api/v1/orgs/{slug}",
         "Edit an organisation (settings: org-settings-write; name, kind and the hub-owned population: org-manage — members propose a population change instead)",
-        "org-settings-write",
+        Needs::Perm(Permission::OrgSettingsWrite),
         update,
     )
     .get(
         "/api/v1/orgs/{slug}/proposals",
         "Proposed changes to the organisation's hub-owned figures (its population), newest first",
-        "org-read",
+        Needs::Perm(Permission::OrgRead),
         org_proposals,
     )
     .post(
         "/api/v1/orgs/{slug}/proposals",
         "Propose a change to a hub-owned figure ({\"field\": \"population\", \"value\": 15700, \"reason\": …, \"source\": …}); the hub decides",
-        "org-settings-write",
+        Needs::Perm(Permission::OrgSettingsWrite),
         create_proposal,
     )
     .get(
         "/api/v1/proposals",
         "Proposed changes of the organisations you can see (?status=pending)",
-        "org-read",
+        Needs::Perm(Permission::OrgRead),
         list_proposals,
     )
     .post(
         "/api/v1/proposals/{id}/decision",
         "Accept or reject a proposed change ({\"decision\": \"accept\"|\"reject\", \"note\": …}); accepting updates the organisation",
-        "org-manage",
+        Needs::Perm(Permission::OrgManage),
         decide_proposal,
     )
     .post(
         "/api/v1/orgs/{slug}/deactivate",
         "Deactivate a member",
-        "org-manage",
+        Needs::Perm(Permission::OrgManage),
         deactivate,
     )
     .post(
         "/api/v1/orgs/{slug}/reactivate",
         "Reactivate a member",
-        "org-manage",
+        Needs::Perm(Permission::OrgManage),
         reactivate,
     )
 }
@@ -116,10 +116,9 @@ impl OrgQuery {
 
 async fn list_orgs(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<OrgQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
     let page = orgs::list_docs(&s.db, &scope, &q.filter()?, &q.page()?).await?;
     Ok(crate::json::list_raw(page))
 }
@@ -127,9 +126,9 @@ async fn list_orgs(
 async fn create(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     ApiJson(raw): ApiJson<RawOrg>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgManage)?;
     let draft = OrgDraft::parse(&raw)?;
     let org = orgs::create_member(&s.db, &scope, &p.actor(), &draft).await?;
     Ok(entity(StatusCode::CREATED, org.version, &org))
@@ -137,10 +136,9 @@ async fn create(
 
 async fn read(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     Ok(entity(StatusCode::OK, org.version, &org))
 }
@@ -178,10 +176,9 @@ async fn reactivate(
 
 async fn org_proposals(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let items = store::tenancy::proposals::list(
         &s.db,
@@ -213,10 +210,9 @@ pub struct ProposalQuery {
 
 async fn list_proposals(
     State(s): State<AppState>,
-    p: Principal,
+    Granted(scope): Granted,
     ApiQuery(q): ApiQuery<ProposalQuery>,
 ) -> ApiResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
     let status = match q.status.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => Some(proposals::Status::parse(v).map_err(|e| Failure::Invalid(vec![e]))?),
         None => None,

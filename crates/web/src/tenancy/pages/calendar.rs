@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::PageResult;
 use crate::page::{FormState, Frame, PageQuery, render_status};
-use crate::routes::Table;
+use crate::routes::{Needs, Table};
 use crate::tenancy::ops::calendar::{RangeQuery, RawClosure, add, days_off_in, remove};
 use askama::Template;
 use axum::Form;
@@ -19,19 +19,19 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/orgs/{slug}/calendar",
         "Days off: holidays and closure days",
-        "org-read",
+        Needs::Perm(Permission::OrgRead),
         page,
     )
     .post(
         "/orgs/{slug}/calendar",
         "Add a closure day",
-        "org-settings-write",
+        Needs::Perm(Permission::OrgSettingsWrite),
         add_day,
     )
     .post(
         "/orgs/{slug}/calendar/{date}/delete",
         "Remove a closure day",
-        "org-settings-write",
+        Needs::Perm(Permission::OrgSettingsWrite),
         remove_day,
     )
 }

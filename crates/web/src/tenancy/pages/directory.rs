@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::{FormState, Frame, PageQuery, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -21,56 +21,61 @@ pub fn routes(t: Table) -> Table {
     t.get(
         "/orgs/{slug}/departments",
         "Departments list",
-        "directory-read",
+        Needs::Perm(Permission::DirectoryRead),
         departments,
     )
     .post(
         "/orgs/{slug}/departments",
         "Add a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         add_department,
     )
     .get(
         "/orgs/{slug}/departments/{id}",
         "Edit a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         edit_department,
     )
     .post(
         "/orgs/{slug}/departments/{id}",
         "Save a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         save_department,
     )
     .post(
         "/orgs/{slug}/departments/{id}/delete",
         "Remove a department",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         delete_department,
     )
-    .get("/orgs/{slug}/sites", "Sites list", "directory-read", sites)
+    .get(
+        "/orgs/{slug}/sites",
+        "Sites list",
+        Needs::Perm(Permission::DirectoryRead),
+        sites,
+    )
     .post(
         "/orgs/{slug}/sites",
         "Add a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         add_site,
     )
     .get(
         "/orgs/{slug}/sites/{id}",
         "Edit a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         edit_site,
     )
     .post(
         "/orgs/{slug}/sites/{id}",
         "Save a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         save_site,
     )
     .post(
         "/orgs/{slug}/sites/{id}/delete",
         "Remove a site",
-        "directory-write",
+        Needs::Perm(Permission::DirectoryWrite),
         delete_site,
     )
 }
@@ -374,9 +379,9 @@ fn edit_page(
 async fn edit_department(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let d = directory::get_department(&s.db, &scope, crate::extract::parse_path_id(&id)?).await?;
     let f = Frame::new(&s, &p, &format!("Edit {}", d.name), "departments")
         .await?
@@ -394,10 +399,10 @@ async fn edit_department(
 async fn save_department(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let did = crate::extract::parse_path_id(&id)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     let result = match parse_department(&RawDepartment {
@@ -431,10 +436,10 @@ async fn save_department(
 async fn delete_department(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     directory::delete_department(
         &s.db,
@@ -450,9 +455,9 @@ async fn delete_department(
 async fn edit_site(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let x = directory::get_site(&s.db, &scope, crate::extract::parse_path_id(&id)?).await?;
     let f = Frame::new(&s, &p, &format!("Edit {}", x.name), "sites")
         .await?
@@ -475,10 +480,10 @@ async fn edit_site(
 async fn save_site(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let sid = crate::extract::parse_path_id(&id)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     let result = match parse_site(&raw_site(&form)) {
@@ -508,10 +513,10 @@ async fn save_site(
 async fn delete_site(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::DirectoryWrite)?;
     let version = form.get("version").and_then(|v| v.parse().ok());
     directory::delete_site(
         &s.db,

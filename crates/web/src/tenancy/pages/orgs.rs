@@ -6,7 +6,7 @@ use crate::error::{Failure, PageResult};
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::urlencode;
 use crate::page::{FormState, Frame, PageQuery, fmt_int, render, render_status};
-use crate::routes::Table;
+use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -20,51 +20,66 @@ use std::collections::HashMap;
 use store::tenancy::orgs::{self, Org};
 
 pub fn routes(t: Table) -> Table {
-    t.get("/orgs", "Organisations list", "org-read", list)
-        .get("/orgs/new", "Form to add a member", "org-manage", new_form)
-        .post("/orgs", "Add a member", "org-manage", create)
-        .get(
-            "/orgs/{slug}",
-            "An organisation's dashboard",
-            "org-read",
-            dashboard,
-        )
-        .get(
-            "/orgs/{slug}/settings",
-            "An organisation's settings form",
-            "org-settings-write",
-            settings_form,
-        )
-        .post(
-            "/orgs/{slug}/settings",
-            "Save an organisation's settings",
-            "org-settings-write",
-            save_settings,
-        )
-        .post(
-            "/orgs/{slug}/proposals",
-            "Propose a change to the organisation's population (the hub decides)",
-            "org-settings-write",
-            propose,
-        )
-        .post(
-            "/orgs/proposals/{id}/decision",
-            "Accept or reject a proposed change",
-            "org-manage",
-            decide,
-        )
-        .post(
-            "/orgs/{slug}/deactivate",
-            "Deactivate a member",
-            "org-manage",
-            deactivate,
-        )
-        .post(
-            "/orgs/{slug}/reactivate",
-            "Reactivate a member",
-            "org-manage",
-            reactivate,
-        )
+    t.get(
+        "/orgs",
+        "Organisations list",
+        Needs::Perm(Permission::OrgRead),
+        list,
+    )
+    .get(
+        "/orgs/new",
+        "Form to add a member",
+        Needs::Perm(Permission::OrgManage),
+        new_form,
+    )
+    .post(
+        "/orgs",
+        "Add a member",
+        Needs::Perm(Permission::OrgManage),
+        create,
+    )
+    .get(
+        "/orgs/{slug}",
+        "An organisation's dashboard",
+        Needs::Perm(Permission::OrgRead),
+        dashboard,
+    )
+    .get(
+        "/orgs/{slug}/settings",
+        "An organisation's settings form",
+        Needs::Perm(Permission::OrgSettingsWrite),
+        settings_form,
+    )
+    .post(
+        "/orgs/{slug}/settings",
+        "Save an organisation's settings",
+        Needs::Perm(Permission::OrgSettingsWrite),
+        save_settings,
+    )
+    .post(
+        "/orgs/{slug}/proposals",
+        "Propose a change to the organisation's population (the hub decides)",
+        Needs::Perm(Permission::OrgSettingsWrite),
+        propose,
+    )
+    .post(
+        "/orgs/proposals/{id}/decision",
+        "Accept or reject a proposed change",
+        Needs::Perm(Permission::OrgManage),
+        decide,
+    )
+    .post(
+        "/orgs/{slug}/deactivate",
+        "Deactivate a member",
+        Needs::Perm(Permission::OrgManage),
+        deactivate,
+    )
+    .post(
+        "/orgs/{slug}/reactivate",
+        "Reactivate a member",
+        Needs::Perm(Permission::OrgManage),
+        reactivate,
+    )
 }
 
 fn kinds() -> Vec<(String, String)> {
@@ -92,9 +107,10 @@ struct OrgList {
 async fn list(
     State(s): State<AppState>,
     p: Principal,
+    Granted(granted): Granted,
     Query(q): Query<PageQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
+    let scope = granted;
     let kind = q.kind.clone().unwrap_or_default();
     let filter = orgs::Filter {
         q: q.q.clone(),
@@ -419,7 +435,6 @@ fn parse_numbers(form: &HashMap<String, String>, raw: &mut RawOrg) -> Vec<domain
 }
 
 async fn new_form(State(s): State<AppState>, p: Principal) -> PageResult<Response> {
-    p.require(Permission::OrgManage)?;
     let f = Frame::new(&s, &p, "Add a member", "orgs")
         .await?
         .crumbs(&[("/orgs", "Organisations")]);
@@ -452,9 +467,10 @@ async fn new_form(State(s): State<AppState>, p: Principal) -> PageResult<Respons
 async fn create(
     State(s): State<AppState>,
     p: Principal,
+    Granted(granted): Granted,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgManage)?;
+    let scope = granted;
     let mut raw = raw_from_form(&form, true);
     let number_errors = parse_numbers(&form, &mut raw);
     let result = if number_errors.is_empty() {
@@ -519,10 +535,10 @@ struct Dashboard {
 async fn dashboard(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgRead)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let dir_scope = p.scope(Permission::DirectoryRead);
     let counts = store::tenancy::directory::counts(&s.db, &dir_scope, org.id).await?;
@@ -679,10 +695,10 @@ async fn settings_page_with(
 async fn settings_form(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgSettingsWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let form = form_from_draft(&org.draft());
     settings_page_with(
@@ -702,10 +718,10 @@ async fn settings_form(
 async fn save_settings(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
-    let scope = p.require(Permission::OrgSettingsWrite)?;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let mut raw = raw_from_form(&form, false);
     let number_errors = parse_numbers(&form, &mut raw);
@@ -762,6 +778,7 @@ async fn reactivate(
 async fn propose(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(slug): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
@@ -779,7 +796,6 @@ async fn propose(
                 .into_response(),
         ),
         Err(e @ Failure::Invalid(_)) => {
-            let scope = p.require(Permission::OrgSettingsWrite)?;
             let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
             let pform = FormState::refill(form).fail(e)?;
             settings_page_with(
@@ -802,6 +818,7 @@ async fn propose(
 async fn decide(
     State(s): State<AppState>,
     p: Principal,
+    Granted(scope): Granted,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> PageResult<Response> {
@@ -822,7 +839,6 @@ async fn decide(
             )
         }
         Err(e @ (Failure::Invalid(_) | Failure::Conflict { .. })) => {
-            let scope = p.require(Permission::OrgManage)?;
             let proposal = store::tenancy::proposals::get(&s.db, &scope, &id).await?;
             let slug = back.map_or(proposal.org_slug, |b| b.to_string());
             let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
