@@ -334,7 +334,7 @@ pub mod drafts {
     use crate::validation::{Collector, Invalid, optional_text, text};
 
     /// A member organisation as typed into the form or the API.
-    #[derive(Debug, Default, Clone, Deserialize, Serialize)]
+    #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawOrg {
         pub slug: Option<String>,
         pub name: Option<String>,
@@ -490,7 +490,7 @@ pub mod drafts {
         }
     }
 
-    #[derive(Debug, Default, Clone, Deserialize, Serialize)]
+    #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawDepartment {
         pub name: Option<String>,
     }
@@ -499,7 +499,7 @@ pub mod drafts {
         text("name", raw.name.as_deref().unwrap_or(""), 120).map_err(Invalid::from)
     }
 
-    #[derive(Debug, Default, Clone, Deserialize, Serialize)]
+    #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawSite {
         pub name: Option<String>,
         pub address: Option<String>,
@@ -529,7 +529,7 @@ pub mod drafts {
         }
     }
 
-    #[derive(Debug, Default, Clone, Deserialize, Serialize)]
+    #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawUser {
         pub email: Option<String>,
         pub name: Option<String>,

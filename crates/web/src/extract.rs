@@ -88,7 +88,7 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
 }
 
 /// `?limit=&cursor=` for every list.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct PageParams {
     /// Rows per page, 1–200 (default 50).
     pub limit: Option<u32>,

@@ -1,8 +1,114 @@
 //! The OpenAPI 3.1 document at `/api/openapi.json`, generated from the route table (so every route is in
-//! it) plus the schemas of the resources, and an offline viewer at `/api/docs` (vendored Swagger UI).
+//! it) and from the handlers' signatures: the request body and query of every operation are the JSON
+//! Schemas of the Rust types that parse them (`ApiJson<T>`, `ApiQuery<T>`, derived with `schemars`), so
+//! the document cannot drift from the code. An offline viewer is at `/api/docs` (vendored Swagger UI).
 
+use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::RouteInfo;
+use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
+use std::future::Future;
+
+/// What a handler's signature tells the document: the schemas of its body and of its query.
+#[derive(Debug, Default, Clone)]
+pub struct Signature {
+    pub body: Option<Value>,
+    pub query: Option<Value>,
+    /// The body is a file, taken as it comes (a CSV import, an attachment).
+    pub file: bool,
+}
+
+/// An extractor's part of its operation's document; most extractors add nothing.
+pub trait Described {
+    fn describe(_sig: &mut Signature, _g: &mut SchemaGenerator) {}
+}
+
+impl<T: JsonSchema> Described for ApiJson<T> {
+    fn describe(sig: &mut Signature, g: &mut SchemaGenerator) {
+        sig.body = Some(g.subschema_for::<T>().to_value());
+    }
+}
+
+impl<T: JsonSchema> Described for ApiQuery<T> {
+    fn describe(sig: &mut Signature, g: &mut SchemaGenerator) {
+        // Inlined, so that its properties can be listed as query parameters.
+        sig.query = Some(T::json_schema(g).to_value());
+    }
+}
+
+impl Described for axum::body::Bytes {
+    fn describe(sig: &mut Signature, _: &mut SchemaGenerator) {
+        sig.file = true;
+    }
+}
+
+macro_rules! nothing_to_describe {
+    ($($t:ty),* $(,)?) => { $(impl Described for $t {})* };
+}
+nothing_to_describe!(
+    crate::auth::Principal,
+    crate::routes::Granted,
+    axum::http::HeaderMap,
+    axum::extract::Request,
+    axum::extract::Multipart,
+    axum::http::request::Parts,
+);
+impl<S> Described for axum::extract::State<S> {}
+impl<T> Described for axum::extract::Path<T> {}
+impl<T> Described for axum::extract::Query<T> {}
+impl<T> Described for axum::extract::Form<T> {}
+impl<T> Described for axum::extract::ConnectInfo<T> {}
+impl<T: Described> Described for Option<T> {}
+impl<T: Described, E> Described for Result<T, E> {}
+
+/// A handler whose arguments are all [`Described`]: its [`Signature`], without calling it.
+pub trait Documented<T> {
+    fn signature(g: &mut SchemaGenerator) -> Signature;
+}
+
+impl<F, Fut> Documented<((),)> for F
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    fn signature(_: &mut SchemaGenerator) -> Signature {
+        Signature::default()
+    }
+}
+
+macro_rules! documented {
+    ($($t:ident),+) => {
+        impl<F, Fut, M, $($t,)+> Documented<(M, $($t,)+)> for F
+        where
+            F: FnOnce($($t,)+) -> Fut,
+            Fut: Future,
+            $($t: Described,)+
+        {
+            fn signature(g: &mut SchemaGenerator) -> Signature {
+                let mut sig = Signature::default();
+                $($t::describe(&mut sig, g);)+
+                sig
+            }
+        }
+    };
+}
+documented!(T1);
+documented!(T1, T2);
+documented!(T1, T2, T3);
+documented!(T1, T2, T3, T4);
+documented!(T1, T2, T3, T4, T5);
+documented!(T1, T2, T3, T4, T5, T6);
+documented!(T1, T2, T3, T4, T5, T6, T7);
+documented!(T1, T2, T3, T4, T5, T6, T7, T8);
+
+/// The generator of the document's schemas: JSON Schema 2020-12 (what OpenAPI 3.1 uses), with named types
+/// under `#/components/schemas`.
+fn generator() -> SchemaGenerator {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    settings.into_generator()
+}
 
 fn schema_for(path: &str) -> Option<&'static str> {
     let p = path.trim_end_matches('/');
@@ -23,32 +129,24 @@ fn schema_for(path: &str) -> Option<&'static str> {
     })
 }
 
-fn input_for(path: &str) -> Option<&'static str> {
-    Some(match schema_for(path)? {
-        "Department" => "DepartmentInput",
-        "Closure" => "Closure",
-        "Site" => "SiteInput",
-        "Grant" => "GrantInput",
-        "User" => "UserInput",
-        "ApiToken" => "TokenInput",
-        "Org" => "OrgInput",
-        _ => return None,
-    })
-}
-
 fn is_list(r: &RouteInfo) -> bool {
     r.method == "GET" && !r.path.ends_with('}') && r.path != "/api/v1/me"
 }
 
-fn operation(r: &RouteInfo) -> Value {
+fn operation(r: &RouteInfo, g: &mut SchemaGenerator) -> Value {
+    let sig = (r.signature)(g);
     let mut params: Vec<Value> = r
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect();
-    if is_list(r) {
+    params.extend(query_parameters(sig.query.as_ref()));
+    let named = |params: &[Value], name: &str| params.iter().any(|p| p["name"] == name);
+    if is_list(r) && !named(&params, "limit") {
         params.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } }));
+    }
+    if is_list(r) && !named(&params, "cursor") {
         params.push(json!({ "name": "cursor", "in": "query", "description": "The `next_cursor` of the previous page.", "schema": { "type": "string" } }));
     }
     let schema = schema_for(r.path)
@@ -111,12 +209,37 @@ fn operation(r: &RouteInfo) -> Value {
         "parameters": params,
         "responses": responses,
     });
-    if matches!(r.method, "POST" | "PATCH" | "PUT")
-        && let Some(input) = input_for(r.path)
-    {
-        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{input}") } } } });
+    if let Some(body) = sig.body {
+        op["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body } } });
     }
     op
+}
+
+/// The query parameters of an `ApiQuery<T>`: one per property of `T`'s schema.
+fn query_parameters(query: Option<&Value>) -> Vec<Value> {
+    let Some(q) = query else { return Vec::new() };
+    let required: Vec<&str> = q["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = q["properties"].as_object() else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(name, schema)| {
+            let mut schema = schema.clone();
+            let description = schema
+                .as_object_mut()
+                .and_then(|o| o.remove("description"));
+            let mut p = json!({ "name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": schema });
+            if let Some(d) = description {
+                p["description"] = d;
+            }
+            p
+        })
+        .collect()
 }
 
 fn string() -> Value {
@@ -135,30 +258,17 @@ fn schemas() -> Value {
             "is_hub": { "type": "boolean" }, "active": { "type": "boolean" }, "county": { "type": ["string", "null"] },
             "population": { "type": ["integer", "null"] }, "time_zone": string(), "fiscal_year_start_month": { "type": "integer", "minimum": 1, "maximum": 12 },
             "business_hours": { "type": "object" }, "holiday_rules": { "type": "object" }, "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },
-        "OrgInput": { "type": "object", "properties": {
-            "slug": string(), "name": string(), "kind": { "enum": ["city", "town", "school-district", "authority"] }, "county": string(),
-            "population": { "type": "integer" }, "time_zone": string(), "fiscal_year_start_month": { "type": "integer" },
-            "business_hours": { "type": "array", "items": string(), "minItems": 7, "maxItems": 7, "description": "Monday first: \"08:00-17:00\" or \"\" when closed." },
-            "observe_federal_holidays": { "type": "boolean" }, "observe_massachusetts_holidays": { "type": "boolean" } } },
         "DayOff": { "type": "object", "properties": { "date": { "type": "string", "format": "date" }, "name": string(), "source": { "enum": ["federal", "massachusetts", "local"] } } },
         "Closure": { "type": "object", "required": ["date", "name"], "properties": { "date": { "type": "string", "format": "date" }, "name": string() } },
         "Department": { "type": "object", "properties": { "id": id, "org_id": id, "name": string(), "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },
-        "DepartmentInput": { "type": "object", "required": ["name"], "properties": { "name": string() } },
         "Site": { "type": "object", "properties": { "id": id, "org_id": id, "name": string(), "address": string(), "kind": string(), "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },
-        "SiteInput": { "type": "object", "required": ["name", "address", "kind"], "properties": { "name": string(), "address": string(),
-            "kind": { "enum": ["city-hall", "school", "public-safety", "public-works", "library", "data-center", "other"] } } },
         "User": { "type": "object", "properties": { "id": id, "org_id": id, "email": string(), "name": string(), "active": { "type": "boolean" }, "created_at": ts, "updated_at": ts, "version": { "type": "integer" } } },
-        "UserInput": { "type": "object", "required": ["email", "role"], "description": "A hub administrator creates the account (name required, password optional). A member administrator invites the address: name is optional and not kept (the person chooses theirs when accepting), and a password is refused.",
-            "properties": { "email": string(), "name": string(),
-            "role": { "enum": ["hub-admin", "hub-agent", "member-admin", "member-staff", "auditor"] }, "password": { "type": "string", "minLength": 12 } } },
         "Invitation": { "type": "object", "properties": { "id": id, "org_id": id, "email": string(), "role": string(), "created_at": ts, "expires_at": ts,
             "accepted_at": ts, "sent_at": ts, "send_error": { "type": ["string", "null"], "description": "Why the last mail did not go (no mail server configured, or its refusal): resend it." },
             "revoked_at": ts, "state": { "enum": ["queued", "sent", "not_sent", "accepted", "expired", "revoked"] } } },
         "InvitationAnswer": { "type": "object", "required": ["invitation"], "properties": { "invitation": { "$ref": "#/components/schemas/Invitation" } } },
         "Grant": { "type": "object", "properties": { "id": id, "org_id": id, "org_slug": string(), "user_id": id, "user_email": string(), "user_name": string(), "role": string(), "created_at": ts } },
-        "GrantInput": { "type": "object", "required": ["role"], "properties": { "user_id": id, "email": string(), "role": string() } },
         "ApiToken": { "type": "object", "properties": { "id": id, "name": string(), "prefix": string(), "token": { "type": "string", "description": "Only in the response to creation." }, "created_at": ts, "last_used_at": ts, "revoked_at": ts } },
-        "TokenInput": { "type": "object", "required": ["name"], "properties": { "name": string() } },
         "AuditEntry": { "type": "object", "properties": { "seq": { "type": "integer" }, "at": ts, "org_id": id, "org_slug": string(), "actor": string(), "action": string(),
             "entity_kind": string(), "entity_id": string(), "before": {}, "after": {}, "hash": string() } },
         "Me": { "type": "object", "properties": { "user": { "$ref": "#/components/schemas/User" }, "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } }, "current_org_id": id } }
@@ -167,10 +277,15 @@ fn schemas() -> Value {
 
 /// The document for the API routes in `routes`.
 pub fn document(routes: &[RouteInfo]) -> Value {
+    let mut g = generator();
     let mut paths = Map::new();
     for r in routes.iter().filter(|r| r.path.starts_with("/api/v1/")) {
         let item = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
-        item[r.method.to_lowercase()] = operation(r);
+        item[r.method.to_lowercase()] = operation(r, &mut g);
+    }
+    let mut components = g.take_definitions(true);
+    if let Value::Object(resources) = schemas() {
+        components.extend(resources);
     }
     json!({
         "openapi": "3.1.0",
@@ -179,6 +294,115 @@ pub fn document(routes: &[RouteInfo]) -> Value {
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],
         "paths": paths,
-        "components": { "schemas": schemas(), "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } }
+        "components": { "schemas": components, "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        document(&crate::routes::registered_routes())
+    }
+
+    /// Every `$ref` in `v` names a schema of the document's components.
+    fn refs_resolve(v: &Value, components: &Map<String, Value>, at: &str) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| {
+                        panic!("{at}: $ref {r} is not under #/components/schemas/")
+                    });
+                    assert!(
+                        components.contains_key(name),
+                        "{at}: $ref {r} names no schema"
+                    );
+                }
+                for (k, x) in o {
+                    refs_resolve(x, components, &format!("{at}/{k}"));
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs_resolve(x, components, at)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_operation_that_reads_a_json_body_describes_it_from_its_type() {
+        let d = doc();
+        // The one way a handler reads a JSON body is `ApiJson<T>`; the table records its schema.
+        let with_body: Vec<_> = crate::routes::registered_routes()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/api/v1/"))
+            .filter(|r| (r.signature)(&mut generator()).body.is_some())
+            .collect();
+        assert!(
+            with_body.len() >= 70,
+            "only {} operations take a JSON body",
+            with_body.len()
+        );
+        for r in with_body {
+            let op = &d["paths"][r.path][r.method.to_lowercase()];
+            assert!(
+                op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{} {}: no request body schema",
+                r.method,
+                r.path
+            );
+        }
+        let opening = &d["paths"]["/api/v1/tickets"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        let name = opening["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .unwrap_or_default();
+        let props = &d["components"]["schemas"][name]["properties"];
+        for field in ["subject", "description", "impact", "urgency"] {
+            assert!(
+                props[field].is_object(),
+                "a ticket's {field} is not described: {props}"
+            );
+        }
+        // A field the parser refuses is refused by the schema too (deny_unknown_fields).
+        assert_eq!(
+            d["components"]["schemas"][name]["additionalProperties"],
+            false
+        );
+    }
+
+    #[test]
+    fn a_list_documents_its_filters_as_query_parameters() {
+        let d = doc();
+        let params = d["paths"]["/api/v1/tickets"]["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+        for f in [
+            "status", "priority", "assignee", "q", "sort", "limit", "cursor",
+        ] {
+            assert_eq!(
+                names.iter().filter(|n| **n == f).count(),
+                1,
+                "ticket filter {f} in {names:?}"
+            );
+        }
+        assert!(params.iter().all(|p| p["in"] == "query"));
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        let d = doc();
+        let components = d["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        refs_resolve(&d["paths"], &components, "paths");
+        refs_resolve(
+            &Value::Object(components.clone()),
+            &components,
+            "components",
+        );
+    }
 }

@@ -432,7 +432,7 @@ pub fn local_time(ms: i64, tz: &str) -> String {
 }
 
 /// The `?notice=`, `?cursor=`, filters and `?format=csv` a list page may be given.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct PageQuery {
     pub notice: Option<String>,
     pub cursor: Option<String>,

@@ -5,6 +5,7 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Failure, PageError};
+use crate::openapi::{Documented, Signature};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -120,7 +121,7 @@ where
 }
 
 /// What the table knows about one route.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RouteInfo {
     /// The feature that registers it: its folder in `crates/web/src`.
     pub feature: &'static str,
@@ -128,6 +129,8 @@ pub struct RouteInfo {
     pub path: &'static str,
     pub summary: &'static str,
     pub needs: Needs,
+    /// The schemas of its body and query, read from the handler's signature.
+    pub signature: fn(&mut schemars::SchemaGenerator) -> Signature,
 }
 
 pub struct Table {
@@ -147,7 +150,7 @@ macro_rules! method {
             handler: H,
         ) -> Self
         where
-            H: Handler<T, AppState>,
+            H: Handler<T, AppState> + Documented<T>,
             T: 'static,
         {
             let route = match needs {
@@ -165,6 +168,7 @@ macro_rules! method {
                 path,
                 summary,
                 needs,
+                signature: <H as Documented<T>>::signature,
             });
             self
         }

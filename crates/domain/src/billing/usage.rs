@@ -14,7 +14,7 @@ pub const MAX_RECORD_QUANTITY: i64 = 1_000_000_000;
 
 /// A usage record as sent, before it is checked. Quantities may come as JSON numbers or strings; both are
 /// read as exact decimals.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct RawUsage {
     #[serde(default)]
     pub id: Option<String>,
@@ -31,7 +31,7 @@ pub struct RawUsage {
 }
 
 /// A quantity as JSON gives it: a number (read exactly, never through a float) or a string.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, schemars::JsonSchema)]
 pub struct Quantity(pub String);
 
 impl<'de> Deserialize<'de> for Quantity {

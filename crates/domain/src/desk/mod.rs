@@ -44,7 +44,7 @@ impl Coverage {
 }
 
 /// Response and resolution targets per priority (P1 first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaTargets(pub [Target; 4]);
 
 impl SlaTargets {

@@ -270,7 +270,7 @@ impl SlaClock {
 }
 
 /// Response and resolution targets, in minutes of the calendar's time, for one priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Target {
     pub response_minutes: i64,
     pub resolution_minutes: i64,

@@ -175,7 +175,7 @@ fn ulevel(u: Urgency) -> usize {
 
 /// Impact (rows: high, medium, low) × urgency (columns: high, medium, low) → priority. The region sets it;
 /// the default is the usual ITIL matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PriorityMatrix(pub [[Priority; 3]; 3]);
 
 impl Default for PriorityMatrix {

@@ -62,7 +62,7 @@ pub fn refusal(field: Field, slug: &str) -> FieldError {
 }
 
 /// A whole number given as a JSON number or as text (forms send text; `15,343` is accepted).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RawNumber {
     Int(i64),
@@ -70,7 +70,7 @@ pub enum RawNumber {
 }
 
 /// A proposal as typed into the form or the API.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProposal {
     /// Default `population`.
@@ -149,7 +149,7 @@ impl ProposalDraft {
 }
 
 /// The hub's decision as typed.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
     pub decision: Option<String>,

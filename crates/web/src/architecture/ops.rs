@@ -14,7 +14,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use store::architecture::{self as arch, ExceptionDraft, Principle, StandardDraft};
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStandard {
     pub name: Option<String>,
@@ -126,7 +126,7 @@ pub async fn change_standard(
     Ok(arch::update_standard(&s.db, &p.actor(), id, version, &d).await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPrinciple {
     pub title: Option<String>,
@@ -175,7 +175,7 @@ pub async fn adopt_principle(
     .await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawException {
     /// The asking organisation's slug; defaults to the person's own.
@@ -283,7 +283,7 @@ pub async fn ask(
     .await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
     /// approved or rejected.

@@ -130,7 +130,7 @@ pub struct OverviewPage {
     pub area_labels: Vec<&'static str>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeQuery {
     pub notice: Option<String>,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use store::audit;
 use store::tenancy::orgs;
 
-#[derive(Debug, Deserialize, Default, Clone)]
+#[derive(Debug, Deserialize, Default, Clone, schemars::JsonSchema)]
 pub struct AuditQuery {
     /// An organisation's slug.
     pub org: Option<String>,

@@ -148,7 +148,7 @@ async fn remove_part(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocQuery {
     pub org: Option<String>,
@@ -198,7 +198,7 @@ async fn snapshot(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(json!({ "day": day, "rows": rows })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMeter {
     pub day: Option<String>,

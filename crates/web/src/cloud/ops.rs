@@ -18,7 +18,7 @@ pub(crate) fn pool_id(raw: &str) -> Result<PoolId, Failure> {
     raw.parse().map_err(|_| Failure::NotFound)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPool {
     pub name: Option<String>,
@@ -175,7 +175,7 @@ pub async fn attach(
     Ok(cloud::add_part(&s.db, &p.actor(), id, ci).await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPart {
     pub ci_id: Option<String>,

@@ -158,7 +158,7 @@ fn cells(r: &Resources) -> Vec<String> {
     Dimension::ALL.iter().map(|d| grouped(r.get(*d))).collect()
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeQuery {
     pub notice: Option<String>,

@@ -220,7 +220,7 @@ async fn unrelate(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImpactQuery {
     pub depth: Option<String>,
@@ -247,7 +247,7 @@ async fn history(
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     pub dry_run: Option<bool>,

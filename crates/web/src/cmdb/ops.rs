@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use store::cmdb::{self, CiDraft, Filter};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CiQuery {
     pub org: Option<String>,
@@ -45,7 +45,7 @@ pub async fn filter(s: &AppState, scope: &Scope, q: &CiQuery) -> Result<Filter, 
     Ok(f)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCi {
     /// The owner's slug; on creation it defaults to the person's own organisation.
@@ -190,7 +190,7 @@ pub async fn change_ci(
     Ok(cmdb::update(&s.db, &read, &manage, &p.actor(), id, version, &d).await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRelation {
     pub kind: Option<String>,
@@ -410,7 +410,7 @@ pub async fn import_file(
     Ok(cmdb::import(&s.db, &manage, &p.actor(), &rows, dry_run).await?)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     #[serde(rename = "type")]
@@ -474,7 +474,7 @@ pub async fn export_file(
     ))
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
     pub ci_id: Option<String>,
@@ -504,7 +504,7 @@ pub async fn link(
     Ok(cmdb::link_ticket(&s.db, &view, &read, &p.actor(), number, id).await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBulk {
     pub ids: Option<Vec<String>>,

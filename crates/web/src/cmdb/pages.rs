@@ -152,7 +152,7 @@ pub struct ListPage {
     pub can_manage: bool,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub org: Option<String>,
@@ -299,7 +299,7 @@ async fn form_page(
     ))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewQuery {
     #[serde(rename = "type")]
@@ -495,7 +495,7 @@ pub struct ItemPage {
     pub tickets: Vec<cmdb::TicketRef>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemQuery {
     pub depth: Option<String>,

@@ -80,7 +80,7 @@ async fn list_capabilities(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(json!({ "items": portfolio::capabilities(&s.db).await? })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCapability {
     pub slug: Option<String>,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use store::portfolio::{self, AppDraft, Filter};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortfolioQuery {
     pub org: Option<String>,
@@ -40,7 +40,7 @@ pub async fn filter(s: &AppState, scope: &Scope, q: &PortfolioQuery) -> Result<F
     })
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApp {
     pub capability: Option<String>,

@@ -151,7 +151,7 @@ pub struct ListPage {
     pub total_cost: String,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub org: Option<String>,
@@ -358,7 +358,7 @@ async fn app_page_with(
     ))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeQuery {
     pub notice: Option<String>,

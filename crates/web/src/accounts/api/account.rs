@@ -59,7 +59,7 @@ async fn notifications(State(s): State<AppState>, p: Principal) -> ApiResult<Res
     Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotifications {
     /// Events to turn off; every other one is on.

@@ -104,7 +104,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct UserQuery {
     pub q: Option<String>,
     pub active: Option<bool>,

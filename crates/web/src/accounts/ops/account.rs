@@ -55,7 +55,7 @@ pub async fn save_notifications(
     Ok(())
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RawToken {
     pub name: Option<String>,
 }

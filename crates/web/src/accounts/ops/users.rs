@@ -114,7 +114,7 @@ pub async fn set_user_active(
     .await?)
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RawGrant {
     pub user_id: Option<String>,
     pub email: Option<String>,

@@ -93,7 +93,7 @@ async fn sign_in_form(State(s): State<AppState>, headers: HeaderMap) -> Response
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct SignInForm {
     #[serde(default)]
     email: String,
@@ -221,7 +221,7 @@ async fn sign_out(
     Ok(res)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct SwitchForm {
     #[serde(default)]
     org: String,

@@ -182,7 +182,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub records: Vec<RawUsage>,
@@ -199,7 +199,7 @@ async fn ingest(
     Ok(Json(report).into_response())
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// Organisation slug.
@@ -325,7 +325,7 @@ async fn get_card(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     Ok(entity(StatusCode::OK, out.version, &out))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCardEdit {
     pub name: Option<String>,
@@ -368,7 +368,7 @@ async fn add_rate(
     Ok(entity(StatusCode::CREATED, out.version, &out))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementQuery {
     pub org: Option<String>,
@@ -462,7 +462,7 @@ async fn update_subscription(
     Ok(entity(StatusCode::OK, out.version, &out))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentQuery {
     pub filename: Option<String>,
@@ -507,7 +507,7 @@ async fn download_document(
 // ---------------------------------------------------------------------------------------------------
 // Invoices
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
     pub period: Option<String>,
@@ -533,7 +533,7 @@ async fn run_invoices(
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     pub org: Option<String>,
@@ -652,7 +652,7 @@ async fn invoice_pdf(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     pub dry_run: Option<bool>,

@@ -106,7 +106,7 @@ pub fn routes(t: Table) -> Table {
 // ---------------------------------------------------------------------------------------------------
 // Costs
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FyQuery {
     pub fy: Option<String>,
@@ -236,7 +236,7 @@ async fn savings_report(
 // ---------------------------------------------------------------------------------------------------
 // Credits
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditQuery {
     pub agreement: Option<String>,

@@ -44,7 +44,7 @@ pub fn month(field: &str, raw: &str) -> Result<String, FieldError> {
 }
 
 /// A decimal from JSON: a string (`"12.50"`) or a whole number; never a float.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Amount {
     Text(String),
@@ -54,7 +54,7 @@ pub enum Amount {
 // ---------------------------------------------------------------------------------------------------
 // Rate cards
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCard {
     pub service_id: Option<String>,
@@ -143,7 +143,7 @@ pub fn parse_card(raw: &RawCard) -> Result<(CardDraft, RateDraft), Failure> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRate {
     pub price: Option<Amount>,
@@ -177,7 +177,7 @@ pub async fn add_price(
 // ---------------------------------------------------------------------------------------------------
 // Agreements
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAgreement {
     /// The member's slug (on creation).
@@ -244,7 +244,7 @@ pub async fn amend_agreement(
     Ok(agreements::update(&s.db, &scope, &p.actor(), id, version, &d).await?)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSubscription {
     pub rate_card_id: Option<String>,
@@ -287,7 +287,7 @@ pub async fn add_subscription(
     Ok(agreements::subscribe(&s.db, &scope, &p.actor(), id, &d).await?)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSubscriptionEdit {
     pub quantity: Option<Amount>,
@@ -383,7 +383,7 @@ pub const INVOICE_STATUSES: [&str; 4] = ["draft", "issued", "paid", "void"];
 /// How a payment can arrive.
 pub const PAYMENT_METHODS: [&str; 5] = ["check", "ach", "wire", "card", "journal"];
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawVoid {
     pub reason: Option<String>,
@@ -402,7 +402,7 @@ pub async fn void_with_credit(
     Ok(store::billing::invoices::void(&s.db, &scope, &p.actor(), id, &reason).await?)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPayment {
     /// Dollars, as a string ("1250.00").

@@ -24,7 +24,7 @@ pub async fn fy_or_current(s: &AppState, raw: &Option<String>) -> Result<(i16, u
     Ok((fy, start))
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCost {
     pub service_id: Option<String>,
@@ -110,7 +110,7 @@ pub fn parse_cost(raw: &RawCost, current: Option<&finance::Cost>) -> Result<Cost
 // ---------------------------------------------------------------------------------------------------
 // Benchmarks
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBenchmark {
     pub service_id: Option<String>,
@@ -211,7 +211,7 @@ pub fn parse_benchmark(
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCredit {
     pub agreement_id: Option<String>,

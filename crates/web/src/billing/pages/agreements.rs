@@ -126,7 +126,7 @@ pub struct CreditRow {
     pub reason: String,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeQuery {
     pub notice: Option<String>,

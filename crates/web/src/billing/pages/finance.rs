@@ -86,7 +86,7 @@ fn pct(p: Option<Decimal>) -> String {
     p.map_or_else(|| "—".to_owned(), |p| format!("{p}%"))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FyQuery {
     pub fy: Option<String>,

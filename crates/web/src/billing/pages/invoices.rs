@@ -59,7 +59,7 @@ pub fn routes(t: Table) -> Table {
 // ---------------------------------------------------------------------------------------------------
 // Invoices
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoicesQuery {
     pub period: Option<String>,
@@ -237,7 +237,7 @@ pub struct InvoicePage {
     pub methods: &'static [&'static str],
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     pub format: Option<String>,

@@ -25,7 +25,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverviewQuery {
     /// `YYYY-MM` (default: this month).

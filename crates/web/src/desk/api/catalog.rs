@@ -111,7 +111,7 @@ async fn update_service(
     Ok(entity(StatusCode::OK, svc.version, &svc))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemQuery {
     service: Option<String>,

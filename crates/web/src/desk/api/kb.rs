@@ -50,7 +50,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KbQuery {
     pub q: Option<String>,
@@ -111,7 +111,7 @@ async fn update(
     Ok(entity(StatusCode::OK, a.version, &a))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLinkArticle {
     pub article: Option<String>,

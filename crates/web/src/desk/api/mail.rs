@@ -58,7 +58,7 @@ async fn raw(
     Ok(raw_response(&s, &p, &id).await?)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawResolve {
     /// The ticket opened for this message, if any.

@@ -250,7 +250,7 @@ async fn list_attachments(
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UploadQuery {
     filename: Option<String>,
@@ -302,7 +302,7 @@ async fn list_watchers(
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWatcher {
     pub email: Option<String>,
@@ -363,7 +363,7 @@ async fn add_link(
         .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMerge {
     pub into: Option<i64>,
@@ -383,7 +383,7 @@ async fn list_canned(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(serde_json::json!({ "items": tickets::canned_replies(&s.db).await? })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawCanned {
     title: Option<String>,

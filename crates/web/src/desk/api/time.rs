@@ -60,7 +60,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeQuery {
     /// `me` or a person's id.

@@ -24,7 +24,7 @@ use store::tenancy::{orgs, users};
 // ---------------------------------------------------------------------------------------------------
 // Catalog
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
     pub slug: Option<String>,
@@ -121,7 +121,7 @@ pub fn parse_service(
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawItem {
     pub service_id: Option<String>,
@@ -194,7 +194,7 @@ pub fn parse_item(raw: &RawItem, base: Option<ItemDraft>) -> Result<ItemDraft, F
 }
 
 /// An SLA policy as sent; on an edit, fields left out stay as they are.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub name: Option<String>,
@@ -235,7 +235,7 @@ pub fn parse_policy(
 }
 
 /// A change to the desk's settings; fields left out stay as they are.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     /// Rows by impact (high, medium, low), columns by urgency (high, medium, low): `[["p1","p2","p3"],…]`.
@@ -299,7 +299,7 @@ pub async fn apply_settings(
 }
 
 /// A notification's wording.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTemplate {
     pub subject: Option<String>,
@@ -326,7 +326,7 @@ pub async fn save_template(
 }
 
 /// A new assignment group.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTeam {
     pub name: Option<String>,
@@ -378,7 +378,7 @@ pub async fn add_team(
 // Tickets
 
 /// Query of the ticket list: every filter of the agent workspace and the portal.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     /// Organisation slug.
@@ -485,7 +485,7 @@ impl TicketQuery {
 }
 
 /// A ticket to open, as the API and the portal form send it.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTicket {
     /// Organisation slug; defaults to the requester's.
@@ -655,7 +655,7 @@ pub async fn parse_ticket(
 }
 
 /// An agent's changes to a ticket; absent fields are left alone, `null` clears the assignee, team or service.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChanges {
     pub status: Option<String>,
@@ -716,7 +716,7 @@ pub fn parse_changes(raw: &RawChanges) -> Result<Changes, Failure> {
     Ok(ch)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawComment {
     pub body: Option<String>,
@@ -761,7 +761,7 @@ pub async fn comment(
     Ok(t)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
     /// `approve` or `reject`.
@@ -798,7 +798,7 @@ pub async fn apply_decision(
     .await?)
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRating {
     pub score: Option<i64>,
@@ -897,7 +897,7 @@ pub async fn apply_add_watcher(
     Ok(())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
     pub other: Option<i64>,

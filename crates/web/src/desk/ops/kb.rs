@@ -21,7 +21,7 @@ pub fn reader(p: &Principal) -> Reader {
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArticle {
     pub title: Option<String>,

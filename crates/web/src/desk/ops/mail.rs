@@ -10,7 +10,7 @@ use domain::authz::Permission;
 use serde::Deserialize;
 use store::desk::mail::{self, Outcome};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailQuery {
     /// `triage` (default), `quarantine` or `ignored`.

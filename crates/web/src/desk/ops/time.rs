@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use store::desk::time::{self, NewEntry};
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEntry {
     /// Ticket number.
@@ -82,7 +82,7 @@ pub fn parse_entry(raw: &RawEntry, today: Date) -> Result<NewEntry, Failure> {
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimer {
     pub ticket: Option<i64>,

@@ -78,7 +78,7 @@ struct IndexPage {
     can_write: bool,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, schemars::JsonSchema)]
 struct IndexQuery {
     q: Option<String>,
     category: Option<String>,
@@ -323,7 +323,7 @@ async fn save(
     }
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, schemars::JsonSchema)]
 struct SuggestQuery {
     subject: Option<String>,
 }

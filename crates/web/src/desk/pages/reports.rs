@@ -32,7 +32,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// First day (default: a year ago).

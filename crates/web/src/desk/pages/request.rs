@@ -92,7 +92,7 @@ struct NewPage {
     services: Vec<(String, String)>,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, schemars::JsonSchema)]
 struct NewQuery {
     item: Option<String>,
 }

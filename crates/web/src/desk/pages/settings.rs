@@ -309,7 +309,7 @@ async fn render_settings(
     Ok(render_status(status, &page))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 struct Notice {
     notice: Option<String>,
 }

@@ -598,7 +598,7 @@ async fn ticket_page(
     ))
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, schemars::JsonSchema)]
 struct ShowQuery {
     notice: Option<String>,
 }

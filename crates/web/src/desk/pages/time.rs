@@ -26,7 +26,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, schemars::JsonSchema)]
 struct Q {
     /// Any date in the week.
     week: Option<String>,

@@ -82,7 +82,7 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgQuery {
     pub q: Option<String>,
@@ -202,7 +202,7 @@ async fn create_proposal(
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalQuery {
     pub status: Option<String>,

@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use store::tenancy::{closures, orgs};
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RangeQuery {
     /// First day (default: today in the organisation's time zone).
     pub from: Option<String>,
@@ -62,7 +62,7 @@ pub async fn days_off_in(
     Ok((org, days, from, to))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RawClosure {
     pub date: Option<String>,
     pub name: Option<String>,
