@@ -405,4 +405,30 @@ mod tests {
             "components",
         );
     }
+
+    /// The document against the OpenAPI Initiative's schema of OpenAPI 3.1 documents (vendored in
+    /// `crates/web/testdata`, see its README), and each of its schemas against JSON Schema 2020-12.
+    #[test]
+    fn the_document_is_valid_openapi_3_1() {
+        let oas: Value = serde_json::from_str(include_str!("../testdata/openapi-3.1-schema.json"))
+            .expect("the vendored OpenAPI 3.1 schema is JSON");
+        let validator = jsonschema::validator_for(&oas).expect("the OpenAPI 3.1 schema compiles");
+        let mut broken = doc();
+        broken["paths"]["/api/v1/tickets"]["get"]["parameters"][0]["in"] = json!("body");
+        assert!(
+            !validator.is_valid(&broken),
+            "the check must catch a parameter in the body"
+        );
+        let d = doc();
+        let errors: Vec<String> = validator
+            .iter_errors(&d)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "not valid OpenAPI 3.1: {errors:#?}");
+        for (name, schema) in d["components"]["schemas"].as_object().into_iter().flatten() {
+            if let Err(e) = jsonschema::meta::validate(schema) {
+                panic!("components/schemas/{name} is not a valid JSON Schema: {e}");
+            }
+        }
+    }
 }
