@@ -1974,3 +1974,67 @@ async fn tickets_opened_while_another_writer_holds_the_database_wait_and_are_wri
         None
     );
 }
+
+/// The queue's tab whose `data-view` is `key`: its link and whether it is the current one.
+fn queue_tab(page: &str, key: &str) -> Option<(String, bool)> {
+    let at = page.find(&format!("data-view=\"{key}\""))?;
+    let start = page[..at].rfind("<a ")?;
+    let tag = &page[start..at];
+    let href = tag
+        .split("href=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .replace("&amp;", "&");
+    Some((href, tag.contains("aria-current=\"page\"")))
+}
+
+#[tokio::test]
+async fn every_queue_tab_lists_what_its_label_says() {
+    let app = TestApp::new().await;
+    let (status, t) = open(
+        &app,
+        "member-staff",
+        json!({ "subject": "Scanner on the second floor", "description": "It jams." }),
+    )
+    .await;
+    assert_eq!(status, 201, "{t}");
+    let number = format!("#{}", t["number"]);
+    let page = |who: &'static str, path: String| {
+        let app = &app;
+        async move { html(app.page(who, Method::GET, &path).send().await.unwrap()).await }
+    };
+    // The desk lands on its own tickets; the new one is nobody's yet.
+    let (_, mine) = page("hub-agent", "/tickets".into()).await;
+    assert!(!mine.contains(&number));
+    assert_eq!(queue_tab(&mine, "mine").map(|t| t.1), Some(true));
+    // "All open" lists every open ticket, and says it is the tab shown.
+    let (href, _) = queue_tab(&mine, "open").expect("an All open tab");
+    let (status, all) = page("hub-agent", href).await;
+    assert_eq!(status, 200);
+    assert!(
+        all.contains(&number),
+        "All open lists the unassigned ticket"
+    );
+    assert_eq!(queue_tab(&all, "open").map(|t| t.1), Some(true));
+    assert_eq!(queue_tab(&all, "mine").map(|t| t.1), Some(false));
+    // Every other tab of the desk opens and is the current one when followed.
+    for key in ["unassigned", "breaching"] {
+        let (href, _) = queue_tab(&mine, key).expect(key);
+        let (status, shown) = page("hub-agent", href).await;
+        assert_eq!(status, 200);
+        assert_eq!(queue_tab(&shown, key).map(|t| t.1), Some(true), "{key}");
+    }
+    // A member administrator's "All open" lists its member's open tickets.
+    let (_, admin) = page("member-admin", "/tickets".into()).await;
+    let (href, _) = queue_tab(&admin, "open").expect("a member admin's All open tab");
+    let (_, admin_all) = page("member-admin", href).await;
+    assert!(admin_all.contains(&number));
+    // An auditor opens no tickets: no "My requests" tab, and the queue shows the open tickets at once.
+    let (_, audit) = page("hub-auditor", "/tickets".into()).await;
+    assert!(queue_tab(&audit, "requested").is_none());
+    assert!(
+        audit.contains(&number),
+        "the auditor's queue lists open tickets"
+    );
+}

@@ -716,3 +716,28 @@ async fn the_hub_words_each_notification_itself() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn the_mail_page_shows_the_notice_its_actions_redirect_with() {
+    let app = TestApp::new().await;
+    // Where "Mark handled" sends the desk back to.
+    let res = app
+        .page(
+            "hub-agent",
+            Method::GET,
+            "/mail?outcome=triage&notice=saved",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Your changes are saved."), "{body}");
+    // The page still refuses what it does not know, naming it.
+    let res = app
+        .page("hub-agent", Method::GET, "/mail?outcome=triage&colour=red")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}

@@ -55,11 +55,27 @@ struct MailPage {
     next: Option<String>,
 }
 
+/// The page's query: the filters of the API's list, and the notice of the action that led here.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    outcome: Option<String>,
+    resolved: Option<bool>,
+    cursor: Option<String>,
+    notice: Option<String>,
+}
+
 async fn page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<MailQuery>,
+    Query(page_query): Query<PageQuery>,
 ) -> PageResult<Response> {
+    let q = MailQuery {
+        outcome: page_query.outcome,
+        resolved: page_query.resolved,
+        limit: None,
+        cursor: page_query.cursor,
+    };
     let outcome = q.outcome()?;
     let pr = PageParams {
         limit: Some(50),
@@ -96,7 +112,9 @@ async fn page(
     let next = list
         .next_cursor
         .map(|c| format!("/mail?outcome={name}&cursor={}", encode_cursor(&c)));
-    let f = Frame::new(&s, &p, "Incoming mail", "mail").await?;
+    let f = Frame::new(&s, &p, "Incoming mail", "mail")
+        .await?
+        .notice(page_query.notice.as_deref());
     Ok(render(&MailPage {
         f,
         outcome: name,

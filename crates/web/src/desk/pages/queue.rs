@@ -94,6 +94,22 @@ fn query_string(q: &TicketQuery) -> String {
     serde_urlencoded::to_string(q).unwrap_or_default()
 }
 
+/// The "All open" tab: said explicitly, so that it is not taken for a first visit (which shows the first tab).
+fn all_open() -> TicketQuery {
+    TicketQuery {
+        open: Some("open".into()),
+        ..Default::default()
+    }
+}
+
+/// Which tickets a query lists by openness: `open` unless it says otherwise.
+fn openness(q: &TicketQuery) -> &str {
+    q.open
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .unwrap_or("open")
+}
+
 async fn list(
     State(s): State<AppState>,
     p: Principal,
@@ -138,20 +154,23 @@ async fn list(
                 ..Default::default()
             },
         );
-        add("open", "All open", TicketQuery::default());
+        add("open", "All open", all_open());
     } else {
-        add(
-            "requested",
-            "My requests",
-            TicketQuery {
-                requester: Some("me".into()),
-                open: Some("any".into()),
-                sort: Some("newest".into()),
-                ..Default::default()
-            },
-        );
+        // Someone who cannot open tickets (an auditor) has no requests of their own to list.
+        if !p.scope(Permission::TicketSubmit).is_empty() {
+            add(
+                "requested",
+                "My requests",
+                TicketQuery {
+                    requester: Some("me".into()),
+                    open: Some("any".into()),
+                    sort: Some("newest".into()),
+                    ..Default::default()
+                },
+            );
+        }
         if member_admin {
-            add("open", "All open", TicketQuery::default());
+            add("open", "All open", all_open());
             if !p.scope(Permission::TicketApprove).is_empty() {
                 add(
                     "approval",
@@ -177,6 +196,7 @@ async fn list(
         .into_iter()
         .map(|(key, label, vq)| {
             let current = vq.assignee == q.assignee
+                && openness(&vq) == openness(&q)
                 && vq.requester == q.requester
                 && vq.at_risk == q.at_risk
                 && vq.approval == q.approval
