@@ -410,3 +410,51 @@ async fn the_settings_page_proposes_and_the_hub_decides_there() {
     let html = page("hub-admin", settings).await;
     assert!(html.contains("name=\"population\""));
 }
+
+#[tokio::test]
+async fn a_members_name_and_kind_are_the_hubs_and_a_member_admin_is_told_so_by_field() {
+    let app = TestApp::new().await;
+    let (s, e) = send(
+        &app,
+        "member-admin",
+        Method::PATCH,
+        &format!("/api/v1/orgs/{OWN}"),
+        json!({ "name": "Renamed", "kind": "city" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(fields(&e), ["name", "kind"]);
+    // The settings form with its name emptied: the form again, naming the field, not a bare 403 page.
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/settings"),
+            &[
+                ("name", ""),
+                ("kind", "town"),
+                ("time_zone", "America/New_York"),
+                ("fiscal_year_start_month", "7"),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("is set by the hub"), "{page}");
+    assert!(
+        page.contains("name=\"time_zone\""),
+        "the form is shown again"
+    );
+    // The hub renames it.
+    let (s, o) = send(
+        &app,
+        "hub-admin",
+        Method::PATCH,
+        &format!("/api/v1/orgs/{OWN}"),
+        json!({ "name": "Town of North Reading (renamed)" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["name"], "Town of North Reading (renamed)");
+}

@@ -21,16 +21,30 @@ pub async fn apply_edit(
     let scope = p.require(Permission::OrgSettingsWrite)?;
     let manage = p.scope(Permission::OrgManage);
     let org = orgs::update(&s.db, &scope, &p.actor(), slug, version, |current| {
-        let touches_identity = raw
-            .name
-            .as_deref()
-            .is_some_and(|n| n.trim() != current.name)
-            || raw
+        // Who a member is (its name and kind) is the hub's record: a member's administrator is told which
+        // field, and keeps the rest of the form.
+        if !manage.contains(current.id) {
+            let renamed = raw
+                .name
+                .as_deref()
+                .is_some_and(|n| n.trim() != current.name);
+            let rekinded = raw
                 .kind
                 .as_deref()
                 .is_some_and(|k| k.trim() != current.kind.as_str());
-        if touches_identity && !manage.contains(current.id) {
-            return Err(store::StoreError::Forbidden);
+            let refusals: Vec<_> = [("name", renamed), ("kind", rekinded)]
+                .into_iter()
+                .filter(|(_, changed)| *changed)
+                .map(|(field, _)| {
+                    domain::FieldError::new(
+                        field,
+                        "is set by the hub; ask the hub's administrators to change it",
+                    )
+                })
+                .collect();
+            if !refusals.is_empty() {
+                return Err(domain::Invalid(refusals).into());
+            }
         }
         let edited = OrgDraft::edit(current.draft(), raw)?;
         // The figures invoices are computed from are the hub's record: a member proposes a change instead.
