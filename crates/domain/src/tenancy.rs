@@ -64,7 +64,7 @@ impl<'de> Deserialize<'de> for OrgSlug {
 }
 
 /// What kind of organisation a member is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrgKind {
     Hub,

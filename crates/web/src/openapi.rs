@@ -389,6 +389,30 @@ mod tests {
             );
         }
         assert!(params.iter().all(|p| p["in"] == "query"));
+        // A vocabulary is described by its values, the ones the parser accepts, wherever the schema keeps them.
+        let priority = params
+            .iter()
+            .find(|p| p["name"] == "priority")
+            .cloned()
+            .unwrap_or_default();
+        let mut text = priority["schema"].to_string();
+        for (name, schema) in d["components"]["schemas"].as_object().into_iter().flatten() {
+            if text.contains(&format!("/{name}\"")) {
+                text.push_str(&schema.to_string());
+            }
+        }
+        for p in domain::desk::ticket::Priority::ALL {
+            assert!(
+                text.contains(&format!("\"{}\"", p.as_str())),
+                "priority {p} in {text}"
+            );
+        }
+        let sort = params
+            .iter()
+            .find(|p| p["name"] == "sort")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(sort["schema"]["enum"], json!(["due", "newest"]));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::FieldError;
 
 /// How often members are invoiced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cadence {
     Monthly,

@@ -74,6 +74,7 @@ pub enum RawNumber {
 #[serde(deny_unknown_fields)]
 pub struct RawProposal {
     /// Default `population`.
+    #[schemars(with = "Option<crate::tenancy::proposals::Field>")]
     pub field: Option<String>,
     pub value: Option<RawNumber>,
     pub reason: Option<String>,
@@ -152,6 +153,7 @@ impl ProposalDraft {
 #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
+    #[schemars(with = "Option<crate::tenancy::proposals::Decision>")]
     pub decision: Option<String>,
     pub note: Option<String>,
 }

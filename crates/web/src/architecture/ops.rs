@@ -18,7 +18,9 @@ use store::architecture::{self as arch, ExceptionDraft, Principle, StandardDraft
 #[serde(deny_unknown_fields)]
 pub struct RawStandard {
     pub name: Option<String>,
+    #[schemars(with = "Option<domain::architecture::Area>")]
     pub area: Option<String>,
+    #[schemars(with = "Option<domain::architecture::Ring>")]
     pub ring: Option<String>,
     pub description: Option<String>,
     /// Terms that find the items using it ("Windows Server 2012"); in a form, one per line.
@@ -184,6 +186,7 @@ pub struct RawException {
     pub ci_id: Option<String>,
     pub title: Option<String>,
     pub reason: Option<String>,
+    #[schemars(with = "Option<domain::architecture::Risk>")]
     pub risk: Option<String>,
     pub mitigation: Option<String>,
     pub requested_until: Option<String>,

@@ -20,7 +20,9 @@ use store::cmdb::{self, CiDraft, Filter};
 pub struct CiQuery {
     pub org: Option<String>,
     #[serde(rename = "type")]
+    #[schemars(with = "Option<domain::cmdb::CiType>")]
     pub ci_type: Option<String>,
+    #[schemars(with = "Option<domain::cmdb::CiStatus>")]
     pub status: Option<String>,
     pub q: Option<String>,
     pub limit: Option<u32>,
@@ -52,8 +54,10 @@ pub struct RawCi {
     pub org: Option<String>,
     pub department_id: Option<String>,
     #[serde(rename = "type")]
+    #[schemars(with = "Option<domain::cmdb::CiType>")]
     pub ci_type: Option<String>,
     pub name: Option<String>,
+    #[schemars(with = "Option<domain::cmdb::CiStatus>")]
     pub status: Option<String>,
     /// The type's attributes (see `/api/v1/ci-types`); on a change, the given ones replace the item's.
     pub attributes: Option<Map<String, Value>>,
@@ -193,6 +197,7 @@ pub async fn change_ci(
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRelation {
+    #[schemars(with = "Option<domain::cmdb::RelationKind>")]
     pub kind: Option<String>,
     pub to_ci: Option<String>,
 }
@@ -414,6 +419,7 @@ pub async fn import_file(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     #[serde(rename = "type")]
+    #[schemars(with = "Option<domain::cmdb::CiType>")]
     pub ci_type: Option<String>,
 }
 
@@ -508,6 +514,7 @@ pub async fn link(
 #[serde(deny_unknown_fields)]
 pub struct RawBulk {
     pub ids: Option<Vec<String>>,
+    #[schemars(with = "Option<domain::cmdb::CiStatus>")]
     pub status: Option<String>,
 }
 

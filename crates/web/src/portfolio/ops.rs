@@ -21,6 +21,7 @@ use store::portfolio::{self, AppDraft, Filter};
 pub struct PortfolioQuery {
     pub org: Option<String>,
     pub capability: Option<String>,
+    #[schemars(with = "Option<domain::portfolio::Quadrant>")]
     pub quadrant: Option<String>,
 }
 

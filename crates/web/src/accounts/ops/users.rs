@@ -118,6 +118,7 @@ pub async fn set_user_active(
 pub struct RawGrant {
     pub user_id: Option<String>,
     pub email: Option<String>,
+    #[schemars(with = "Option<domain::authz::Role>")]
     pub role: Option<String>,
 }
 

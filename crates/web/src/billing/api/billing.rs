@@ -372,6 +372,7 @@ async fn add_rate(
 #[serde(deny_unknown_fields)]
 pub struct AgreementQuery {
     pub org: Option<String>,
+    #[schemars(with = "Option<domain::billing::agreement::AgreementStatus>")]
     pub status: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,

@@ -59,6 +59,7 @@ pub enum Amount {
 pub struct RawCard {
     pub service_id: Option<String>,
     pub name: Option<String>,
+    #[schemars(with = "Option<domain::billing::Model>")]
     pub model: Option<String>,
     pub unit: Option<String>,
     pub meter: Option<String>,
@@ -183,10 +184,13 @@ pub struct RawAgreement {
     /// The member's slug (on creation).
     pub org: Option<String>,
     pub title: Option<String>,
+    #[schemars(with = "Option<domain::billing::agreement::AgreementStatus>")]
     pub status: Option<String>,
+    #[schemars(with = "Option<domain::billing::period::Cadence>")]
     pub cadence: Option<String>,
     pub starts_on: Option<String>,
     pub ends_on: Option<String>,
+    #[schemars(with = "Option<domain::billing::agreement::Renewal>")]
     pub renewal: Option<String>,
     pub approving_body: Option<String>,
     pub vote_date: Option<String>,

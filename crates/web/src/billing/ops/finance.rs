@@ -30,6 +30,7 @@ pub struct RawCost {
     pub service_id: Option<String>,
     /// `2027` or `FY2027`.
     pub fiscal_year: Option<String>,
+    #[schemars(with = "Option<domain::billing::finance::CostCategory>")]
     pub category: Option<String>,
     pub description: Option<String>,
     /// Dollars, as text: `"48000.00"`.

@@ -384,9 +384,13 @@ pub struct TicketQuery {
     /// Organisation slug.
     pub org: Option<String>,
     /// `open` (default), `done` or `any`.
+    #[schemars(extend("enum" = ["open", "done", "any"]))]
     pub open: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Status>")]
     pub status: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Priority>")]
     pub priority: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::TicketKind>")]
     pub kind: Option<String>,
     pub service: Option<String>,
     pub team: Option<String>,
@@ -396,10 +400,12 @@ pub struct TicketQuery {
     pub requester: Option<String>,
     /// `true`: at risk or breached only.
     pub at_risk: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Approval>")]
     pub approval: Option<String>,
     /// Full-text search over subject, description and replies.
     pub q: Option<String>,
     /// `due` (next SLA deadline first, default) or `newest`.
+    #[schemars(extend("enum" = ["due", "newest"]))]
     pub sort: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -492,10 +498,13 @@ pub struct RawTicket {
     pub org: Option<String>,
     /// Desk only: open on behalf of this person (by email).
     pub requester_email: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::TicketKind>")]
     pub kind: Option<String>,
     pub subject: Option<String>,
     pub description: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Impact>")]
     pub impact: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Urgency>")]
     pub urgency: Option<String>,
     pub service_id: Option<String>,
     pub catalog_item_id: Option<String>,
@@ -503,6 +512,7 @@ pub struct RawTicket {
     pub site_id: Option<String>,
     pub category: Option<String>,
     /// Desk only: how the ticket came in (`phone`, `email`, …); `portal` or `api` otherwise.
+    #[schemars(with = "Option<domain::desk::ticket::Source>")]
     pub source: Option<String>,
     /// Answers to the catalog item's form, by field key.
     #[serde(default)]
@@ -658,9 +668,13 @@ pub async fn parse_ticket(
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChanges {
+    #[schemars(with = "Option<domain::desk::ticket::Status>")]
     pub status: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::TicketKind>")]
     pub kind: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Impact>")]
     pub impact: Option<String>,
+    #[schemars(with = "Option<domain::desk::ticket::Urgency>")]
     pub urgency: Option<String>,
     pub category: Option<String>,
     #[serde(default, deserialize_with = "present")]

@@ -28,8 +28,10 @@ pub struct RawArticle {
     pub body: Option<String>,
     pub category: Option<String>,
     /// `draft` (default) or `published`.
+    #[schemars(with = "Option<domain::desk::ticket::ArticleStatus>")]
     pub status: Option<String>,
     /// `internal` (default), `members` or `member` (with `org`).
+    #[schemars(with = "Option<domain::desk::ticket::Visibility>")]
     pub visibility: Option<String>,
     /// Organisation slug, for `member` visibility.
     pub org: Option<String>,

@@ -14,6 +14,7 @@ use store::desk::mail::{self, Outcome};
 #[serde(deny_unknown_fields)]
 pub struct MailQuery {
     /// `triage` (default), `quarantine` or `ignored`.
+    #[schemars(extend("enum" = ["triage", "quarantine", "ignored"]))]
     pub outcome: Option<String>,
     /// `true` to include entries already handled.
     pub resolved: Option<bool>,

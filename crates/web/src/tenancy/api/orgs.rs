@@ -86,6 +86,7 @@ pub fn routes(t: Table) -> Table {
 #[serde(deny_unknown_fields)]
 pub struct OrgQuery {
     pub q: Option<String>,
+    #[schemars(with = "Option<domain::tenancy::OrgKind>")]
     pub kind: Option<String>,
     pub active: Option<bool>,
     pub limit: Option<u32>,
@@ -205,6 +206,7 @@ async fn create_proposal(
 #[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalQuery {
+    #[schemars(with = "Option<domain::tenancy::proposals::Status>")]
     pub status: Option<String>,
 }
 
