@@ -917,3 +917,45 @@ async fn the_organisation_list_shows_a_change_at_once_and_on_another_server_with
     let (_, page) = get(&app, "hub-admin", "/api/v1/orgs?q=wakefield").await;
     assert_eq!(page["items"][0]["slug"], "wakefield", "{page}");
 }
+
+#[tokio::test]
+async fn the_route_table_refuses_a_caller_without_the_permission_before_reading_the_body() {
+    let app = TestApp::new().await;
+    // Member staff may not price services: refused as such, whatever the body says.
+    for body in [json!({}), json!({ "price": "not a number", "extra": true })] {
+        let (status, e) = send(
+            &app,
+            "member-staff",
+            Method::POST,
+            "/api/v1/rate-cards",
+            body,
+        )
+        .await;
+        assert_eq!(status, 403, "{e}");
+        assert_eq!(e["code"], "forbidden", "{e}");
+    }
+    // A hub-only route refuses a member's grant of the same permission (a member admin's cmdb-manage).
+    let (status, e) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        "/api/v1/standards",
+        json!({ "name": "x" }),
+    )
+    .await;
+    assert_eq!(status, 403, "{e}");
+    // Signed out: 401 for the API, the sign-in page for a page.
+    let res = app
+        .client
+        .get(app.url("/api/v1/rate-cards"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app.client.get(app.url("/billing")).send().await.unwrap();
+    assert!(
+        res.url().path() == "/sign-in" || res.status() == 303,
+        "{}",
+        res.url()
+    );
+}

@@ -1,13 +1,22 @@
 // Starts the vendored Swagger UI on Civitas's own OpenAPI document (kept out of the page for the CSP).
 window.ui = SwaggerUIBundle({ url: "/api/openapi.json", dom_id: "#swagger-ui" });
-// Swagger UI renders some controls with no accessible name: the list of servers (a <select>) and the
-// request body's editor (a <textarea>). Name them whenever they appear.
+// Swagger UI renders some controls with no accessible name: the list of servers (a <select>), the request
+// body's editor (a <textarea>) and a parameter's choices (a <select> for a vocabulary). Name them whenever
+// they appear.
 const nameControls = () => {
   for (const select of document.querySelectorAll("#swagger-ui select#servers:not([aria-label])")) {
     select.setAttribute("aria-label", "Server");
   }
   for (const body of document.querySelectorAll("#swagger-ui .body-param textarea:not([aria-label])")) {
     body.setAttribute("aria-label", "Request body (JSON)");
+  }
+  for (const control of document.querySelectorAll(
+    "#swagger-ui .parameters-col_description :is(select, input, textarea):not([aria-label])",
+  )) {
+    const row = control.closest("tr[data-param-name]");
+    const name = row ? row.getAttribute("data-param-name") : "value";
+    const place = row ? row.getAttribute("data-param-in") : "";
+    control.setAttribute("aria-label", place ? `${name} (${place})` : name);
   }
 };
 nameControls();
