@@ -72,6 +72,20 @@ impl StoreError {
         }
         Self::Db(e)
     }
+
+    /// Maps a foreign-key violation (a record still referred to) to a conflict on `field`; anything else
+    /// passes through.
+    pub(crate) fn on_in_use(e: sqlx::Error, field: &str, message: &str) -> Self {
+        if let sqlx::Error::Database(d) = &e
+            && d.is_foreign_key_violation()
+        {
+            return Self::Conflict {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            };
+        }
+        Self::Db(e)
+    }
 }
 
 /// Reads a typed id out of a text column.

@@ -959,3 +959,51 @@ async fn the_route_table_refuses_a_caller_without_the_permission_before_reading_
         res.url()
     );
 }
+
+#[tokio::test]
+async fn a_department_or_site_still_in_use_is_not_deleted_and_the_answer_says_why() {
+    let app = TestApp::new().await;
+    let (s, dept) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/departments"),
+        json!({ "name": "Assessors" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{dept}");
+    let (s, site) = send(
+        &app,
+        "member-admin",
+        Method::POST,
+        &format!("/api/v1/orgs/{OWN}/sites"),
+        json!({ "name": "Annex", "address": "1 Main St", "kind": "city-hall" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{site}");
+    let (s, t) = send(
+        &app,
+        "member-staff",
+        Method::POST,
+        "/api/v1/tickets",
+        json!({ "subject": "Printer in the annex", "description": "Offline.",
+                "department_id": dept["id"], "site_id": site["id"] }),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    for (what, rec) in [("departments", &dept), ("sites", &site)] {
+        let path = format!("/api/v1/{what}/{}", rec["id"].as_str().unwrap());
+        let (s, e) = send(&app, "member-admin", Method::DELETE, &path, json!({})).await;
+        assert_eq!(s, 409, "{what}: {e}");
+        assert_eq!(e["errors"][0]["field"], "id", "{e}");
+        assert!(
+            e["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("still in use"),
+            "{e}"
+        );
+        let (s, _) = get(&app, "member-admin", &path).await;
+        assert_eq!(s, 200, "{what} is still there");
+    }
+}

@@ -111,7 +111,17 @@ async fn delete_versioned(
     .bind(entity.1.clone())
     .bind(version)
     .execute(&mut *tx)
-    .await?
+    .await
+    .map_err(|e| {
+        StoreError::on_in_use(
+            e,
+            "id",
+            &format!(
+                "this {} is still in use (people, tickets or configuration items refer to it): move them first",
+                entity.0
+            ),
+        )
+    })?
     .rows_affected();
     if n != 1 {
         return Err(StoreError::Stale);
