@@ -63,23 +63,48 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// A query string; a bad parameter is a field error naming it.
+fn parse_query<T: DeserializeOwned>(parts: &Parts) -> Result<T, Failure> {
+    let q = parts.uri.query().unwrap_or("");
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        Failure::Invalid(vec![FieldError::new(
+            if field == "." { "query".into() } else { field },
+            e.into_inner().to_string(),
+        )])
+    })
+}
+
+/// An API call's query string; a bad parameter is a problem naming it.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                ApiError(Failure::Invalid(vec![FieldError::new(
-                    if field == "." { "query".into() } else { field },
-                    e.into_inner().to_string(),
-                )]))
+        parse_query(parts).map(ApiQuery).map_err(ApiError)
+    }
+}
+
+/// A page's query string; a bad parameter is the error page naming it (not the plain text of axum's `Query`).
+pub struct PageQueryString<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for PageQueryString<T> {
+    type Rejection = crate::error::PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // A link no page makes: a bad request (400), its problem named.
+        parse_query(parts).map(PageQueryString).map_err(|f| {
+            crate::error::PageError(match f {
+                Failure::Invalid(errs) => Failure::BadRequest(
+                    errs.iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                other => other,
             })
+        })
     }
 }
 

@@ -56,6 +56,7 @@ nothing_to_describe!(
 impl<S> Described for axum::extract::State<S> {}
 impl<T> Described for axum::extract::Path<T> {}
 impl<T> Described for axum::extract::Query<T> {}
+impl<T> Described for crate::extract::PageQueryString<T> {}
 impl<T> Described for axum::extract::Form<T> {}
 impl<T> Described for axum::extract::ConnectInfo<T> {}
 impl<T: Described> Described for Option<T> {}

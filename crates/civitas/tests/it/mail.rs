@@ -740,4 +740,9 @@ async fn the_mail_page_shows_the_notice_its_actions_redirect_with() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("colour") && body.contains("<html"),
+        "an error page naming it: {body}"
+    );
 }

@@ -8,9 +8,10 @@ use super::ops::{
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, form_field as field, render, render_status};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::architecture::{Area, ExceptionStatus, Ring, Risk, blip};
@@ -191,7 +192,7 @@ async fn overview_with(
 async fn overview_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     overview_with(
         &s,
@@ -325,7 +326,7 @@ async fn standard_page(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     standard_with(&s, &p, &id, q.notice.as_deref(), None, StatusCode::OK).await
 }
@@ -421,7 +422,7 @@ async fn exceptions_with(
 async fn exceptions_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     exceptions_with(&s, &p, q.notice.as_deref(), None, StatusCode::OK).await
 }
@@ -498,7 +499,7 @@ async fn exception_page(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     exception_with(
         &s,

@@ -4,11 +4,12 @@ use super::ops::AuditQuery;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::PageResult;
+use crate::extract::PageQueryString;
 use crate::extract::encode_cursor;
 use crate::page::{Frame, local_time, render};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use domain::authz::Permission;
 
@@ -48,7 +49,7 @@ async fn page(
     State(s): State<AppState>,
     p: Principal,
     Granted(granted): Granted,
-    Query(q): Query<AuditQuery>,
+    PageQueryString(q): PageQueryString<AuditQuery>,
 ) -> PageResult<Response> {
     let scope = granted;
     let filter = q.filter(&s, &p, &scope).await?;

@@ -6,9 +6,10 @@ use super::ops::{RawPart, RawPool, attach, change_pool, record_pool};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, form_field as field, render, render_status};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::{Permission, Scope};
@@ -168,7 +169,7 @@ async fn overview_page(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     let today = crate::clock::today();
     let overview = cloud::overview(&s.db, &scope, today).await?;
@@ -453,7 +454,7 @@ async fn pool_page(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     pool_page_with(
         &s,

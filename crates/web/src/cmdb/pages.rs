@@ -7,9 +7,10 @@ use super::ops::{CiQuery, RawCi, RawRelation, add_relation, change_ci, depth, fi
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, render, render_status};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::{Permission, Scope};
@@ -168,7 +169,7 @@ async fn list_page(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<ListQuery>,
+    PageQueryString(q): PageQueryString<ListQuery>,
 ) -> PageResult<Response> {
     let cq = CiQuery {
         org: q.org.clone(),
@@ -309,7 +310,7 @@ pub struct NewQuery {
 async fn new_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<NewQuery>,
+    PageQueryString(q): PageQueryString<NewQuery>,
 ) -> PageResult<Response> {
     let t = match q
         .ci_type
@@ -507,7 +508,7 @@ async fn item_page(
     p: Principal,
     Granted(scope): Granted,
     Path(id): Path<String>,
-    Query(q): Query<ItemQuery>,
+    PageQueryString(q): PageQueryString<ItemQuery>,
 ) -> PageResult<Response> {
     let id = ci_id(&id)?;
     let c = cmdb::get(&s.db, &scope, id).await?;
@@ -743,7 +744,7 @@ async fn import_page(
 async fn export_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<super::ops::ExportQuery>,
+    PageQueryString(q): PageQueryString<super::ops::ExportQuery>,
 ) -> PageResult<Response> {
     Ok(super::ops::export_file(&s, &p, &q).await?)
 }

@@ -5,9 +5,10 @@ use super::ops::{PortfolioQuery, RawApp, filter, save};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, form_field as field, render, render_status};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -164,7 +165,7 @@ async fn list_page(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<ListQuery>,
+    PageQueryString(q): PageQueryString<ListQuery>,
 ) -> PageResult<Response> {
     let pq = PortfolioQuery {
         org: q.org.clone(),
@@ -368,7 +369,7 @@ async fn app_page(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     app_page_with(
         &s,

@@ -4,10 +4,11 @@ use crate::AppState;
 use crate::accounts::ops::account::{RawToken, new_token};
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, PageQuery, local_time, render_status};
 use crate::routes::{Needs, Table};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
@@ -106,7 +107,7 @@ async fn account_page(
 async fn account(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     account_page(
         &s,
@@ -267,7 +268,7 @@ async fn tokens_page(
 async fn tokens(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     tokens_page(
         &s,

@@ -4,13 +4,14 @@ use crate::AppState;
 use crate::accounts::ops::users::{AddOutcome, RawGrant, add_grant, add_user, settle_invitation};
 use crate::auth::Principal;
 use crate::error::PageResult;
+use crate::extract::PageQueryString;
 use crate::extract::parse_path_id;
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::{FormState, Frame, PageQuery, render, render_status};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::{Permission, Role};
@@ -166,7 +167,7 @@ async fn list(
     p: Principal,
     Granted(granted): Granted,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     let scope = granted;
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
@@ -361,7 +362,7 @@ async fn detail(
     p: Principal,
     Granted(scope): Granted,
     Path((slug, id)): Path<(String, String)>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     let user = users::get(&s.db, &scope, parse_path_id(&id)?).await?;
     let grants = users::grants_of(&s.db, user.id)

@@ -7,10 +7,11 @@ use crate::billing::ops::billing::{
     Amount, RawAgreement, RawSubscriptionEdit, amend_agreement, change_subscription, store_document,
 };
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{Frame, form_field as field, render, render_status};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::extract::{Form, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -137,7 +138,7 @@ async fn agreement_page(
     p: Principal,
     Granted(scope): Granted,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     let id: AgreementId = id.parse().map_err(|_| Failure::NotFound)?;
     let a = agreements::get(&s.db, &scope, id).await?;

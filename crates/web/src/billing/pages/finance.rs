@@ -9,9 +9,10 @@ use crate::billing::ops::finance::{
     RawBenchmark, RawCost, RawCredit, fy_or_current, grant_credit, parse_benchmark, parse_cost,
 };
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{Frame, render};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::{Permission, Scope};
 use domain::billing::finance::{CostCategory, SizeBand};
@@ -147,7 +148,7 @@ pub struct FinancePage {
 async fn finance_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<FyQuery>,
+    PageQueryString(q): PageQueryString<FyQuery>,
 ) -> PageResult<Response> {
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
     let r = finance::report(&s.db, fy, start).await?;
@@ -308,7 +309,7 @@ async fn savings_page(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<FyQuery>,
+    PageQueryString(q): PageQueryString<FyQuery>,
 ) -> PageResult<Response> {
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
     let org = q
@@ -413,7 +414,7 @@ fn bands() -> Vec<(&'static str, &'static str)> {
 async fn benchmarks_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<FyQuery>,
+    PageQueryString(q): PageQueryString<FyQuery>,
 ) -> PageResult<Response> {
     let can_manage = matches!(p.scope(Permission::BillingManage), Scope::Region);
     let service_choices = if can_manage {

@@ -4,11 +4,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::billing::ops::billing::{invoice_title, pdf_response, status_label};
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::form_field as field;
 use crate::page::{Frame, render};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::FieldError;
 use domain::authz::Permission;
@@ -95,7 +96,7 @@ async fn invoices_page(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<InvoicesQuery>,
+    PageQueryString(q): PageQueryString<InvoicesQuery>,
 ) -> PageResult<Response> {
     let fy = crate::clock::fy_start(&s).await?;
     let given = |v: &Option<String>| {
@@ -249,7 +250,7 @@ async fn invoice_page(
     p: Principal,
     Granted(scope): Granted,
     Path(id): Path<String>,
-    Query(q): Query<InvoiceQuery>,
+    PageQueryString(q): PageQueryString<InvoiceQuery>,
 ) -> PageResult<Response> {
     let (inv, lines) = invoices::get(&s.db, &scope, &id).await?;
     let member = store::tenancy::orgs::get(&s.db, &scope, inv.org_id).await?;

@@ -3,10 +3,11 @@
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::PageResult;
+use crate::extract::PageQueryString;
 use crate::page::{Frame, render};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use domain::FieldError;
 use domain::authz::Permission;
@@ -97,7 +98,7 @@ async fn overview(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<OverviewQuery>,
+    PageQueryString(q): PageQueryString<OverviewQuery>,
 ) -> PageResult<Response> {
     let names: BTreeMap<OrgId, (String, String)> =
         store::tenancy::orgs::names(&s.db, &scope, None, 1000)

@@ -6,10 +6,11 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::billing::ops::billing::{Amount, RawRate, add_price};
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{Frame, form_field as field, render};
 use crate::routes::{Needs, Table};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
 use domain::ids::RateCardId;
@@ -155,7 +156,7 @@ async fn card_page(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PageQueryString(q): PageQueryString<NoticeQuery>,
 ) -> PageResult<Response> {
     let id: RateCardId = id.parse().map_err(|_| Failure::NotFound)?;
     let c = rates::get(&s.db, id).await?;

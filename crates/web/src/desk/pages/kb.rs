@@ -5,11 +5,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::desk::ops::kb::{RawArticle, parse_article, reader};
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, local_time, render, render_status};
 use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -99,7 +100,7 @@ fn item(a: kb::Article) -> Item {
 async fn index(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<IndexQuery>,
+    PageQueryString(q): PageQueryString<IndexQuery>,
 ) -> PageResult<Response> {
     let r = reader(&p);
     let text = q.q.clone().unwrap_or_default();
@@ -141,7 +142,7 @@ async fn show(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<IndexQuery>,
+    PageQueryString(q): PageQueryString<IndexQuery>,
 ) -> PageResult<Response> {
     let a = kb::get(&s.db, &reader(&p), &id).await?;
     let f = Frame::new(&s, &p, &a.title, "kb")
@@ -338,7 +339,7 @@ struct Suggest {
 async fn suggest(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<SuggestQuery>,
+    PageQueryString(q): PageQueryString<SuggestQuery>,
 ) -> PageResult<Response> {
     let text: String = q.subject.unwrap_or_default().chars().take(200).collect();
     let words: Vec<&str> = text

@@ -4,12 +4,13 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::desk::ops::mail::{MailQuery, apply_resolve, raw_response};
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::{Frame, local_time, render};
 use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
 use std::collections::HashMap;
@@ -68,7 +69,7 @@ struct PageQuery {
 async fn page(
     State(s): State<AppState>,
     p: Principal,
-    Query(page_query): Query<PageQuery>,
+    PageQueryString(page_query): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     let q = MailQuery {
         outcome: page_query.outcome,

@@ -5,12 +5,13 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::desk::ops::desk::TicketQuery;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::extract::encode_cursor;
 use crate::page::{Frame, local_time, render};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
 use domain::desk::{Approval, Priority, Status};
@@ -113,7 +114,7 @@ fn openness(q: &TicketQuery) -> &str {
 async fn list(
     State(s): State<AppState>,
     p: Principal,
-    Query(mut q): Query<TicketQuery>,
+    PageQueryString(mut q): PageQueryString<TicketQuery>,
 ) -> PageResult<Response> {
     let view = p.ticket_view()?;
     let desk = p.is_desk();

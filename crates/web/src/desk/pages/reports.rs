@@ -5,11 +5,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure, PageResult};
 use crate::extract::ApiQuery;
+use crate::extract::PageQueryString;
 use crate::page::{Frame, render};
 use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::authz::Permission;
@@ -228,7 +229,7 @@ struct ReportPage {
 async fn page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<ReportQuery>,
+    PageQueryString(q): PageQueryString<ReportQuery>,
 ) -> PageResult<Response> {
     let (scope, pd) = period(&s, &p, &q).await?;
     let r = run(&s, &scope, &pd).await?;

@@ -5,11 +5,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::desk::ops::desk::{RawTicket, parse_ticket};
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, render, render_status};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -169,7 +170,7 @@ fn parse_item_id(raw: Option<&str>) -> Result<Option<CatalogItemId>, Failure> {
 async fn new_form(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<NewQuery>,
+    PageQueryString(q): PageQueryString<NewQuery>,
 ) -> PageResult<Response> {
     let item = parse_item_id(q.item.as_deref())?;
     let form = FormState::with([

@@ -5,11 +5,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::desk::ops::desk::{RawSettings, RawTeam, add_team, apply_settings};
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, render_status};
 use crate::routes::{Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::FieldError;
@@ -317,7 +318,7 @@ struct Notice {
 async fn settings_page(
     State(s): State<AppState>,
     p: Principal,
-    Query(q): Query<Notice>,
+    PageQueryString(q): PageQueryString<Notice>,
 ) -> PageResult<Response> {
     let st = catalog::settings(&s.db).await?;
     render_settings(

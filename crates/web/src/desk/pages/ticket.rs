@@ -9,12 +9,13 @@ use crate::desk::ops::desk::{
     parse_changes,
 };
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::extract::parse_number;
 use crate::page::{FormState, Frame, local_time, render_status};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -607,7 +608,7 @@ async fn show(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-    Query(q): Query<ShowQuery>,
+    PageQueryString(q): PageQueryString<ShowQuery>,
 ) -> PageResult<Response> {
     let number = parse_number(&number)?;
     ticket_page(

@@ -3,10 +3,11 @@
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::page::{Frame, render};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use domain::FieldError;
 use domain::authz::Permission;
@@ -63,7 +64,7 @@ async fn timesheet(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    Query(q): Query<Q>,
+    PageQueryString(q): PageQueryString<Q>,
 ) -> PageResult<Response> {
     let day: Date = match q.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
         Some(w) => w.parse().map_err(|_| {

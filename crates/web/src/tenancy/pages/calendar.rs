@@ -3,12 +3,13 @@
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::PageResult;
+use crate::extract::PageQueryString;
 use crate::page::{FormState, Frame, PageQuery, render_status};
 use crate::routes::{Needs, Table};
 use crate::tenancy::ops::calendar::{RangeQuery, RawClosure, add, days_off_in, remove};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -113,7 +114,7 @@ async fn page(
     State(s): State<AppState>,
     p: Principal,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     render_page(
         &s,

@@ -3,12 +3,13 @@
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::{FormState, Frame, PageQuery, render_status};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -246,7 +247,7 @@ async fn departments(
     State(s): State<AppState>,
     p: Principal,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     list_page(
         &s,
@@ -264,7 +265,7 @@ async fn sites(
     State(s): State<AppState>,
     p: Principal,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     list_page(
         &s,

@@ -3,13 +3,14 @@
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{Failure, PageResult};
+use crate::extract::PageQueryString;
 use crate::extract::{PageParams, encode_cursor};
 use crate::page::urlencode;
 use crate::page::{FormState, Frame, PageQuery, fmt_int, render, render_status};
 use crate::routes::{Granted, Needs, Table};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::authz::Permission;
@@ -108,7 +109,7 @@ async fn list(
     State(s): State<AppState>,
     p: Principal,
     Granted(granted): Granted,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     let scope = granted;
     let kind = q.kind.clone().unwrap_or_default();
@@ -537,7 +538,7 @@ async fn dashboard(
     p: Principal,
     Granted(scope): Granted,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let dir_scope = p.scope(Permission::DirectoryRead);
@@ -697,7 +698,7 @@ async fn settings_form(
     p: Principal,
     Granted(scope): Granted,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageQueryString(q): PageQueryString<PageQuery>,
 ) -> PageResult<Response> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let form = form_from_draft(&org.draft());
