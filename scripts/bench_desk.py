@@ -107,8 +107,8 @@ def wrk(url, seconds, conns, token, script=None):
 # What the stripped copy drops: every secondary index of the rows an opening writes (tickets, history,
 # notification jobs, audit) and the full-text index, which becomes a plain table of the same columns.
 STRIP = """
-DROP INDEX tickets_queue; DROP INDEX tickets_org_queue; DROP INDEX tickets_assignee; DROP INDEX tickets_requester;
-DROP INDEX tickets_org_created; DROP INDEX tickets_created; DROP INDEX tickets_sla_check;
+DROP INDEX tickets_queue; DROP INDEX tickets_assignee; DROP INDEX tickets_requester;
+DROP INDEX tickets_created; DROP INDEX tickets_sla_check;
 DROP INDEX tickets_org_status_queue; DROP INDEX ticket_events_ticket; DROP INDEX jobs_queued; DROP INDEX audit_org;
 DROP TABLE ticket_fts; CREATE TABLE ticket_fts (subject, body);
 """

@@ -68,9 +68,10 @@ pub async fn list(
         q.push(" WHERE 1 = 1");
     }
     q.ticket_view(view);
-    // A status decides openness by itself. For one member, leaving `is_open` out lets the planner take
-    // the index on (org_id, status, sla_due_at), which serves the filtered queue without reading other
-    // tickets; across the region, saying it lets the index on (is_open, sla_due_at) serve it.
+    // A status decides openness by itself. For one member, openness is said through the statuses, so
+    // that the index on (org_id, status, sla_due_at) serves the member's queue without reading other
+    // members' tickets (there is no index on (org_id, is_open): issue 13); across the region, `is_open`
+    // lets the index on (is_open, sla_due_at) serve it.
     let openness = match f.status {
         Some(s) if f.openness != Openness::Any && s.is_done() != (f.openness == Openness::Done) => {
             // A status that contradicts the openness asked for: nothing matches.
@@ -82,14 +83,26 @@ pub async fn list(
         Some(_) => Openness::Open,
         None => f.openness,
     };
-    match openness {
-        Openness::Open => {
+    match (openness, f.org.is_some()) {
+        (Openness::Any, _) => {}
+        (Openness::Open, false) => {
             q.push(" AND t.is_open = 1");
         }
-        Openness::Done => {
+        (Openness::Done, false) => {
             q.push(" AND t.is_open = 0");
         }
-        Openness::Any => {}
+        (wanted, true) => {
+            let done = wanted == Openness::Done;
+            q.push(" AND t.status IN (");
+            let statuses = Status::ALL.iter().filter(|s| s.is_done() == done);
+            for (i, s) in statuses.enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(s.as_str());
+            }
+            q.push(")");
+        }
     }
     if let Some(o) = f.org {
         q.push(" AND t.org_id = ").bind(o.to_string());
