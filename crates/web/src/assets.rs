@@ -13,7 +13,13 @@ use axum::routing::get;
 struct Assets;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/assets/{*path}", get(serve))
+    Router::new()
+        .route("/assets/{*path}", get(serve))
+        // Browsers ask for /favicon.ico whatever the page says (the API viewer's page among them).
+        .route(
+            "/favicon.ico",
+            get(|| serve(Path("civitas/favicon.svg".to_owned()))),
+        )
 }
 
 async fn serve(Path(path): Path<String>) -> Response {

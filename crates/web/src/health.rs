@@ -3,7 +3,7 @@
 use crate::AppState;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -159,13 +159,18 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         axum::http::Method::HEAD => "HEAD",
         _ => "OTHER",
     };
+    let asker = asker(&req);
     let res = if matches!(
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     ) {
         next.run(req).await
     } else {
-        crate::csrf::check(state, req, next).await
+        crate::csrf::check(state.clone(), req, next).await
+    };
+    let res = match asker {
+        Some(parts) => crate::page::framed_error(&state, &parts, res).await,
+        None => res,
     };
     let labels = [
         ("method", method.to_owned()),
@@ -175,6 +180,23 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     metrics::histogram!("civitas_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     res
+}
+
+/// For a page (not the API or an asset), who asks and from where — the headers an error page needs to
+/// be framed for them (see [`crate::page::framed_error`]).
+fn asker(req: &Request) -> Option<axum::http::request::Parts> {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/assets/") {
+        return None;
+    }
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = req.method().clone();
+    for name in [header::COOKIE, header::AUTHORIZATION, header::REFERER] {
+        if let Some(v) = req.headers().get(&name) {
+            parts.headers.insert(name, v.clone());
+        }
+    }
+    Some(parts)
 }
 
 pub fn span(req: &Request) -> tracing::Span {

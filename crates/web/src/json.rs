@@ -83,12 +83,12 @@ impl http_body::Body for Chunks {
     }
 }
 
-/// One record with its `ETag`.
 /// A text field that was given: present and not blank once trimmed.
 pub fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|x| !x.is_empty())
 }
 
+/// One record with its `ETag`.
 pub fn entity<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, crate::extract::etag(version));

@@ -15,6 +15,29 @@ pub struct NavItem {
     pub href: String,
     pub label: &'static str,
     pub active: bool,
+    /// A group's items (its own `href` is then unused): shown as a menu that opens under the label.
+    pub children: Vec<NavItem>,
+}
+
+impl NavItem {
+    fn link(href: impl Into<String>, label: &'static str, active: bool) -> Self {
+        Self {
+            href: href.into(),
+            label,
+            active,
+            children: Vec::new(),
+        }
+    }
+
+    /// A menu of `children` under `label`, current when one of them is; `None` when it would be empty.
+    fn group(label: &'static str, id: &str, children: Vec<NavItem>) -> Option<Self> {
+        (!children.is_empty()).then(|| Self {
+            href: format!("nav-{id}"),
+            label,
+            active: children.iter().any(|c| c.active),
+            children,
+        })
+    }
 }
 
 /// Up to this many organisations, the switcher lists all of them.
@@ -77,114 +100,85 @@ impl Frame {
             .or(switchable.first());
         let current_id = current.map(|o| o.id);
         let slug = current.map(|o| o.slug.clone()).unwrap_or_default();
-        let mut nav = vec![NavItem {
-            href: format!("/orgs/{slug}"),
-            label: "Dashboard",
-            active: section == "dashboard",
-        }];
+        let mut nav = vec![NavItem::link(
+            format!("/orgs/{slug}"),
+            "Dashboard",
+            section == "dashboard",
+        )];
         if !p.scope(Permission::OrgManage).is_empty() || many || switchable.len() > 1 {
-            nav.push(NavItem {
-                href: "/orgs".into(),
-                label: "Organisations",
-                active: section == "orgs",
-            });
+            nav.push(NavItem::link("/orgs", "Organisations", section == "orgs"));
         }
         if !p.scope(Permission::TicketRead).is_empty() {
-            nav.push(NavItem {
-                href: "/tickets".into(),
-                label: if p.is_desk() {
+            nav.push(NavItem::link(
+                "/tickets",
+                if p.is_desk() {
                     "Service desk"
                 } else {
                     "Tickets"
                 },
-                active: section == "tickets",
-            });
+                section == "tickets",
+            ));
         }
         if !p.scope(Permission::ReportRead).is_empty() {
-            nav.push(NavItem {
-                href: "/reports".into(),
-                label: "Reports",
-                active: section == "reports",
-            });
+            nav.push(NavItem::link("/reports", "Reports", section == "reports"));
         }
-        nav.push(NavItem {
-            href: "/kb".into(),
-            label: "Knowledge base",
-            active: section == "kb",
-        });
+        nav.push(NavItem::link("/kb", "Knowledge base", section == "kb"));
         if p.is_desk() {
-            nav.push(NavItem {
-                href: "/mail".into(),
-                label: "Mail",
-                active: section == "mail",
-            });
+            nav.push(NavItem::link("/mail", "Mail", section == "mail"));
         }
         if !p.scope(Permission::BillingRead).is_empty() {
-            nav.push(NavItem {
-                href: "/billing".into(),
-                label: "Billing",
-                active: section == "billing",
-            });
+            nav.push(NavItem::link("/billing", "Billing", section == "billing"));
         }
         if !p.scope(Permission::CmdbRead).is_empty() {
-            nav.push(NavItem {
-                href: "/cmdb".into(),
-                label: "CMDB",
-                active: section == "cmdb",
-            });
+            nav.push(NavItem::link("/cmdb", "CMDB", section == "cmdb"));
         }
         if !p.scope(Permission::TimeRead).is_empty() {
-            nav.push(NavItem {
-                href: "/timesheet".into(),
-                label: "Time",
-                active: section == "timesheet",
-            });
+            nav.push(NavItem::link("/timesheet", "Time", section == "timesheet"));
         }
         if !p.scope(Permission::TicketSubmit).is_empty() {
-            nav.push(NavItem {
-                href: "/catalog".into(),
-                label: "Request service",
-                active: section == "catalog" || section == "new-ticket",
-            });
+            nav.push(NavItem::link(
+                "/catalog",
+                "Request service",
+                section == "catalog" || section == "new-ticket",
+            ));
         }
-        nav.push(NavItem {
-            href: format!("/orgs/{slug}/departments"),
-            label: "Departments",
-            active: section == "departments",
-        });
-        nav.push(NavItem {
-            href: format!("/orgs/{slug}/sites"),
-            label: "Sites",
-            active: section == "sites",
-        });
+        // The organisation's own records and the administration fold into two menus, so that the
+        // navigation of the role with the most fits one line at 1,366 px.
+        let mut directory = vec![
+            NavItem::link(
+                format!("/orgs/{slug}/departments"),
+                "Departments",
+                section == "departments",
+            ),
+            NavItem::link(format!("/orgs/{slug}/sites"), "Sites", section == "sites"),
+        ];
         if !p.scope(Permission::UserRead).is_empty() {
-            nav.push(NavItem {
-                href: format!("/orgs/{slug}/users"),
-                label: "People",
-                active: section == "people",
-            });
+            directory.push(NavItem::link(
+                format!("/orgs/{slug}/users"),
+                "People",
+                section == "people",
+            ));
+        }
+        let mut admin = Vec::new();
+        if current_id.is_some_and(|o| p.scope(Permission::OrgSettingsWrite).contains(o)) {
+            admin.push(NavItem::link(
+                format!("/orgs/{slug}/settings"),
+                "Organisation settings",
+                section == "settings",
+            ));
         }
         if !p.scope(Permission::CatalogManage).is_empty() {
-            nav.push(NavItem {
-                href: "/desk/settings".into(),
-                label: "Desk settings",
-                active: section == "desk-settings",
-            });
+            admin.push(NavItem::link(
+                "/desk/settings",
+                "Desk settings",
+                section == "desk-settings",
+            ));
         }
         if !p.scope(Permission::AuditRead).is_empty() {
-            nav.push(NavItem {
-                href: "/audit".into(),
-                label: "Audit log",
-                active: section == "audit",
-            });
+            admin.push(NavItem::link("/audit", "Audit log", section == "audit"));
         }
-        if current_id.is_some_and(|o| p.scope(Permission::OrgSettingsWrite).contains(o)) {
-            nav.push(NavItem {
-                href: format!("/orgs/{slug}/settings"),
-                label: "Settings",
-                active: section == "settings",
-            });
-        }
+        nav.extend(NavItem::group("Directory", "directory", directory));
+        nav.extend(NavItem::group("Administration", "admin", admin));
         let switchable = switchable.into_iter().map(|o| (o.slug, o.name)).collect();
         Ok(Self {
             title: title.to_owned(),
@@ -342,16 +336,39 @@ pub fn render_status(status: StatusCode, t: &impl Template) -> Response {
 
 #[derive(Template)]
 #[template(path = "layout/error.html")]
-struct ErrorPage {
+struct ErrorPage<'a> {
     f: Frame,
+    e: &'a ShownError,
+}
+
+/// An error page as a handler left it: bare, because a failure knows nothing of the request. The outermost
+/// middleware ([`framed_error`]) renders it again inside the person's own frame — the region's name, their
+/// navigation, and a way back to the form they sent.
+#[derive(Debug, Clone)]
+pub struct ShownError {
+    status: StatusCode,
     heading: String,
     detail: String,
     errors: Vec<FieldError>,
+    /// Where "Go back" leads (the page that sent a form which failed), set by [`framed_error`].
+    back: Option<String>,
 }
 
 pub fn error_page(f: &Failure) -> Response {
+    let status = if matches!(f, Failure::Invalid(_)) {
+        StatusCode::BAD_REQUEST
+    } else {
+        f.status()
+    };
+    let shown = ShownError {
+        status,
+        heading: f.title().to_owned(),
+        detail: f.detail(),
+        errors: f.field_errors(),
+        back: None,
+    };
     let frame = Frame {
-        title: f.title().to_owned(),
+        title: shown.heading.clone(),
         region: "Civitas".into(),
         signed_in: false,
         user_name: String::new(),
@@ -362,18 +379,64 @@ pub fn error_page(f: &Failure) -> Response {
         breadcrumbs: Vec::new(),
         notice: None,
     };
-    let page = ErrorPage {
-        f: frame,
-        heading: f.title().to_owned(),
-        detail: f.detail(),
-        errors: f.field_errors(),
+    let mut res = render_status(
+        status,
+        &ErrorPage {
+            f: frame,
+            e: &shown,
+        },
+    );
+    res.extensions_mut().insert(shown);
+    res
+}
+
+/// Renders an error page left by a handler ([`ShownError`]) inside the frame of whoever asked: signed in,
+/// their navigation; signed out, the region's public frame. After a form (any request but a read), the
+/// page offers to go back to it, where the browser has kept what was typed.
+pub async fn framed_error(
+    state: &crate::state::AppState,
+    request: &axum::http::request::Parts,
+    res: Response,
+) -> Response {
+    let Some(shown) = res.extensions().get::<ShownError>() else {
+        return res;
     };
-    let status = if matches!(f, Failure::Invalid(_)) {
-        StatusCode::BAD_REQUEST
-    } else {
-        f.status()
+    let mut shown = shown.clone();
+    if !matches!(
+        request.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) {
+        shown.back = same_site_referer(&request.headers);
+    }
+    let frame = match crate::auth::resolve(state, request).await {
+        Ok(Some(p)) => match Frame::new(state, &p, &shown.heading, "").await {
+            Ok(f) => f,
+            Err(_) => return res,
+        },
+        _ => Frame::public(state, &shown.heading, String::new()),
     };
-    render_status(status, &page)
+    let mut framed = render_status(
+        shown.status,
+        &ErrorPage {
+            f: frame,
+            e: &shown,
+        },
+    );
+    for (name, value) in res.headers() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            framed.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    framed
+}
+
+/// The path of the page that sent the request, if it is one of ours (`Referer` is sent same-origin only:
+/// the policy is `same-origin`). Only a path is kept, so a forged header cannot send anyone elsewhere.
+fn same_site_referer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let raw = headers.get(axum::http::header::REFERER)?.to_str().ok()?;
+    let uri: axum::http::Uri = raw.parse().ok()?;
+    let path = uri.path_and_query()?.as_str();
+    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> Response {

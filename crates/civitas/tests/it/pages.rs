@@ -1,7 +1,7 @@
 //! The HTML pages as a person uses them without JavaScript: sign in, forms with field errors, CSRF, the
 //! sign-in throttle.
 
-use crate::helpers::{OWN, PASSWORD, TestApp};
+use crate::helpers::{OWN, PASSWORD, TestApp, send};
 use reqwest::Method;
 
 async fn sign_in_form(app: &TestApp) -> (String, String) {
@@ -444,5 +444,156 @@ async fn in_a_large_region_the_switcher_lists_only_the_persons_organisations() {
     assert!(
         html.contains("href=\"/orgs\""),
         "the organisation list stays one click away"
+    );
+}
+
+#[tokio::test]
+async fn an_error_page_keeps_the_persons_frame_and_leads_back_to_the_form() {
+    let app = TestApp::new().await;
+    // A page that does not exist, signed in: the region's name and the person's navigation, not a bare page.
+    let res = app
+        .page("member-admin", Method::GET, "/no-such-page")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Test Region"), "region named: {html}");
+    assert!(html.contains("Primary navigation"), "navigation shown");
+    assert!(!html.contains("Go back to the form"), "no form was sent");
+    // A form refused for its input: the fields named, and a way back to the page that sent it.
+    let res = app
+        .form("hub-admin", "/billing/invoice-runs", &[("period", "")])
+        .header("referer", app.url("/billing/invoices?status=draft"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Some fields need attention"));
+    assert!(html.contains("Primary navigation"));
+    assert!(
+        html.contains(r#"href="/billing/invoices?status=draft" data-back"#),
+        "back to the sending page: {html}"
+    );
+    // A referer elsewhere never becomes a link away from the site.
+    let res = app
+        .form("hub-admin", "/billing/invoice-runs", &[("period", "")])
+        .header("referer", "https://evil.example//x")
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("evil.example"));
+    // Signed out, the public frame still names the region.
+    let html = reqwest::get(app.url("/sign-in/no-such"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Test Region"));
+}
+
+#[tokio::test]
+async fn the_navigation_folds_the_directory_and_administration_into_menus() {
+    let app = TestApp::new().await;
+    let html = app
+        .page("hub-admin", Method::GET, "/audit")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let primary = html.matches("usa-nav__primary-item").count();
+    assert!(
+        primary <= 12,
+        "{primary} items on the hub administrator's line"
+    );
+    assert!(html.contains(r#"aria-controls="nav-admin""#));
+    // The current page's menu is marked current, and the page inside it too.
+    assert!(
+        html.contains(
+            r#"usa-nav__link usa-current" aria-expanded="false" aria-controls="nav-admin""#
+        )
+    );
+    assert!(html.contains(r#"<a href="/audit" class="usa-current" aria-current="page">"#));
+    // Member staff have no administration menu at all.
+    let html = app
+        .page("member-staff", Method::GET, "/kb")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"aria-controls="nav-directory""#));
+    assert!(!html.contains("nav-admin"));
+}
+
+#[tokio::test]
+async fn a_required_field_emptied_on_a_form_is_an_error_not_a_kept_value() {
+    let app = TestApp::new().await;
+    let (st, a) = send(
+        &app,
+        "hub-admin",
+        Method::POST,
+        "/api/v1/agreements",
+        serde_json::json!({ "org": OWN, "title": "Shared IT services", "starts_on": "2026-07-01" }),
+    )
+    .await;
+    assert_eq!(st, 201, "{a}");
+    let id = a["id"].as_str().unwrap();
+    let res = app
+        .form(
+            "hub-admin",
+            &format!("/billing/agreements/{id}"),
+            &[("title", ""), ("starts_on", ""), ("version", "1")],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("field-title-error") || html.contains("title"),
+        "{html}"
+    );
+    let (_, now) =
+        crate::helpers::get(&app, "hub-admin", &format!("/api/v1/agreements/{id}")).await;
+    assert_eq!(now["title"], "Shared IT services");
+    // The API too: a required term named blank is refused, not kept.
+    let (st, e) = send(
+        &app,
+        "hub-admin",
+        Method::PATCH,
+        &format!("/api/v1/agreements/{id}"),
+        serde_json::json!({ "title": " " }),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(crate::helpers::fields(&e), ["title"]);
+    // A member's fiscal month emptied on its settings form.
+    let res = app
+        .form(
+            "member-admin",
+            &format!("/orgs/{OWN}/settings"),
+            &[
+                ("name", "Town of North Reading"),
+                ("kind", "town"),
+                ("time_zone", "America/New_York"),
+                ("fiscal_year_start_month", ""),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("a month from 1 (January) to 12")
     );
 }

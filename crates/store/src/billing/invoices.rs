@@ -638,9 +638,11 @@ pub async fn void(
         .into());
     }
     if inv.paid_cents > 0 {
-        return Err(
-            domain::Invalid::one("status", "has payments recorded: refund them first").into(),
-        );
+        return Err(domain::Invalid::one(
+            "status",
+            "has payments recorded: correct it with a credit on the agreement instead",
+        )
+        .into());
     }
     let mut tx = db.write.begin().await?;
     let n = sqlx::query("UPDATE invoices SET status = 'void', void_reason = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND status = 'issued' AND version = $4")

@@ -63,3 +63,9 @@ document.addEventListener("click", (e) => {
     window.print();
   }
 });
+// "Go back to the form" on an error page: the browser's own back keeps what was typed; the link's address
+// (the form's page, fresh) is the fallback when there is no history.
+document.addEventListener("click", (e) => {
+  const a = e.target.closest && e.target.closest("a[data-back]");
+  if (a && window.history.length > 1) { e.preventDefault(); window.history.back(); }
+});

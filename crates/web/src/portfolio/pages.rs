@@ -150,6 +150,8 @@ pub struct ListPage {
     pub quadrant: String,
     pub org: String,
     pub total_cost: String,
+    /// Whether the person may record an application (a configuration item).
+    pub can_record: bool,
 }
 
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
@@ -201,6 +203,7 @@ async fn list_page(
         .notice(q.notice.as_deref());
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     Ok(render(&ListPage {
+        can_record: !p.scope(Permission::CmdbManage).is_empty(),
         f: frame,
         rows: apps.iter().map(|a| row(a, today)).collect(),
         points,

@@ -11,7 +11,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Form;
 use domain::FieldError;
 use std::collections::HashMap;
 use store::tenancy::users::{self, GrantRow};
@@ -328,8 +328,18 @@ async fn revoke_token(
     Ok(Redirect::to("/account/tokens?notice=revoked").into_response())
 }
 
+/// The document, built once: the route table and the schemas do not change while the server runs.
 async fn openapi() -> Response {
-    Json(crate::openapi::document(&crate::routes::registered_routes())).into_response()
+    static DOCUMENT: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| {
+        let doc = crate::openapi::document(&crate::routes::registered_routes());
+        serde_json::to_vec(&doc).map_or_else(|_| axum::body::Bytes::new(), Into::into)
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.clone(),
+    )
+        .into_response()
 }
 
 async fn docs() -> Response {

@@ -731,7 +731,8 @@ pub fn parse_agreement(
     current: Option<&agreements::Agreement>,
 ) -> Result<AgreementDraft, Failure> {
     let mut c = Collector::new();
-    let keep = |v: &Option<String>| given(v).is_none() && current.is_some();
+    // An amendment keeps a required term it does not name; naming it blank is an error, not a keep.
+    let keep = |v: &Option<String>| v.is_none() && current.is_some();
     let title = if keep(&raw.title) {
         current.map(|a| a.title.clone())
     } else {

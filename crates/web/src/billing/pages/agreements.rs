@@ -391,10 +391,11 @@ async fn save_agreement(
     // A form sends every field: an emptied optional field clears it (the API's absent field keeps it).
     let raw = RawAgreement {
         org: None,
-        title: field(&form, "title"),
+        // Required terms emptied on the form are refused, not kept.
+        title: Some(field(&form, "title").unwrap_or_default()),
         status: field(&form, "status"),
         cadence: field(&form, "cadence"),
-        starts_on: field(&form, "starts_on"),
+        starts_on: Some(field(&form, "starts_on").unwrap_or_default()),
         ends_on: Some(field(&form, "ends_on").unwrap_or_default()),
         renewal: field(&form, "renewal"),
         approving_body: Some(field(&form, "approving_body").unwrap_or_default()),

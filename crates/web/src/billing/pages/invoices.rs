@@ -235,6 +235,8 @@ pub struct InvoicePage {
     pub void_reason: String,
     pub lines: Vec<LineRow>,
     pub can_manage: bool,
+    /// Voiding needs an invoice with no payment recorded (a paid one is corrected with a credit).
+    pub can_void: bool,
     pub methods: &'static [&'static str],
 }
 
@@ -325,6 +327,7 @@ async fn invoice_page(
             })
             .collect(),
         can_manage: !p.scope(Permission::BillingManage).is_empty(),
+        can_void: inv.paid_cents == 0,
         methods: &crate::billing::ops::billing::PAYMENT_METHODS,
     }))
 }

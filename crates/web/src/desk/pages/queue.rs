@@ -89,6 +89,8 @@ struct ListPage {
     next: Option<String>,
     can_submit: bool,
     empty_text: String,
+    /// `open`, `done` or `any`: which tickets the list shows, as the filter form says it.
+    open: String,
 }
 
 fn query_string(q: &TicketQuery) -> String {
@@ -299,6 +301,12 @@ async fn list(
         next,
         can_submit: !p.scope(Permission::TicketSubmit).is_empty(),
         empty_text,
+        // A status decides openness by itself (see `TicketQuery::to_filter`).
+        open: if q.status.as_deref().is_some_and(|s| !s.is_empty()) {
+            "any".to_owned()
+        } else {
+            openness(&q).to_owned()
+        },
         q,
     }))
 }

@@ -432,6 +432,16 @@ fn parse_numbers(form: &HashMap<String, String>, raw: &mut RawOrg) -> Vec<domain
     let mut errs = Vec::new();
     raw.population = form_number(form, "population", &mut errs);
     raw.fiscal_year_start_month = form_number(form, "fiscal_year_start_month", &mut errs);
+    // The form always shows the month: emptied, it is an error rather than the old value kept.
+    if form
+        .get("fiscal_year_start_month")
+        .is_some_and(|m| m.trim().is_empty())
+    {
+        errs.push(domain::FieldError::new(
+            "fiscal_year_start_month",
+            "is required: a month from 1 (January) to 12",
+        ));
+    }
     errs
 }
 
