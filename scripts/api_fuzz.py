@@ -5,6 +5,7 @@ import argparse, contextlib, json, os, re, shutil, signal, socket, subprocess, s
 from urllib.parse import urlsplit
 
 HUB_ADMIN = "admin@melrose.example.gov"
+HUB_AGENT = "agent@melrose.example.gov"
 DOCUMENT = "/api/openapi.json"  # web::pages::account serves web::openapi::document there
 
 
@@ -61,6 +62,140 @@ def operations(doc):
     return ops
 
 
+def api(base, token, path, body=None):
+    """The JSON the hub administrator gets at `path` (or by posting `body` there), or None."""
+    headers = {"Authorization": f"Bearer {token}"}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+    except Exception:
+        return None
+
+
+def items(doc):
+    if isinstance(doc, dict):
+        doc = doc.get("items", doc.get("relations", []))
+    return doc if isinstance(doc, list) else []
+
+
+def field_of(base, token, path, field="id", nth=0):
+    rows = items(api(base, token, path))
+    return rows[nth].get(field) if len(rows) > nth and isinstance(rows[nth], dict) else None
+
+
+MEMBER = "north-reading"
+
+
+def known_values(base, token):
+    """Records of the demo the fuzzer may name: a real one of each kind, found through the API, keyed by the
+    path segment that names the kind (`/agreements/{id}` takes `agreements`). Without them, generated ids
+    only ever reach 404 (the fuzzer measures validation, not lookups)."""
+    v = {"orgs": MEMBER, "number": field_of(base, token, "/api/v1/tickets?limit=1", "number")}
+    plain = {"agreements": "/api/v1/agreements", "articles": "/api/v1/articles", "benchmarks": "/api/v1/benchmarks",
+             "catalog-items": "/api/v1/catalog-items", "cis": "/api/v1/cis", "pools": "/api/v1/cloud/pools",
+             "costs": "/api/v1/costs", "credits": "/api/v1/credits", "exceptions": "/api/v1/exceptions",
+             "invoices": "/api/v1/invoices", "mail": "/api/v1/mail?outcome=triage", "portfolio": "/api/v1/portfolio",
+             "rate-cards": "/api/v1/rate-cards", "services": "/api/v1/services", "sla-policies": "/api/v1/sla-policies",
+             "standards": "/api/v1/standards", "tokens": "/api/v1/tokens", "time-entries": "/api/v1/time-entries",
+             "teams": "/api/v1/teams",
+             "departments": f"/api/v1/orgs/{MEMBER}/departments", "sites": f"/api/v1/orgs/{MEMBER}/sites",
+             "grants": f"/api/v1/orgs/{MEMBER}/grants", "users": f"/api/v1/orgs/{MEMBER}/users",
+             "invitations": f"/api/v1/orgs/{MEMBER}/invitations", "proposals": f"/api/v1/orgs/{MEMBER}/proposals"}
+    for kind, path in plain.items():
+        v[kind] = field_of(base, token, path)
+    v["portfolio"] = field_of(base, token, "/api/v1/portfolio", "ci_id")
+    v["cis2"] = field_of(base, token, "/api/v1/cis", nth=1)
+    # A closure, a watcher and a configuration item on the ticket: the demo has none, so make one of each.
+    api(base, token, f"/api/v1/orgs/{MEMBER}/closures", {"date": "2027-03-03", "name": "Fuzzing day"})
+    v["closures"] = "2027-03-03"
+    if v["agreements"]:
+        subs = (api(base, token, f"/api/v1/agreements/{v['agreements']}") or {}).get("subscriptions") or []
+        v["subscriptions"] = subs[0]["id"] if subs else None
+        v["documents"] = field_of(base, token, f"/api/v1/agreements/{v['agreements']}/documents")
+    if v["pools"]:
+        parts = (api(base, token, f"/api/v1/cloud/pools/{v['pools']}") or {}).get("parts") or []
+        v["parts"] = parts[0]["ci_id"] if parts else None
+    if v["cis"]:
+        v["ci-relations"] = field_of(base, token, f"/api/v1/cis/{v['cis']}/relations")
+    if v["number"]:
+        n = v["number"]
+        api(base, token, f"/api/v1/tickets/{n}/watchers", {"email": HUB_AGENT})
+        api(base, token, f"/api/v1/tickets/{n}/cis", {"ci_id": v["cis"]})
+        v["watchers"] = (field_of(base, token, f"/api/v1/tickets/{n}/watchers", "user_id")
+                         or field_of(base, token, f"/api/v1/tickets/{n}/watchers"))
+        v["ticket-cis"] = field_of(base, token, f"/api/v1/tickets/{n}/cis")
+        v["attachments"] = field_of(base, token, f"/api/v1/tickets/{n}/attachments")
+    return {k: x for k, x in v.items() if x is not None}
+
+
+# Request-body properties that name a record, and the kind of record (a key of `known_values`).
+BODY_NAMES = {"agreement_id": "agreements", "catalog_item_id": "catalog-items", "ci_id": "cis", "to_ci": "cis2",
+              "department_id": "departments", "org": "orgs", "owner_team_id": "teams", "team_id": "teams",
+              "escalation_team_id": "teams", "rate_card_id": "rate-cards", "service_id": "services",
+              "sla_policy_id": "sla-policies", "standard_id": "standards", "user_id": "users",
+              "assignee_id": "users", "ticket": "number", "replacement_id": "portfolio"}
+
+
+def with_known_values(doc, known):
+    """The document with every path parameter and every record-naming body property held to a real record
+    of the demo (an `enum` of one), where one is known. Returns the document and how many it held.
+
+    The optional `Idempotency-Key` header is left out: the fuzzer draws keys from a small space and reuses
+    them across different bodies, which only measures key collisions (a 422 the server owes such a client);
+    replays are covered by the integration tests (`api::an_idempotency_key_makes_a_retry_safe`)."""
+    held = 0
+    for path, item in doc.get("paths", {}).items():
+        segments = path.split("/")
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            op["parameters"] = [p for p in op.get("parameters", []) if p.get("name") != "Idempotency-Key"]
+            for prm in op.get("parameters", []):
+                if prm.get("in") != "path":
+                    continue
+                name = "{" + prm["name"] + "}"
+                before = segments[segments.index(name) - 1]
+                kind = {"{number}": "number", "{slug}": "orgs"}.get(name)
+                if kind is None:
+                    kind = "ticket-cis" if before == "cis" and "/tickets/" in path else before
+                    kind = "closures" if name == "{date}" else kind
+                    kind = "pools" if before == "pools" else kind
+                if kind in known:
+                    prm["schema"] = dict(prm.get("schema", {}), enum=[known[kind]])
+                    held += 1
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        held += hold_properties(schema, known)
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if isinstance(op, dict):
+                for media in op.get("requestBody", {}).get("content", {}).values():
+                    held += hold_properties(media.get("schema", {}), known)
+    return doc, held
+
+
+def hold_properties(schema, known):
+    held = 0
+    if not isinstance(schema, dict):
+        return 0
+    for name, prop in schema.get("properties", {}).items():
+        kind = BODY_NAMES.get(name)
+        if isinstance(prop, dict) and kind in known and "enum" not in prop:
+            prop["enum"] = [known[kind]]
+            prop.pop("format", None)
+            held += 1
+    for key in ("items", "additionalProperties"):
+        held += hold_properties(schema.get(key), known)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(key, []):
+            held += hold_properties(sub, known)
+    return held
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -68,6 +203,8 @@ def main():
     ap.add_argument("--max-examples", type=int, default=10)
     ap.add_argument("--max-time", type=int, default=600)
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--no-known-values", action="store_true",
+                    help="let the fuzzer invent every id (the baseline of earlier runs)")
     ap.add_argument("extra", nargs="*", help="more schemathesis arguments (after --)")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
@@ -84,7 +221,14 @@ def main():
                                    capture_output=True, text=True, check=True).stdout.strip()
             with urllib.request.urlopen(base + DOCUMENT, timeout=30) as r:
                 doc = json.load(r)
-            cmd = [schemathesis, "run", base + DOCUMENT, "--url", base,
+            known = {} if a.no_known_values else known_values(base, token)
+            fuzzed, held = with_known_values(json.loads(json.dumps(doc)), known)
+            fuzzed_path = os.path.join(out, "openapi-fuzzed.json")
+            with open(fuzzed_path, "w") as f:
+                json.dump(fuzzed, f)
+            print(f"real records of the demo named: {len(known)} kinds, held in {held} parameters and properties",
+                  flush=True)
+            cmd = [schemathesis, "run", fuzzed_path, "--url", base,
                    "--header", f"Authorization: Bearer {token}",
                    "--mode", "positive", "--max-examples", str(a.max_examples), "--max-time", str(a.max_time),
                    "--seed", str(a.seed), "--workers", "1", "--checks", "not_a_server_error",
@@ -131,6 +275,8 @@ def main():
         "accepted_share": round(len(accepted) / len(seen), 3) if seen else 0.0,
         "operations_only_4xx": [f"{m} {t}" for m, t in only_4xx],
         "statuses_per_operation": per_op,
+        "known_values": len(known),
+        "held": held,
         "schemathesis_exit": code,
         "seconds": round(took, 1),
     }

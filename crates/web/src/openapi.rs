@@ -134,13 +134,30 @@ fn is_list(r: &RouteInfo) -> bool {
     r.method == "GET" && !r.path.ends_with('}') && r.path != "/api/v1/me"
 }
 
+/// What a path parameter holds, by its name — the same name means the same thing in every route: a ticket's
+/// `number`, an organisation's `slug`, a day's `date`, a notification's `event`, and otherwise a record's id.
+fn path_schema(name: &str) -> Value {
+    match name {
+        "number" => json!({ "type": "integer", "format": "int64", "minimum": 1 }),
+        "slug" => {
+            json!({ "type": "string", "pattern": "^[a-z][a-z0-9]*(-[a-z0-9]+)*$", "maxLength": 64 })
+        }
+        "date" => json!({ "type": "string", "format": "date" }),
+        "event" => json!({
+            "type": "string",
+            "enum": store::desk::notify::Event::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        }),
+        _ => json!({ "type": "string", "format": "uuid" }),
+    }
+}
+
 fn operation(r: &RouteInfo, g: &mut SchemaGenerator) -> Value {
     let sig = (r.signature)(g);
     let mut params: Vec<Value> = r
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema(name) }))
         .collect();
     params.extend(query_parameters(sig.query.as_ref()));
     let named = |params: &[Value], name: &str| params.iter().any(|p| p["name"] == name);
@@ -201,7 +218,7 @@ fn operation(r: &RouteInfo, g: &mut SchemaGenerator) -> Value {
     }
     if r.method == "POST" {
         responses.insert("409".into(), problem.clone());
-        params.push(json!({ "name": "Idempotency-Key", "in": "header", "description": "Retries with the same key get the first response.", "schema": { "type": "string", "maxLength": 255 } }));
+        params.push(json!({ "name": "Idempotency-Key", "in": "header", "description": "Retries with the same key get the first response.", "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" } }));
     }
     let mut op = json!({
         "summary": r.summary,
@@ -414,6 +431,49 @@ mod tests {
             .cloned()
             .unwrap_or_default();
         assert_eq!(sort["schema"]["enum"], json!(["due", "newest"]));
+    }
+
+    #[test]
+    fn path_parameters_and_dates_say_what_they_hold() {
+        let d = doc();
+        let param = |path: &str, method: &str, name: &str| {
+            d["paths"][path][method]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == name)
+                .map(|p| p["schema"].clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            param("/api/v1/tickets/{number}", "get", "number")["type"],
+            "integer"
+        );
+        assert_eq!(
+            param("/api/v1/agreements/{id}", "get", "id")["format"],
+            "uuid"
+        );
+        assert_eq!(
+            param("/api/v1/orgs/{slug}/closures/{date}", "delete", "date")["format"],
+            "date"
+        );
+        let slug = param("/api/v1/orgs/{slug}", "get", "slug");
+        let pattern = slug["pattern"].as_str().unwrap_or_default();
+        assert!(pattern.starts_with('^'), "{slug}");
+        let events = param("/api/v1/mail-templates/{event}", "put", "event");
+        assert!(
+            events["enum"]
+                .as_array()
+                .is_some_and(|e| e.contains(&json!("opened"))),
+            "{events}"
+        );
+        // A date in a body is described as one; a month by its pattern.
+        let text = d["components"]["schemas"].to_string();
+        assert!(
+            text.contains(r#""starts_on":{"format":"date""#),
+            "starts_on"
+        );
+        assert!(text.contains(r#"0[1-9]|1[0-2]"#), "a month's pattern");
     }
 
     #[test]

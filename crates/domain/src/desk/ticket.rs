@@ -106,6 +106,41 @@ vocabulary!(
     }
 );
 
+impl Approval {
+    /// Whether a ticket in this approval state may move to `to`: a request awaiting its member's approval
+    /// may only be closed (withdrawn) until it is decided — no work starts on it.
+    pub fn check_move(self, to: Status) -> Result<(), FieldError> {
+        if self == Self::Pending && to != Status::Closed {
+            return Err(FieldError::new(
+                "status",
+                "the request awaits the member's approval; work cannot start yet",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether an approval decision may be taken now: only once, on a request awaiting one.
+    pub fn check_decision(self) -> Result<(), FieldError> {
+        if self == Self::Pending {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                "approval",
+                "this ticket is not awaiting approval",
+            ))
+        }
+    }
+
+    /// The state a decision leads to.
+    pub fn decided(approved: bool) -> Self {
+        if approved {
+            Self::Approved
+        } else {
+            Self::Rejected
+        }
+    }
+}
+
 impl Status {
     /// Resolved or closed: the resolution clock has stopped.
     pub fn is_done(self) -> bool {
@@ -350,6 +385,19 @@ mod tests {
             assert!(!s.can_become(Status::New));
         }
         assert!(Status::Resolved.can_become(Status::InProgress));
+        // Awaiting approval, a request may only be withdrawn; decided, it moves as any ticket.
+        for s in Status::ALL {
+            assert_eq!(
+                Approval::Pending.check_move(*s).is_ok(),
+                *s == Status::Closed,
+                "{s}"
+            );
+            assert!(Approval::Approved.check_move(*s).is_ok());
+        }
+        assert!(Approval::Pending.check_decision().is_ok());
+        for a in [Approval::NotNeeded, Approval::Approved, Approval::Rejected] {
+            assert_eq!(a.check_decision().unwrap_err().field, "approval");
+        }
         assert!(Status::New.can_become(Status::Resolved));
         assert_eq!(
             Status::Closed

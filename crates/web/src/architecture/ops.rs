@@ -291,6 +291,7 @@ pub async fn ask(
 pub struct RawDecision {
     /// approved or rejected.
     pub status: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub expires_on: Option<String>,
     pub note: Option<String>,
 }

@@ -83,6 +83,10 @@ async fn list_capabilities(State(s): State<AppState>) -> ApiResult<Response> {
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCapability {
+    #[schemars(
+        regex(pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+        length(min = 2, max = 63)
+    )]
     pub slug: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,

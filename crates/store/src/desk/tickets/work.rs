@@ -118,12 +118,7 @@ pub async fn update(
     };
     if let Some(s) = c.status {
         t.status.check_move(s)?;
-        if t.approval == Approval::Pending && !matches!(s, Status::Closed) {
-            return Err(StoreError::Invalid(domain::Invalid::one(
-                "status",
-                "the request awaits the member's approval; work cannot start yet",
-            )));
-        }
+        t.approval.check_move(s)?;
     }
     if let Some(k) = c.kind {
         note("kind", to_json(&t.kind)?, to_json(&k)?);
@@ -333,19 +328,13 @@ pub async fn decide(
     if !approve.contains(t.org_id) {
         return Err(StoreError::Forbidden);
     }
-    if t.approval != Approval::Pending {
-        return Err(StoreError::Invalid(domain::Invalid::one(
-            "approval",
-            "this ticket is not awaiting approval",
-        )));
-    }
+    t.approval.check_decision()?;
     let before = t.clone();
     let now = now_ms();
+    t.approval = Approval::decided(approved);
     if approved {
-        t.approval = Approval::Approved;
         t.sla.clock.resume(ts(now));
     } else {
-        t.approval = Approval::Rejected;
         set_status(&mut t, Status::Closed, now);
     }
     let cal = calendar(db, t.org_id, t.sla.coverage).await?;

@@ -117,6 +117,7 @@ pub async fn set_user_active(
 #[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RawGrant {
     pub user_id: Option<String>,
+    #[schemars(extend("format" = "email"))]
     pub email: Option<String>,
     #[schemars(with = "Option<domain::authz::Role>")]
     pub role: Option<String>,

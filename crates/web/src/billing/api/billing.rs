@@ -206,9 +206,12 @@ pub struct UsageQuery {
     pub org: Option<String>,
     pub meter: Option<String>,
     /// `YYYY-MM`.
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
     pub month: Option<String>,
     /// Totals: first and last month, `YYYY-MM`.
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
     pub from: Option<String>,
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
     pub to: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -511,6 +514,7 @@ async fn download_document(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
+    #[schemars(regex(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])|[Ff][Yy][0-9]{4}-[Qq][1-4])$"))]
     pub period: Option<String>,
 }
 
@@ -539,6 +543,7 @@ async fn run_invoices(
 pub struct InvoiceQuery {
     pub org: Option<String>,
     pub status: Option<String>,
+    #[schemars(regex(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])|[Ff][Yy][0-9]{4}-[Qq][1-4])$"))]
     pub period: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,

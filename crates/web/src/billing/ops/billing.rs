@@ -67,6 +67,7 @@ pub struct RawCard {
     /// The first price.
     pub price: Option<Amount>,
     pub overage: Option<Amount>,
+    #[schemars(extend("format" = "date"))]
     pub effective_from: Option<String>,
     pub note: Option<String>,
 }
@@ -149,6 +150,7 @@ pub fn parse_card(raw: &RawCard) -> Result<(CardDraft, RateDraft), Failure> {
 pub struct RawRate {
     pub price: Option<Amount>,
     pub overage: Option<Amount>,
+    #[schemars(extend("format" = "date"))]
     pub effective_from: Option<String>,
     pub note: Option<String>,
 }
@@ -188,11 +190,14 @@ pub struct RawAgreement {
     pub status: Option<String>,
     #[schemars(with = "Option<domain::billing::period::Cadence>")]
     pub cadence: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub starts_on: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub ends_on: Option<String>,
     #[schemars(with = "Option<domain::billing::agreement::Renewal>")]
     pub renewal: Option<String>,
     pub approving_body: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub vote_date: Option<String>,
     pub notes: Option<String>,
 }
@@ -253,7 +258,9 @@ pub async fn amend_agreement(
 pub struct RawSubscription {
     pub rate_card_id: Option<String>,
     pub quantity: Option<Amount>,
+    #[schemars(extend("format" = "date"))]
     pub starts_on: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub ends_on: Option<String>,
 }
 
@@ -411,6 +418,7 @@ pub async fn void_with_credit(
 pub struct RawPayment {
     /// Dollars, as a string ("1250.00").
     pub amount: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub received_on: Option<String>,
     pub method: Option<String>,
     pub reference: Option<String>,

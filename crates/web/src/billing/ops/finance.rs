@@ -217,6 +217,7 @@ pub fn parse_benchmark(
 pub struct RawCredit {
     pub agreement_id: Option<String>,
     /// `YYYY-MM`: the invoice of the period containing it carries the credit.
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
     pub month: Option<String>,
     /// Dollars, as text.
     pub amount: Option<String>,

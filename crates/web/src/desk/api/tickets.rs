@@ -305,6 +305,7 @@ async fn list_watchers(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWatcher {
+    #[schemars(extend("format" = "email"))]
     pub email: Option<String>,
 }
 

@@ -68,7 +68,9 @@ pub struct TimeQuery {
     /// Organisation slug.
     pub org: Option<String>,
     pub ticket: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub from: Option<String>,
+    #[schemars(extend("format" = "date"))]
     pub to: Option<String>,
     pub billable: Option<String>,
     pub limit: Option<u32>,

@@ -27,6 +27,10 @@ use store::tenancy::{orgs, users};
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
+    #[schemars(
+        regex(pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+        length(min = 2, max = 63)
+    )]
     pub slug: Option<String>,
     pub name: Option<String>,
     pub category: Option<String>,

@@ -22,6 +22,7 @@ pub struct RawEntry {
     pub activity: Option<String>,
     pub billable: Option<bool>,
     /// The date worked (default: today in the ticket's time zone).
+    #[schemars(extend("format" = "date"))]
     pub date: Option<String>,
     pub note: Option<String>,
 }

@@ -37,8 +37,10 @@ pub fn routes(t: Table) -> Table {
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// First day (default: a year ago).
+    #[schemars(extend("format" = "date"))]
     pub from: Option<String>,
     /// Last day (default: today).
+    #[schemars(extend("format" = "date"))]
     pub to: Option<String>,
     /// Organisation slug.
     pub org: Option<String>,

@@ -14,8 +14,10 @@ use store::tenancy::{closures, orgs};
 #[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RangeQuery {
     /// First day (default: today in the organisation's time zone).
+    #[schemars(extend("format" = "date"))]
     pub from: Option<String>,
     /// Last day (default: a year after `from`; at most five years after it).
+    #[schemars(extend("format" = "date"))]
     pub to: Option<String>,
 }
 
@@ -64,6 +66,7 @@ pub async fn days_off_in(
 
 #[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct RawClosure {
+    #[schemars(extend("format" = "date"))]
     pub date: Option<String>,
     pub name: Option<String>,
 }
