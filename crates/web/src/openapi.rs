@@ -3,7 +3,7 @@
 //! Schemas of the Rust types that parse them (`ApiJson<T>`, `ApiQuery<T>`, derived with `schemars`), so
 //! the document cannot drift from the code. An offline viewer is at `/api/docs` (vendored Swagger UI).
 
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, Create};
 use crate::routes::RouteInfo;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
@@ -26,6 +26,13 @@ pub trait Described {
 impl<T: JsonSchema> Described for ApiJson<T> {
     fn describe(sig: &mut Signature, g: &mut SchemaGenerator) {
         sig.body = Some(g.subschema_for::<T>().to_value());
+    }
+}
+
+impl<T: JsonSchema + Create> Described for ApiCreate<T> {
+    fn describe(sig: &mut Signature, g: &mut SchemaGenerator) {
+        let schema = g.subschema_for::<T>().to_value();
+        sig.body = Some(json!({ "allOf": [schema, { "required": T::REQUIRED }] }));
     }
 }
 

@@ -1007,3 +1007,45 @@ async fn a_department_or_site_still_in_use_is_not_deleted_and_the_answer_says_wh
         assert_eq!(s, 200, "{what} is still there");
     }
 }
+
+/// Where a creation's document says fields are required, an empty body is refused naming exactly those: the
+/// document and the parser agree (a client generated from the document fills what the server asks for).
+#[tokio::test]
+async fn every_creation_documents_the_fields_it_requires() {
+    let app = TestApp::new().await;
+    let (_, doc) = json(
+        app.client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let schema = &item["post"]["requestBody"]["content"]["application/json"]["schema"];
+        let Some(required) = schema["allOf"][1]["required"].as_array() else {
+            continue;
+        };
+        let mut want: Vec<String> = required
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect();
+        want.sort();
+        let url = path.replace("{slug}", OWN);
+        let (status, e) = send(&app, "hub-admin", Method::POST, &url, json!({})).await;
+        assert_eq!(status, 422, "POST {url} with nothing: {e}");
+        let mut got = crate::helpers::fields(&e);
+        got.sort();
+        got.dedup();
+        assert_eq!(
+            got, want,
+            "POST {path}: refused fields against the document's"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 12,
+        "{checked} creations document their required fields"
+    );
+}

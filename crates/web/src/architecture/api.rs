@@ -8,7 +8,7 @@ use super::ops::{
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, if_match};
+use crate::extract::{ApiCreate, ApiJson, if_match};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -100,7 +100,7 @@ async fn list_standards(State(s): State<AppState>) -> ApiResult<Response> {
 async fn create_standard(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawStandard>,
+    ApiCreate(raw): ApiCreate<RawStandard>,
 ) -> ApiResult<Response> {
     let d = parse_standard(&raw, None)?;
     let out = arch::create_standard(&s.db, &p.actor(), &d).await?;
@@ -155,7 +155,7 @@ async fn get_exception(
 async fn create_exception(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawException>,
+    ApiCreate(raw): ApiCreate<RawException>,
 ) -> ApiResult<Response> {
     let out = ask(&s, &p, &raw).await?;
     Ok(crate::json::entity(StatusCode::CREATED, out.version, &out))

@@ -6,7 +6,7 @@ use super::ops::{RawPart, RawPool, attach, change_pool, pool_id, record_pool};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiJson, ApiQuery, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, if_match};
 use crate::json::{entity, given};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
@@ -86,7 +86,7 @@ async fn list_pools(State(s): State<AppState>, Granted(scope): Granted) -> ApiRe
 async fn create_pool(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawPool>,
+    ApiCreate(raw): ApiCreate<RawPool>,
 ) -> ApiResult<Response> {
     let out = record_pool(&s, &p, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))

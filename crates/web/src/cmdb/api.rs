@@ -7,7 +7,7 @@ use super::ops::{
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, list};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
@@ -164,7 +164,7 @@ async fn list_cis(
 async fn create_ci(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawCi>,
+    ApiCreate(raw): ApiCreate<RawCi>,
 ) -> ApiResult<Response> {
     let out = record_ci(&s, &p, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))

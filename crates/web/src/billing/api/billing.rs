@@ -10,7 +10,7 @@ use crate::billing::ops::billing::{
     record_payment, store_document, void_with_credit,
 };
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, given, list};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
@@ -408,7 +408,7 @@ async fn list_agreements(
 async fn create_agreement(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawAgreement>,
+    ApiCreate(raw): ApiCreate<RawAgreement>,
 ) -> ApiResult<Response> {
     let out = record_agreement(&s, &p, &raw).await?;
     Ok(entity(StatusCode::CREATED, out.version, &out))

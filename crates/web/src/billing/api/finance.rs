@@ -8,7 +8,7 @@ use crate::billing::ops::finance::{
     RawBenchmark, RawCost, RawCredit, fy_or_current, grant_credit, parse_benchmark, parse_cost,
 };
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiJson, ApiQuery, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, if_match};
 use crate::json::{entity, given};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
@@ -128,7 +128,7 @@ async fn list_costs(
 async fn create_cost(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawCost>,
+    ApiCreate(raw): ApiCreate<RawCost>,
 ) -> ApiResult<Response> {
     let d = parse_cost(&raw, None)?;
     let out = finance::add_cost(&s.db, &p.actor(), &d).await?;
@@ -185,7 +185,7 @@ async fn list_benchmarks(State(s): State<AppState>) -> ApiResult<Response> {
 async fn create_benchmark(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawBenchmark>,
+    ApiCreate(raw): ApiCreate<RawBenchmark>,
 ) -> ApiResult<Response> {
     let d = parse_benchmark(&raw, None)?;
     let out = finance::add_benchmark(&s.db, &p.actor(), &d).await?;
@@ -261,7 +261,7 @@ async fn list_credits(
 async fn create_credit(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawCredit>,
+    ApiCreate(raw): ApiCreate<RawCredit>,
 ) -> ApiResult<Response> {
     let out = grant_credit(&s, &p, &raw).await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())

@@ -6,7 +6,7 @@ use crate::desk::ops::desk::{RawItem, RawService, parse_item, parse_service};
 use crate::desk::ops::desk::{id_field, invalid};
 use crate::error::{ApiResult, Failure};
 use crate::extract::parse_path_id;
-use crate::extract::{ApiJson, ApiQuery, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, if_match};
 use crate::json::entity;
 use crate::routes::{Needs, Table};
 use axum::Json;
@@ -78,7 +78,7 @@ async fn list_services(State(s): State<AppState>, p: Principal) -> ApiResult<Res
 async fn create_service(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawService>,
+    ApiCreate(raw): ApiCreate<RawService>,
 ) -> ApiResult<Response> {
     let d = parse_service(&raw, None)?;
     let svc = catalog::create_service(&s.db, &p.actor(), &d).await?;

@@ -9,7 +9,7 @@ use crate::desk::ops::desk::{
 };
 use crate::error::ApiResult;
 use crate::extract::parse_path_id;
-use crate::extract::{ApiJson, if_match};
+use crate::extract::{ApiCreate, ApiJson, if_match};
 use crate::json::entity;
 use crate::routes::{Needs, Table};
 use axum::Json;
@@ -95,7 +95,7 @@ async fn list_policies(State(s): State<AppState>, _p: Principal) -> ApiResult<Re
 async fn create_policy(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawPolicy>,
+    ApiCreate(raw): ApiCreate<RawPolicy>,
 ) -> ApiResult<Response> {
     let (name, coverage, targets) = parse_policy(&raw, None)?;
     let pol = catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets).await?;

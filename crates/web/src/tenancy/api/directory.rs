@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::parse_path_id;
-use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::{entity, list};
 use crate::routes::{Granted, Needs, Table};
 use axum::extract::{Path, State};
@@ -168,7 +168,7 @@ async fn create_site(
     p: Principal,
     Granted(scope): Granted,
     Path(slug): Path<String>,
-    ApiJson(raw): ApiJson<RawSite>,
+    ApiCreate(raw): ApiCreate<RawSite>,
 ) -> ApiResult<Response> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let draft = parse_site(&raw)?;

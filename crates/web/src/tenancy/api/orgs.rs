@@ -2,7 +2,7 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
+use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
 use crate::json::entity;
 use crate::routes::{Granted, Needs, Table};
 use crate::tenancy::ops::orgs::{apply_edit, decide, propose, set_org_active};
@@ -128,7 +128,7 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Granted(scope): Granted,
-    ApiJson(raw): ApiJson<RawOrg>,
+    ApiCreate(raw): ApiCreate<RawOrg>,
 ) -> ApiResult<Response> {
     let draft = OrgDraft::parse(&raw)?;
     let org = orgs::create_member(&s.db, &scope, &p.actor(), &draft).await?;
