@@ -164,7 +164,6 @@ def with_known_values(doc, known):
                 if kind is None:
                     kind = "ticket-cis" if before == "cis" and "/tickets/" in path else before
                     kind = "closures" if name == "{date}" else kind
-                    kind = "pools" if before == "pools" else kind
                 if kind in known:
                     prm["schema"] = dict(prm.get("schema", {}), enum=[known[kind]])
                     held += 1

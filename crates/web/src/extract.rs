@@ -244,26 +244,3 @@ pub async fn readable_org(s: &AppState, scope: &Scope, slug: &str) -> Result<Org
         Err(unknown())
     }
 }
-
-// What each creation must give: the fields its parser refuses to go without (checked by
-// `api::every_creation_documents_the_fields_it_requires`). Kept here, beside the trait, because the types
-// live in several features and in `domain`.
-macro_rules! creations {
-    ($($t:ty => [$($f:literal),+ $(,)?]),+ $(,)?) => {
-        $(impl Create for $t { const REQUIRED: &'static [&'static str] = &[$($f),+]; })+
-    };
-}
-creations!(
-    domain::tenancy::drafts::RawOrg => ["name", "kind"],
-    domain::tenancy::drafts::RawSite => ["name", "address", "kind"],
-    crate::cmdb::ops::RawCi => ["type", "name"],
-    crate::billing::ops::finance::RawCost => ["service_id", "fiscal_year", "category", "description", "amount"],
-    crate::billing::ops::finance::RawBenchmark => ["service_id", "size_band", "source"],
-    crate::billing::ops::finance::RawCredit => ["agreement_id", "month", "amount", "reason"],
-    crate::billing::ops::billing::RawAgreement => ["org", "title", "starts_on"],
-    crate::desk::ops::desk::RawService => ["name", "slug", "category", "sla_policy_id"],
-    crate::desk::ops::desk::RawPolicy => ["name"],
-    crate::cloud::ops::RawPool => ["name"],
-    crate::architecture::ops::RawStandard => ["name", "area", "ring"],
-    crate::architecture::ops::RawException => ["standard_id", "title", "reason", "risk"],
-);

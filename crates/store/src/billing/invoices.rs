@@ -53,6 +53,13 @@ pub struct Invoice {
     pub version: i64,
 }
 
+impl Invoice {
+    /// Whether voiding may be offered: a paid invoice is corrected with a credit instead (see [`void`]).
+    pub fn has_payments(&self) -> bool {
+        self.paid_cents > 0
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Line {
     pub position: i64,
@@ -637,7 +644,7 @@ pub async fn void(
         )
         .into());
     }
-    if inv.paid_cents > 0 {
+    if inv.has_payments() {
         return Err(domain::Invalid::one(
             "status",
             "has payments recorded: correct it with a credit on the agreement instead",

@@ -347,3 +347,13 @@ pub async fn decision(
     arch::get_exception(&s.db, &store::Scope::Region, id).await?;
     Ok(arch::decide(&s.db, &p.actor(), id, version, status, expires_on, &note).await?)
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawStandard {
+    const REQUIRED: &'static [&'static str] = &["name", "area", "ring"];
+}
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawException {
+    const REQUIRED: &'static [&'static str] = &["standard_id", "title", "reason", "risk"];
+}

@@ -180,3 +180,8 @@ pub async fn attach(
 pub struct RawPart {
     pub ci_id: Option<String>,
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawPool {
+    const REQUIRED: &'static [&'static str] = &["name"];
+}

@@ -567,3 +567,8 @@ pub async fn bulk_change(s: &AppState, p: &Principal, raw: &RawBulk) -> Result<u
     };
     Ok(cmdb::bulk_status(&s.db, &read, &manage, &p.actor(), &ids, status).await?)
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawCi {
+    const REQUIRED: &'static [&'static str] = &["type", "name"];
+}

@@ -879,3 +879,8 @@ pub(crate) fn status_label(kind: &str, status: &str) -> String {
         (_, other) => other.to_owned(),
     }
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawAgreement {
+    const REQUIRED: &'static [&'static str] = &["org", "title", "starts_on"];
+}

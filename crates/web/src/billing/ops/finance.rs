@@ -317,3 +317,24 @@ pub fn parse_credit(raw: &RawCredit) -> Result<CreditDraft, Failure> {
         _ => Err(incomplete()),
     }
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawCost {
+    const REQUIRED: &'static [&'static str] = &[
+        "service_id",
+        "fiscal_year",
+        "category",
+        "description",
+        "amount",
+    ];
+}
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawBenchmark {
+    const REQUIRED: &'static [&'static str] = &["service_id", "size_band", "source"];
+}
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawCredit {
+    const REQUIRED: &'static [&'static str] = &["agreement_id", "month", "amount", "reason"];
+}

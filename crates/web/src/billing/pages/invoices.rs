@@ -327,7 +327,7 @@ async fn invoice_page(
             })
             .collect(),
         can_manage: !p.scope(Permission::BillingManage).is_empty(),
-        can_void: inv.paid_cents == 0,
+        can_void: !inv.has_payments(),
         methods: &crate::billing::ops::billing::PAYMENT_METHODS,
     }))
 }

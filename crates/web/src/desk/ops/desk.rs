@@ -997,3 +997,13 @@ pub(crate) fn template_event(raw: &str) -> Result<store::desk::notify::Event, Fa
 pub(crate) fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawService {
+    const REQUIRED: &'static [&'static str] = &["name", "slug", "category", "sla_policy_id"];
+}
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawPolicy {
+    const REQUIRED: &'static [&'static str] = &["name"];
+}

@@ -224,3 +224,8 @@ async fn delete_site(
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawSite {
+    const REQUIRED: &'static [&'static str] = &["name", "address", "kind"];
+}

@@ -236,3 +236,8 @@ async fn decide_proposal(
 ) -> ApiResult<Response> {
     Ok(Json(decide(&s, &p, &id, &raw).await?).into_response())
 }
+
+/// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
+impl crate::extract::Create for RawOrg {
+    const REQUIRED: &'static [&'static str] = &["name", "kind"];
+}
