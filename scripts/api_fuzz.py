@@ -77,6 +77,17 @@ def api(base, token, path, body=None):
         return None
 
 
+def upload(base, token, path, data):
+    """Posts `data` as a file body; None when refused."""
+    req = urllib.request.Request(base + path, data=data, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+    except Exception:
+        return None
+
+
 def items(doc):
     if isinstance(doc, dict):
         doc = doc.get("items", doc.get("relations", []))
@@ -89,6 +100,7 @@ def field_of(base, token, path, field="id", nth=0):
 
 
 MEMBER = "north-reading"
+HUB = "melrose"
 
 
 def known_values(base, token):
@@ -98,10 +110,10 @@ def known_values(base, token):
     v = {"orgs": MEMBER, "number": field_of(base, token, "/api/v1/tickets?limit=1", "number")}
     plain = {"agreements": "/api/v1/agreements", "articles": "/api/v1/articles", "benchmarks": "/api/v1/benchmarks",
              "catalog-items": "/api/v1/catalog-items", "cis": "/api/v1/cis", "pools": "/api/v1/cloud/pools",
-             "costs": "/api/v1/costs", "credits": "/api/v1/credits", "exceptions": "/api/v1/exceptions",
+             "costs": "/api/v1/costs", "exceptions": "/api/v1/exceptions",
              "invoices": "/api/v1/invoices", "mail": "/api/v1/mail?outcome=triage", "portfolio": "/api/v1/portfolio",
              "rate-cards": "/api/v1/rate-cards", "services": "/api/v1/services", "sla-policies": "/api/v1/sla-policies",
-             "standards": "/api/v1/standards", "tokens": "/api/v1/tokens", "time-entries": "/api/v1/time-entries",
+             "standards": "/api/v1/standards", "time-entries": "/api/v1/time-entries",
              "teams": "/api/v1/teams",
              "departments": f"/api/v1/orgs/{MEMBER}/departments", "sites": f"/api/v1/orgs/{MEMBER}/sites",
              "grants": f"/api/v1/orgs/{MEMBER}/grants", "users": f"/api/v1/orgs/{MEMBER}/users",
@@ -116,14 +128,37 @@ def known_values(base, token):
     if v["agreements"]:
         subs = (api(base, token, f"/api/v1/agreements/{v['agreements']}") or {}).get("subscriptions") or []
         v["subscriptions"] = subs[0]["id"] if subs else None
-        v["documents"] = field_of(base, token, f"/api/v1/agreements/{v['agreements']}/documents")
     if v["pools"]:
         parts = (api(base, token, f"/api/v1/cloud/pools/{v['pools']}") or {}).get("parts") or []
         v["parts"] = parts[0]["ci_id"] if parts else None
     if v["cis"]:
         v["ci-relations"] = field_of(base, token, f"/api/v1/cis/{v['cis']}/relations")
+    v["number2"] = field_of(base, token, "/api/v1/tickets?limit=2", "number", nth=1)
+    v["agents"] = field_of(base, token, f"/api/v1/orgs/{HUB}/users?limit=200", "id", nth=1)
+    v["hub-sites"] = field_of(base, token, f"/api/v1/cis?type=site&org={HUB}")
+    v["agent-email"] = HUB_AGENT
+    # A token of the fuzzer's own to revoke: never the one it runs with (revoking that ended earlier runs'
+    # authenticated requests after 5% of them).
+    v["tokens"] = (api(base, token, "/api/v1/tokens", {"name": "api-fuzz: to revoke"}) or {}).get("id")
+    v["me"] = ((api(base, token, "/api/v1/me") or {}).get("user") or {}).get("id")
+    # Records a deletion or a file's download needs and the demo has not (or has only in use): made here.
+    v["credits"] = (api(base, token, "/api/v1/credits", {"agreement_id": v.get("agreements"), "month": "2031-01",
+                                                         "amount": "10", "reason": "Fuzzing"}) or {}).get("id")
+    v["departments"] = (api(base, token, f"/api/v1/orgs/{MEMBER}/departments", {"name": "Fuzzing"}) or {}).get("id")
+    api(base, token, f"/api/v1/orgs/{MEMBER}/grants", {"email": "fuzz-invitee@north-reading.example.gov",
+                                                       "role": "member-staff"})
+    v["invitations"] = field_of(base, token, f"/api/v1/orgs/{MEMBER}/invitations")
+    if v.get("pools"):
+        in_pools = {p.get("ci_id") for p in (api(base, token, f"/api/v1/cloud/pools/{v['pools']}") or {}).get("parts") or []}
+        free = [c.get("id") for c in items(api(base, token, f"/api/v1/cis?org={HUB}&limit=200"))
+                if c.get("id") not in in_pools and c.get("type") in ("server", "storage", "host", "cluster")]
+        v["free-ci"] = free[0] if free else None
+    if v.get("agreements"):
+        upload(base, token, f"/api/v1/agreements/{v['agreements']}/documents?filename=fuzz.txt", b"a document")
+        v["documents"] = field_of(base, token, f"/api/v1/agreements/{v['agreements']}/documents")
     if v["number"]:
         n = v["number"]
+        upload(base, token, f"/api/v1/tickets/{n}/attachments?filename=fuzz.txt", b"an attachment")
         api(base, token, f"/api/v1/tickets/{n}/watchers", {"email": HUB_AGENT})
         api(base, token, f"/api/v1/tickets/{n}/cis", {"ci_id": v["cis"]})
         v["watchers"] = (field_of(base, token, f"/api/v1/tickets/{n}/watchers", "user_id")
@@ -138,7 +173,14 @@ BODY_NAMES = {"agreement_id": "agreements", "catalog_item_id": "catalog-items", 
               "department_id": "departments", "org": "orgs", "owner_team_id": "teams", "team_id": "teams",
               "escalation_team_id": "teams", "rate_card_id": "rate-cards", "service_id": "services",
               "sla_policy_id": "sla-policies", "standard_id": "standards", "user_id": "users",
-              "assignee_id": "users", "ticket": "number", "replacement_id": "portfolio"}
+              "assignee_id": "agents", "ticket": "number", "replacement_id": "portfolio", "article": "articles",
+              "other": "number2", "into": "number2"}
+
+# The same, for one operation's body alone: a property whose right value depends on the operation.
+OPERATION_BODY_NAMES = {("post", "/api/v1/tickets/{number}/watchers"): {"email": "agent-email"},
+                        ("post", "/api/v1/cloud/pools/{id}/parts"): {"ci_id": "free-ci"},
+                        ("post", "/api/v1/cloud/pools"): {"site_id": "hub-sites"},
+                        ("patch", "/api/v1/cloud/pools/{id}"): {"site_id": "hub-sites"}}
 
 
 def with_known_values(doc, known):
@@ -161,6 +203,8 @@ def with_known_values(doc, known):
                 name = "{" + prm["name"] + "}"
                 before = segments[segments.index(name) - 1]
                 kind = {"{number}": "number", "{slug}": "orgs"}.get(name)
+                if path == "/api/v1/users/{id}/tokens/{token}" and name == "{id}":
+                    kind = "me"
                 if kind is None:
                     kind = "ticket-cis" if before == "cis" and "/tickets/" in path else before
                     kind = "closures" if name == "{date}" else kind
@@ -169,29 +213,38 @@ def with_known_values(doc, known):
                     held += 1
     for schema in doc.get("components", {}).get("schemas", {}).values():
         held += hold_properties(schema, known)
-    for item in doc.get("paths", {}).values():
-        for op in item.values():
-            if isinstance(op, dict):
-                for media in op.get("requestBody", {}).get("content", {}).values():
-                    held += hold_properties(media.get("schema", {}), known)
+    components = doc.get("components", {}).get("schemas", {})
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict):
+                continue
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                names = OPERATION_BODY_NAMES.get((method, path))
+                if names:
+                    # A copy of its own, so that other operations sharing the schema keep theirs.
+                    ref = media.get("schema", {}).get("$ref", "")
+                    media["schema"] = json.loads(json.dumps(components.get(ref.rsplit("/", 1)[-1], media.get("schema", {}))))
+                    held += hold_properties(media["schema"], known, names)
+                held += hold_properties(media.get("schema", {}), known)
     return doc, held
 
 
-def hold_properties(schema, known):
+def hold_properties(schema, known, names=None):
     held = 0
     if not isinstance(schema, dict):
         return 0
+    names = names or BODY_NAMES
     for name, prop in schema.get("properties", {}).items():
-        kind = BODY_NAMES.get(name)
+        kind = names.get(name)
         if isinstance(prop, dict) and kind in known and "enum" not in prop:
             prop["enum"] = [known[kind]]
             prop.pop("format", None)
             held += 1
     for key in ("items", "additionalProperties"):
-        held += hold_properties(schema.get(key), known)
+        held += hold_properties(schema.get(key), known, names)
     for key in ("allOf", "anyOf", "oneOf"):
         for sub in schema.get(key, []):
-            held += hold_properties(sub, known)
+            held += hold_properties(sub, known, names)
     return held
 
 
@@ -260,6 +313,10 @@ def main():
             continue
         seen.setdefault(op, []).append(status)
     server_errors = sum(1 for s in (st for v in seen.values() for st in v) if s >= 500)
+    # A 401 to a request that carried the token means the token stopped working: the run measured nothing
+    # after that point.
+    lost_token = sum(1 for e in entries if e["response"]["status"] == 401
+                     and any(h["name"].lower() == "authorization" for h in e["request"]["headers"]))
     accepted = [op for op, sts in seen.items() if any(s < 400 or s >= 500 for s in sts)]
     only_4xx = sorted(op for op, sts in seen.items() if all(400 <= s < 500 for s in sts))
     with_5xx = sorted(op for op, sts in seen.items() if any(s >= 500 for s in sts))
@@ -276,6 +333,7 @@ def main():
         "statuses_per_operation": per_op,
         "known_values": len(known),
         "held": held,
+        "unauthorized_with_token": lost_token,
         "schemathesis_exit": code,
         "seconds": round(took, 1),
     }
@@ -288,6 +346,9 @@ def main():
         print(f"  {m} {t}")
     print(f"operations whose generated data was accepted (a non-4xx answer at least once): {len(accepted)} of "
           f"{len(seen)} = {100 * summary['accepted_share']:.0f}%")
+    if lost_token:
+        print(f"WARNING: {lost_token} requests carrying the token were refused as unauthenticated: the token was "
+              f"revoked during the run, and what came after measured nothing")
     print(f"details: {out}/summary.json, {out}/schemathesis.txt, {har}")
 
 

@@ -20,8 +20,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
-OUT = os.path.join(ROOT, "target", "bench")
+# Which binaries and where the data goes: scripts/bench-compare points these at an older build.
+REL = os.environ.get("CIVITAS_REL", os.path.join(ROOT, "target", "release"))
+OUT = os.environ.get("CIVITAS_BENCH_OUT", os.path.join(ROOT, "target", "bench"))
 
 
 def free_port():

@@ -12,8 +12,9 @@ ticket creation on a copy of the data stripped of every secondary index and of t
 import argparse, contextlib, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
-OUT = os.path.join(ROOT, "target", "bench")
+# Which binaries and where the data goes: scripts/bench-compare points these at an older build.
+REL = os.environ.get("CIVITAS_REL", os.path.join(ROOT, "target", "release"))
+OUT = os.environ.get("CIVITAS_BENCH_OUT", os.path.join(ROOT, "target", "bench"))
 
 
 def free_port():

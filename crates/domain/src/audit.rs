@@ -128,7 +128,7 @@ pub fn head_mac(key: &AuditKey, seq: i64, hash: &str, legacy_seq: i64) -> String
 }
 
 /// An outside record of the head, `HASH:COUNT` (printed by `civitas audit head` and the hourly checkpoint).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Checkpoint {
     pub hash: String,
     pub count: i64,

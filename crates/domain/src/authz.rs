@@ -99,7 +99,9 @@ impl fmt::Display for Role {
 }
 
 /// An action on a kind of data. Routes name the permission they need; the isolation matrix lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Permission {
     /// See an organisation and its settings.
@@ -301,7 +303,7 @@ impl Role {
 }
 
 /// One role in one organisation, as loaded for a signed-in person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Grant {
     pub org_id: OrgId,
     pub role: Role,

@@ -7,14 +7,16 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// Opening hours on one weekday, in the organisation's local time; `None` when closed all day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DayHours {
+    #[schemars(with = "crate::schema::ClockTime")]
     pub open: Time,
+    #[schemars(with = "crate::schema::ClockTime")]
     pub close: Time,
 }
 
 /// Working hours for each weekday, Monday first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WeeklyHours {
     pub days: [Option<DayHours>; 7],
 }
@@ -95,7 +97,7 @@ impl WeeklyHours {
 }
 
 /// Which built-in holiday lists an organisation observes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HolidayRules {
     pub federal: bool,
     pub massachusetts: bool,
@@ -212,8 +214,9 @@ mod tests {
 }
 
 /// A day an organisation closes beyond the built-in holidays (a snow day, a local holiday, an election).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Closure {
+    #[schemars(with = "crate::schema::Day")]
     pub date: Date,
     pub name: String,
 }
@@ -236,7 +239,7 @@ impl Closure {
 }
 
 /// Where a day off comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DayOffSource {
     Federal,
@@ -245,8 +248,9 @@ pub enum DayOffSource {
 }
 
 /// One day the organisation is closed, whatever the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DayOff {
+    #[schemars(with = "crate::schema::Day")]
     pub date: Date,
     pub name: String,
     pub source: DayOffSource,

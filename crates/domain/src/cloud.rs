@@ -26,7 +26,9 @@ vocabulary!(
 );
 
 /// Amounts of each dimension: a pool's capacity, or what is allocated from it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Resources {
     pub vcpu: i64,
     pub ram_gb: i64,
@@ -119,13 +121,14 @@ pub fn utilisation(used: i64, capacity: i64) -> Option<Decimal> {
 }
 
 /// A straight line through daily totals: `value = level + slope × (day − last day)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Trend {
     /// Growth a day (may be negative), to a thousandth.
     pub per_day: Decimal,
     /// The line's value on the last day of the history, to a thousandth.
     pub level: Decimal,
     /// The last day of the history.
+    #[schemars(with = "crate::schema::Day")]
     pub last_day: Date,
 }
 
@@ -180,13 +183,16 @@ pub fn trend(points: &[(Date, i64)]) -> Option<Trend> {
 pub const HORIZON_DAYS: i64 = 3_653;
 
 /// When a pool runs out of one dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Exhaustion {
     /// Allocated already reaches the capacity.
     Full,
     /// The trend line reaches the capacity on this day.
-    On { date: Date },
+    On {
+        #[schemars(with = "crate::schema::Day")]
+        date: Date,
+    },
     /// Flat or shrinking, or not within ten years.
     NotForeseen,
     /// Under a fortnight of history.

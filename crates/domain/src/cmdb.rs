@@ -234,7 +234,7 @@ pub struct Edge<K> {
 }
 
 /// One item reached by impact analysis: how far from the failing item, and through which item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reached<K> {
     pub id: K,
     pub depth: u32,

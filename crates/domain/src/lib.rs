@@ -53,6 +53,7 @@ pub mod ids;
 pub mod net;
 pub mod password;
 pub mod portfolio;
+pub mod schema;
 pub mod tenancy;
 pub mod validation;
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::validation::FieldError;
 
 /// The two axes of the questionnaire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Axis {
     BusinessValue,
@@ -22,7 +22,7 @@ pub enum Axis {
 }
 
 /// One question: answered 1 (`low`) to 5 (`high`).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct Question {
     pub id: &'static str,
     pub axis: Axis,

@@ -6,7 +6,7 @@ use std::fmt;
 
 /// An organisation's URL name: lower-case letters, digits and single hyphens, 2–63 characters,
 /// starting with a letter (`melrose`, `north-reading`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct OrgSlug(String);
 
@@ -118,7 +118,7 @@ impl OrgKind {
 }
 
 /// What kind of building a site is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SiteKind {
     CityHall,
@@ -176,7 +176,7 @@ impl SiteKind {
 }
 
 /// An email address, trimmed and lower-cased. Checked for shape only: one `@`, a dotted domain, no spaces.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Email(String);
 
@@ -336,16 +336,35 @@ pub mod drafts {
     /// A member organisation as typed into the form or the API.
     #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawOrg {
+        /// Part of every address of the organisation; derived from the name when not given.
+        #[schemars(
+            regex(pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+            length(min = 2, max = 63)
+        )]
         pub slug: Option<String>,
+        #[schemars(length(min = 1, max = 120))]
         pub name: Option<String>,
+        #[schemars(with = "Option<OrgKind>")]
         pub kind: Option<String>,
+        #[schemars(length(max = 80))]
         pub county: Option<String>,
         #[serde(default, deserialize_with = "lenient_i64")]
+        #[schemars(with = "Option<u32>", range(max = 100_000_000))]
         pub population: Option<i64>,
+        /// An IANA time zone (America/New_York when not given).
+        #[serde(default)]
+        #[schemars(schema_with = "time_zone_schema")]
         pub time_zone: Option<String>,
         #[serde(default, deserialize_with = "lenient_i64")]
+        #[schemars(with = "Option<u8>", range(min = 1, max = 12))]
         pub fiscal_year_start_month: Option<i64>,
         /// Monday first: `"08:00-17:00"` or empty for closed.
+        #[schemars(
+            length(equal = 7),
+            inner(regex(
+                pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])?$"
+            ))
+        )]
         pub business_hours: Option<Vec<String>>,
         pub observe_federal_holidays: Option<bool>,
         pub observe_massachusetts_holidays: Option<bool>,
@@ -490,8 +509,20 @@ pub mod drafts {
         }
     }
 
+    /// The time zones the server knows, the values `time_zone` takes.
+    fn time_zone_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names: Vec<serde_json::Value> = jiff::tz::db()
+            .available()
+            .map(|n| serde_json::Value::String(n.as_str().to_owned()))
+            .collect();
+        names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        names.push(serde_json::Value::Null);
+        schemars::json_schema!({ "type": ["string", "null"], "enum": names })
+    }
+
     #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawDepartment {
+        #[schemars(length(min = 1, max = 120))]
         pub name: Option<String>,
     }
 
@@ -501,8 +532,11 @@ pub mod drafts {
 
     #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawSite {
+        #[schemars(length(min = 1, max = 120))]
         pub name: Option<String>,
+        #[schemars(length(min = 1, max = 200))]
         pub address: Option<String>,
+        #[schemars(with = "Option<SiteKind>")]
         pub kind: Option<String>,
     }
 
@@ -531,9 +565,14 @@ pub mod drafts {
 
     #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
     pub struct RawUser {
+        #[schemars(email)]
         pub email: Option<String>,
+        #[schemars(length(min = 1, max = 120))]
         pub name: Option<String>,
+        #[schemars(with = "Option<crate::authz::Role>")]
         pub role: Option<String>,
+        /// None: the person cannot sign in until a password is set.
+        #[schemars(length(min = crate::password::MIN_CHARS, max = crate::password::MAX_CHARS))]
         pub password: Option<String>,
     }
 

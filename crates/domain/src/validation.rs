@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One problem with one input field, phrased for the person who typed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldError {
     /// The field's name as the API and the form call it (`slug`, `email`, `business_hours.monday`).
     pub field: String,

@@ -37,7 +37,7 @@ fn opt_date(r: &AnyRow, col: &str) -> Result<Option<Date>> {
 // ---------------------------------------------------------------------------------------------------
 // Standards
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Standard {
     pub id: String,
     pub name: String,
@@ -107,7 +107,7 @@ pub async fn create_standard(db: &Db, actor: &Actor, d: &StandardDraft) -> Resul
     let (area, ring) = (required(d.area, "area")?, required(d.ring, "ring")?);
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO tech_standards (id, name, area, ring, description, match_terms, instead, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1)")
         .bind(&id)
         .bind(&d.name)
@@ -166,7 +166,7 @@ pub async fn update_standard(
         instead: d.instead.clone(),
         version: before.version + 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE tech_standards SET name = $1, area = $2, ring = $3, description = $4, match_terms = $5, instead = $6, updated_at = $7, version = version + 1 WHERE id = $8 AND version = $9")
         .bind(&after.name)
         .bind(after.area.as_str())
@@ -201,7 +201,7 @@ pub async fn update_standard(
 // ---------------------------------------------------------------------------------------------------
 // Principles
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Principle {
     pub id: String,
     pub title: String,
@@ -235,7 +235,7 @@ pub async fn principles(db: &Db) -> Result<Vec<Principle>> {
 pub async fn add_principle(db: &Db, actor: &Actor, p: &Principle) -> Result<Principle> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO architecture_principles (id, title, statement, rationale, implications, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $6, 1)")
         .bind(&id)
         .bind(&p.title)
@@ -268,7 +268,7 @@ pub async fn add_principle(db: &Db, actor: &Actor, p: &Principle) -> Result<Prin
 // ---------------------------------------------------------------------------------------------------
 // Exceptions
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Exception {
     pub id: String,
     pub org_id: OrgId,
@@ -282,6 +282,7 @@ pub struct Exception {
     pub reason: String,
     pub risk: Risk,
     pub mitigation: String,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub requested_until: Option<Date>,
     pub status: ExceptionStatus,
     pub requested_by: String,
@@ -289,6 +290,7 @@ pub struct Exception {
     pub requested_at: i64,
     pub decided_by: Option<String>,
     pub decision_note: String,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub expires_on: Option<Date>,
     pub reminders_sent: Vec<i32>,
     pub version: i64,
@@ -392,7 +394,7 @@ pub async fn request_exception(
         }
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO architecture_exceptions (id, org_id, standard_id, ci_id, title, reason, risk, mitigation, requested_until, status, requested_by, requested_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'requested', $10, $11, 1)")
         .bind(&id)
         .bind(d.org_id.to_string())
@@ -492,7 +494,7 @@ async fn transition(
     note: Option<&str>,
     action: &str,
 ) -> Result<Exception> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE architecture_exceptions SET status = $1, expires_on = $2, decided_by = COALESCE($3, decided_by), decided_at = COALESCE($4, decided_at), decision_note = COALESCE($5, decision_note), version = version + 1 WHERE id = $6 AND version = $7")
         .bind(status.as_str())
         .bind(expires_on.map(|d| d.to_string()))
@@ -544,7 +546,7 @@ pub async fn due_reminders(db: &Db, today: Date) -> Result<Vec<Reminder>> {
         };
         let mut sent = x.reminders_sent.clone();
         sent.push(days);
-        let mut tx = db.write.begin().await?;
+        let mut tx = db.begin_write().await?;
         let n = sqlx::query("UPDATE architecture_exceptions SET reminders_sent = $1 WHERE id = $2 AND reminders_sent = $3")
             .bind(serde_json::to_string(&sent).map_err(corrupt)?)
             .bind(&x.id)
@@ -584,7 +586,7 @@ pub async fn due_reminders(db: &Db, today: Date) -> Result<Vec<Reminder>> {
 // Compliance
 
 /// An item that uses a technology on hold or to retire.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Finding {
     pub ci_id: CiId,
     pub ci_name: String,
@@ -597,6 +599,7 @@ pub struct Finding {
     pub instead: String,
     /// An approved exception in force for this item (or for the organisation, if it names no item).
     pub exception_id: Option<String>,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub exception_expires_on: Option<Date>,
 }
 

@@ -198,7 +198,7 @@ pub(crate) fn entry_sql(
     Ok((insert, hash))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Entry {
     pub seq: i64,
     #[serde(serialize_with = "crate::tenancy::ser_ts")]
@@ -377,7 +377,7 @@ async fn redact(db: &Db, scope: &Scope, items: &mut [Entry]) -> Result<()> {
 }
 
 /// The outcome of checking the whole chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Verification {
     /// Entries read.
     pub entries: i64,
@@ -396,7 +396,7 @@ pub struct Verification {
 }
 
 /// The head row's seal, as checked with the installed key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HeadSeal {
     Matches,

@@ -131,7 +131,7 @@ pub async fn purge_expired_sessions(db: &Db) -> Result<u64> {
         .rows_affected())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ApiToken {
     pub id: TokenId,
     pub name: String,
@@ -165,7 +165,7 @@ pub async fn create_token(
         last_used_at: None,
         revoked_at: None,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO api_tokens (id, org_id, user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(t.id.to_string())
         .bind(org.to_string())
@@ -263,7 +263,7 @@ pub async fn list_tokens(db: &Db, user: UserId) -> Result<Vec<ApiToken>> {
 
 /// Revokes one of a person's own tokens; another person's token is not found.
 pub async fn revoke_token(db: &Db, actor: &Actor, user: UserId, id: TokenId) -> Result<()> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING org_id, name")
         .bind(now_ms())
         .bind(id.to_string())

@@ -204,7 +204,7 @@ pub async fn restore(db: &Db, input: impl BufRead) -> Result<u64> {
     for t in TABLES {
         kinds.insert((*t).to_owned(), columns(db, t).await?);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     // The migrations seed a few rows (audit head, counters, desk settings, the capability taxonomy); the
     // backup carries the real ones.
     for seeded in ["audit_head", "counters", "desk_settings", "capabilities"] {

@@ -33,7 +33,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 /// How many days of history the growth trend is fitted to.
 pub const TREND_DAYS: i64 = 180;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Pool {
     pub id: PoolId,
     pub name: String,
@@ -142,7 +142,7 @@ pub async fn create_pool(db: &Db, actor: &Actor, d: &PoolDraft) -> Result<Pool> 
     };
     let id = PoolId::new();
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO cloud_pools (id, name, site_ci, vcpu, ram_gb, storage_gb, backup_gb, notes, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1)")
         .bind(id.to_string())
         .bind(&d.name)
@@ -197,7 +197,7 @@ pub async fn update_pool(
     if let Some(site) = d.site_id {
         hub_item(db, site, &[CiType::Site], "site_id").await?;
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE cloud_pools SET name = $1, site_ci = $2, vcpu = $3, ram_gb = $4, storage_gb = $5, backup_gb = $6, notes = $7, updated_at = $8, version = version + 1 WHERE id = $9 AND version = $10")
         .bind(&d.name)
         .bind(d.site_id.map(|s| s.to_string()))
@@ -244,7 +244,7 @@ pub async fn update_pool(
 }
 
 /// A host or array a pool is made of.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Part {
     pub ci_id: CiId,
     pub name: String,
@@ -286,7 +286,7 @@ pub async fn add_part(db: &Db, actor: &Actor, id: PoolId, ci: CiId) -> Result<Pa
             message: format!("{name} is already part of the pool {other}"),
         });
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO cloud_pool_cis (ci_id, pool_id, created_at) VALUES ($1, $2, $3)")
         .bind(ci.to_string())
         .bind(id.to_string())
@@ -314,7 +314,7 @@ pub async fn add_part(db: &Db, actor: &Actor, id: PoolId, ci: CiId) -> Result<Pa
 }
 
 pub async fn remove_part(db: &Db, actor: &Actor, id: PoolId, ci: CiId) -> Result<()> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM cloud_pool_cis WHERE pool_id = $1 AND ci_id = $2")
         .bind(id.to_string())
         .bind(ci.to_string())
@@ -339,7 +339,7 @@ pub async fn remove_part(db: &Db, actor: &Actor, id: PoolId, ci: CiId) -> Result
 }
 
 /// What one organisation is allocated from one pool.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Allocation {
     pub pool_id: PoolId,
     pub org_id: OrgId,
@@ -409,7 +409,7 @@ pub async fn allocations(db: &Db) -> Result<Vec<Allocation>> {
 }
 
 /// One dimension of a pool: capacity, allocation, utilisation, trend and the day it runs out.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct DimensionUse {
     pub dimension: Dimension,
     pub label: &'static str,
@@ -422,7 +422,7 @@ pub struct DimensionUse {
 }
 
 /// A pool with what is allocated from it now and where it is heading.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct PoolUse {
     #[serde(flatten)]
     pub pool: Pool,
@@ -553,7 +553,7 @@ fn pool_use(
 /// ([`record_history`]), which is the hub's.
 pub async fn snapshot(db: &Db, day: Date) -> Result<usize> {
     let all = allocations(db).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     for a in &all {
         insert_usage(&mut tx, a.pool_id, a.org_id, day, &a.allocated).await?;
     }
@@ -617,7 +617,7 @@ const HISTORY_ROWS_PER_STATEMENT: usize = 500;
 pub async fn record_history(db: &Db, rows: &[(PoolId, OrgId, Date, Resources)]) -> Result<usize> {
     let days: std::collections::BTreeSet<(PoolId, Date)> =
         rows.iter().map(|(p, _, d, _)| (*p, *d)).collect();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     for (pool, day) in days {
         sqlx::query("DELETE FROM cloud_usage WHERE pool_id = $1 AND day = $2")
             .bind(pool.to_string())

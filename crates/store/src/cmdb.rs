@@ -22,7 +22,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Ci {
     pub id: CiId,
     pub org_id: OrgId,
@@ -243,7 +243,7 @@ pub async fn create(db: &Db, manage: &Scope, actor: &Actor, d: &CiDraft) -> Resu
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     insert(&mut tx, &c).await?;
     event(
         &mut tx,
@@ -362,7 +362,7 @@ pub async fn update(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE cis SET org_id = $1, department_id = $2, ci_type = $3, name = $4, status = $5, attributes = $6, updated_at = $7, version = version + 1 WHERE id = $8 AND version = $9")
         .bind(after.org_id.to_string())
         .bind(after.department_id.map(|d| d.to_string()))
@@ -398,7 +398,7 @@ pub async fn update(
 // Relationships
 
 /// A relationship as an item's page lists it: the other item, and which way it points.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Relation {
     pub id: String,
     pub from_ci: CiId,
@@ -464,7 +464,7 @@ pub async fn relate(
         to_name: t.name.clone(),
         kind,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO ci_relations (id, from_ci, to_ci, kind, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&r.id)
         .bind(from.to_string())
@@ -527,7 +527,7 @@ pub async fn unrelate(
     .transpose()?
     .ok_or(StoreError::NotFound)?;
     let f = get_own(db, read, manage, r.from_ci).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM ci_relations WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -550,7 +550,7 @@ pub async fn unrelate(
 // Impact analysis
 
 /// One affected item, as impact analysis reports it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Affected {
     pub id: CiId,
     pub name: String,
@@ -563,7 +563,7 @@ pub struct Affected {
     pub kind: RelationKind,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Impact {
     pub ci: Ci,
     pub depth: u32,
@@ -716,7 +716,7 @@ async fn walk(
 // ---------------------------------------------------------------------------------------------------------
 // History and tickets
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CiEvent {
     #[serde(serialize_with = "crate::tenancy::ser_ts")]
     pub at: i64,
@@ -858,7 +858,7 @@ pub struct ImportRow {
 }
 
 /// What an import did (or, in a dry run, would do).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
     pub rows: usize,
@@ -1009,7 +1009,7 @@ pub async fn import(
         }
     }
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     for chunk in inserts.chunks(5_000) {
         sqlx::query(insert_many_sql(db.backend()))
             .bind(serde_json::to_string(chunk).map_err(corrupt)?)
@@ -1103,7 +1103,7 @@ pub async fn relate_many(
     };
     let now = now_ms();
     let mut added = 0;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     for chunk in edges.chunks(5_000) {
         let doc: Vec<Value> = chunk
             .iter()
@@ -1141,7 +1141,7 @@ pub async fn relate_many(
 // Tickets about an item
 
 /// A ticket as an item's page lists it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TicketRef {
     pub number: i64,
     pub subject: String,
@@ -1170,7 +1170,7 @@ pub async fn link_ticket(
         )
         .into());
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("INSERT INTO ticket_cis (ticket_id, ci_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (ticket_id, ci_id) DO NOTHING")
         .bind(t.id.to_string())
         .bind(id.to_string())
@@ -1216,7 +1216,7 @@ pub async fn unlink_ticket(
 ) -> Result<()> {
     let t = crate::desk::tickets::get(db, view, number).await?;
     let c = get(db, read, id).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM ticket_cis WHERE ticket_id = $1 AND ci_id = $2")
         .bind(t.id.to_string())
         .bind(id.to_string())
@@ -1308,7 +1308,7 @@ pub async fn bulk_status(
     for id in ids {
         items.push(get_own(db, read, manage, *id).await?);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut changed = 0;
     for before in items.iter().filter(|c| c.status != status) {
         sqlx::query(

@@ -206,8 +206,19 @@ impl Db {
         self.backend
     }
 
-    /// Applies every migration not yet applied. Safe to run on every start.
-    /// The read pool, for tools that run their own read-only queries (benchmark seeding, diagnostics).
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a transaction
+    /// that read before writing would otherwise fail with `SQLITE_BUSY_SNAPSHOT` (code 517, a 500 to the
+    /// caller) whenever another connection (the ticket writer, the job runner's direct connection)
+    /// committed in between, and no busy timeout retries that.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
+    }
+
     /// Notified when this process queued jobs (tickets opened, [`crate::jobs::enqueue`]): the job runner
     /// claims them then instead of at its next look a second later. Jobs queued by another server or
     /// inside a caller's transaction wake nobody; the runner's once-a-second look finds them.
@@ -215,10 +226,12 @@ impl Db {
         &self.queued
     }
 
+    /// The read pool, for tools that run their own read-only queries (benchmark seeding, diagnostics).
     pub fn read_pool(&self) -> &AnyPool {
         &self.read
     }
 
+    /// Applies every migration not yet applied. Safe to run on every start.
     ///
     /// When this run adds the audit head's seal (migration 0014), the head is sealed at once with the
     /// installed audit key (see `audit::seal_after_upgrade`) — only then, never on a later start.
@@ -263,5 +276,46 @@ impl Db {
                 .collect()
         };
         (names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write transaction that reads before it writes holds SQLite's write lock from its start: another
+    /// connection's commit cannot slip in between its read and its write, which would end it with
+    /// `SQLITE_BUSY_SNAPSHOT` (seen as a 500 on an organisation's PATCH while the job runner worked).
+    #[tokio::test]
+    async fn a_write_transaction_holds_the_lock_from_its_first_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let db = Db::connect(
+            &format!("sqlite://{}", path.display()),
+            &DbOptions::default(),
+        )
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        // Another writer (as the direct ticket writer is) finds the lock taken instead of committing.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let err = other
+            .execute("CREATE TABLE slipped_in (x INTEGER)", [])
+            .expect_err("the lock is held");
+        assert!(err.to_string().contains("locked"), "{err}");
+        sqlx::query("CREATE TABLE ours (x INTEGER)")
+            .execute(&mut *tx)
+            .await
+            .expect("the transaction's write goes through");
+        tx.commit().await.unwrap();
+        other
+            .execute("CREATE TABLE after_commit (x INTEGER)", [])
+            .unwrap();
     }
 }

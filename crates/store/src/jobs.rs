@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Job {
     pub id: String,
     pub kind: String,
@@ -45,7 +45,7 @@ pub async fn enqueue(
     run_at: i64,
     dedupe_key: Option<&str>,
 ) -> Result<bool> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let queued = enqueue_in(&mut tx, kind, payload, run_at, dedupe_key).await?;
     tx.commit().await?;
     if queued && run_at <= now_ms() {
@@ -161,7 +161,7 @@ pub async fn cycle(
             Err(_) => return Err(StoreError::Corrupt("the job claim was dropped".into())),
         }
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     complete_in(&mut tx, done, Some(worker)).await?;
     let mut got = Vec::new();
     if expired && limit > 0 {
@@ -337,7 +337,7 @@ fn complete_sql(ids: &[String], worker: Option<&str>) -> Vec<crate::sql::Sql> {
 }
 
 pub async fn complete(db: &Db, id: &str) -> Result<()> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     complete_in(&mut tx, &[id.to_owned()], None).await?;
     tx.commit().await?;
     Ok(())
@@ -382,7 +382,7 @@ fn v7_floor(ms: i64) -> String {
 }
 
 /// The queue as operators watch it: due jobs per kind (and how late the oldest is), leases held.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct QueueStats {
     /// (kind, due jobs, `run_at` of the oldest due job).
     pub due: Vec<(String, i64, i64)>,

@@ -24,7 +24,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Capability {
     pub slug: String,
     pub name: String,
@@ -48,7 +48,7 @@ pub async fn capabilities(db: &Db) -> Result<Vec<Capability>> {
 
 /// Adds a capability to the shared taxonomy (the hub's to do).
 pub async fn add_capability(db: &Db, actor: &Actor, c: &Capability) -> Result<Capability> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO capabilities (slug, name, description, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -86,7 +86,7 @@ pub async fn add_capability(db: &Db, actor: &Actor, c: &Capability) -> Result<Ca
 }
 
 /// An application with its portfolio record (the record's fields empty until it is assessed).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct PortfolioApp {
     pub ci_id: CiId,
     pub name: String,
@@ -101,12 +101,15 @@ pub struct PortfolioApp {
     pub capability_name: Option<String>,
     pub users: i64,
     pub annual_cost_cents: i64,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub contract_end: Option<Date>,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub support_end: Option<Date>,
     pub answers: BTreeMap<String, u8>,
     pub business_value: Option<Decimal>,
     pub technical_condition: Option<Decimal>,
     pub quadrant: Option<Quadrant>,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub retire_by: Option<Date>,
     pub replacement_id: Option<CiId>,
     pub replacement_name: Option<String>,
@@ -282,7 +285,7 @@ pub async fn save(
     let q = quadrant(value, condition);
     let answers = serde_json::to_string(&d.answers).map_err(corrupt)?;
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = if before.assessed {
         sqlx::query("UPDATE app_portfolio SET capability = $1, users = $2, annual_cost_cents = $3, contract_end = $4, support_end = $5, answers = $6, business_value = $7, technical_condition = $8, quadrant = $9, retire_by = $10, replacement_ci = $11, plan = $12, updated_at = $13, version = version + 1 WHERE ci_id = $14 AND version = $15")
             .bind(d.capability.clone())
@@ -350,7 +353,7 @@ pub async fn save(
 }
 
 /// One capability served by several applications, and how to consolidate it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RedundancyView {
     pub capability: String,
     pub capability_name: String,

@@ -46,9 +46,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// refuses when they are missing).
 pub struct ApiCreate<T>(pub T);
 
-/// The fields a creation must give.
+/// The fields a creation must give, and those only a creation sets.
 pub trait Create {
     const REQUIRED: &'static [&'static str];
+    /// Set when the record is created and never after (an organisation's slug, an agreement's member): an
+    /// amendment naming another value is refused, so the amendment's document leaves them out.
+    const FIXED: &'static [&'static str] = &[];
+}
+
+/// A JSON body that amends a record created through [`ApiCreate`] with the same type: every field
+/// optional, and the [`Create::FIXED`] ones not described.
+pub struct ApiAmend<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiAmend<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        ApiJson::<T>::from_request(req, state)
+            .await
+            .map(|ApiJson(t)| ApiAmend(t))
+    }
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiCreate<T> {
@@ -131,6 +148,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for PageQueryStrin
 
 fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
+}
+
+/// `?filename=` of a file sent as the request body (an attachment, a document).
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    /// The file's name as people will see it.
+    #[schemars(required, with = "String", length(min = 1, max = 255))]
+    pub filename: Option<String>,
+}
+
+/// `?dry_run=` of a CSV import: check every row and report, change nothing.
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    pub dry_run: Option<bool>,
 }
 
 /// `?limit=&cursor=` for every list.

@@ -1,18 +1,84 @@
-//! What every JSON handler needs: list envelopes and a record with its `ETag`. Imports no feature.
+//! What every JSON handler needs: typed answers (a record with its `ETag`, a list envelope), so that the
+//! OpenAPI document describes each response from the type it serialises. Imports no feature.
 
 use crate::extract::encode_cursor;
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
 use serde::Serialize;
+use std::marker::PhantomData;
 use store::page::Page;
 
 /// A list response: `{"items": […], "next_cursor": "…"}`; `next_cursor` is absent on the last page.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ListBody<T> {
     pub items: Vec<T>,
+    /// Pass it as `cursor` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// A list that is not paged: `{"items": […]}`.
+#[derive(Serialize, JsonSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// What a record or a result serialises as, for the document: `Answer<impl Body>` in a handler's
+/// signature lets the constructor name the type.
+pub trait Body: Serialize + JsonSchema {}
+impl<T: Serialize + JsonSchema> Body for T {}
+
+/// A JSON answer whose body is a `T`, already serialised: the type stays in the handler's signature, where
+/// the OpenAPI document reads the response's schema (`openapi::Answered`).
+pub struct Answer<T> {
+    response: Response,
+    _body: PhantomData<fn() -> T>,
+}
+
+impl<T> IntoResponse for Answer<T> {
+    fn into_response(self) -> Response {
+        self.response
+    }
+}
+
+impl<T: Serialize> Answer<T> {
+    fn from(response: Response) -> Self {
+        Self {
+            response,
+            _body: PhantomData,
+        }
+    }
+
+    /// `body` with `status`.
+    pub fn new(status: StatusCode, body: &T) -> Self {
+        Self::from((status, Json(body)).into_response())
+    }
+
+    /// `body` with 200 OK.
+    pub fn ok(body: &T) -> Self {
+        Self::new(StatusCode::OK, body)
+    }
+
+    /// One record with its `ETag`.
+    pub fn entity(status: StatusCode, version: i64, body: &T) -> Self {
+        Self::from(entity(status, version, body))
+    }
+}
+
+impl<T: Serialize> Answer<ListBody<T>> {
+    /// One page of a list.
+    pub fn page(page: Page<T>) -> Self {
+        Self::from(list(page))
+    }
+}
+
+impl<T: Serialize> Answer<Items<T>> {
+    /// A whole list.
+    pub fn items(items: Vec<T>) -> Self {
+        Self::from(Json(Items { items }).into_response())
+    }
 }
 
 pub fn list<T: Serialize>(page: Page<T>) -> Response {

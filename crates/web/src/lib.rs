@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod page;
 pub mod pdf;
 pub mod routes;
+mod schema;
 mod state;
 
 // The features, one folder each (see docs/ARCHITECTURE.md, "Where is it"); only `routes` names them all.

@@ -1024,9 +1024,12 @@ async fn every_creation_documents_the_fields_it_requires() {
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         let schema = &item["post"]["requestBody"]["content"]["application/json"]["schema"];
-        let Some(required) = schema["allOf"][1]["required"].as_array() else {
+        let Some(required) = schema["required"].as_array() else {
             continue;
         };
+        if path.replace("{slug}", "").contains('{') {
+            continue;
+        }
         let mut want: Vec<String> = required
             .iter()
             .filter_map(|f| f.as_str().map(str::to_owned))

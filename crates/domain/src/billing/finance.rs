@@ -94,7 +94,9 @@ pub fn forecast_year(monthly: &[i64]) -> i64 {
 }
 
 /// What a member would spend a year running a service alone, by cost line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Standalone {
     /// The share of staff the member would need (salary and benefits).
     pub staff_cents: i64,
@@ -116,7 +118,7 @@ impl Standalone {
 
 /// One service in a member's savings: the shared cost it was billed over some months beside what running
 /// the service alone would have cost over the same months.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Saving {
     pub months: i64,
     pub shared_cents: i64,

@@ -13,7 +13,7 @@ use super::{BlockMonth, Model, Rate, block_overage, format_price, rate_on, rate_
 use crate::FieldError;
 
 /// Where a line's amount comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Trace {
     /// `YYYY-MM`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -23,6 +23,7 @@ pub struct Trace {
     pub days: Option<(i64, i64)>,
     /// The rate's first day.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::schema::Day>")]
     pub rate_from: Option<Date>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meter: Option<String>,
@@ -47,7 +48,7 @@ pub struct Trace {
 }
 
 /// One line of a draft invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InvoiceLine {
     pub description: String,
     pub quantity: Decimal,

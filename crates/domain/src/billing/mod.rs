@@ -131,8 +131,9 @@ pub fn price_label(model: Model, unit: &str, rate: &Rate) -> String {
 }
 
 /// One price on a rate card, from a date on (until the next one for the same key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rate {
+    #[schemars(with = "crate::schema::Day")]
     pub effective_from: Date,
     /// Dollars per unit of the model (per month, per unit-month, per resident-year, per hour).
     pub price: Decimal,
@@ -172,7 +173,7 @@ pub fn rate_pieces<'r>(period: &Period, rates: &'r [Rate]) -> Vec<(i64, i64, &'r
 }
 
 /// One line of an invoice, before it is numbered: what was charged, how much of what at which price.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Line {
     pub description: String,
     pub quantity: Decimal,

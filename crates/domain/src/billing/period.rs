@@ -35,9 +35,23 @@ impl Cadence {
 }
 
 /// Days `start..end` (end excluded): a month or a fiscal quarter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Period {
+    #[schemars(with = "crate::schema::Day")]
     pub start: Date,
+    #[schemars(with = "crate::schema::Day")]
     pub end: Date,
 }
 

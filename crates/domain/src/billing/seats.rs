@@ -10,18 +10,21 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 /// The seat figure of a line: what is billed and where it comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Seats {
     /// Seats billed.
     pub count: i64,
     /// The first day billed.
+    #[schemars(with = "crate::schema::Day")]
     pub from: Date,
     /// The last day billed (included).
+    #[schemars(with = "crate::schema::Day")]
     pub to: Date,
     /// Days of `from..=to` with a record; 0 when the count is the one at the run.
     pub recorded_days: i64,
     /// The first day with the peak (none when nothing was recorded).
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schemars(with = "Option<crate::schema::Day>")]
     pub peak_on: Option<Date>,
 }
 

@@ -16,23 +16,55 @@ pub const MAX_RECORD_QUANTITY: i64 = 1_000_000_000;
 /// read as exact decimals.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct RawUsage {
+    /// The sender's id for the record: the same id sent twice counts once.
     #[serde(default)]
+    #[schemars(
+        required,
+        with = "String",
+        regex(pattern = r"^[^\u0000-\u001f\u007f\s][^\u0000-\u001f\u007f]{0,127}$")
+    )]
     pub id: Option<String>,
+    /// The member's slug.
     #[serde(default)]
+    #[schemars(required, with = "String", length(min = 2, max = 63))]
     pub org: Option<String>,
     #[serde(default)]
+    #[schemars(required, with = "String", regex(pattern = r"^[a-z0-9_.-]{1,64}$"))]
     pub meter: Option<String>,
     #[serde(default)]
+    #[schemars(required, with = "Quantity")]
     pub quantity: Option<Quantity>,
+    /// `2026-09` (the month) or `2026-09-14` (a day).
     #[serde(default)]
+    #[schemars(
+        required,
+        with = "String",
+        regex(pattern = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8]))?$")
+    )]
     pub period: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
 }
 
 /// A quantity as JSON gives it: a number (read exactly, never through a float) or a string.
-#[derive(Debug, Clone, schemars::JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Quantity(pub String);
+
+impl schemars::JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A whole number, or a decimal as a string (at most six decimal places) so that it stays exact.",
+            "anyOf": [
+                { "type": "integer", "minimum": 0, "maximum": MAX_RECORD_QUANTITY },
+                { "type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,6})?$" }
+            ]
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -16,7 +16,7 @@ use crate::validation::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// Whether a policy's clock runs in the member's business hours or around the clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
     BusinessHours,

@@ -135,22 +135,24 @@ impl BusinessCalendar {
 }
 
 /// Why a clock stopped running for a while.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pause {
+    #[schemars(with = "crate::schema::Instant")]
     pub from: Timestamp,
     /// `None` while the pause lasts.
+    #[schemars(with = "Option<crate::schema::Instant>")]
     pub to: Option<Timestamp>,
 }
 
 /// One SLA clock (response or resolution) of one ticket: started when the ticket was opened, paused while
 /// the ticket waits on its requester, stopped when the target event happens.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaClock {
     pub pauses: Vec<Pause>,
 }
 
 /// Where a clock stands at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SlaStanding {
     /// Business seconds the clock has run.
     pub elapsed: i64,
@@ -158,6 +160,7 @@ pub struct SlaStanding {
     pub target: i64,
     /// When the target falls (or fell) due; `None` while paused with time left, or on a calendar with no
     /// working time.
+    #[schemars(with = "Option<crate::schema::Instant>")]
     pub due: Option<Timestamp>,
     pub paused: bool,
 }

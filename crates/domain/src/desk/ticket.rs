@@ -246,7 +246,7 @@ impl PriorityMatrix {
 
 /// A ticket's subject: at most [`TicketSubject::MAX_CHARS`] characters, trimmed, never empty, without
 /// control or bidirectional control characters. The one rule for the API, the pages and the mail gateway.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct TicketSubject(String);
 

@@ -153,7 +153,7 @@ impl ProposalDraft {
 #[derive(Debug, Default, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
-    #[schemars(with = "Option<crate::tenancy::proposals::Decision>")]
+    #[schemars(required, with = "crate::tenancy::proposals::Decision")]
     pub decision: Option<String>,
     pub note: Option<String>,
 }

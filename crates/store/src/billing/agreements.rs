@@ -23,17 +23,20 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Agreement {
     pub id: AgreementId,
     pub org_id: OrgId,
     pub title: String,
     pub status: AgreementStatus,
     pub cadence: Cadence,
+    #[schemars(with = "domain::schema::Day")]
     pub starts_on: Date,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub ends_on: Option<Date>,
     pub renewal: Renewal,
     pub approving_body: String,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub vote_date: Option<Date>,
     pub notes: String,
     #[serde(serialize_with = "crate::tenancy::ser_ts")]
@@ -57,7 +60,7 @@ pub struct AgreementDraft {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Subscription {
     pub id: SubscriptionId,
     pub agreement_id: AgreementId,
@@ -65,7 +68,9 @@ pub struct Subscription {
     pub rate_card_id: RateCardId,
     pub rate_card_name: String,
     pub quantity: Decimal,
+    #[schemars(with = "domain::schema::Day")]
     pub starts_on: Date,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub ends_on: Option<Date>,
     pub version: i64,
 }
@@ -80,7 +85,7 @@ pub struct SubscriptionDraft {
 }
 
 /// One change to an agreement, as its history shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Amendment {
     #[serde(serialize_with = "crate::tenancy::ser_ts")]
     pub at: i64,
@@ -280,7 +285,7 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO agreements (id, org_id, title, status, cadence, starts_on, ends_on, renewal, approving_body, vote_date, notes, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 1)")
         .bind(a.id.to_string())
         .bind(org.to_string())
@@ -338,7 +343,7 @@ pub async fn update(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE agreements SET title = $1, status = $2, cadence = $3, starts_on = $4, ends_on = $5, renewal = $6, approving_body = $7, vote_date = $8, notes = $9, updated_at = $10, version = $11 WHERE id = $12 AND version = $13")
         .bind(&after.title)
         .bind(after.status.as_str())
@@ -426,7 +431,7 @@ pub async fn subscribe(
         ends_on: d.ends_on,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO subscriptions (id, agreement_id, org_id, rate_card_id, quantity, starts_on, ends_on, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1)")
         .bind(s.id.to_string())
         .bind(agreement_id.to_string())
@@ -520,7 +525,7 @@ pub async fn update_subscription(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE subscriptions SET quantity = $1, ends_on = $2, version = $3, updated_at = $4 WHERE id = $5 AND version = $6")
         .bind(quantity.to_string())
         .bind(ends_on.map(|d| d.to_string()))
@@ -586,7 +591,7 @@ pub async fn attach_document(
         sha256: hex::encode(sha2::Sha256::digest(file.bytes)),
         created_at: now_ms(),
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO agreement_documents (id, agreement_id, org_id, file_name, content_type, size_bytes, sha256, data, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&doc.id)
         .bind(id.to_string())

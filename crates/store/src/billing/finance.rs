@@ -51,7 +51,7 @@ pub fn fiscal_year_period(fy: i16, fy_start: u8) -> Option<Period> {
 // Cost pools
 
 /// One cost of a service in a fiscal year.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Cost {
     pub id: String,
     pub service_id: ServiceId,
@@ -115,7 +115,7 @@ pub async fn add_cost(db: &Db, actor: &Actor, d: &CostDraft) -> Result<Cost> {
     let service_name = service_name(db, d.service_id).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO cost_pools (id, service_id, fiscal_year, category, description, amount_cents, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)")
         .bind(&id)
         .bind(d.service_id.to_string())
@@ -163,7 +163,7 @@ pub async fn update_cost(
         return Err(StoreError::Stale);
     }
     let service_name = service_name(db, d.service_id).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE cost_pools SET service_id = $1, fiscal_year = $2, category = $3, description = $4, amount_cents = $5, updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8")
         .bind(d.service_id.to_string())
         .bind(i64::from(d.fiscal_year))
@@ -208,7 +208,7 @@ pub async fn delete_cost(db: &Db, actor: &Actor, id: &str, version: Option<i64>)
     if version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM cost_pools WHERE id = $1 AND version = $2")
         .bind(id)
         .bind(before.version)
@@ -232,7 +232,7 @@ pub async fn delete_cost(db: &Db, actor: &Actor, id: &str, version: Option<i64>)
 // Standalone benchmarks
 
 /// What a member of a size band would pay a year to run a service alone, and where the figures come from.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Benchmark {
     pub id: String,
     pub service_id: ServiceId,
@@ -315,7 +315,7 @@ pub async fn add_benchmark(db: &Db, actor: &Actor, d: &BenchmarkDraft) -> Result
     let service_name = service_name(db, d.service_id).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO standalone_benchmarks (id, service_id, size_band, staff_cents, licences_cents, hardware_cents, source, note, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1)")
         .bind(&id)
         .bind(d.service_id.to_string())
@@ -366,7 +366,7 @@ pub async fn update_benchmark(
         return Err(StoreError::Stale);
     }
     let service_name = service_name(db, d.service_id).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE standalone_benchmarks SET service_id = $1, size_band = $2, staff_cents = $3, licences_cents = $4, hardware_cents = $5, source = $6, note = $7, updated_at = $8, version = version + 1 WHERE id = $9 AND version = $10")
         .bind(d.service_id.to_string())
         .bind(d.size_band.as_str())
@@ -415,7 +415,7 @@ pub async fn update_benchmark(
 
 /// An amount the hub owes a member back (a service outage, a billing correction), carried as a negative line
 /// by the invoice of the agreement's period that contains `month`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Credit {
     pub id: String,
     pub org_id: OrgId,
@@ -482,7 +482,7 @@ pub async fn add_credit(db: &Db, scope: &Scope, actor: &Actor, d: &CreditDraft) 
         reason: d.reason.clone(),
         created_at: now_ms(),
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO billing_credits (id, org_id, agreement_id, month, amount_cents, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(&c.id)
         .bind(c.org_id.to_string())
@@ -536,7 +536,7 @@ pub async fn delete_credit(db: &Db, scope: &Scope, actor: &Actor, id: &str) -> R
             ),
         });
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM billing_credits WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -676,7 +676,7 @@ async fn service_names(db: &Db) -> Result<BTreeMap<ServiceId, String>> {
 // The finance report
 
 /// One service's year: what it cost the hub, what its invoices recovered.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ServiceYear {
     pub service_id: ServiceId,
     pub service_name: String,
@@ -691,7 +691,7 @@ pub struct ServiceYear {
 }
 
 /// One member's year: what it was billed, by service, and next year's forecast.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct MemberYear {
     pub org_id: OrgId,
     pub name: String,
@@ -704,10 +704,12 @@ pub struct MemberYear {
     pub forecast_cents: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct FinanceReport {
     pub fiscal_year: i16,
+    #[schemars(with = "domain::schema::Day")]
     pub starts_on: Date,
+    #[schemars(with = "domain::schema::Day")]
     pub ends_on: Date,
     pub services: Vec<ServiceYear>,
     pub members: Vec<MemberYear>,
@@ -962,7 +964,7 @@ async fn forecast(
 // Savings
 
 /// One service of a member's savings.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ServiceSaving {
     pub service_id: ServiceId,
     pub service_name: String,
@@ -974,7 +976,7 @@ pub struct ServiceSaving {
     pub source: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct MemberSavings {
     pub org_id: OrgId,
     pub name: String,
@@ -989,10 +991,12 @@ pub struct MemberSavings {
     pub saved_percent: Option<Decimal>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct SavingsReport {
     pub fiscal_year: i16,
+    #[schemars(with = "domain::schema::Day")]
     pub starts_on: Date,
+    #[schemars(with = "domain::schema::Day")]
     pub ends_on: Date,
     pub members: Vec<MemberSavings>,
     pub shared_cents: i64,

@@ -30,7 +30,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Invoice {
     pub id: String,
     pub org_id: OrgId,
@@ -39,7 +39,9 @@ pub struct Invoice {
     pub kind: String,
     /// `draft`, `issued`, `paid` or `void`.
     pub status: String,
+    #[schemars(with = "domain::schema::Day")]
     pub period_start: Date,
+    #[schemars(with = "domain::schema::Day")]
     pub period_end: Date,
     pub period: String,
     pub number: Option<String>,
@@ -48,6 +50,7 @@ pub struct Invoice {
     pub paid_cents: i64,
     #[serde(serialize_with = "crate::tenancy::ser_opt_ts")]
     pub issued_at: Option<i64>,
+    #[schemars(with = "Option<domain::schema::Day>")]
     pub due_on: Option<Date>,
     pub void_reason: String,
     pub version: i64,
@@ -60,7 +63,7 @@ impl Invoice {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Line {
     pub position: i64,
     pub description: String,
@@ -94,7 +97,7 @@ fn invoice(r: &AnyRow) -> Result<Invoice> {
 }
 
 /// What a run did.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RunReport {
     pub period: String,
     /// Drafts written (new or replaced).
@@ -368,7 +371,7 @@ pub async fn run(db: &Db, actor: &Actor, period: &Period, label: &str) -> Result
             now
         ]));
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Drafts of the period are replaced (their lines first).
     sqlx::query("DELETE FROM invoice_lines WHERE invoice_id IN (SELECT id FROM invoices WHERE status = 'draft' AND period_start = $1 AND period_end = $2)")
         .bind(period.start.to_string())
@@ -583,7 +586,7 @@ pub async fn issue(
         )
         .into());
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let number = next_number(&mut tx).await?;
     let due = when
         .date()
@@ -651,7 +654,7 @@ pub async fn void(
         )
         .into());
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE invoices SET status = 'void', void_reason = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND status = 'issued' AND version = $4")
         .bind(reason)
         .bind(now_ms())
@@ -761,7 +764,7 @@ pub async fn pay(
     } else {
         "issued"
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE invoices SET paid_cents = $1, status = $2, updated_at = $3, version = version + 1 WHERE id = $4 AND version = $5")
         .bind(paid)
         .bind(status)

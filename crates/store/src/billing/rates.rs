@@ -33,9 +33,10 @@ pub(crate) fn opt_date(r: &AnyRow, col: &str) -> Result<Option<Date>> {
 }
 
 /// One price of a card.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RateRow {
     pub id: RateId,
+    #[schemars(with = "domain::schema::Day")]
     pub effective_from: Date,
     /// Dollars per unit, exact (a decimal string in JSON).
     pub price: Decimal,
@@ -53,7 +54,7 @@ impl RateRow {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RateCard {
     pub id: RateCardId,
     pub service_id: ServiceId,
@@ -192,7 +193,7 @@ pub async fn create(db: &Db, actor: &Actor, d: &CardDraft, first: &RateDraft) ->
     let service_name = service_name(db, d.service_id).await?;
     let now = now_ms();
     let id = RateCardId::new();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO rate_cards (id, service_id, name, model, unit, meter, activity, active, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, 1)")
         .bind(id.to_string())
         .bind(d.service_id.to_string())
@@ -272,7 +273,7 @@ async fn insert_rate(
 /// Adds a price from a date on; the earlier prices stay for the periods before it.
 pub async fn add_rate(db: &Db, actor: &Actor, card: RateCardId, r: &RateDraft) -> Result<RateCard> {
     get(db, card).await?; // 404 for an unknown card
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     insert_rate(&mut tx, card, actor, r, now_ms()).await?;
     sqlx::query("UPDATE rate_cards SET version = version + 1, updated_at = $2 WHERE id = $1")
         .bind(card.to_string())
@@ -308,7 +309,7 @@ pub async fn update(
     if version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE rate_cards SET name = $1, active = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND version = $5")
         .bind(name)
         .bind(i64::from(active))

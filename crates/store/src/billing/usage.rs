@@ -19,7 +19,7 @@ use sqlx::Row;
 const ROWS_PER_STATEMENT: usize = 5_000;
 
 /// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IngestReport {
     /// Records stored now.
     pub accepted: u64,
@@ -91,7 +91,7 @@ async fn write(
         resolved.push(Resolved { rec, org });
     }
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut inserted: Vec<&Resolved> = Vec::with_capacity(resolved.len());
     for part in resolved.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<serde_json::Value> = part
@@ -235,11 +235,12 @@ fn totals_sql(backend: crate::Backend) -> &'static str {
 }
 
 /// One stored usage record.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct UsageRecord {
     pub id: String,
     pub org_id: OrgId,
     pub meter: String,
+    #[schemars(with = "domain::schema::Day")]
     pub used_on: jiff::civil::Date,
     pub month: String,
     /// The quantity as a decimal string (exact).
@@ -313,7 +314,7 @@ pub async fn list(
 }
 
 /// One member's total of one meter in one month.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct UsageTotal {
     pub org_id: OrgId,
     pub meter: String,

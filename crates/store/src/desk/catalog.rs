@@ -49,7 +49,7 @@ pub(crate) async fn log(
 // ---------------------------------------------------------------------------------------------------
 // Settings
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct DeskSettings {
     pub priority_matrix: PriorityMatrix,
     /// A requester's reply within this many days reopens a resolved ticket; after it, the ticket closes.
@@ -83,7 +83,7 @@ pub async fn update_settings(
     if version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE desk_settings SET priority_matrix = $1, reopen_days = $2, attachment_max_bytes = $3, updated_at = $4, escalation_team_id = $6, version = version + 1 WHERE id = 1 AND version = $5")
         .bind(serde_json::to_string(&new.priority_matrix).map_err(corrupt)?)
         .bind(new.reopen_days)
@@ -118,7 +118,7 @@ pub async fn update_settings(
 // ---------------------------------------------------------------------------------------------------
 // SLA policies
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct SlaPolicy {
     pub id: SlaPolicyId,
     pub name: String,
@@ -182,7 +182,7 @@ pub async fn create_policy(
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO sla_policies (id, name, coverage, targets, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $5, 1)")
         .bind(p.id.to_string())
         .bind(&p.name)
@@ -231,7 +231,7 @@ pub async fn update_policy(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE sla_policies SET name = $1, coverage = $2, targets = $3, updated_at = $4, version = $5 WHERE id = $6 AND version = $7")
         .bind(&after.name)
         .bind(coverage.as_str())
@@ -264,7 +264,7 @@ pub async fn update_policy(
 // ---------------------------------------------------------------------------------------------------
 // Teams
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Team {
     pub id: TeamId,
     pub name: String,
@@ -313,7 +313,7 @@ pub async fn create_team(
         members: members.to_vec(),
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO teams (id, name, description, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $4, 1)")
         .bind(t.id.to_string())
         .bind(&t.name)
@@ -347,7 +347,7 @@ pub async fn create_team(
 // Services
 
 /// A service of the hub's catalog.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Service {
     pub id: ServiceId,
     pub slug: String,
@@ -487,7 +487,7 @@ pub async fn create_service(db: &Db, actor: &Actor, d: &ServiceDraft) -> Result<
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO services (id, slug, name, category, description, owner_team_id, support_hours, sla_policy_id, active, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)")
         .bind(s.id.to_string())
         .bind(&s.slug)
@@ -529,7 +529,7 @@ pub async fn update_service(
     }
     check_refs(db, d).await?;
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE services SET slug = $1, name = $2, category = $3, description = $4, owner_team_id = $5, support_hours = $6, sla_policy_id = $7, active = $8, updated_at = $9, version = version + 1 WHERE id = $10 AND version = $11")
         .bind(&d.slug)
         .bind(&d.name)
@@ -580,7 +580,7 @@ pub async fn update_service(
 // Catalog items
 
 /// Something a member can order, with the questions its request form asks.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CatalogItem {
     pub id: CatalogItemId,
     pub service_id: ServiceId,
@@ -692,7 +692,7 @@ pub async fn create_item(db: &Db, actor: &Actor, d: &ItemDraft) -> Result<Catalo
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO catalog_items (id, service_id, name, description, form, cost_cents, active, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1)")
         .bind(i.id.to_string())
         .bind(i.service_id.to_string())
@@ -731,7 +731,7 @@ pub async fn update_item(
         return Err(StoreError::Stale);
     }
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE catalog_items SET name = $1, description = $2, form = $3, cost_cents = $4, active = $5, updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8")
         .bind(&d.name)
         .bind(&d.description)

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Article {
     pub id: String,
     pub title: String,
@@ -235,7 +235,7 @@ pub async fn create(db: &Db, actor: &Actor, d: &Draft) -> Result<Article> {
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let seq: i64 =
         sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'kb' RETURNING value")
             .fetch_one(&mut *tx)
@@ -282,7 +282,7 @@ pub async fn update(
         return Err(StoreError::Stale);
     }
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query("UPDATE kb_articles SET title = $1, body = $2, category = $3, status = $4, visibility = $5, org_id = $6, service_id = $7, updated_at = $8, version = version + 1 WHERE id = $9 AND version = $10 RETURNING seq")
         .bind(&d.title)
         .bind(&d.body)
@@ -342,7 +342,7 @@ pub async fn link_ticket(
             }
             e => e,
         })?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO ticket_articles (ticket_id, article_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(t.id.to_string())
         .bind(&a.id)
@@ -384,7 +384,7 @@ pub async fn for_ticket(
 
 /// Rebuilds the search index (after a restore).
 pub async fn rebuild(db: &Db) -> Result<()> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM kb_fts").execute(&mut *tx).await?;
     for r in sqlx::query("SELECT seq, title, body FROM kb_articles")
         .fetch_all(&mut *tx)

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// What became of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ticket,
@@ -45,7 +45,7 @@ impl Outcome {
 }
 
 /// One message in the ledger.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct MailMessage {
     pub id: String,
     pub message_id: Option<String>,
@@ -185,7 +185,7 @@ pub async fn resolve(
     ticket_number: Option<i64>,
 ) -> Result<()> {
     let m = get(db, id).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE mail_messages SET resolved_at = $1, resolved_by = $2, ticket_number = COALESCE($3, ticket_number) WHERE id = $4 AND resolved_at IS NULL")
         .bind(now_ms())
         .bind(by.to_string())

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
 /// A notification event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     /// To the requester: we have your ticket.
@@ -218,7 +218,7 @@ pub async fn set_optouts(
     off: &[Event],
 ) -> Result<()> {
     let before = optouts(db, user).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM notification_optouts WHERE user_id = $1")
         .bind(user.to_string())
         .execute(&mut *tx)

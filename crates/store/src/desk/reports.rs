@@ -11,7 +11,7 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 
 /// One labelled figure group (a month, a member, a service).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Group {
     pub key: String,
     pub opened: i64,
@@ -56,7 +56,7 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct DeskReport {
     pub total: Group,
     pub by_month: Vec<Group>,

@@ -118,7 +118,7 @@ pub(crate) async fn index_reply(
 
 /// Rebuilds the whole index from the tickets and their public replies (after a restore).
 pub async fn rebuild(db: &Db) -> Result<u64> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM ticket_fts")
         .execute(&mut *tx)
         .await?;

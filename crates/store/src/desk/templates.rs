@@ -14,7 +14,7 @@ pub const SUBJECT_MAX: usize = 200;
 pub const BODY_MAX: usize = 10_000;
 
 /// One event's template.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct MailTemplate {
     pub event: &'static str,
     /// What the event is, as the notification settings name it.
@@ -165,7 +165,7 @@ pub async fn save(
     if version.is_some_and(|v| v != before.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = if before.customised {
         sqlx::query("UPDATE mail_templates SET subject = $1, body = $2, updated_at = $3, version = version + 1 WHERE event = $4 AND version = $5")
             .bind(subject)
@@ -214,7 +214,7 @@ pub async fn save(
 pub async fn reset(db: &Db, actor: &Actor, event: Event) -> Result<MailTemplate> {
     let before = get(db, event).await?;
     if before.customised {
-        let mut tx = db.write.begin().await?;
+        let mut tx = db.begin_write().await?;
         sqlx::query("DELETE FROM mail_templates WHERE event = $1")
             .bind(event.as_str())
             .execute(&mut *tx)

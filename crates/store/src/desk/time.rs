@@ -18,7 +18,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// One person's time on one ticket on one date.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TimeEntry {
     pub id: String,
     pub org_id: OrgId,
@@ -26,6 +26,7 @@ pub struct TimeEntry {
     pub ticket_id: TicketId,
     pub ticket_number: i64,
     pub ticket_subject: String,
+    #[schemars(with = "domain::schema::Day")]
     pub work_date: Date,
     pub minutes: i64,
     pub activity: Activity,
@@ -100,7 +101,7 @@ pub async fn log_time(
         created_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO time_entries (id, org_id, user_id, ticket_id, work_date, minutes, activity, billable, note, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)")
         .bind(&out.id)
         .bind(out.org_id.to_string())
@@ -211,7 +212,7 @@ pub async fn delete(
     if version.is_some_and(|v| v != e.version) {
         return Err(StoreError::Stale);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM time_entries WHERE id = $1 AND version = $2")
         .bind(id)
         .bind(e.version)
@@ -236,7 +237,7 @@ pub async fn delete(
 }
 
 /// A running timer.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Timer {
     pub ticket_number: i64,
     #[serde(serialize_with = "crate::tenancy::ser_ts")]

@@ -40,7 +40,7 @@ pub async fn add(db: &Db, scope: &Scope, actor: &Actor, org: OrgId, c: &Closure)
     if !scope.contains(org) {
         return Err(StoreError::NotFound);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO org_closures (org_id, date, name) VALUES ($1, $2, $3)")
         .bind(org.to_string())
         .bind(c.date.to_string())
@@ -78,7 +78,7 @@ pub async fn remove(
     if !scope.contains(org) {
         return Err(StoreError::NotFound);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let row =
         sqlx::query("DELETE FROM org_closures WHERE org_id = $1 AND date = $2 RETURNING name")
             .bind(org.to_string())

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Department {
     pub id: DepartmentId,
     pub org_id: OrgId,
@@ -24,7 +24,7 @@ pub struct Department {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Site {
     pub id: SiteId,
     pub org_id: OrgId,
@@ -104,7 +104,7 @@ async fn delete_versioned(
     version: i64,
     before: serde_json::Value,
 ) -> Result<()> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query(&format!(
         "DELETE FROM {table} WHERE id = $1 AND version = $2"
     ))
@@ -186,7 +186,7 @@ pub async fn create_department(
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO departments (id, org_id, name, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, 1)")
         .bind(d.id.to_string())
         .bind(org.to_string())
@@ -228,7 +228,7 @@ pub async fn rename_department(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE departments SET name = $1, updated_at = $2, version = $3 WHERE id = $4 AND version = $5")
         .bind(&after.name)
         .bind(after.updated_at)
@@ -335,7 +335,7 @@ pub async fn create_site(
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO sites (id, org_id, name, address, kind, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)")
         .bind(s.id.to_string())
         .bind(org.to_string())
@@ -381,7 +381,7 @@ pub async fn update_site(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE sites SET name = $1, address = $2, kind = $3, updated_at = $4, version = $5 WHERE id = $6 AND version = $7")
         .bind(&after.name)
         .bind(&after.address)

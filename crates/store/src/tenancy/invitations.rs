@@ -30,7 +30,7 @@ pub const VALID_FOR_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// The job that mails an invitation.
 pub const JOB_KIND: &str = "account.invite";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Invitation {
     pub id: InvitationId,
     pub org_id: OrgId,
@@ -117,7 +117,7 @@ pub async fn create(
         revoked_at: None,
         state: State::Queued,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO invitations (id, org_id, email, role, invited_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -205,7 +205,7 @@ async fn update_pending(
     set: &str,
     value: i64,
 ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Invitation)> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(&format!(
         "UPDATE invitations SET {set} WHERE id = $2 AND org_id = $3 \
          AND accepted_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
@@ -448,7 +448,7 @@ pub async fn accept_new(db: &Db, token: &str, name: &str, password_hash: String)
         version: 1,
     };
     let actor = Actor::user(u.id, &u.email);
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     users::insert_user(&mut tx, &actor, &u).await?;
     let inv = mark_accepted(&mut tx, token, u.id).await?;
     users::insert_grant(&mut tx, &actor, u.id, inv.org_id, inv.role).await?;
@@ -460,7 +460,7 @@ pub async fn accept_new(db: &Db, token: &str, name: &str, password_hash: String)
 /// Accepts as an existing person (who has proved it by their password): the role is granted to them.
 pub async fn accept_existing(db: &Db, token: &str, user: &User) -> Result<Invitation> {
     let actor = Actor::user(user.id, &user.email);
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let inv = mark_accepted(&mut tx, token, user.id).await?;
     if !inv.email.eq_ignore_ascii_case(&user.email) {
         return Err(StoreError::NotFound);

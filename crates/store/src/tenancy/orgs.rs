@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Org {
     pub id: OrgId,
     pub slug: OrgSlug,
@@ -206,7 +206,7 @@ pub async fn create_region(
     region_name: &str,
     hub: &OrgDraft,
 ) -> Result<Org> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO region (id, name, created_at) VALUES (1, $1, $2)")
         .bind(region_name)
         .bind(now_ms())
@@ -297,7 +297,7 @@ pub async fn create_member(db: &Db, scope: &Scope, actor: &Actor, d: &OrgDraft) 
     if *scope != Scope::Region {
         return Err(StoreError::Forbidden);
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let o = insert(&mut tx, actor, d, false).await?;
     tx.commit().await?;
     db.orgs.invalidate();
@@ -313,7 +313,7 @@ pub async fn update(
     expected_version: Option<i64>,
     edit: impl FnOnce(&Org) -> Result<OrgDraft>,
 ) -> Result<Org> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let before = load_for_update(&mut tx, scope, slug, expected_version).await?;
     let d = edit(&before)?;
     let after = Org {
@@ -379,7 +379,7 @@ pub async fn set_active(
     expected_version: Option<i64>,
     active: bool,
 ) -> Result<Org> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let before = load_for_update(&mut tx, scope, slug, expected_version).await?;
     if before.is_hub && !active {
         return Err(domain::Invalid::one("active", "the hub cannot be deactivated").into());

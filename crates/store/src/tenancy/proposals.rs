@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Proposal {
     pub id: String,
     pub org_id: OrgId,
@@ -135,7 +135,7 @@ pub async fn propose(
         decision_note: String::new(),
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO org_proposals (id, org_id, field, current_value, proposed_value, reason, source, status, \
          proposed_by, proposed_by_label, proposed_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)",
@@ -180,7 +180,7 @@ pub async fn decide(
     id: &str,
     d: &DecisionDraft,
 ) -> Result<(Proposal, Option<Org>)> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut q = Sql::new(SELECT);
     q.push(" AND p.id = ").bind(id.to_owned());
     q.scope("p.org_id", scope);

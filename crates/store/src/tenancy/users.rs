@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct User {
     pub id: UserId,
     pub org_id: OrgId,
@@ -160,7 +160,7 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     insert_user(&mut tx, actor, &u).await?;
     insert_grant(&mut tx, actor, u.id, org, role).await?;
     tx.commit().await?;
@@ -255,7 +255,7 @@ pub async fn set_active(
         version: before.version + 1,
         ..before.clone()
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     // The hub's seat record keeps the day's peak: the count before a disable, after an enable.
     if !active {
         super::seats::note(&mut tx, before.org_id).await?;
@@ -313,7 +313,7 @@ pub async fn set_password(
     keep_session: Option<&str>,
     revoke_tokens: bool,
 ) -> Result<()> {
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3 RETURNING org_id")
         .bind(hash)
         .bind(now_ms())
@@ -357,7 +357,7 @@ pub async fn set_password(
 }
 
 /// A grant as listed on an organisation's people page.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct GrantRow {
     pub id: GrantId,
     pub org_id: OrgId,
@@ -497,7 +497,7 @@ pub async fn grant(
     get_self(db, user)
         .await
         .map_err(|_| domain::Invalid::one("user_id", "no such person"))?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let id = insert_grant(&mut tx, actor, user, org, role).await?;
     tx.commit().await?;
     let row = sqlx::query(&format!("{GRANT_SELECT} WHERE g.id = $1"))
@@ -527,7 +527,7 @@ pub async fn revoke(db: &Db, scope: &Scope, actor: &Actor, id: GrantId) -> Resul
         )
         .into());
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM grants WHERE id = $1")
         .bind(id.to_string())
         .execute(&mut *tx)

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{ApiCreate, ApiJson, if_match};
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -131,9 +132,9 @@ async fn create_principle(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawPrinciple>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = adopt_principle(&s, &p, &raw).await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &out))
 }
 
 async fn list_exceptions(

@@ -290,6 +290,7 @@ pub async fn ask(
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
     /// approved or rejected.
+    #[schemars(required, extend("enum" = ["approved", "rejected"]))]
     pub status: Option<String>,
     #[schemars(extend("format" = "date"))]
     pub expires_on: Option<String>,

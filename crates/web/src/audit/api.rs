@@ -5,10 +5,9 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::ApiQuery;
-use crate::json::list;
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::extract::State;
-use axum::response::Response;
 use domain::authz::Permission;
 use store::audit;
 
@@ -26,7 +25,9 @@ async fn list_entries(
     p: Principal,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let f = q.filter(&s, &p, &scope).await?;
-    Ok(list(audit::list(&s.db, &scope, &f, &q.page()?).await?))
+    Ok(Answer::page(
+        audit::list(&s.db, &scope, &f, &q.page()?).await?,
+    ))
 }

@@ -7,6 +7,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiCreate, ApiJson, ApiQuery, if_match};
+use crate::json::{Answer, Body};
 use crate::json::{entity, given};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
@@ -87,9 +88,9 @@ async fn create_pool(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawPool>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = record_pool(&s, &p, &raw).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 async fn get_pool(
@@ -123,9 +124,9 @@ async fn update_pool(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawPool>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = change_pool(&s, &p, pool_id(&id)?, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn add_part(
@@ -133,9 +134,9 @@ async fn add_part(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawPart>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = attach(&s, &p, pool_id(&id)?, &raw).await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &out))
 }
 
 async fn remove_part(

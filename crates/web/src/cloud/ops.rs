@@ -21,13 +21,18 @@ pub(crate) fn pool_id(raw: &str) -> Result<PoolId, Failure> {
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPool {
+    #[schemars(length(min = 1, max = 120))]
     pub name: Option<String>,
     /// The hub's site (a CMDB item of type site) the pool stands at; `""` for none.
     pub site_id: Option<String>,
     /// Whole numbers, as numbers or text.
+    #[schemars(with = "Option<u32>", range(max = MAX_CAPACITY))]
     pub vcpu: Option<Value>,
+    #[schemars(with = "Option<u32>", range(max = MAX_CAPACITY))]
     pub ram_gb: Option<Value>,
+    #[schemars(with = "Option<u32>", range(max = MAX_CAPACITY))]
     pub storage_gb: Option<Value>,
+    #[schemars(with = "Option<u32>", range(max = MAX_CAPACITY))]
     pub backup_gb: Option<Value>,
     pub notes: Option<String>,
 }

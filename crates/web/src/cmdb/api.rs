@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
-use crate::json::{entity, list};
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -150,13 +150,13 @@ async fn list_cis(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<CiQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let f = filter(&s, &scope, &q).await?;
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor.clone(),
     };
-    Ok(list(
+    Ok(Answer::page(
         cmdb::list(&s.db, &scope, &f, &page.to_request()?).await?,
     ))
 }
@@ -165,18 +165,18 @@ async fn create_ci(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawCi>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = record_ci(&s, &p, &raw).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 async fn get_ci(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = cmdb::get(&s.db, &scope, path_id(&id)?).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn update_ci(
@@ -185,18 +185,18 @@ async fn update_ci(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawCi>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = change_ci(&s, &p, path_id(&id)?, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn list_relations(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let items = cmdb::relations(&s.db, &scope, path_id(&id)?).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn relate(
@@ -204,9 +204,9 @@ async fn relate(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawRelation>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = add_relation(&s, &p, path_id(&id)?, &raw).await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &out))
 }
 
 async fn unrelate(
@@ -231,9 +231,9 @@ async fn impact(
     Granted(scope): Granted,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ImpactQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = cmdb::impact_of(&s.db, &scope, path_id(&id)?, depth(&q.depth)?).await?;
-    Ok(Json(out).into_response())
+    Ok(Answer::ok(&out))
 }
 
 async fn history(
@@ -241,26 +241,20 @@ async fn history(
     p: Principal,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let view = p.ticket_view().ok();
     let items = cmdb::history(&s.db, &scope, view.as_ref(), path_id(&id)?).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
-}
-
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    pub dry_run: Option<bool>,
+    Ok(Answer::items(items))
 }
 
 async fn import_csv(
     State(s): State<AppState>,
     p: Principal,
-    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiQuery(q): ApiQuery<crate::extract::ImportQuery>,
     body: axum::body::Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let report = import_file(&s, &p, &body, q.dry_run.unwrap_or(false)).await?;
-    Ok(Json(report).into_response())
+    Ok(Answer::ok(&report))
 }
 
 async fn export_csv(
@@ -278,11 +272,11 @@ async fn ticket_items(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let view = p.ticket_view()?;
     let number = crate::extract::parse_number(&number)?;
     let items = cmdb::ticket_items(&s.db, &view, &p.scope(Permission::CmdbRead), number).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn link_ticket(
@@ -290,10 +284,10 @@ async fn link_ticket(
     p: Principal,
     Path(number): Path<String>,
     ApiJson(raw): ApiJson<RawLink>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let number = crate::extract::parse_number(&number)?;
     let out = link(&s, &p, number, &raw).await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &out))
 }
 
 async fn unlink_ticket(

@@ -513,6 +513,8 @@ pub async fn link(
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBulk {
+    /// The items' ids.
+    #[schemars(required, with = "Vec<domain::ids::CiId>", length(min = 1, max = 1000))]
     pub ids: Option<Vec<String>>,
     #[schemars(with = "Option<domain::cmdb::CiStatus>")]
     pub status: Option<String>,

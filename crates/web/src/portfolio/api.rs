@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiJson, ApiQuery, if_match};
-use crate::json::entity;
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -171,9 +171,9 @@ async fn get_app(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = portfolio::get(&s.db, &scope, ci_id(&id)?).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn save_app(
@@ -182,7 +182,7 @@ async fn save_app(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawApp>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = save(&s, &p, ci_id(&id)?, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A file on a ticket (its bytes are served separately).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Attachment {
     pub id: String,
     pub filename: String,
@@ -51,7 +51,7 @@ pub async fn attach(
         sha256: hex::encode(sha2::Sha256::digest(bytes)),
         created_at: now_ms(),
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO attachments (id, ticket_id, org_id, event_id, filename, content_type, size_bytes, sha256, data, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(&a.id)
         .bind(t.id.to_string())

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CannedReply {
     pub id: String,
     pub title: String,
@@ -35,7 +35,7 @@ pub async fn add_canned_reply(
         title: title.to_owned(),
         body: body.to_owned(),
     };
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO canned_replies (id, title, body, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&c.id)
         .bind(&c.title)

@@ -3,7 +3,7 @@
 use super::*;
 
 /// What one sweep found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Sweep {
     pub checked: usize,
     /// Tickets that crossed 75% of a target.
@@ -37,7 +37,7 @@ pub async fn sla_sweep(db: &Db, now: i64) -> Result<Sweep> {
         if batch.is_empty() {
             break;
         }
-        let mut tx = db.write.begin().await?;
+        let mut tx = db.begin_write().await?;
         for mut t in batch {
             out.checked += 1;
             let cal = match cals.entry((t.org_id, t.sla.coverage.as_str())) {
@@ -160,7 +160,7 @@ pub async fn autoclose(db: &Db, now: i64) -> Result<u64> {
         if rows.is_empty() {
             break;
         }
-        let mut tx = db.write.begin().await?;
+        let mut tx = db.begin_write().await?;
         let mut progressed = false;
         for r in &rows {
             let mut t = ticket(r)?;

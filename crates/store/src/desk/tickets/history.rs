@@ -3,7 +3,7 @@
 use super::*;
 
 /// What one history entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Created,
@@ -40,7 +40,7 @@ impl EventKind {
 }
 
 /// One entry of a ticket's history.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Event {
     pub id: TicketEventId,
     #[serde(serialize_with = "crate::tenancy::ser_ts")]

@@ -138,7 +138,7 @@ pub async fn import(db: &Db, actor: &Actor, batch: Vec<Imported>) -> Result<Vec<
         let tz = cal.time_zone().clone();
         prepared.push((t, imp, tz));
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = i64::try_from(prepared.len()).map_err(corrupt)?;
     let last: i64 =
         sqlx::query("UPDATE counters SET value = value + $1 WHERE name = 'ticket' RETURNING value")

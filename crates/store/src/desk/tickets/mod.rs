@@ -64,7 +64,7 @@ fn ts(ms: i64) -> Timestamp {
 }
 
 /// A ticket as people and the API see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Ticket {
     pub id: TicketId,
     pub number: i64,
@@ -108,7 +108,7 @@ pub struct Ticket {
 }
 
 /// The SLA part of a ticket: targets, clock, due instants and what has gone wrong.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Sla {
     pub coverage: Coverage,
     pub response_target_s: i64,

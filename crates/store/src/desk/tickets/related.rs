@@ -37,7 +37,7 @@ pub async fn add_watcher(
             "must be a person of the ticket's organisation or of the hub",
         )));
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -77,7 +77,7 @@ pub async fn remove_watcher(
     user: UserId,
 ) -> Result<()> {
     let t = get(db, view, number).await?;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM ticket_watchers WHERE ticket_id = $1 AND user_id = $2")
         .bind(t.id.to_string())
         .bind(user.to_string())
@@ -112,7 +112,7 @@ pub async fn remove_watcher(
 }
 
 /// How two tickets relate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     /// Loosely related.
@@ -140,7 +140,7 @@ impl LinkKind {
 }
 
 /// A link as seen from one ticket.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Link {
     pub number: i64,
     pub subject: String,
@@ -219,7 +219,7 @@ pub async fn link(
         )));
     }
     let now = now_ms();
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO ticket_links (ticket_id, other_id, kind, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -326,7 +326,7 @@ pub async fn merge(
     dup.sla.next_due_at = None;
     dup.updated_at = now;
     dup.version += 1;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     save(&mut tx, &dup).await?;
     sqlx::query("INSERT INTO ticket_links (ticket_id, other_id, kind, created_at) VALUES ($1, $2, 'duplicate_of', $3) ON CONFLICT DO NOTHING")
         .bind(dup.id.to_string())

@@ -171,7 +171,7 @@ pub async fn update(
     refresh_sla(&mut t, &cal, now);
     t.updated_at = now;
     t.version += 1;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     save(&mut tx, &t).await?;
     audit_changes(&mut tx, actor, &t, &diff).await?;
     let data = serde_json::Value::Object(diff);
@@ -265,7 +265,7 @@ pub async fn comment(
     refresh_sla(&mut t, &cal, now);
     t.updated_at = now;
     t.version += 1;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     save(&mut tx, &t).await?;
     let kind = if public {
         EventKind::Reply
@@ -341,7 +341,7 @@ pub async fn decide(
     refresh_sla(&mut t, &cal, now);
     t.updated_at = now;
     t.version += 1;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     save(&mut tx, &t).await?;
     let data = serde_json::json!({ "approval": [before.approval, t.approval] });
     event(
@@ -400,7 +400,7 @@ pub async fn rate(
     t.csat_comment = comment.map(str::to_owned);
     t.updated_at = now;
     t.version += 1;
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.begin_write().await?;
     save(&mut tx, &t).await?;
     event(
         &mut tx,
@@ -448,7 +448,7 @@ pub async fn recompute_open(db: &Db, org: Option<OrgId>) -> Result<u64> {
             .collect::<Result<Vec<_>>>()?;
         let Some(last) = batch.last() else { break };
         after = last.number;
-        let mut tx = db.write.begin().await?;
+        let mut tx = db.begin_write().await?;
         for mut t in batch {
             seen += 1;
             let key = (t.org_id, t.sla.coverage.as_str());

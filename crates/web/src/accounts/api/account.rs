@@ -8,6 +8,7 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::extract::parse_path_id;
+use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -55,8 +56,8 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-async fn notifications(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
+async fn notifications(State(s): State<AppState>, p: Principal) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(notification_choices(&s, &p).await?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -70,9 +71,9 @@ async fn set_notifications(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawNotifications>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     save_notifications(&s, &p, &raw.off).await?;
-    Ok(Json(serde_json::json!({ "items": notification_choices(&s, &p).await? })).into_response())
+    Ok(Answer::items(notification_choices(&s, &p).await?))
 }
 
 #[derive(Serialize)]
@@ -92,19 +93,21 @@ async fn me(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
     .into_response())
 }
 
-async fn list_tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
-    Ok(
-        Json(serde_json::json!({ "items": store::auth::list_tokens(&s.db, p.user.id).await? }))
-            .into_response(),
-    )
+async fn list_tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(
+        store::auth::list_tokens(&s.db, p.user.id).await?,
+    ))
 }
 
 async fn create_token(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawToken>,
-) -> ApiResult<Response> {
-    Ok((StatusCode::CREATED, Json(new_token(&s, &p, &raw).await?)).into_response())
+) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::new(
+        StatusCode::CREATED,
+        &new_token(&s, &p, &raw).await?,
+    ))
 }
 
 async fn revoke_token(

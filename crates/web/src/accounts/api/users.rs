@@ -9,7 +9,8 @@ use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
-use crate::json::{entity, list};
+use crate::json::entity;
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -117,14 +118,14 @@ async fn list_users(
     Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<UserQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor.clone(),
     }
     .to_request()?;
-    Ok(list(
+    Ok(Answer::page(
         users::list(
             &s.db,
             &scope,
@@ -182,9 +183,9 @@ async fn disable_user(
     p: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let u = set_user_active(&s, &p, &id, if_match(&headers)?, false).await?;
-    Ok(entity(StatusCode::OK, u.version, &u))
+    Ok(Answer::entity(StatusCode::OK, u.version, &u))
 }
 
 async fn enable_user(
@@ -192,9 +193,9 @@ async fn enable_user(
     p: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let u = set_user_active(&s, &p, &id, if_match(&headers)?, true).await?;
-    Ok(entity(StatusCode::OK, u.version, &u))
+    Ok(Answer::entity(StatusCode::OK, u.version, &u))
 }
 
 async fn list_grants(
@@ -202,9 +203,9 @@ async fn list_grants(
     Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<PageParams>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    Ok(list(
+    Ok(Answer::page(
         users::list_grants(&s.db, &scope, org.id, &q.to_request()?).await?,
     ))
 }
@@ -225,10 +226,10 @@ async fn list_invitations(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(slug): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let items = invitations::list(&s.db, &scope, org.id, 200).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn resend_invitation(
@@ -274,9 +275,9 @@ async fn list_user_tokens(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let (_, tokens) = tokens_of(&s, &p, &id).await?;
-    Ok(Json(serde_json::json!({ "items": tokens })).into_response())
+    Ok(Answer::items(tokens))
 }
 
 async fn revoke_user_token(

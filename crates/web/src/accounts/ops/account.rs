@@ -8,7 +8,7 @@ use domain::validation::text;
 use serde::{Deserialize, Serialize};
 use store::auth::ApiToken;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct NotificationChoice {
     pub event: &'static str,
     pub label: &'static str,
@@ -60,7 +60,7 @@ pub struct RawToken {
     pub name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct CreatedToken {
     /// The token itself: shown this once and never again.
     pub token: String,

@@ -10,8 +10,9 @@ use crate::billing::ops::billing::{
     record_payment, store_document, void_with_credit,
 };
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
-use crate::json::{entity, given, list};
+use crate::extract::{ApiAmend, ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
+use crate::json::given;
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -193,10 +194,10 @@ async fn ingest(
     p: Principal,
     Granted(scope): Granted,
     ApiJson(batch): ApiJson<Batch>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let records = check_batch(&batch.records).map_err(|e| Failure::Invalid(e.0))?;
     let report = usage::ingest(&s.db, &scope, &p.actor(), &records).await?;
-    Ok(Json(report).into_response())
+    Ok(Answer::ok(&report))
 }
 
 #[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
@@ -206,12 +207,12 @@ pub struct UsageQuery {
     pub org: Option<String>,
     pub meter: Option<String>,
     /// `YYYY-MM`.
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    #[schemars(pattern(crate::schema::MONTH))]
     pub month: Option<String>,
     /// Totals: first and last month, `YYYY-MM`.
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    #[schemars(pattern(crate::schema::MONTH))]
     pub from: Option<String>,
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    #[schemars(pattern(crate::schema::MONTH))]
     pub to: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -242,7 +243,7 @@ async fn list_usage(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<UsageQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let mut c = Collector::new();
     let org = q.org(&s, &scope, &mut c).await?;
     let meter = given(&q.meter).and_then(|m| c.take(meter_name("meter", m)));
@@ -266,7 +267,7 @@ async fn list_usage(
         limit: q.limit,
         cursor: q.cursor.clone(),
     };
-    Ok(list(
+    Ok(Answer::page(
         usage::list(&s.db, &scope, &f, &page.to_request()?).await?,
     ))
 }
@@ -275,7 +276,7 @@ async fn totals(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<UsageQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let mut c = Collector::new();
     let org = q.org(&s, &scope, &mut c).await?;
     let from = match given(&q.from) {
@@ -302,30 +303,33 @@ async fn totals(
         return Err(Failure::Invalid(vec![FieldError::new("from", "is required")]).into());
     };
     let items = usage::totals(&s.db, &scope, org, &from, &to).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Shared parsing
 
-async fn list_cards(State(s): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": rates::list(&s.db, false).await? })).into_response())
+async fn list_cards(State(s): State<AppState>) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(rates::list(&s.db, false).await?))
 }
 
 async fn create_card(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawCard>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let (card, rate) = parse_card(&raw)?;
     let out = rates::create(&s.db, &p.actor(), &card, &rate).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_card(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_card(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Answer<impl Body>> {
     let id: RateCardId = crate::extract::parse_path_id(&id)?;
     let out = rates::get(&s.db, id).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -341,7 +345,7 @@ async fn update_card(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawCardEdit>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: RateCardId = crate::extract::parse_path_id(&id)?;
     let current = rates::get(&s.db, id).await?;
     let name = match given(&raw.name) {
@@ -357,7 +361,7 @@ async fn update_card(
         raw.active.unwrap_or(current.active),
     )
     .await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn add_rate(
@@ -365,10 +369,10 @@ async fn add_rate(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawRate>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: RateCardId = crate::extract::parse_path_id(&id)?;
     let out = add_price(&s, &p, id, &raw).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -385,7 +389,7 @@ async fn list_agreements(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<AgreementQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let mut c = Collector::new();
     let uq = UsageQuery {
         org: q.org.clone(),
@@ -400,7 +404,7 @@ async fn list_agreements(
         limit: q.limit,
         cursor: q.cursor.clone(),
     };
-    Ok(list(
+    Ok(Answer::page(
         agreements::list(&s.db, &scope, &f, &page.to_request()?).await?,
     ))
 }
@@ -409,16 +413,16 @@ async fn create_agreement(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawAgreement>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = record_agreement(&s, &p, &raw).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 async fn get_agreement(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let a = agreements::get(&s.db, &scope, id).await?;
     let subs = agreements::subscriptions(&s.db, &scope, id).await?;
@@ -428,7 +432,7 @@ async fn get_agreement(
         serde_json::to_value(subs).map_err(|e| Failure::Internal(e.to_string()))?;
     body["amendments"] =
         serde_json::to_value(history).map_err(|e| Failure::Internal(e.to_string()))?;
-    Ok(entity(StatusCode::OK, a.version, &body))
+    Ok(Answer::entity(StatusCode::OK, a.version, &body))
 }
 
 async fn update_agreement(
@@ -436,11 +440,11 @@ async fn update_agreement(
     p: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ApiJson(raw): ApiJson<RawAgreement>,
-) -> ApiResult<Response> {
+    ApiAmend(raw): ApiAmend<RawAgreement>,
+) -> ApiResult<Answer<impl Body>> {
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let out = amend_agreement(&s, &p, id, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn subscribe(
@@ -448,10 +452,10 @@ async fn subscribe(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawSubscription>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let out = add_subscription(&s, &p, id, &raw).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 async fn update_subscription(
@@ -460,42 +464,36 @@ async fn update_subscription(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawSubscriptionEdit>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: SubscriptionId = crate::extract::parse_path_id(&id)?;
     let out = change_subscription(&s, &p, id, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
-}
-
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DocumentQuery {
-    pub filename: Option<String>,
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn upload_document(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<DocumentQuery>,
+    ApiQuery(q): ApiQuery<crate::extract::FileQuery>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let doc = store_document(&s, &p, id, q.filename.as_deref(), ct, &body).await?;
-    Ok((StatusCode::CREATED, Json(doc)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &doc))
 }
 
 async fn list_documents(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: AgreementId = crate::extract::parse_path_id(&id)?;
     let items = agreements::documents(&s.db, &scope, id).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn download_document(
@@ -514,15 +512,19 @@ async fn download_document(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
-    #[schemars(regex(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])|[Ff][Yy][0-9]{4}-[Qq][1-4])$"))]
+    #[schemars(pattern(crate::schema::PERIOD))]
     pub period: Option<String>,
+}
+
+impl crate::extract::Create for RawRun {
+    const REQUIRED: &'static [&'static str] = &["period"];
 }
 
 async fn run_invoices(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawRun>,
-) -> ApiResult<Response> {
+    ApiCreate(raw): ApiCreate<RawRun>,
+) -> ApiResult<Answer<impl Body>> {
     let fy = crate::clock::fy_start(&s).await?;
     let Some(raw_period) = given(&raw.period) else {
         return Err(Failure::Invalid(vec![FieldError::new(
@@ -535,7 +537,7 @@ async fn run_invoices(
         .map_err(|e| Failure::Invalid(vec![e]))?;
     let label = period.label(fy);
     let report = store::billing::invoices::run(&s.db, &p.actor(), &period, &label).await?;
-    Ok((StatusCode::CREATED, Json(report)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &report))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -543,7 +545,7 @@ async fn run_invoices(
 pub struct InvoiceQuery {
     pub org: Option<String>,
     pub status: Option<String>,
-    #[schemars(regex(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])|[Ff][Yy][0-9]{4}-[Qq][1-4])$"))]
+    #[schemars(pattern(crate::schema::PERIOD))]
     pub period: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -553,7 +555,7 @@ async fn list_invoices(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<InvoiceQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let mut c = Collector::new();
     let uq = UsageQuery {
         org: q.org.clone(),
@@ -586,7 +588,7 @@ async fn list_invoices(
         limit: q.limit,
         cursor: q.cursor.clone(),
     };
-    Ok(list(
+    Ok(Answer::page(
         store::billing::invoices::list(&s.db, &scope, &f, &page.to_request()?).await?,
     ))
 }
@@ -595,11 +597,18 @@ async fn get_invoice(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let (inv, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
-    let mut body = serde_json::to_value(&inv).map_err(|e| Failure::Internal(e.to_string()))?;
-    body["lines"] = serde_json::to_value(lines).map_err(|e| Failure::Internal(e.to_string()))?;
-    Ok(entity(StatusCode::OK, inv.version, &body))
+) -> ApiResult<Answer<impl Body>> {
+    let (invoice, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
+    let version = invoice.version;
+    Ok(Answer::entity(StatusCode::OK, version, &InvoiceWithLines { invoice, lines }))
+}
+
+/// An invoice as its page shows it: the header and its lines.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct InvoiceWithLines {
+    #[serde(flatten)]
+    invoice: store::billing::invoices::Invoice,
+    lines: Vec<store::billing::invoices::Line>,
 }
 
 async fn issue_invoice(
@@ -608,7 +617,7 @@ async fn issue_invoice(
     Granted(scope): Granted,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = store::billing::invoices::issue(
         &s.db,
         &scope,
@@ -618,7 +627,7 @@ async fn issue_invoice(
         &crate::clock::now_local(),
     )
     .await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn void_invoice(
@@ -626,9 +635,9 @@ async fn void_invoice(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawVoid>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let credit = void_with_credit(&s, &p, &id, &raw).await?;
-    Ok(entity(StatusCode::OK, credit.version, &credit))
+    Ok(Answer::entity(StatusCode::OK, credit.version, &credit))
 }
 
 async fn pay_invoice(
@@ -636,9 +645,9 @@ async fn pay_invoice(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawPayment>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = record_payment(&s, &p, &id, &raw).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 async fn invoice_pdf(
@@ -658,16 +667,10 @@ async fn invoice_pdf(
     ))
 }
 
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    pub dry_run: Option<bool>,
-}
-
 async fn import_csv(
     State(s): State<AppState>,
     p: Principal,
-    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiQuery(q): ApiQuery<crate::extract::ImportQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let rows = parse_usage_csv(&body)?;

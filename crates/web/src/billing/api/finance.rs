@@ -9,7 +9,8 @@ use crate::billing::ops::finance::{
 };
 use crate::error::{ApiResult, Failure};
 use crate::extract::{ApiCreate, ApiJson, ApiQuery, if_match};
-use crate::json::{entity, given};
+use crate::json::given;
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -117,27 +118,30 @@ pub struct FyQuery {
 async fn list_costs(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<FyQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let fy = given(&q.fy)
         .map(|r| parse_fy("fy", r))
         .transpose()
         .map_err(|e| Failure::Invalid(vec![e]))?;
-    Ok(Json(serde_json::json!({ "items": finance::costs(&s.db, fy).await? })).into_response())
+    Ok(Answer::items(finance::costs(&s.db, fy).await?))
 }
 
 async fn create_cost(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawCost>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let d = parse_cost(&raw, None)?;
     let out = finance::add_cost(&s.db, &p.actor(), &d).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_cost(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_cost(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Answer<impl Body>> {
     let out = finance::cost_entry(&s.db, &id).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn update_cost(
@@ -146,11 +150,11 @@ async fn update_cost(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawCost>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let current = finance::cost_entry(&s.db, &id).await?;
     let d = parse_cost(&raw, Some(&current))?;
     let out = finance::update_cost(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn delete_cost(
@@ -166,7 +170,7 @@ async fn delete_cost(
 async fn finance_report(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<FyQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     if q.org.is_some() {
         return Err(Failure::Invalid(vec![FieldError::new(
             "org",
@@ -175,26 +179,29 @@ async fn finance_report(
         .into());
     }
     let (fy, start) = fy_or_current(&s, &q.fy).await?;
-    Ok(Json(finance::report(&s.db, fy, start).await?).into_response())
+    Ok(Answer::ok(&finance::report(&s.db, fy, start).await?))
 }
 
-async fn list_benchmarks(State(s): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": finance::benchmarks(&s.db).await? })).into_response())
+async fn list_benchmarks(State(s): State<AppState>) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(finance::benchmarks(&s.db).await?))
 }
 
 async fn create_benchmark(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawBenchmark>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let d = parse_benchmark(&raw, None)?;
     let out = finance::add_benchmark(&s.db, &p.actor(), &d).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
-async fn get_benchmark(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_benchmark(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Answer<impl Body>> {
     let out = finance::benchmark_entry(&s.db, &id).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn update_benchmark(
@@ -203,11 +210,11 @@ async fn update_benchmark(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawBenchmark>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let current = finance::benchmark_entry(&s.db, &id).await?;
     let d = parse_benchmark(&raw, Some(&current))?;
     let out = finance::update_benchmark(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
-    Ok(entity(StatusCode::OK, out.version, &out))
+    Ok(Answer::entity(StatusCode::OK, out.version, &out))
 }
 
 async fn savings_report(
@@ -246,7 +253,7 @@ async fn list_credits(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<CreditQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let agreement = given(&q.agreement)
         .map(|a| {
             a.parse::<AgreementId>()
@@ -255,16 +262,16 @@ async fn list_credits(
         .transpose()
         .map_err(|e| Failure::Invalid(vec![e]))?;
     let items = finance::credits(&s.db, &scope, agreement).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn create_credit(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawCredit>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let out = grant_credit(&s, &p, &raw).await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &out))
 }
 
 async fn delete_credit(

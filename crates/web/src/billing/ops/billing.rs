@@ -257,6 +257,8 @@ pub async fn amend_agreement(
 #[serde(deny_unknown_fields)]
 pub struct RawSubscription {
     pub rate_card_id: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::schema::positive_decimal")]
     pub quantity: Option<Amount>,
     #[schemars(extend("format" = "date"))]
     pub starts_on: Option<String>,
@@ -417,9 +419,12 @@ pub async fn void_with_credit(
 #[serde(deny_unknown_fields)]
 pub struct RawPayment {
     /// Dollars, as a string ("1250.00").
+    #[schemars(pattern(crate::schema::POSITIVE_MONEY))]
     pub amount: Option<String>,
     #[schemars(extend("format" = "date"))]
     pub received_on: Option<String>,
+    /// One of [`PAYMENT_METHODS`].
+    #[schemars(extend("enum" = ["check", "ach", "wire", "card", "journal", null]))]
     pub method: Option<String>,
     pub reference: Option<String>,
 }
@@ -883,4 +888,5 @@ pub(crate) fn status_label(kind: &str, status: &str) -> String {
 /// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
 impl crate::extract::Create for RawAgreement {
     const REQUIRED: &'static [&'static str] = &["org", "title", "starts_on"];
+    const FIXED: &'static [&'static str] = &["org"];
 }

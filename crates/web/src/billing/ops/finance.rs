@@ -29,11 +29,13 @@ pub async fn fy_or_current(s: &AppState, raw: &Option<String>) -> Result<(i16, u
 pub struct RawCost {
     pub service_id: Option<String>,
     /// `2027` or `FY2027`.
+    #[schemars(pattern(crate::schema::FISCAL_YEAR))]
     pub fiscal_year: Option<String>,
     #[schemars(with = "Option<domain::billing::finance::CostCategory>")]
     pub category: Option<String>,
     pub description: Option<String>,
     /// Dollars, as text: `"48000.00"`.
+    #[schemars(pattern(crate::schema::MONEY))]
     pub amount: Option<String>,
 }
 
@@ -115,10 +117,14 @@ pub fn parse_cost(raw: &RawCost, current: Option<&finance::Cost>) -> Result<Cost
 #[serde(deny_unknown_fields)]
 pub struct RawBenchmark {
     pub service_id: Option<String>,
+    #[schemars(with = "Option<SizeBand>")]
     pub size_band: Option<String>,
     /// Dollars a year, as text.
+    #[schemars(pattern(crate::schema::MONEY))]
     pub staff: Option<String>,
+    #[schemars(pattern(crate::schema::MONEY))]
     pub licences: Option<String>,
+    #[schemars(pattern(crate::schema::MONEY))]
     pub hardware: Option<String>,
     pub source: Option<String>,
     pub note: Option<String>,
@@ -217,9 +223,10 @@ pub fn parse_benchmark(
 pub struct RawCredit {
     pub agreement_id: Option<String>,
     /// `YYYY-MM`: the invoice of the period containing it carries the credit.
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    #[schemars(pattern(crate::schema::MONTH))]
     pub month: Option<String>,
     /// Dollars, as text.
+    #[schemars(pattern(crate::schema::POSITIVE_MONEY))]
     pub amount: Option<String>,
     pub reason: Option<String>,
 }

@@ -6,13 +6,11 @@ use crate::desk::ops::desk::{RawItem, RawService, parse_item, parse_service};
 use crate::desk::ops::desk::{id_field, invalid};
 use crate::error::{ApiResult, Failure};
 use crate::extract::parse_path_id;
-use crate::extract::{ApiCreate, ApiJson, ApiQuery, if_match};
-use crate::json::entity;
+use crate::extract::{ApiAmend, ApiCreate, ApiJson, ApiQuery, if_match};
+use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use domain::authz::Permission;
 use domain::ids::ServiceId;
 use serde::Deserialize;
@@ -69,32 +67,32 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-async fn list_services(State(s): State<AppState>, p: Principal) -> ApiResult<Response> {
+async fn list_services(State(s): State<AppState>, p: Principal) -> ApiResult<Answer<impl Body>> {
     let all = !p.scope(Permission::CatalogManage).is_empty();
     let items = catalog::list_services(&s.db, !all).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn create_service(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawService>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let d = parse_service(&raw, None)?;
     let svc = catalog::create_service(&s.db, &p.actor(), &d).await?;
-    Ok(entity(StatusCode::CREATED, svc.version, &svc))
+    Ok(Answer::entity(StatusCode::CREATED, svc.version, &svc))
 }
 
 async fn read_service(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let svc = catalog::get_service(&s.db, parse_path_id(&id)?).await?;
     if !svc.active && p.scope(Permission::CatalogManage).is_empty() {
         return Err(Failure::NotFound.into());
     }
-    Ok(entity(StatusCode::OK, svc.version, &svc))
+    Ok(Answer::entity(StatusCode::OK, svc.version, &svc))
 }
 
 async fn update_service(
@@ -103,17 +101,19 @@ async fn update_service(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawService>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: ServiceId = parse_path_id(&id)?;
     let before = catalog::get_service(&s.db, id).await?;
     let d = parse_service(&raw, Some(before.draft()))?;
     let svc = catalog::update_service(&s.db, &p.actor(), id, if_match(&headers)?, &d).await?;
-    Ok(entity(StatusCode::OK, svc.version, &svc))
+    Ok(Answer::entity(StatusCode::OK, svc.version, &svc))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemQuery {
+    /// A service's id: only its items.
+    #[schemars(extend("format" = "uuid"))]
     service: Option<String>,
 }
 
@@ -121,7 +121,7 @@ async fn list_items(
     State(s): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<ItemQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let all = !p.scope(Permission::CatalogManage).is_empty();
     let service = match q.service.as_deref() {
         Some(sid) => {
@@ -130,29 +130,29 @@ async fn list_items(
         None => None,
     };
     let items = catalog::list_items(&s.db, service, !all).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn create_item(
     State(s): State<AppState>,
     p: Principal,
-    ApiJson(raw): ApiJson<RawItem>,
-) -> ApiResult<Response> {
+    ApiCreate(raw): ApiCreate<RawItem>,
+) -> ApiResult<Answer<impl Body>> {
     let d = parse_item(&raw, None)?;
     let i = catalog::create_item(&s.db, &p.actor(), &d).await?;
-    Ok(entity(StatusCode::CREATED, i.version, &i))
+    Ok(Answer::entity(StatusCode::CREATED, i.version, &i))
 }
 
 async fn read_item(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let i = catalog::get_item(&s.db, parse_path_id(&id)?).await?;
     if !i.active && p.scope(Permission::CatalogManage).is_empty() {
         return Err(Failure::NotFound.into());
     }
-    Ok(entity(StatusCode::OK, i.version, &i))
+    Ok(Answer::entity(StatusCode::OK, i.version, &i))
 }
 
 async fn update_item(
@@ -160,8 +160,8 @@ async fn update_item(
     p: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ApiJson(raw): ApiJson<RawItem>,
-) -> ApiResult<Response> {
+    ApiAmend(raw): ApiAmend<RawItem>,
+) -> ApiResult<Answer<impl Body>> {
     let id = parse_path_id(&id)?;
     let before = catalog::get_item(&s.db, id).await?;
     if raw.service_id.is_some() {
@@ -173,5 +173,5 @@ async fn update_item(
     }
     let d = parse_item(&raw, Some(before.draft()))?;
     let i = catalog::update_item(&s.db, &p.actor(), id, if_match(&headers)?, &d).await?;
-    Ok(entity(StatusCode::OK, i.version, &i))
+    Ok(Answer::entity(StatusCode::OK, i.version, &i))
 }

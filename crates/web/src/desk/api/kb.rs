@@ -6,9 +6,8 @@ use crate::desk::ops::kb::{RawArticle, apply_link, parse_article, reader};
 use crate::error::{ApiResult, Failure};
 use crate::extract::parse_number;
 use crate::extract::{ApiJson, ApiQuery, if_match};
-use crate::json::entity;
+use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -62,7 +61,7 @@ async fn list(
     State(s): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<KbQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     if q.q.as_deref().is_some_and(|t| t.chars().count() > 200) {
         return Err(
             Failure::Invalid(vec![FieldError::new("q", "must be at most 200 characters")]).into(),
@@ -76,26 +75,26 @@ async fn list(
         q.limit.unwrap_or(50),
     )
     .await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn create(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawArticle>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let d = parse_article(&s, &p, &raw, None).await?;
     let a = kb::create(&s.db, &p.actor(), &d).await?;
-    Ok(entity(StatusCode::CREATED, a.version, &a))
+    Ok(Answer::entity(StatusCode::CREATED, a.version, &a))
 }
 
 async fn read(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let a = kb::get(&s.db, &reader(&p), &id).await?;
-    Ok(entity(StatusCode::OK, a.version, &a))
+    Ok(Answer::entity(StatusCode::OK, a.version, &a))
 }
 
 async fn update(
@@ -104,11 +103,11 @@ async fn update(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawArticle>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let before = kb::get(&s.db, &Reader::Desk, &id).await?;
     let d = parse_article(&s, &p, &raw, Some(&before)).await?;
     let a = kb::update(&s.db, &p.actor(), &id, if_match(&headers)?, &d).await?;
-    Ok(entity(StatusCode::OK, a.version, &a))
+    Ok(Answer::entity(StatusCode::OK, a.version, &a))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

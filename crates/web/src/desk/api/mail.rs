@@ -6,11 +6,10 @@ use crate::auth::Principal;
 use crate::desk::ops::mail::{MailQuery, apply_resolve, raw_response};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, PageParams};
-use crate::json::list;
+use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use domain::authz::Permission;
 use serde::Deserialize;
 use store::desk::mail::{self};
@@ -39,13 +38,13 @@ pub fn routes(t: Table) -> Table {
 async fn list_mail(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<MailQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor.clone(),
     }
     .to_request()?;
-    Ok(list(
+    Ok(Answer::page(
         mail::list(&s.db, q.outcome()?, q.resolved.unwrap_or(false), &page).await?,
     ))
 }
@@ -70,7 +69,7 @@ async fn resolve(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawResolve>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     apply_resolve(&s, &p, &id, raw.ticket).await?;
-    Ok(Json(mail::get(&s.db, &id).await?).into_response())
+    Ok(Answer::ok(&mail::get(&s.db, &id).await?))
 }

@@ -10,7 +10,7 @@ use crate::desk::ops::desk::{
 use crate::error::ApiResult;
 use crate::extract::parse_path_id;
 use crate::extract::{ApiCreate, ApiJson, if_match};
-use crate::json::entity;
+use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -88,27 +88,27 @@ pub fn routes(t: Table) -> Table {
     )
 }
 
-async fn list_policies(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": catalog::list_policies(&s.db).await? })).into_response())
+async fn list_policies(State(s): State<AppState>, _p: Principal) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(catalog::list_policies(&s.db).await?))
 }
 
 async fn create_policy(
     State(s): State<AppState>,
     p: Principal,
     ApiCreate(raw): ApiCreate<RawPolicy>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let (name, coverage, targets) = parse_policy(&raw, None)?;
     let pol = catalog::create_policy(&s.db, &p.actor(), &name, coverage, &targets).await?;
-    Ok(entity(StatusCode::CREATED, pol.version, &pol))
+    Ok(Answer::entity(StatusCode::CREATED, pol.version, &pol))
 }
 
 async fn read_policy(
     State(s): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let pol = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
-    Ok(entity(StatusCode::OK, pol.version, &pol))
+    Ok(Answer::entity(StatusCode::OK, pol.version, &pol))
 }
 
 async fn update_policy(
@@ -117,7 +117,7 @@ async fn update_policy(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawPolicy>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let before = catalog::get_policy(&s.db, parse_path_id(&id)?).await?;
     let (name, coverage, targets) = parse_policy(&raw, Some(&before))?;
     let pol = catalog::update_policy(
@@ -130,12 +130,12 @@ async fn update_policy(
         &targets,
     )
     .await?;
-    Ok(entity(StatusCode::OK, pol.version, &pol))
+    Ok(Answer::entity(StatusCode::OK, pol.version, &pol))
 }
 
-async fn read_settings(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
+async fn read_settings(State(s): State<AppState>, _p: Principal) -> ApiResult<Answer<impl Body>> {
     let st = catalog::settings(&s.db).await?;
-    Ok(entity(StatusCode::OK, st.version, &st))
+    Ok(Answer::entity(StatusCode::OK, st.version, &st))
 }
 
 async fn put_settings(
@@ -143,9 +143,9 @@ async fn put_settings(
     p: Principal,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawSettings>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let st = apply_settings(&s, &p, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, st.version, &st))
+    Ok(Answer::entity(StatusCode::OK, st.version, &st))
 }
 
 async fn list_templates(State(s): State<AppState>) -> ApiResult<Response> {
@@ -163,29 +163,29 @@ async fn put_template(
     Path(event): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawTemplate>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = save_template(&s, &p, &event, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, t.version, &t))
+    Ok(Answer::entity(StatusCode::OK, t.version, &t))
 }
 
 async fn reset_template(
     State(s): State<AppState>,
     p: Principal,
     Path(event): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = store::desk::templates::reset(&s.db, &p.actor(), template_event(&event)?).await?;
-    Ok(Json(t).into_response())
+    Ok(Answer::ok(&t))
 }
 
 async fn create_team(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawTeam>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = add_team(&s, &p, &raw).await?;
-    Ok(entity(StatusCode::CREATED, t.version, &t))
+    Ok(Answer::entity(StatusCode::CREATED, t.version, &t))
 }
 
-async fn list_teams(State(s): State<AppState>, _p: Principal) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": catalog::list_teams(&s.db).await? })).into_response())
+async fn list_teams(State(s): State<AppState>, _p: Principal) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(catalog::list_teams(&s.db).await?))
 }

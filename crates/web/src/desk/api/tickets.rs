@@ -12,7 +12,8 @@ use crate::error::{ApiResult, Failure};
 use crate::extract::parse_number;
 use crate::extract::parse_path_id;
 use crate::extract::{ApiJson, ApiQuery, if_match};
-use crate::json::{entity, list};
+use crate::json::entity;
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -146,11 +147,11 @@ async fn list_tickets(
     State(s): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<TicketQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let view = p.ticket_view()?;
     let f = q.to_filter(&s, &p).await?;
     let page = q.page().to_request()?;
-    Ok(list(tickets::list(&s.db, &view, &f, &page).await?))
+    Ok(Answer::page(tickets::list(&s.db, &view, &f, &page).await?))
 }
 
 async fn open_ticket(
@@ -172,9 +173,9 @@ async fn read_ticket(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = tickets::get(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
-    Ok(entity(StatusCode::OK, t.version, &t))
+    Ok(Answer::entity(StatusCode::OK, t.version, &t))
 }
 
 async fn update_ticket(
@@ -184,7 +185,7 @@ async fn update_ticket(
     Path(number): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawChanges>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let changes = parse_changes(&raw)?;
     if changes.is_empty() {
         return Err(invalid("body", "names nothing to change").into());
@@ -199,16 +200,16 @@ async fn update_ticket(
         &changes,
     )
     .await?;
-    Ok(entity(StatusCode::OK, t.version, &t))
+    Ok(Answer::entity(StatusCode::OK, t.version, &t))
 }
 
 async fn list_comments(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let events = tickets::history(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
-    Ok(Json(serde_json::json!({ "items": events })).into_response())
+    Ok(Answer::items(events))
 }
 
 async fn add_comment(
@@ -216,9 +217,9 @@ async fn add_comment(
     p: Principal,
     Path(number): Path<String>,
     ApiJson(raw): ApiJson<RawComment>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = comment(&s, &p, parse_number(&number)?, &raw).await?;
-    Ok(entity(StatusCode::CREATED, t.version, &t))
+    Ok(Answer::entity(StatusCode::CREATED, t.version, &t))
 }
 
 async fn decide(
@@ -226,9 +227,9 @@ async fn decide(
     p: Principal,
     Path(number): Path<String>,
     ApiJson(raw): ApiJson<RawDecision>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = apply_decision(&s, &p, parse_number(&number)?, &raw).await?;
-    Ok(entity(StatusCode::OK, t.version, &t))
+    Ok(Answer::entity(StatusCode::OK, t.version, &t))
 }
 
 async fn rate(
@@ -236,34 +237,28 @@ async fn rate(
     p: Principal,
     Path(number): Path<String>,
     ApiJson(raw): ApiJson<RawRating>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = apply_rating(&s, &p, parse_number(&number)?, &raw).await?;
-    Ok(entity(StatusCode::OK, t.version, &t))
+    Ok(Answer::entity(StatusCode::OK, t.version, &t))
 }
 
 async fn list_attachments(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let items = tickets::attachments(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
-}
-
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct UploadQuery {
-    filename: Option<String>,
+    Ok(Answer::items(items))
 }
 
 async fn upload_attachment(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-    ApiQuery(q): ApiQuery<UploadQuery>,
+    ApiQuery(q): ApiQuery<crate::extract::FileQuery>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -276,7 +271,7 @@ async fn upload_attachment(
         &body,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(a)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &a))
 }
 
 async fn download_attachment(
@@ -305,7 +300,8 @@ async fn list_watchers(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWatcher {
-    #[schemars(extend("format" = "email"))]
+    /// A person of the ticket's organisation (or of the hub).
+    #[schemars(required, with = "String", email)]
     pub email: Option<String>,
 }
 
@@ -343,9 +339,9 @@ async fn list_links(
     State(s): State<AppState>,
     p: Principal,
     Path(number): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let items = tickets::links(&s.db, &p.ticket_view()?, parse_number(&number)?).await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn add_link(
@@ -367,6 +363,8 @@ async fn add_link(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMerge {
+    /// The number of the ticket to keep.
+    #[schemars(required, with = "u64", range(min = 1))]
     pub into: Option<i64>,
 }
 
@@ -375,13 +373,13 @@ async fn merge(
     p: Principal,
     Path(number): Path<String>,
     ApiJson(raw): ApiJson<RawMerge>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let t = apply_merge(&s, &p, parse_number(&number)?, raw.into).await?;
-    Ok(entity(StatusCode::OK, t.version, &t))
+    Ok(Answer::entity(StatusCode::OK, t.version, &t))
 }
 
-async fn list_canned(State(s): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({ "items": tickets::canned_replies(&s.db).await? })).into_response())
+async fn list_canned(State(s): State<AppState>) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::items(tickets::canned_replies(&s.db).await?))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -395,7 +393,7 @@ async fn add_canned(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawCanned>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let mut c = Collector::new();
     let title = c.take(text("title", raw.title.as_deref().unwrap_or(""), 120));
     let body = c.take(long_text("body", raw.body.as_deref().unwrap_or(""), 10_000));
@@ -404,5 +402,5 @@ async fn add_canned(
         return Err(invalid("canned_reply", "is incomplete").into());
     };
     let r = tickets::add_canned_reply(&s.db, &p.actor(), &title, &body).await?;
-    Ok((StatusCode::CREATED, Json(r)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &r))
 }

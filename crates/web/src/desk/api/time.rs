@@ -7,7 +7,7 @@ use crate::desk::ops::time::{RawEntry, RawTimer, parse_entry, start, stop};
 use crate::error::{ApiResult, Failure};
 use crate::extract::date;
 use crate::extract::{ApiJson, ApiQuery, PageParams, if_match};
-use crate::json::{entity, list};
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -146,9 +146,9 @@ async fn list_entries(
     p: Principal,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<TimeQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let f = q.to_filter(&s, &p).await?;
-    Ok(list(
+    Ok(Answer::page(
         time::list(&s.db, &scope, &f, &q.page().to_request()?).await?,
     ))
 }
@@ -158,10 +158,10 @@ async fn create_entry(
     p: Principal,
     Granted(scope): Granted,
     ApiJson(raw): ApiJson<RawEntry>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let e = parse_entry(&raw, today())?;
     let out = time::log_time(&s.db, &p.ticket_view()?, &scope, &p.actor(), p.user.id, &e).await?;
-    Ok(entity(StatusCode::CREATED, out.version, &out))
+    Ok(Answer::entity(StatusCode::CREATED, out.version, &out))
 }
 
 async fn delete_entry(
@@ -200,7 +200,7 @@ async fn stop_timer(
     State(s): State<AppState>,
     p: Principal,
     ApiJson(raw): ApiJson<RawTimer>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let e = stop(&s, &p, raw.note.as_deref()).await?;
-    Ok(entity(StatusCode::CREATED, e.version, &e))
+    Ok(Answer::entity(StatusCode::CREATED, e.version, &e))
 }

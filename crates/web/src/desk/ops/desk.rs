@@ -129,11 +129,18 @@ pub fn parse_service(
 #[serde(deny_unknown_fields)]
 pub struct RawItem {
     pub service_id: Option<String>,
+    #[schemars(length(min = 1, max = 120))]
     pub name: Option<String>,
     pub description: Option<String>,
     pub form: Option<Vec<FormField>>,
+    #[schemars(range(min = 0))]
     pub cost_cents: Option<i64>,
     pub active: Option<bool>,
+}
+
+impl crate::extract::Create for RawItem {
+    const REQUIRED: &'static [&'static str] = &["service_id", "name"];
+    const FIXED: &'static [&'static str] = &["service_id"];
 }
 
 pub fn parse_item(raw: &RawItem, base: Option<ItemDraft>) -> Result<ItemDraft, Failure> {
@@ -783,6 +790,7 @@ pub async fn comment(
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
     /// `approve` or `reject`.
+    #[schemars(required, extend("enum" = ["approve", "reject"]))]
     pub decision: Option<String>,
     pub reason: Option<String>,
 }
@@ -918,8 +926,11 @@ pub async fn apply_add_watcher(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
+    /// The other ticket's number.
+    #[schemars(required, with = "u64", range(min = 1))]
     pub other: Option<i64>,
     /// `related` (default) or `caused_by` (the other ticket is the problem behind this one).
+    #[schemars(extend("enum" = ["related", "caused_by", null]))]
     pub kind: Option<String>,
 }
 

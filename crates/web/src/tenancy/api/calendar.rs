@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
 use crate::tenancy::ops::calendar::{RangeQuery, RawClosure, add, days_off_in, remove};
 use axum::Json;
@@ -48,9 +49,9 @@ async fn add_closure(
     p: Principal,
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawClosure>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let c = add(&s, &p, &slug, &raw).await?;
-    Ok((StatusCode::CREATED, Json(c)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &c))
 }
 
 async fn remove_closure(

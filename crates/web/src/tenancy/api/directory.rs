@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::parse_path_id;
 use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
-use crate::json::{entity, list};
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -83,9 +83,9 @@ async fn list_departments(
     Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<PageParams>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    Ok(list(
+    Ok(Answer::page(
         directory::list_departments(&s.db, &scope, org.id, &q.to_request()?).await?,
     ))
 }
@@ -96,20 +96,20 @@ async fn create_department(
     Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawDepartment>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let name = parse_department(&raw)?;
     let d = directory::create_department(&s.db, &scope, &p.actor(), org.id, &name).await?;
-    Ok(entity(StatusCode::CREATED, d.version, &d))
+    Ok(Answer::entity(StatusCode::CREATED, d.version, &d))
 }
 
 async fn read_department(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let d = directory::get_department(&s.db, &scope, parse_path_id::<DepartmentId>(&id)?).await?;
-    Ok(entity(StatusCode::OK, d.version, &d))
+    Ok(Answer::entity(StatusCode::OK, d.version, &d))
 }
 
 async fn update_department(
@@ -119,7 +119,7 @@ async fn update_department(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawDepartment>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let name = parse_department(&raw)?;
     let d = directory::rename_department(
         &s.db,
@@ -130,7 +130,7 @@ async fn update_department(
         &name,
     )
     .await?;
-    Ok(entity(StatusCode::OK, d.version, &d))
+    Ok(Answer::entity(StatusCode::OK, d.version, &d))
 }
 
 async fn delete_department(
@@ -156,9 +156,9 @@ async fn list_sites(
     Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<PageParams>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    Ok(list(
+    Ok(Answer::page(
         directory::list_sites(&s.db, &scope, org.id, &q.to_request()?).await?,
     ))
 }
@@ -169,20 +169,20 @@ async fn create_site(
     Granted(scope): Granted,
     Path(slug): Path<String>,
     ApiCreate(raw): ApiCreate<RawSite>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let draft = parse_site(&raw)?;
     let site = directory::create_site(&s.db, &scope, &p.actor(), org.id, &draft).await?;
-    Ok(entity(StatusCode::CREATED, site.version, &site))
+    Ok(Answer::entity(StatusCode::CREATED, site.version, &site))
 }
 
 async fn read_site(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let site = directory::get_site(&s.db, &scope, parse_path_id::<SiteId>(&id)?).await?;
-    Ok(entity(StatusCode::OK, site.version, &site))
+    Ok(Answer::entity(StatusCode::OK, site.version, &site))
 }
 
 async fn update_site(
@@ -192,7 +192,7 @@ async fn update_site(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawSite>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let id: SiteId = parse_path_id(&id)?;
     // A PATCH may send only some fields: fill the rest from the current site before validating.
     let current = directory::get_site(&s.db, &scope, id).await?;
@@ -204,7 +204,7 @@ async fn update_site(
     let draft = parse_site(&merged)?;
     let site =
         directory::update_site(&s.db, &scope, &p.actor(), id, if_match(&headers)?, &draft).await?;
-    Ok(entity(StatusCode::OK, site.version, &site))
+    Ok(Answer::entity(StatusCode::OK, site.version, &site))
 }
 
 async fn delete_site(

@@ -2,14 +2,13 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiResult, Failure};
-use crate::extract::{ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
-use crate::json::entity;
+use crate::extract::{ApiAmend, ApiCreate, ApiJson, ApiQuery, PageParams, if_match};
+use crate::json::{Answer, Body};
 use crate::routes::{Granted, Needs, Table};
 use crate::tenancy::ops::orgs::{apply_edit, decide, propose, set_org_active};
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use domain::authz::Permission;
 use domain::tenancy::OrgKind;
 use domain::tenancy::drafts::{OrgDraft, RawOrg};
@@ -129,19 +128,19 @@ async fn create(
     p: Principal,
     Granted(scope): Granted,
     ApiCreate(raw): ApiCreate<RawOrg>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let draft = OrgDraft::parse(&raw)?;
     let org = orgs::create_member(&s.db, &scope, &p.actor(), &draft).await?;
-    Ok(entity(StatusCode::CREATED, org.version, &org))
+    Ok(Answer::entity(StatusCode::CREATED, org.version, &org))
 }
 
 async fn read(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(slug): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
-    Ok(entity(StatusCode::OK, org.version, &org))
+    Ok(Answer::entity(StatusCode::OK, org.version, &org))
 }
 
 async fn update(
@@ -149,10 +148,10 @@ async fn update(
     p: Principal,
     Path(slug): Path<String>,
     headers: HeaderMap,
-    ApiJson(raw): ApiJson<RawOrg>,
-) -> ApiResult<Response> {
+    ApiAmend(raw): ApiAmend<RawOrg>,
+) -> ApiResult<Answer<impl Body>> {
     let org = apply_edit(&s, &p, &slug, if_match(&headers)?, &raw).await?;
-    Ok(entity(StatusCode::OK, org.version, &org))
+    Ok(Answer::entity(StatusCode::OK, org.version, &org))
 }
 
 async fn deactivate(
@@ -160,9 +159,9 @@ async fn deactivate(
     p: Principal,
     Path(slug): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = set_org_active(&s, &p, &slug, if_match(&headers)?, false).await?;
-    Ok(entity(StatusCode::OK, org.version, &org))
+    Ok(Answer::entity(StatusCode::OK, org.version, &org))
 }
 
 async fn reactivate(
@@ -170,16 +169,16 @@ async fn reactivate(
     p: Principal,
     Path(slug): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = set_org_active(&s, &p, &slug, if_match(&headers)?, true).await?;
-    Ok(entity(StatusCode::OK, org.version, &org))
+    Ok(Answer::entity(StatusCode::OK, org.version, &org))
 }
 
 async fn org_proposals(
     State(s): State<AppState>,
     Granted(scope): Granted,
     Path(slug): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let org = orgs::get_by_slug(&s.db, &scope, &slug).await?;
     let items = store::tenancy::proposals::list(
         &s.db,
@@ -190,7 +189,7 @@ async fn org_proposals(
         },
     )
     .await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn create_proposal(
@@ -198,9 +197,9 @@ async fn create_proposal(
     p: Principal,
     Path(slug): Path<String>,
     ApiJson(raw): ApiJson<RawProposal>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let made = propose(&s, &p, &slug, &raw).await?;
-    Ok((StatusCode::CREATED, Json(made)).into_response())
+    Ok(Answer::new(StatusCode::CREATED, &made))
 }
 
 #[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
@@ -214,7 +213,7 @@ async fn list_proposals(
     State(s): State<AppState>,
     Granted(scope): Granted,
     ApiQuery(q): ApiQuery<ProposalQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer<impl Body>> {
     let status = match q.status.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => Some(proposals::Status::parse(v).map_err(|e| Failure::Invalid(vec![e]))?),
         None => None,
@@ -225,7 +224,7 @@ async fn list_proposals(
         &store::tenancy::proposals::Filter { org: None, status },
     )
     .await?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Answer::items(items))
 }
 
 async fn decide_proposal(
@@ -233,11 +232,12 @@ async fn decide_proposal(
     p: Principal,
     Path(id): Path<String>,
     ApiJson(raw): ApiJson<RawDecision>,
-) -> ApiResult<Response> {
-    Ok(Json(decide(&s, &p, &id, &raw).await?).into_response())
+) -> ApiResult<Answer<impl Body>> {
+    Ok(Answer::ok(&decide(&s, &p, &id, &raw).await?))
 }
 
 /// What creating one must give (checked by `api::every_creation_documents_the_fields_it_requires`).
 impl crate::extract::Create for RawOrg {
     const REQUIRED: &'static [&'static str] = &["name", "kind"];
+    const FIXED: &'static [&'static str] = &["slug"];
 }
