@@ -556,18 +556,29 @@ mod tests {
             }
         };
         let ok = |path: &str, method: &str, code: &str| {
-            resolve(&d["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"])
+            resolve(
+                &d["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"],
+            )
         };
         let ticket = ok("/api/v1/tickets/{number}", "get", "200");
         for field in ["number", "subject", "status", "priority", "org_id"] {
-            assert!(ticket["properties"][field].is_object(), "ticket.{field}: {ticket}");
+            assert!(
+                ticket["properties"][field].is_object(),
+                "ticket.{field}: {ticket}"
+            );
         }
         let page = ok("/api/v1/tickets", "get", "200");
         assert!(page["properties"]["next_cursor"].is_object(), "{page}");
         let item = resolve(&page["properties"]["items"]["items"]);
-        assert_eq!(item["properties"]["subject"], ticket["properties"]["subject"]);
+        assert_eq!(
+            item["properties"]["subject"],
+            ticket["properties"]["subject"]
+        );
         let invoice = ok("/api/v1/invoices/{id}", "get", "200");
-        assert!(invoice["properties"]["total_cents"].is_object(), "{invoice}");
+        assert!(
+            invoice["properties"]["total_cents"].is_object(),
+            "{invoice}"
+        );
         let typed = crate::routes::registered_routes()
             .into_iter()
             .filter(|r| r.path.starts_with("/api/v1/"))
@@ -578,7 +589,10 @@ mod tests {
                     .is_some_and(|s| s != json!(true) && s != json!({}))
             })
             .count();
-        assert!(typed >= 118, "only {typed} operations describe their answer from a type");
+        assert!(
+            typed >= 118,
+            "only {typed} operations describe their answer from a type"
+        );
     }
 
     #[test]

@@ -600,7 +600,11 @@ async fn get_invoice(
 ) -> ApiResult<Answer<impl Body>> {
     let (invoice, lines) = store::billing::invoices::get(&s.db, &scope, &id).await?;
     let version = invoice.version;
-    Ok(Answer::entity(StatusCode::OK, version, &InvoiceWithLines { invoice, lines }))
+    Ok(Answer::entity(
+        StatusCode::OK,
+        version,
+        &InvoiceWithLines { invoice, lines },
+    ))
 }
 
 /// An invoice as its page shows it: the header and its lines.
