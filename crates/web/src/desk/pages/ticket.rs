@@ -231,6 +231,199 @@ struct TimeView {
     today: String,
 }
 
+impl EventView {
+    fn of(e: &Event, names: &BTreeMap<UserId, String>, tz: &str) -> Self {
+        EventView {
+            at: local_time(e.at, tz),
+            who: e
+                .actor_id
+                .and_then(|a| names.get(&a).cloned())
+                .unwrap_or_else(|| e.actor_name.clone()),
+            kind: match e.kind {
+                EventKind::Created => "opened the ticket",
+                EventKind::Reply => "replied",
+                EventKind::Note => "added an internal note",
+                EventKind::Change => "changed",
+                EventKind::Approval => "decided on approval",
+                EventKind::Rating => "rated the service",
+            },
+            internal: !e.public,
+            body: e.body.clone().unwrap_or_default(),
+            changes: match &e.data {
+                Some(serde_json::Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        if e.kind == EventKind::Rating {
+                            format!("{k}: {v} of 5")
+                        } else {
+                            change_line(k, v, names)
+                        }
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// Where a target stands: met ("responded Dec 8, 09:12"), running ("due …") or paused.
+fn target_line(met: Option<i64>, due: Option<i64>, verb: &str, tz: &str) -> String {
+    match (met, due) {
+        (Some(at), _) => format!("{verb} {}", local_time(at, tz)),
+        (None, Some(d)) => format!("due {}", local_time(d, tz)),
+        (None, None) => "paused".into(),
+    }
+}
+
+/// Everyone the page names: the requester, the assignee, each entry's author and the people assignments
+/// moved between.
+fn people_named(t: &Ticket, events: &[Event]) -> Vec<UserId> {
+    let mut ids: Vec<UserId> = events.iter().filter_map(|e| e.actor_id).collect();
+    ids.push(t.requester_id);
+    ids.extend(t.assignee_id);
+    for e in events {
+        if let Some(serde_json::Value::Object(m)) = &e.data
+            && let Some(serde_json::Value::Array(pair)) = m.get("assignee_id")
+        {
+            ids.extend(
+                pair.iter()
+                    .filter_map(|v| v.as_str()?.parse::<UserId>().ok()),
+            );
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The items the desk may link the ticket to: its member's and the hub's, less those already linked.
+async fn ci_choices(
+    s: &AppState,
+    ci_read: &store::Scope,
+    t: &Ticket,
+    linked: &[store::cmdb::Ci],
+) -> Result<Vec<(String, String)>, crate::error::Failure> {
+    let mut choices = Vec::new();
+    let hub = store::tenancy::orgs::hub(&s.db).await?.map(|h| h.id);
+    for org in [Some(t.org_id), hub].into_iter().flatten() {
+        let page = store::cmdb::list(
+            &s.db,
+            ci_read,
+            &store::cmdb::Filter {
+                org: Some(org),
+                ..Default::default()
+            },
+            &store::page::PageRequest::first(200),
+        )
+        .await?;
+        choices.extend(
+            page.items
+                .into_iter()
+                .filter(|c| !linked.iter().any(|l| l.id == c.id))
+                .map(|c| {
+                    (
+                        c.id.to_string(),
+                        format!("{} ({}, {})", c.name, c.ci_type.label(), c.org_name),
+                    )
+                }),
+        );
+    }
+    Ok(choices)
+}
+
+/// What the desk works a ticket with: agents and teams to assign, canned replies, articles to link.
+#[derive(Default)]
+struct DeskControls {
+    agents: Vec<(String, String)>,
+    teams: Vec<(String, String)>,
+    canned: Vec<(String, String, String)>,
+    article_choices: Vec<(String, String)>,
+}
+
+impl DeskControls {
+    async fn load(s: &AppState, p: &Principal) -> Result<Self, crate::error::Failure> {
+        Ok(Self {
+            agents: tickets::agents(&s.db)
+                .await?
+                .into_iter()
+                .map(|(id, n)| (id.to_string(), n))
+                .collect(),
+            teams: catalog::list_teams(&s.db)
+                .await?
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.name))
+                .collect(),
+            canned: tickets::canned_replies(&s.db)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.title, c.body))
+                .collect(),
+            article_choices: store::desk::kb::search(
+                &s.db,
+                &crate::desk::ops::kb::reader(p),
+                None,
+                None,
+                200,
+            )
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.title))
+            .collect(),
+        })
+    }
+}
+
+impl TimeView {
+    /// The time logged on `t`, for someone who may read it.
+    async fn load(
+        s: &AppState,
+        p: &Principal,
+        t: &Ticket,
+        tz: &str,
+    ) -> Result<Self, crate::error::Failure> {
+        let page = store::page::PageRequest::first(200);
+        let f = store::desk::time::Filter {
+            ticket_number: Some(t.number),
+            ..Default::default()
+        };
+        let entries = store::desk::time::list(&s.db, &p.scope(Permission::TimeRead), &f, &page)
+            .await?
+            .items;
+        let mut who: Vec<UserId> = entries.iter().map(|e| e.user_id).collect();
+        who.sort();
+        who.dedup();
+        let who = tickets::people_names(&s.db, &who).await?;
+        let timer = store::desk::time::timer(&s.db, p.user.id).await?;
+        Ok(TimeView {
+            total: hours(entries.iter().map(|e| e.minutes).sum()),
+            entries: entries
+                .iter()
+                .map(|e| {
+                    (
+                        e.work_date.to_string(),
+                        who.get(&e.user_id).cloned().unwrap_or_default(),
+                        hours(e.minutes),
+                        e.activity.label(),
+                        e.billable,
+                        e.note.clone(),
+                    )
+                })
+                .collect(),
+            can_log: p.scope(Permission::TimeLog).contains(t.org_id),
+            timer_here: timer.as_ref().map(|x| x.ticket_number == t.number),
+            timer_started: timer
+                .map(|x| local_time(x.started_at, tz))
+                .unwrap_or_default(),
+            activities: options(
+                domain::desk::Activity::ALL,
+                domain::desk::Activity::as_str,
+                domain::desk::Activity::label,
+            ),
+            today: crate::clock::today().to_string(),
+        })
+    }
+}
+
 /// "1 h 05 min".
 pub fn hours(minutes: i64) -> String {
     match (minutes / 60, minutes % 60) {
@@ -279,32 +472,7 @@ async fn ticket_page(
     let ci_read = p.scope(Permission::CmdbRead);
     let linked = store::cmdb::ticket_items(&s.db, &view, &ci_read, number).await?;
     let ci_choices = if p.is_desk() {
-        let mut choices = Vec::new();
-        let hub = store::tenancy::orgs::hub(&s.db).await?.map(|h| h.id);
-        for org in [Some(t.org_id), hub].into_iter().flatten() {
-            let page = store::cmdb::list(
-                &s.db,
-                &ci_read,
-                &store::cmdb::Filter {
-                    org: Some(org),
-                    ..Default::default()
-                },
-                &store::page::PageRequest::first(200),
-            )
-            .await?;
-            choices.extend(
-                page.items
-                    .into_iter()
-                    .filter(|c| !linked.iter().any(|l| l.id == c.id))
-                    .map(|c| {
-                        (
-                            c.id.to_string(),
-                            format!("{} ({}, {})", c.name, c.ci_type.label(), c.org_name),
-                        )
-                    }),
-            );
-        }
-        choices
+        ci_choices(s, &ci_read, &t, &linked).await?
     } else {
         Vec::new()
     };
@@ -317,22 +485,7 @@ async fn ticket_page(
             )
         })
         .collect();
-    let mut ids: Vec<UserId> = events.iter().filter_map(|e| e.actor_id).collect();
-    ids.push(t.requester_id);
-    ids.extend(t.assignee_id);
-    for e in &events {
-        if let Some(serde_json::Value::Object(m)) = &e.data
-            && let Some(serde_json::Value::Array(pair)) = m.get("assignee_id")
-        {
-            ids.extend(
-                pair.iter()
-                    .filter_map(|v| v.as_str()?.parse::<UserId>().ok()),
-            );
-        }
-    }
-    ids.sort();
-    ids.dedup();
-    let names = tickets::people_names(&s.db, &ids).await?;
+    let names = tickets::people_names(&s.db, &people_named(&t, &events)).await?;
     let org = tickets::org_labels(&s.db, &[t.org_id])
         .await?
         .remove(&t.org_id);
@@ -367,54 +520,12 @@ async fn ticket_page(
     let (due, due_class) = due_text(&t, &tz);
     let event_views = events
         .iter()
-        .map(|e| EventView {
-            at: local_time(e.at, &tz),
-            who: e
-                .actor_id
-                .and_then(|a| names.get(&a).cloned())
-                .unwrap_or_else(|| e.actor_name.clone()),
-            kind: match e.kind {
-                EventKind::Created => "opened the ticket",
-                EventKind::Reply => "replied",
-                EventKind::Note => "added an internal note",
-                EventKind::Change => "changed",
-                EventKind::Approval => "decided on approval",
-                EventKind::Rating => "rated the service",
-            },
-            internal: !e.public,
-            body: e.body.clone().unwrap_or_default(),
-            changes: match &e.data {
-                Some(serde_json::Value::Object(m)) => m
-                    .iter()
-                    .map(|(k, v)| {
-                        if e.kind == EventKind::Rating {
-                            format!("{k}: {v} of 5")
-                        } else {
-                            change_line(k, v, &names)
-                        }
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            },
-        })
+        .map(|e| EventView::of(e, &names, &tz))
         .collect();
-    let agents = if desk {
-        tickets::agents(&s.db)
-            .await?
-            .into_iter()
-            .map(|(id, n)| (id.to_string(), n))
-            .collect()
+    let work = if desk {
+        DeskControls::load(s, p).await?
     } else {
-        Vec::new()
-    };
-    let teams = if desk {
-        catalog::list_teams(&s.db)
-            .await?
-            .into_iter()
-            .map(|t| (t.id.to_string(), t.name))
-            .collect()
-    } else {
-        Vec::new()
+        DeskControls::default()
     };
     let mut form = form;
     for (k, v) in [
@@ -433,46 +544,7 @@ async fn ticket_page(
         form.values.entry(k.to_owned()).or_insert(v);
     }
     let time = if p.scope(Permission::TimeRead).contains(t.org_id) {
-        let page = store::page::PageRequest::first(200);
-        let f = store::desk::time::Filter {
-            ticket_number: Some(t.number),
-            ..Default::default()
-        };
-        let entries = store::desk::time::list(&s.db, &p.scope(Permission::TimeRead), &f, &page)
-            .await?
-            .items;
-        let mut who: Vec<UserId> = entries.iter().map(|e| e.user_id).collect();
-        who.sort();
-        who.dedup();
-        let who = tickets::people_names(&s.db, &who).await?;
-        let timer = store::desk::time::timer(&s.db, p.user.id).await?;
-        Some(TimeView {
-            total: hours(entries.iter().map(|e| e.minutes).sum()),
-            entries: entries
-                .iter()
-                .map(|e| {
-                    (
-                        e.work_date.to_string(),
-                        who.get(&e.user_id).cloned().unwrap_or_default(),
-                        hours(e.minutes),
-                        e.activity.label(),
-                        e.billable,
-                        e.note.clone(),
-                    )
-                })
-                .collect(),
-            can_log: p.scope(Permission::TimeLog).contains(t.org_id),
-            timer_here: timer.as_ref().map(|x| x.ticket_number == t.number),
-            timer_started: timer
-                .map(|x| local_time(x.started_at, &tz))
-                .unwrap_or_default(),
-            activities: options(
-                domain::desk::Activity::ALL,
-                domain::desk::Activity::as_str,
-                domain::desk::Activity::label,
-            ),
-            today: crate::clock::today().to_string(),
-        })
+        Some(TimeView::load(s, p, &t, &tz).await?)
     } else {
         None
     };
@@ -493,26 +565,8 @@ async fn ticket_page(
         .map(|w| w.1)
         .collect();
     let links = tickets::links(&s.db, &view, number).await?;
-    let canned = if desk {
-        tickets::canned_replies(&s.db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.title, c.body))
-            .collect()
-    } else {
-        Vec::new()
-    };
     let kb_reader = crate::desk::ops::kb::reader(p);
     let articles = store::desk::kb::for_ticket(&s.db, &kb_reader, t.id).await?;
-    let article_choices = if desk {
-        store::desk::kb::search(&s.db, &kb_reader, None, None, 200)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.title))
-            .collect()
-    } else {
-        Vec::new()
-    };
     let title = format!("#{} {}", t.number, t.subject);
     let f = Frame::new(s, p, &title, "tickets")
         .await?
@@ -551,24 +605,8 @@ async fn ticket_page(
             service,
             item: item.map(|i| i.name).unwrap_or_default(),
             answers,
-            response_due: t.first_response_at.map_or_else(
-                || {
-                    t.sla
-                        .response_due_at
-                        .map(|d| format!("due {}", local_time(d, &tz)))
-                        .unwrap_or_else(|| "paused".into())
-                },
-                |r| format!("responded {}", local_time(r, &tz)),
-            ),
-            resolution_due: t.resolved_at.map_or_else(
-                || {
-                    t.sla
-                        .resolution_due_at
-                        .map(|d| format!("due {}", local_time(d, &tz)))
-                        .unwrap_or_else(|| "paused".into())
-                },
-                |r| format!("resolved {}", local_time(r, &tz)),
-            ),
+            response_due: target_line(t.first_response_at, t.sla.response_due_at, "responded", &tz),
+            resolution_due: target_line(t.resolved_at, t.sla.resolution_due_at, "resolved", &tz),
             due,
             due_class,
             events: event_views,
@@ -580,8 +618,8 @@ async fn ticket_page(
             statuses: options(Status::ALL, Status::as_str, Status::label),
             impacts: options(Impact::ALL, Impact::as_str, Impact::label),
             urgencies: options(Urgency::ALL, Urgency::as_str, Urgency::label),
-            agents,
-            teams,
+            agents: work.agents,
+            teams: work.teams,
             cost: if t.cost_cents > 0 {
                 money(t.cost_cents)
             } else {
@@ -591,9 +629,9 @@ async fn ticket_page(
             files,
             watchers,
             links,
-            canned,
+            canned: work.canned,
             articles,
-            article_choices,
+            article_choices: work.article_choices,
             t,
         },
     ))
