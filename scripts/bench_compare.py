@@ -68,6 +68,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-p", "civitas", "-p", "civitas-bench"], cwd=ROOT, check=True)
     runs = {}  # (bench, side) -> [flattened result per round]
     t0 = time.monotonic()
+    done = []
     for name in a.only.split(","):
         script, result, args = BENCHES[name]
         for r in range(a.rounds):
@@ -80,11 +81,19 @@ def main():
                                stdout=subprocess.DEVNULL)
                 with open(os.path.join(out, result)) as f:
                     runs.setdefault((name, side), []).append(flatten(json.load(f)))
+        # After each benchmark, so that a run cut short still leaves what it measured.
+        summarise(a, runs, done + [name], t0)
+        done.append(name)
+    print(f"\nsummary: {OUT}/summary.json ({time.monotonic() - t0:.0f} s)")
+
+
+def summarise(a, runs, names, t0):
+    """Prints the figures of `names` (medians per build, new / base) and writes them to summary.json."""
     summary = {"base": a.base, "new": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                                                       capture_output=True).stdout.strip(),
                "machine": f"{os.cpu_count()} CPUs, {os.uname().release}", "rounds": a.rounds, "figures": {}}
     print(f"\n{'figure':58} {'base':>12} {'new':>12} {'new/base':>9}")
-    for name in a.only.split(","):
+    for name in names:
         base_rows, new_rows = runs.get((name, "base"), []), runs.get((name, "new"), [])
         keys = sorted(set().union(*base_rows, *new_rows)) if base_rows and new_rows else []
         for key in keys:
@@ -101,7 +110,6 @@ def main():
                   f" ({'lower' if lower else 'higher'} is better)")
     with open(os.path.join(OUT, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    print(f"\nsummary: {OUT}/summary.json ({time.monotonic() - t0:.0f} s)")
 
 
 if __name__ == "__main__":
