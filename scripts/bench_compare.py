@@ -21,8 +21,8 @@ BENCHES = {
 }
 
 # Figures where less is better (times, memory); the rest (requests per second, rows per second) more is.
-LOWER_IS_BETTER = ("_ms", "ms_", "seconds", "rss", "pss", "_mb", "mib", "_s", "latency", "p50", "p99", "backlog",
-                   "drained")
+LOWER_IS_BETTER = ("_ms", "ms_", "seconds", "rss", "pss", "_mb", "mib", "latency", "p50", "p99", "backlog",
+                   "drained_after_s")
 
 
 def flatten(doc, prefix=""):
@@ -62,10 +62,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=2, help="alternations of base and new per benchmark")
     ap.add_argument("--only", default=",".join(BENCHES), help="comma-separated: " + ",".join(BENCHES))
     ap.add_argument("--base-bin", help="a folder with REV's release binaries already built (skips the build)")
+    ap.add_argument("--new-bin", help="a folder with this tree's release binaries already built (skips the build)")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    rels = {"base": a.base_bin or build(a.base), "new": os.path.join(ROOT, "target", "release")}
-    subprocess.run(["cargo", "build", "--release", "-p", "civitas", "-p", "civitas-bench"], cwd=ROOT, check=True)
+    rels = {"base": a.base_bin or build(a.base), "new": a.new_bin or os.path.join(ROOT, "target", "release")}
+    if not a.new_bin:
+        subprocess.run(["cargo", "build", "--release", "-p", "civitas", "-p", "civitas-bench"], cwd=ROOT, check=True)
     runs = {}  # (bench, side) -> [flattened result per round]
     t0 = time.monotonic()
     done = []
@@ -103,7 +105,7 @@ def summarise(a, runs, names, t0):
                 continue
             mb, mn = statistics.median(b), statistics.median(n)
             ratio = round(mn / mb, 3) if mb else None
-            lower = any(tag in key.lower() for tag in LOWER_IS_BETTER)
+            lower = any(tag in key.lower() for tag in LOWER_IS_BETTER) and "per_s" not in key
             summary["figures"][f"{name}.{key}"] = {"base": mb, "new": mn, "ratio": ratio,
                                                    "better": "lower" if lower else "higher"}
             print(f"{name + '.' + key:58} {mb:12.2f} {mn:12.2f} {ratio if ratio is not None else '-':>9}"

@@ -245,6 +245,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "replied" => "Your reply is added.",
         "noted" => "Internal note added.",
         "updated" => "The ticket is updated.",
+        "tickets-updated" => "The chosen tickets are updated.",
         "decided" => "Your decision is recorded.",
         "proposed" => {
             "Your proposal is sent to the hub. The figure on record stays until the hub accepts it."

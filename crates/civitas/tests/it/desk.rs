@@ -620,6 +620,27 @@ async fn the_portal_and_the_agent_workspace_work_without_javascript() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    // Back to the view the agent was on, saying what happened (once, however often it is done).
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(to, "/tickets?assignee=me&notice=tickets-updated");
+    let (_, back) = html(
+        app.page("hub-agent", Method::GET, &to)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(back.contains("The chosen tickets are updated."), "{back}");
+    let again = app
+        .form(
+            "hub-agent",
+            "/tickets/bulk",
+            &[("ticket", &n), ("status", "in_progress"), ("back", &to)],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["location"], to.as_str());
     let (_, mine) = html(
         app.page("hub-agent", Method::GET, "/tickets")
             .send()

@@ -43,6 +43,13 @@ impl Coverage {
     }
 }
 
+/// The service level a ticket is held to: its service's policy, else the region's default policy, and when
+/// neither is set (or the policy is gone) the hub's standard targets counted in business hours. `found` is
+/// the first policy of that chain the store found.
+pub fn applying_policy(found: Option<(Coverage, SlaTargets)>) -> (Coverage, SlaTargets) {
+    found.unwrap_or((Coverage::BusinessHours, SlaTargets::standard()))
+}
+
 /// Response and resolution targets per priority (P1 first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaTargets(pub [Target; 4]);
@@ -129,5 +136,20 @@ mod tests {
         let mut t = SlaTargets::standard();
         t.0[3].resolution_minutes = 20 * 60;
         assert_eq!(t.validate().unwrap_err().field, "targets.p4");
+    }
+
+    #[test]
+    fn a_ticket_without_a_policy_is_held_to_the_standard_targets_in_business_hours() {
+        assert_eq!(
+            applying_policy(None),
+            (Coverage::BusinessHours, SlaTargets::standard())
+        );
+        let mut own = SlaTargets::standard();
+        own.0[0].response_minutes = 15;
+        assert_eq!(
+            applying_policy(Some((Coverage::AlwaysOn, own))),
+            (Coverage::AlwaysOn, own),
+            "a policy found is the one applied"
+        );
     }
 }

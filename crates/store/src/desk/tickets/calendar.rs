@@ -112,15 +112,15 @@ pub(super) async fn policy_for(
             .map(|s| parse_id(&s))
             .transpose()?,
     };
-    let (coverage, targets) = match policy_id {
+    let found = match policy_id {
         Some(id) => match catalog::get_policy(db, id).await {
-            Ok(p) => (p.coverage, p.targets),
-            Err(StoreError::NotFound) => (Coverage::BusinessHours, SlaTargets::standard()),
+            Ok(p) => Some((p.coverage, p.targets)),
+            Err(StoreError::NotFound) => None,
             Err(e) => return Err(e),
         },
-        None => (Coverage::BusinessHours, SlaTargets::standard()),
+        None => None,
     };
-    Ok((coverage, targets))
+    Ok(domain::desk::applying_policy(found))
 }
 
 /// What opening a ticket needs of the desk's settings, in one query: the priority matrix and the SLA policy
@@ -141,12 +141,13 @@ pub(super) async fn opening_rules(
         .first()
         .ok_or_else(|| StoreError::Corrupt("the desk settings are missing".into()))?;
     let matrix = serde_json::from_str(&direct::text(r, 0)?).map_err(corrupt)?;
-    let policy = match (direct::opt_text(r, 1)?, direct::opt_text(r, 2)?) {
-        (Some(c), Some(t)) => (
+    let found = match (direct::opt_text(r, 1)?, direct::opt_text(r, 2)?) {
+        (Some(c), Some(t)) => Some((
             Coverage::parse(&c).map_err(|e| corrupt(e.message))?,
             serde_json::from_str(&t).map_err(corrupt)?,
-        ),
-        _ => (Coverage::BusinessHours, SlaTargets::standard()),
+        )),
+        _ => None,
     };
-    Ok((matrix, policy.0, policy.1))
+    let (coverage, targets) = domain::desk::applying_policy(found);
+    Ok((matrix, coverage, targets))
 }

@@ -420,6 +420,10 @@ pub struct TicketQuery {
     pub sort: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+    /// The queue page's message after a bulk update: not a filter, never in a link, and the API ignores it.
+    #[serde(skip_serializing)]
+    #[schemars(skip)]
+    pub notice: Option<String>,
 }
 
 impl TicketQuery {

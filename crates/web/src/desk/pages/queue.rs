@@ -121,6 +121,7 @@ async fn list(
     let view = p.ticket_view()?;
     let desk = p.is_desk();
     let member_admin = !view.all.is_empty();
+    let notice = q.notice.take();
     // Saved views: a named set of filters.
     let preset = q.q.is_none()
         && q.status.is_none()
@@ -281,7 +282,8 @@ async fn list(
         if desk { "Service desk" } else { "Tickets" },
         "tickets",
     )
-    .await?;
+    .await?
+    .notice(notice.as_deref());
     let empty_text = if q.q.is_some() {
         "No ticket matches these words. Try fewer or different words.".to_owned()
     } else if desk {
@@ -382,5 +384,13 @@ async fn bulk(
     let back = get("back")
         .filter(|b| b.starts_with("/tickets"))
         .unwrap_or_else(|| "/tickets".into());
-    Ok(Redirect::to(&back).into_response())
+    // The queue says so (a code of `page::notice_text`, never the caller's text), in place of the notice of
+    // an earlier update the page still showed.
+    let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
+    let mut pairs: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("notice="))
+        .collect();
+    pairs.push("notice=tickets-updated");
+    Ok(Redirect::to(&format!("{path}?{}", pairs.join("&"))).into_response())
 }
