@@ -10,6 +10,10 @@ use std::fmt;
 #[serde(transparent)]
 pub struct OrgSlug(String);
 
+/// A slug as the API's document states it (2–63 characters; an organisation's, a service's, a
+/// capability's): lower-case words of letters and digits joined by single hyphens, starting with a letter.
+pub const SLUG_PATTERN: &str = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$";
+
 impl OrgSlug {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let s = raw.trim();
@@ -338,7 +342,7 @@ pub mod drafts {
     pub struct RawOrg {
         /// Part of every address of the organisation; derived from the name when not given.
         #[schemars(
-            regex(pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+            regex(pattern = SLUG_PATTERN),
             length(min = 2, max = 63)
         )]
         pub slug: Option<String>,

@@ -150,6 +150,39 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
 }
 
+/// A path segment as it was typed, documented as the vocabulary `T` it names: the handler parses it (an
+/// unknown value is "not found", like an unknown id), and the document lists the values it takes.
+pub struct Segment<T>(pub String, pub std::marker::PhantomData<fn() -> T>);
+
+impl<'de, T> serde::Deserialize<'de> for Segment<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Segment(s, std::marker::PhantomData))
+    }
+}
+
+/// A closed set of words a path segment may take (a notification's event), for the document.
+pub trait Vocabulary {
+    fn values() -> Vec<&'static str>;
+}
+
+/// A CSV file sent as the request body (an import): the document describes it as `text/csv`.
+pub struct CsvFile(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for CsvFile {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(CsvFile)
+            .map_err(|_| {
+                ApiError(Failure::BadRequest(
+                    "the request body could not be read".into(),
+                ))
+            })
+    }
+}
+
 /// `?filename=` of a file sent as the request body (an attachment, a document).
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,9 @@
 //! Schemas of the Rust types that parse them (`ApiJson<T>`, `ApiQuery<T>`, derived with `schemars`), so
 //! the document cannot drift from the code. An offline viewer is at `/api/docs` (vendored Swagger UI).
 
-use crate::extract::{ApiAmend, ApiCreate, ApiJson, ApiQuery, Create};
+use crate::extract::{
+    ApiAmend, ApiCreate, ApiJson, ApiQuery, Create, CsvFile, Segment, Vocabulary,
+};
 use crate::json::Answer;
 use crate::routes::RouteInfo;
 use schemars::{JsonSchema, SchemaGenerator};
@@ -17,8 +19,10 @@ pub struct Signature {
     pub query: Option<Value>,
     /// The schema of a successful answer, when the handler returns a typed [`Answer`].
     pub response: Option<Value>,
-    /// The body is a file, taken as it comes (a CSV import, an attachment).
-    pub file: bool,
+    /// The body is a file, taken as it comes: its media type (`text/csv` for an import).
+    pub file: Option<&'static str>,
+    /// What the path extractor's type says of each path parameter, in order (`None`: its name says it).
+    pub path: Vec<Option<Value>>,
 }
 
 /// An extractor's part of its operation's document; most extractors add nothing.
@@ -82,7 +86,35 @@ impl<T: JsonSchema> Described for ApiQuery<T> {
 
 impl Described for axum::body::Bytes {
     fn describe(sig: &mut Signature, _: &mut SchemaGenerator) {
-        sig.file = true;
+        sig.file = Some("application/octet-stream");
+    }
+}
+
+impl Described for CsvFile {
+    fn describe(sig: &mut Signature, _: &mut SchemaGenerator) {
+        sig.file = Some("text/csv");
+    }
+}
+
+/// What a path extractor's type says of its parameters: plain strings nothing (their names say it, see
+/// [`path_schema`]), a [`Segment`] the values of its vocabulary.
+pub trait PathDoc {
+    fn schemas() -> Vec<Option<Value>> {
+        Vec::new()
+    }
+}
+impl PathDoc for String {}
+impl PathDoc for (String, String) {}
+impl PathDoc for (String, String, String) {}
+impl<T: Vocabulary> PathDoc for Segment<T> {
+    fn schemas() -> Vec<Option<Value>> {
+        vec![Some(json!({ "type": "string", "enum": T::values() }))]
+    }
+}
+
+impl<T: PathDoc> Described for axum::extract::Path<T> {
+    fn describe(sig: &mut Signature, _: &mut SchemaGenerator) {
+        sig.path = T::schemas();
     }
 }
 
@@ -98,7 +130,6 @@ nothing_to_describe!(
     axum::http::request::Parts,
 );
 impl<S> Described for axum::extract::State<S> {}
-impl<T> Described for axum::extract::Path<T> {}
 impl<T> Described for axum::extract::Query<T> {}
 impl<T> Described for crate::extract::PageQueryString<T> {}
 impl<T> Described for axum::extract::Form<T> {}
@@ -198,18 +229,15 @@ fn is_list(r: &RouteInfo) -> bool {
 }
 
 /// What a path parameter holds, by its name — the same name means the same thing in every route: a ticket's
-/// `number`, an organisation's `slug`, a day's `date`, a notification's `event`, and otherwise a record's id.
+/// `number`, an organisation's `slug`, a day's `date`, and otherwise a record's id (unless the path
+/// extractor's type says more, see [`PathDoc`]).
 fn path_schema(name: &str) -> Value {
     match name {
         "number" => json!({ "type": "integer", "format": "int64", "minimum": 1 }),
         "slug" => {
-            json!({ "type": "string", "pattern": "^[a-z][a-z0-9]*(-[a-z0-9]+)*$", "maxLength": 64 })
+            json!({ "type": "string", "pattern": domain::tenancy::SLUG_PATTERN, "minLength": 2, "maxLength": 63 })
         }
         "date" => json!({ "type": "string", "format": "date" }),
-        "event" => json!({
-            "type": "string",
-            "enum": store::desk::notify::Event::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        }),
         _ => json!({ "type": "string", "format": "uuid" }),
     }
 }
@@ -220,7 +248,16 @@ fn operation(r: &RouteInfo, g: &mut SchemaGenerator) -> Value {
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema(name) }))
+        .enumerate()
+        .map(|(i, name)| {
+            let schema = sig
+                .path
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| path_schema(name));
+            json!({ "name": name, "in": "path", "required": true, "schema": schema })
+        })
         .collect();
     params.extend(query_parameters(sig.query.as_ref()));
     let schema = schema_for(r.path)
@@ -288,13 +325,7 @@ fn operation(r: &RouteInfo, g: &mut SchemaGenerator) -> Value {
     if let Some(body) = sig.body {
         op["requestBody"] =
             json!({ "required": true, "content": { "application/json": { "schema": body } } });
-    } else if sig.file {
-        // A CSV import reads its rows; any other file body is kept as it comes (an attachment, a document).
-        let media = if r.path.ends_with("/import") {
-            "text/csv"
-        } else {
-            "application/octet-stream"
-        };
+    } else if let Some(media) = sig.file {
         op["requestBody"] = json!({ "required": true, "description": "The file itself.",
             "content": { media: { "schema": { "type": "string", "format": "binary", "minLength": 1 } } } });
     }

@@ -35,7 +35,7 @@ pub fn positive_decimal(_: &mut SchemaGenerator) -> Schema {
 mod tests {
     use super::*;
     use domain::billing::money::{MAX_CENTS, decimal};
-    use domain::billing::period::Period;
+    use domain::billing::period::{Period, parse_fiscal_year};
     use domain::validation::dollars;
     use proptest::prelude::*;
 
@@ -70,6 +70,30 @@ mod tests {
         #[test]
         fn a_string_the_period_pattern_admits_is_a_period(s in admitted(PERIOD)) {
             prop_assert!(Period::parse("period", &s, 7).is_ok(), "{s:?}");
+        }
+
+        #[test]
+        fn a_string_the_money_pattern_admits_parses_as_an_amount(s in admitted(MONEY)) {
+            prop_assert!(dollars("amount", &s, MAX_CENTS).is_ok(), "{s:?}");
+        }
+
+        #[test]
+        fn a_string_the_fiscal_year_pattern_admits_is_a_fiscal_year(s in admitted(FISCAL_YEAR)) {
+            prop_assert!(parse_fiscal_year("fiscal_year", &s).is_ok(), "{s:?}");
+        }
+
+        /// A slug the document admits (at the lengths it states) is one the parser takes.
+        #[test]
+        fn a_string_the_slug_pattern_admits_is_a_slug(
+            s in admitted(domain::tenancy::SLUG_PATTERN).prop_filter("2 to 63 characters", |s| (2..=63).contains(&s.len()))
+        ) {
+            prop_assert!(domain::tenancy::OrgSlug::parse(&s).is_ok(), "{s:?}");
+        }
+
+        /// A month is a calendar month: its first day exists.
+        #[test]
+        fn a_string_the_month_pattern_admits_is_a_month(s in admitted(MONTH)) {
+            prop_assert!(format!("{s}-01").parse::<jiff::civil::Date>().is_ok(), "{s:?}");
         }
     }
 

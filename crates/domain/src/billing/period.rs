@@ -204,6 +204,25 @@ pub fn fiscal_year(day: Date, fy_start: u8) -> i16 {
     }
 }
 
+/// A fiscal year as people write it: `2027` or `FY2027`.
+pub fn parse_fiscal_year(field: &str, raw: &str) -> Result<i16, FieldError> {
+    let t = raw.trim();
+    let digits = t
+        .strip_prefix("FY")
+        .or_else(|| t.strip_prefix("fy"))
+        .unwrap_or(t);
+    digits
+        .parse::<i16>()
+        .ok()
+        .filter(|y| (2000..=2100).contains(y))
+        .ok_or_else(|| {
+            FieldError::new(
+                field,
+                format!("{raw:?} is not a fiscal year (write it like 2027 or FY2027)"),
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

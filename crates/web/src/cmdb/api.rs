@@ -251,7 +251,7 @@ async fn import_csv(
     State(s): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<crate::extract::ImportQuery>,
-    body: axum::body::Bytes,
+    crate::extract::CsvFile(body): crate::extract::CsvFile,
 ) -> ApiResult<Answer<impl Body>> {
     let report = import_file(&s, &p, &body, q.dry_run.unwrap_or(false)).await?;
     Ok(Answer::ok(&report))

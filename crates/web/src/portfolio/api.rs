@@ -84,7 +84,7 @@ async fn list_capabilities(State(s): State<AppState>) -> ApiResult<Response> {
 #[serde(deny_unknown_fields)]
 pub struct RawCapability {
     #[schemars(
-        regex(pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+        regex(pattern = domain::tenancy::SLUG_PATTERN),
         length(min = 2, max = 63)
     )]
     pub slug: Option<String>,

@@ -675,7 +675,7 @@ async fn import_csv(
     State(s): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<crate::extract::ImportQuery>,
-    body: axum::body::Bytes,
+    crate::extract::CsvFile(body): crate::extract::CsvFile,
 ) -> ApiResult<Response> {
     let rows = parse_usage_csv(&body)?;
     let dry = q.dry_run.unwrap_or(false);

@@ -3,7 +3,6 @@
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::billing::ops::finance::parse_fy;
 use crate::billing::ops::finance::{
     RawBenchmark, RawCost, RawCredit, fy_or_current, grant_credit, parse_benchmark, parse_cost,
 };
@@ -18,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::authz::{Permission, Scope};
+use domain::billing::period::parse_fiscal_year;
 use domain::ids::AgreementId;
 use serde::Deserialize;
 use store::billing::finance::{self};
@@ -120,7 +120,7 @@ async fn list_costs(
     ApiQuery(q): ApiQuery<FyQuery>,
 ) -> ApiResult<Answer<impl Body>> {
     let fy = given(&q.fy)
-        .map(|r| parse_fy("fy", r))
+        .map(|r| parse_fiscal_year("fy", r))
         .transpose()
         .map_err(|e| Failure::Invalid(vec![e]))?;
     Ok(Answer::items(finance::costs(&s.db, fy).await?))

@@ -9,6 +9,7 @@ use domain::FieldError;
 use domain::authz::Permission;
 use domain::billing::finance::{CostCategory, SizeBand, Standalone};
 use domain::billing::money::MAX_CENTS;
+use domain::billing::period::parse_fiscal_year;
 use domain::ids::{AgreementId, ServiceId};
 use domain::validation::{Collector, dollars, long_text, text};
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use store::billing::finance::{self, BenchmarkDraft, CostDraft, CreditDraft};
 pub async fn fy_or_current(s: &AppState, raw: &Option<String>) -> Result<(i16, u8), Failure> {
     let start = crate::clock::fy_start(s).await?;
     let fy = match given(raw) {
-        Some(r) => parse_fy("fy", r).map_err(|e| Failure::Invalid(vec![e]))?,
+        Some(r) => parse_fiscal_year("fy", r).map_err(|e| Failure::Invalid(vec![e]))?,
         None => domain::billing::period::fiscal_year(crate::clock::today(), start),
     };
     Ok((fy, start))
@@ -60,7 +61,7 @@ pub fn parse_cost(raw: &RawCost, current: Option<&finance::Cost>) -> Result<Cost
             ));
             None
         }
-        (Some(v), _) => c.take(parse_fy("fiscal_year", v)),
+        (Some(v), _) => c.take(parse_fiscal_year("fiscal_year", v)),
     };
     let category = match (given(&raw.category), current) {
         (None, Some(cur)) => Some(cur.category),
@@ -239,25 +240,6 @@ pub async fn grant_credit(
     let scope = p.require(Permission::BillingManage)?;
     let d = parse_credit(raw)?;
     Ok(finance::add_credit(&s.db, &scope, &p.actor(), &d).await?)
-}
-
-/// A fiscal year as people write it: `2027` or `FY2027`.
-pub fn parse_fy(field: &str, raw: &str) -> Result<i16, FieldError> {
-    let t = raw.trim();
-    let digits = t
-        .strip_prefix("FY")
-        .or_else(|| t.strip_prefix("fy"))
-        .unwrap_or(t);
-    digits
-        .parse::<i16>()
-        .ok()
-        .filter(|y| (2000..=2100).contains(y))
-        .ok_or_else(|| {
-            FieldError::new(
-                field,
-                format!("{raw:?} is not a fiscal year (write it like 2027 or FY2027)"),
-            )
-        })
 }
 
 pub(crate) fn required<'a>(

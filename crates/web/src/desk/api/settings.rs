@@ -9,7 +9,7 @@ use crate::desk::ops::desk::{
 };
 use crate::error::ApiResult;
 use crate::extract::parse_path_id;
-use crate::extract::{ApiCreate, ApiJson, if_match};
+use crate::extract::{ApiCreate, ApiJson, Segment, if_match};
 use crate::json::{Answer, Body};
 use crate::routes::{Needs, Table};
 use axum::Json;
@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::authz::Permission;
 use store::desk::catalog::{self};
+use store::desk::notify::Event;
 
 pub fn routes(t: Table) -> Table {
     t.get(
@@ -160,7 +161,7 @@ async fn list_templates(State(s): State<AppState>) -> ApiResult<Response> {
 async fn put_template(
     State(s): State<AppState>,
     p: Principal,
-    Path(event): Path<String>,
+    Path(Segment(event, _)): Path<Segment<Event>>,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<RawTemplate>,
 ) -> ApiResult<Answer<impl Body>> {
@@ -171,7 +172,7 @@ async fn put_template(
 async fn reset_template(
     State(s): State<AppState>,
     p: Principal,
-    Path(event): Path<String>,
+    Path(Segment(event, _)): Path<Segment<Event>>,
 ) -> ApiResult<Answer<impl Body>> {
     let t = store::desk::templates::reset(&s.db, &p.actor(), template_event(&event)?).await?;
     Ok(Answer::ok(&t))

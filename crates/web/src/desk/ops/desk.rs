@@ -28,7 +28,7 @@ use store::tenancy::{orgs, users};
 #[serde(deny_unknown_fields)]
 pub struct RawService {
     #[schemars(
-        regex(pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+        regex(pattern = domain::tenancy::SLUG_PATTERN),
         length(min = 2, max = 63)
     )]
     pub slug: Option<String>,
@@ -1007,6 +1007,13 @@ pub const ATTACHMENT_CEILING: i64 = 25 * 1024 * 1024;
 
 pub(crate) fn template_event(raw: &str) -> Result<store::desk::notify::Event, Failure> {
     store::desk::notify::Event::parse(raw).ok_or(Failure::NotFound)
+}
+
+/// The events a mail template is written for, as the API's document lists them.
+impl crate::extract::Vocabulary for store::desk::notify::Event {
+    fn values() -> Vec<&'static str> {
+        Self::ALL.iter().map(|e| e.as_str()).collect()
+    }
 }
 
 pub(crate) fn nonempty(v: &Option<String>) -> Option<&str> {
